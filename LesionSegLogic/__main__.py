@@ -1,0 +1,5 @@
+import sys
+
+from LesionSegLogic.cli import main
+
+sys.exit(main())

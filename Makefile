@@ -1,0 +1,32 @@
+# The two commands of the README are `make demo` and `make test`; each sets up what it needs itself.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JOBS ?= 2
+
+.PHONY: demo test test-heavy fuzz bench lint setup setup-test
+
+setup:
+	./scripts/bootstrap.sh slicer
+
+setup-test:
+	./scripts/bootstrap.sh test,slicer,browser
+	./scripts/install_browser.sh
+
+demo: setup
+	$(PY) -m LesionSegLogic demo demo_output
+
+test: setup-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+test-heavy: setup-test
+	$(PY) -m pytest -q -m heavy
+
+fuzz: setup-test
+	$(PY) -m pytest -q -m fuzz
+
+bench: setup-test
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+lint: setup-test
+	$(PY) -m ruff check .
