@@ -1,0 +1,119 @@
+"""``read_image``: NIfTI / NRRD / MetaImage files into an ``Image`` or a typed error."""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import SimpleITK as sitk
+
+from LesionSegLogic.errors import (
+    ConstantImageError,
+    CorruptFileError,
+    FileMissingError,
+    InputError,
+    MaskError,
+    NonFiniteError,
+)
+from LesionSegLogic.image import Image
+from LesionSegLogic.io.formats import image_io_for_reading
+from LesionSegLogic.io.header import check_header
+
+Role = Literal["image", "mask", "probability"]
+ROLES: tuple[str, ...] = ("image", "mask", "probability")
+#: probabilities may stray this far outside [0, 1] (rounding in other tools); they are then clipped.
+PROBABILITY_TOLERANCE = 1e-3
+
+
+def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
+    """Read a 3-D scalar volume and check it for its ``role``.
+
+    * ``"image"``: float32; finite; not constant.
+    * ``"mask"``: uint8 in {0, 1}. Stored values must be {0, 1} or {0, k} for a single label k > 0 (mapped
+      to 1); an all-zero mask is valid (a scan without lesions). Several labels, fractions or negative values
+      raise :class:`MaskError`.
+    * ``"probability"``: float32 within [0, 1] (± :data:`PROBABILITY_TOLERANCE`, then clipped).
+
+    The header is read and checked first (:mod:`LesionSegLogic.io.header`), so a corrupt header never makes
+    the reader allocate the memory it declares. Errors are :class:`~LesionSegLogic.errors.InputError`
+    subclasses whose message starts with the path.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileMissingError("file not found", path)
+    if not path.is_file():
+        raise FileMissingError("is not a regular file", path)
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO(image_io_for_reading(path))
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise CorruptFileError(f"cannot read the header ({_itk_reason(error)})", path) from None
+    header = check_header(reader, path)
+    if header.squeeze_4d:
+        reader.SetExtractIndex([0, 0, 0, 0])
+        reader.SetExtractSize([*header.size, 0])
+    try:
+        itk_image = reader.Execute()
+        array = sitk.GetArrayFromImage(itk_image)
+    except (RuntimeError, MemoryError) as error:
+        raise CorruptFileError(f"cannot read the pixel data ({_itk_reason(error)})", path) from None
+    if array.shape != header.size[::-1]:
+        raise CorruptFileError(f"pixel data of shape {array.shape} do not match the header", path)
+    array = _check_values(array, role, path)
+    return Image(array, header.spacing[::-1], header.origin, header.direction, str(path))
+
+
+def _check_values(array: np.ndarray, role: str, path: Path) -> np.ndarray:
+    if array.dtype.kind == "c":
+        raise InputError("has complex-valued pixels; expected real intensities", path)
+    if role == "mask":
+        return _as_mask(array, path)
+    values = array.astype(np.float32, copy=False)
+    if not np.isfinite(values).all():
+        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+        what = "NaN or infinite values" if np.issubdtype(array.dtype, np.floating) and not (
+            np.isfinite(array).all()) else "values beyond the float32 range"
+        raise NonFiniteError(f"contains {what} ({bad} voxels)", path)
+    low, high = float(values.min()), float(values.max())
+    if role == "image" and low == high:
+        raise ConstantImageError(f"is constant (every voxel is {low:g}): nothing to segment", path)
+    if role == "probability":
+        if low < -PROBABILITY_TOLERANCE or high > 1 + PROBABILITY_TOLERANCE:
+            raise InputError(f"probabilities must lie in [0, 1], found [{low:g}, {high:g}]", path)
+        values = np.clip(values, 0.0, 1.0)
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _as_mask(array: np.ndarray, path: Path) -> np.ndarray:
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise NonFiniteError("mask contains NaN or infinite values", path)
+    labels = np.unique(array)
+    nonzero = labels[labels != 0]
+    if np.any(nonzero < 0) or np.any(nonzero != np.round(nonzero)):
+        raise MaskError(
+            f"is not a binary mask: found values {_some(labels)} (expected 0 and one positive label)", path
+        )
+    if nonzero.size > 1:
+        raise MaskError(f"is not a binary mask: found {nonzero.size} labels {_some(nonzero)} besides 0", path)
+    return (array != 0).astype(np.uint8)
+
+
+def _some(values: np.ndarray, limit: int = 6) -> str:
+    shown = ", ".join(f"{v:g}" for v in values[:limit].tolist())
+    return f"{{{shown}{', ...' if values.size > limit else ''}}}"
+
+
+def _itk_reason(error: BaseException) -> str:
+    """The last meaningful line of an ITK exception (they span several lines with file:line prefixes)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.lower().startswith(("itk::", "sitk::")) and "sitk::ERROR" not in line:
+            reason = line.split(": ", 1)[-1] if line.startswith("/") else line
+            return reason[:200]
+    return (lines[-1] if lines else type(error).__name__)[:200]
