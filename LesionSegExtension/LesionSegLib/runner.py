@@ -1,0 +1,259 @@
+"""How inference runs: a Protocol with an in-process implementation (tests, web app) and a subprocess one
+(desktop Slicer: the GUI never blocks, progress comes from the child's output, cancel kills the process tree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from LesionSegLogic.errors import Cancelled, LesionSegError
+from LesionSegLogic.image import Image
+
+from .parameters import ModelChoice
+
+Progress = Callable[[float, str], None]
+
+
+class CancelToken:
+    """Set once to ask long work to stop; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def __call__(self) -> bool:  # usable wherever a "should stop?" callable is expected
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    """Inputs of one inference: images on their own grids, and the model to run."""
+
+    flair: Image
+    model: ModelChoice
+    t2: Image | None = None
+    baseline: Image | None = None
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """A probability map on the FLAIR grid and the model card's recommended threshold."""
+
+    probability: Image
+    recommended_threshold: float = 0.5
+    model_name: str = ""
+    details: dict = field(default_factory=dict)
+
+
+class InferenceRunner(Protocol):
+    def run(
+        self, request: InferenceRequest, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> InferenceResult: ...
+
+
+PredictFunction = Callable[[InferenceRequest, Progress | None, CancelToken | None], InferenceResult]
+
+
+class InProcessRunner:
+    """Runs a predict function in this process (tests: a fake one; default: the library's predictor)."""
+
+    def __init__(self, predict: PredictFunction | None = None) -> None:
+        self._predict = predict or library_predict
+
+    def run(
+        self, request: InferenceRequest, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> InferenceResult:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("inference cancelled before it started")
+        result = self._predict(request, progress, cancel)
+        if result.probability.shape != request.flair.shape:
+            raise LesionSegError(
+                f"runner returned a probability map of shape {result.probability.shape}, "
+                f"expected the FLAIR grid {request.flair.shape}"
+            )
+        return result
+
+
+def library_predict(
+    request: InferenceRequest, progress: Progress | None = None, cancel: CancelToken | None = None
+) -> InferenceResult:
+    """Zoo model → probability map through ``LesionSegLogic.predictor`` (imported lazily: torch is heavy)."""
+    from LesionSegLogic import predictor  # noqa: PLC0415 - optional, heavy dependency
+
+    images = [request.flair] + [im for im in (request.t2, request.baseline) if im is not None]
+    outcome = predictor.predict_images(
+        images, request.model.spec, device=request.model.device,
+        progress=(lambda f: progress(f, "inference")) if progress else None,
+        cancel=cancel,
+    )
+    return InferenceResult(
+        probability=outcome.probability,
+        recommended_threshold=float(outcome.card.recommended_threshold),
+        model_name=str(getattr(outcome.card, "name", request.model.spec)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- subprocess
+CommandFactory = Callable[[InferenceRequest, dict[str, Path], Path], Sequence[str]]
+_PERCENT = re.compile(r"(\d{1,3})%")
+
+
+def cli_command(request: InferenceRequest, inputs: dict[str, Path], out_dir: Path) -> list[str]:
+    """``python -m LesionSegLogic predict ...`` (the contract of ``lesionseg predict``)."""
+    command = [sys.executable, "-m", "LesionSegLogic", "predict", "--model", request.model.spec,
+               "--flair", str(inputs["flair"]), "--out", str(out_dir), "--device", request.model.device]
+    for key in ("t2", "baseline"):
+        if key in inputs:
+            command += [f"--{key}", str(inputs[key])]
+    return command
+
+
+def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
+    """Stop ``process`` and every process it started (own session/process group on POSIX, taskkill /T on
+    Windows)."""
+    if process.poll() is not None:
+        return
+    if os.name == "nt":  # pragma: no cover - Windows only
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False)
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # children that outlived the leader
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+class SubprocessJob:
+    """A running child process; poll it from a GUI timer, or :meth:`wait` for it."""
+
+    def __init__(
+        self, command: Sequence[str], work_dir: Path, out_dir: Path, progress: Progress | None
+    ) -> None:
+        self.work_dir = work_dir
+        self.out_dir = out_dir
+        self.fraction = 0.0
+        self.lines: list[str] = []
+        self._progress = progress
+        popen_extra = {"start_new_session": True} if os.name != "nt" else {
+            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+        self.process = subprocess.Popen(
+            list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            **popen_extra,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.cancelled = False
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        buffer = ""
+        while True:
+            chunk = self.process.stdout.read(1)
+            if not chunk:
+                break
+            if chunk in "\r\n":
+                self._line(buffer)
+                buffer = ""
+            else:
+                buffer += chunk
+        if buffer:
+            self._line(buffer)
+
+    def _line(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        self.lines.append(line)
+        match = _PERCENT.search(line)
+        if match:
+            self.fraction = min(1.0, int(match.group(1)) / 100.0)
+            if self._progress is not None:
+                self._progress(self.fraction, line)
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        kill_process_tree(self.process)
+
+    def wait(self, cancel: CancelToken | None = None, interval_s: float = 0.1) -> int:
+        while True:
+            try:
+                code = self.process.wait(timeout=interval_s)
+                self._reader.join(timeout=5)
+                return code
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.cancelled:
+                    self.cancel()
+
+
+class SubprocessRunner:
+    """Writes the inputs to a temporary folder, runs the CLI in a child process, reads the probability map."""
+
+    def __init__(self, command_factory: CommandFactory = cli_command, temp_root: str | None = None) -> None:
+        self._command_factory = command_factory
+        self._temp_root = temp_root
+
+    def start(self, request: InferenceRequest, progress: Progress | None = None) -> SubprocessJob:
+        from LesionSegLogic.io import write_image  # noqa: PLC0415
+
+        work_dir = Path(tempfile.mkdtemp(prefix="lesionseg-", dir=self._temp_root))
+        inputs = {"flair": work_dir / "flair.nii.gz"}
+        write_image(request.flair, inputs["flair"])
+        for key in ("t2", "baseline"):
+            image = getattr(request, key)
+            if image is not None:
+                inputs[key] = work_dir / f"{key}.nii.gz"
+                write_image(image, inputs[key])
+        out_dir = work_dir / "out"
+        return SubprocessJob(self._command_factory(request, inputs, out_dir), work_dir, out_dir, progress)
+
+    def finish(self, job: SubprocessJob, request: InferenceRequest) -> InferenceResult:
+        """Read the child's outputs (after it exited with status 0)."""
+        from LesionSegLogic.io import read_image  # noqa: PLC0415
+
+        if job.cancelled:
+            raise Cancelled("inference cancelled")
+        if job.process.returncode != 0:
+            reason = job.lines[-1] if job.lines else f"exit status {job.process.returncode}"
+            raise LesionSegError(f"inference failed: {reason}")
+        probability = read_image(job.out_dir / "probability.nii.gz")
+        summary_path = job.out_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        threshold = summary.get("threshold", summary.get("recommended_threshold", 0.5))
+        image = request.flair.with_array(np.asarray(probability.array, dtype=np.float32), name="probability")
+        model = str(summary.get("model", request.model.spec))
+        return InferenceResult(image, float(threshold), model, summary)
+
+    def run(
+        self, request: InferenceRequest, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> InferenceResult:
+        job = self.start(request, progress)
+        job.wait(cancel)
+        return self.finish(job, request)

@@ -1,0 +1,153 @@
+"""Segmentation nodes whose segments share ONE labelmap, so a whole TP/FP/FN update is one memory copy.
+
+:class:`SharedLabelmapSegmentation` keeps a ``vtkOrientedImageData`` on the reference volume's grid as the
+binary-labelmap representation of all its segments (label values 1, 2, 3, …): Slicer's own "shared labelmap"
+layout, which the Segment Editor and the storage node understand. Updating means copying a uint8 label array
+into that buffer (skipped when nothing changed) and one ``Modified()``; no labelmap nodes, no imports, no
+per-segment work.
+
+The other helpers move single segments in and out as numpy masks on a reference volume's grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import slicer
+import vtk
+from vtk.util import numpy_support
+
+from LesionSegLogic.errors import GeometryError, MaskError
+
+from .nodes import array_view, node_ijk_to_ras, vtk_matrix
+from .parameters import SegmentStyle
+from .terminology import terminology_entry
+
+
+def _oriented_image(reference_node, dtype: int = vtk.VTK_UNSIGNED_CHAR) -> slicer.vtkOrientedImageData:
+    dims = reference_node.GetImageData().GetDimensions()
+    image = slicer.vtkOrientedImageData()
+    image.SetDimensions(*dims)
+    image.AllocateScalars(dtype, 1)
+    image.SetImageToWorldMatrix(vtk_matrix(node_ijk_to_ras(reference_node)))
+    numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())[:] = 0
+    return image
+
+
+def oriented_view(image: slicer.vtkOrientedImageData) -> np.ndarray:
+    dims = image.GetDimensions()
+    return numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(dims[::-1])
+
+
+class SharedLabelmapSegmentation:
+    """A segmentation node with one segment per :class:`SegmentStyle`, all in one shared labelmap."""
+
+    def __init__(self, scene, name: str, reference_node, styles: Sequence[SegmentStyle]) -> None:
+        self.node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+        self.node.CreateDefaultDisplayNodes()
+        self.node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
+        self.styles = tuple(styles)
+        self._image = _oriented_image(reference_node)
+        self._labels = oriented_view(self._image)
+        segmentation = self.node.GetSegmentation()
+        representation = segmentation.GetSourceRepresentationName()
+        tag = slicer.vtkSegment.GetTerminologyEntryTagName()
+        self.segment_ids: dict[int, str] = {}
+        for style in self.styles:
+            segment = slicer.vtkSegment()
+            segment.SetName(style.name)
+            segment.SetColor(*style.color)
+            segment.SetLabelValue(style.label)
+            segment.SetTag(tag, terminology_entry(style.terminology_label))
+            segment.AddRepresentation(representation, self._image)
+            segment_id = segmentation.GenerateUniqueSegmentID(style.terminology_label)
+            segmentation.AddSegment(segment, segment_id)
+            self.segment_ids[style.label] = segment_id
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Read-only copy of the current label array ``(z, y, x)``."""
+        return self._labels.copy()
+
+    def update(self, labels: np.ndarray) -> bool:
+        """Show ``labels`` (0 background, else style label values); returns whether anything changed."""
+        if labels.shape != self._labels.shape:
+            raise GeometryError(f"labels of shape {labels.shape} do not fit the grid {self._labels.shape}")
+        if np.array_equal(self._labels, labels):
+            return False
+        np.copyto(self._labels, labels, casting="unsafe")
+        self._image.Modified()
+        self.node.GetSegmentation().Modified()
+        return True
+
+    def set_visible(self, visible: bool) -> None:
+        display = self.node.GetDisplayNode()
+        if display is not None:
+            display.SetVisibility(bool(visible))
+
+
+def segment_mask(segmentation_node, segment_id: str, reference_node, scene) -> np.ndarray:
+    """Binary mask ``(z, y, x)`` of one segment on ``reference_node``'s grid (any layout/extent)."""
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__lesionseg_export__")
+    try:
+        ids = vtk.vtkStringArray()
+        ids.InsertNextValue(segment_id)
+        ok = slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
+            segmentation_node, ids, labelmap, reference_node
+        )
+        if not ok:
+            raise MaskError(f"segment {segment_id!r} could not be exported", segmentation_node.GetName())
+        return array_view(labelmap) > 0
+    finally:
+        scene.RemoveNode(labelmap)
+
+
+def merged_mask(segmentation_node, reference_node, scene) -> np.ndarray:
+    """Union of all segments of a segmentation node on ``reference_node``'s grid."""
+    segmentation = segmentation_node.GetSegmentation()
+    ids = [segmentation.GetNthSegmentID(i) for i in range(segmentation.GetNumberOfSegments())]
+    shape = reference_node.GetImageData().GetDimensions()[::-1]
+    out = np.zeros(shape, dtype=bool)
+    for segment_id in ids:
+        out |= segment_mask(segmentation_node, segment_id, reference_node, scene)
+    return out
+
+
+def import_mask(mask: np.ndarray, segmentation_node, segment_id: str, reference_node, scene) -> None:
+    """Replace one segment's voxels by ``mask`` the way ``slicer.util.updateSegmentBinaryLabelmapFromArray``
+    does (temporary labelmap node + import). Slow on big volumes; used for edits and as the naive baseline."""
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__lesionseg_import__")
+    try:
+        labelmap.SetIJKToRASMatrix(vtk_matrix(node_ijk_to_ras(reference_node)))
+        image = vtk.vtkImageData()
+        image.SetDimensions(*mask.shape[::-1])
+        image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
+        numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())[:] = (
+            np.ascontiguousarray(mask, dtype=bool).ravel().view(np.uint8)
+        )
+        labelmap.SetAndObserveImageData(image)
+        ids = vtk.vtkStringArray()
+        ids.InsertNextValue(segment_id)
+        if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(
+            labelmap, segmentation_node, ids
+        ):
+            raise MaskError(f"segment {segment_id!r} could not be imported", segmentation_node.GetName())
+    finally:
+        scene.RemoveNode(labelmap)
+
+
+def add_mask_segmentation(scene, name: str, mask: np.ndarray, reference_node, style: SegmentStyle):
+    """A new ordinary (editable) segmentation node with one segment holding ``mask``; returns (node, id)."""
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+    node.CreateDefaultDisplayNodes()
+    node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
+    segmentation = node.GetSegmentation()
+    segment_id = segmentation.AddEmptySegment(style.terminology_label, style.name, list(style.color))
+    segmentation.GetSegment(segment_id).SetTag(
+        slicer.vtkSegment.GetTerminologyEntryTagName(), terminology_entry(style.terminology_label)
+    )
+    image = _oriented_image(reference_node)
+    oriented_view(image)[:] = mask.astype(np.uint8)
+    slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(image, node, segment_id)
+    return node, segment_id

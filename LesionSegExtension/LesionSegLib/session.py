@@ -1,0 +1,360 @@
+"""ReviewSession — one review of one case over an MRML scene; the ONE place of LesionSeg that knows MRML.
+
+Used by the desktop module (``LesionSeg.py`` → :mod:`.widget`) and the web app alike; no Qt, no GUI state.
+Typical use::
+
+    session = ReviewSession(scene, runner=InProcessRunner(), view_controller=SliceViewJumper(scene))
+    session.set_inputs(flair_node_or_path, t2=None, baseline=None)
+    session.set_reference(reference_segmentation_node_or_labelmap_or_path)   # optional
+    session.run_inference(ModelChoice("unet-tversky"))     # or session.load_probability("probability.nii.gz")
+    session.set_threshold(0.35)        # prediction + TP/FP/FN segments, metrics, lesion table, curve marker
+    session.jump_to_lesion(3)          # centre the slice views on lesion 3
+    accepted = session.accept()        # an ordinary editable segmentation (open it in the Segment Editor)
+    session.rescore(edited_as="prediction")                  # after edits
+    export_review(session, "out/")     # .seg.nrrd, mask NIfTI, metrics CSV/JSON, lesions CSV, curve PNG
+
+Nodes it creates (attributes): ``probability_node`` (scalar volume), ``prediction`` (segmentation node
+"LesionSeg prediction", one segment), ``review`` ("LesionSeg review": TP green / FP red / FN blue, only with a
+reference), ``metrics_table``, ``lesion_table``, ``plot`` (:class:`ThresholdCurvePlot`, ``plot.chart``). Every
+created node goes under the FLAIR's study in the subject hierarchy.
+
+Signals (:class:`Signal`): ``threshold_changed(float)``, ``updated(ReviewState)``, ``progress(float, str)``,
+``curve_changed()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import slicer
+
+from LesionSegLogic.errors import InputError, LesionSegError
+from LesionSegLogic.image import Image
+
+from .inputs import is_node, reference_mask, volume_node
+from .nodes import add_volume_node, image_from_volume_node, update_volume_node
+from .parameters import (
+    PREDICTION_SEGMENTS,
+    REVIEW_SEGMENTS,
+    EditedAs,
+    ModelChoice,
+    OverlayMode,
+    ReviewParameters,
+)
+from .plot import Curve, ThresholdCurvePlot
+from .runner import CancelToken, InferenceRequest, InferenceRunner
+from .segmentation import SharedLabelmapSegmentation, add_mask_segmentation, merged_mask
+from .signal import Signal
+from .tables import LesionRow, lesion_rows, write_lesion_table, write_metrics_table
+from .views import ViewController
+
+EngineFactory = Callable[..., Any]
+
+
+def default_engine_factory(probability: np.ndarray, spacing, reference=None, rule: str = "hussein"):
+    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415 - other layer, imported on use
+
+    return ThresholdEngine(probability, spacing, reference=reference, rule=rule)
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """What the review shows at one threshold."""
+
+    threshold: float
+    mode: OverlayMode
+    metrics: dict
+    lesions: tuple[LesionRow, ...]
+    mask: np.ndarray
+    overlay: np.ndarray | None
+
+
+class ReviewSession:
+    """One review: inputs → probability map → live threshold with TP/FP/FN overlay, metrics, curve, export.
+
+    ``scene``: an ``vtkMRMLScene``. ``runner``: an :class:`InferenceRunner` (only needed for
+    :meth:`run_inference`). ``view_controller``: receives :meth:`jump_to_lesion` points. ``engine_factory``:
+    builds the threshold engine (default ``LesionSegLogic.threshold.ThresholdEngine``).
+    """
+
+    def __init__(
+        self,
+        scene,
+        *,
+        runner: InferenceRunner | None = None,
+        view_controller: ViewController | None = None,
+        parameters: ReviewParameters | None = None,
+        engine_factory: EngineFactory = default_engine_factory,
+        name: str = "LesionSeg",
+    ) -> None:
+        self.scene = scene
+        self.runner = runner
+        self.view_controller = view_controller
+        self.parameters = parameters or ReviewParameters()
+        self._engine_factory = engine_factory
+        self.name = name
+        self.threshold_changed = Signal()
+        self.updated = Signal()
+        self.progress = Signal()
+        self.curve_changed = Signal()
+        self.flair_node = self.t2_node = self.baseline_node = None
+        self.flair: Image | None = None
+        self.reference: np.ndarray | None = None
+        self.reference_source = None
+        self.probability: Image | None = None
+        self.probability_node = None
+        self.recommended_threshold = 0.5
+        self.model_name = ""
+        self.engine = None
+        self.state: ReviewState | None = None
+        self.prediction: SharedLabelmapSegmentation | None = None
+        self.review: SharedLabelmapSegmentation | None = None
+        self.metrics_table = None
+        self.lesion_table = None
+        self.plot: ThresholdCurvePlot | None = None
+        self.accepted_node = None
+
+    # ------------------------------------------------------------------------------------------ inputs
+    def set_inputs(self, flair, t2=None, baseline=None) -> None:
+        """FLAIR (required), T2 and baseline FLAIR (optional): volume nodes, file paths or ``Image``s."""
+        self.flair_node = volume_node(self.scene, flair, "FLAIR")
+        self.flair = image_from_volume_node(self.flair_node, np.float32)
+        self.t2_node = None if t2 is None else volume_node(self.scene, t2, "T2")
+        self.baseline_node = None if baseline is None else volume_node(self.scene, baseline, "Baseline FLAIR")
+        self._drop_results()
+
+    def set_reference(self, reference) -> None:
+        """Reference lesions (segmentation node, labelmap/scalar volume node, file, ``Image``) or ``None``."""
+        self._require_inputs()
+        if reference is None:
+            self.reference, self.reference_source = None, None
+        else:
+            self.reference = reference_mask(self.scene, reference, self.flair_node, self.flair)
+            self.reference_source = reference if is_node(reference) else None
+        if self.probability is not None:
+            self._rebuild_engine()
+
+    def _require_inputs(self) -> None:
+        if self.flair is None:
+            raise InputError("no FLAIR volume: call set_inputs first")
+
+    def _require_probability(self) -> None:
+        if self.engine is None or self.probability is None:
+            raise InputError("no probability map: run inference or load one first")
+
+    # ------------------------------------------------------------------------------------------ probability
+    def run_inference(self, model: ModelChoice, cancel: CancelToken | None = None) -> None:
+        """Run the injected runner on the inputs; keeps the probability map as a node and in the engine."""
+        self._require_inputs()
+        if self.runner is None:
+            raise LesionSegError("this session has no inference runner")
+        images = {k: None if n is None else image_from_volume_node(n, np.float32)
+                  for k, n in (("t2", self.t2_node), ("baseline", self.baseline_node))}
+        request = InferenceRequest(self.flair, model, images["t2"], images["baseline"])
+        result = self.runner.run(request, lambda f, m: self.progress.emit(f, m), cancel)
+        self.model_name = result.model_name or model.spec
+        self._set_probability(result.probability, result.recommended_threshold)
+
+    def load_probability(self, probability, recommended_threshold: float = 0.5) -> None:
+        """Use an existing probability map (node, file or ``Image``) on the FLAIR grid."""
+        self._require_inputs()
+        if isinstance(probability, Image):
+            image = probability
+        else:
+            image = image_from_volume_node(volume_node(self.scene, probability, f"{self.name} probability"))
+        array = np.asarray(image.array, dtype=np.float32)
+        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+            raise InputError("probability map must hold finite values in [0, 1]", image.name or None)
+        if not image.same_grid(self.flair):
+            raise InputError("probability map is not on the FLAIR grid", image.name or None)
+        self._set_probability(self.flair.with_array(array, name="probability"), recommended_threshold)
+
+    def _set_probability(self, probability: Image, recommended_threshold: float) -> None:
+        self.probability = probability
+        self.recommended_threshold = float(recommended_threshold)
+        if self.probability_node is None:
+            self.probability_node = add_volume_node(self.scene, probability, f"{self.name} probability")
+            self._place(self.probability_node)
+        else:
+            update_volume_node(self.probability_node, probability)
+        self._rebuild_engine()
+        self.set_threshold(self.recommended_threshold)
+
+    def _rebuild_engine(self, keep_threshold: bool = False) -> None:
+        assert self.probability is not None
+        probability = self.probability
+        self.engine = self._engine_factory(
+            probability.array, probability.spacing, reference=self.reference, rule=self.parameters.rule
+        )
+        self._ensure_nodes()
+        self._update_curve()
+        if keep_threshold and self.state is not None:
+            self.set_threshold(self.state.threshold, force=True)
+
+    # ------------------------------------------------------------------------------------------ nodes
+    def _ensure_nodes(self) -> None:
+        if self.prediction is None:
+            self.prediction = SharedLabelmapSegmentation(
+                self.scene, f"{self.name} prediction", self.flair_node, PREDICTION_SEGMENTS)
+            self._place(self.prediction.node)
+        if self.reference is not None and self.review is None:
+            self.review = SharedLabelmapSegmentation(
+                self.scene, f"{self.name} review", self.flair_node, REVIEW_SEGMENTS)
+            self._place(self.review.node)
+        if self.review is not None:
+            self.review.set_visible(self.reference is not None)
+            self.prediction.set_visible(self.reference is None)
+        if self.metrics_table is None:
+            self.metrics_table = self.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{self.name} metrics")
+            self.lesion_table = self.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{self.name} lesions")
+            self.plot = ThresholdCurvePlot(self.scene, f"{self.name} threshold curve")
+            for node in (self.metrics_table, self.lesion_table, self.plot.chart):
+                self._place(node)
+
+    def _place(self, node) -> None:
+        """Put ``node`` next to the FLAIR in the subject hierarchy (its study), when there is one."""
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
+        if hierarchy is None or self.flair_node is None:
+            return
+        flair_item = hierarchy.GetItemByDataNode(self.flair_node)
+        item = hierarchy.GetItemByDataNode(node)
+        if not flair_item or not item:
+            return
+        parent = hierarchy.GetItemParent(flair_item)
+        if parent and parent != hierarchy.GetSceneItemID():
+            hierarchy.SetItemParent(item, parent)
+
+    def _drop_results(self) -> None:
+        self.engine = None
+        self.state = None
+
+    # ------------------------------------------------------------------------------------------ threshold
+    def set_threshold(self, threshold: float, force: bool = False) -> ReviewState:
+        """Show the review at ``threshold``: engine + segments + tables + curve marker (only what changed)."""
+        self._require_probability()
+        threshold = float(threshold)
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"threshold must be between 0 and 1, got {threshold}")
+        if not force and self.state is not None and self.state.threshold == threshold:
+            return self.state
+        result = self.engine.at(threshold)
+        mask = np.asarray(result.mask, dtype=bool)
+        overlay = None
+        if self.reference is not None:
+            overlay = self._overlay(result, mask)
+            self.review.update(overlay)
+        self.prediction.update(mask.view(np.uint8))
+        rows = tuple(lesion_rows(result.lesions, self.flair))
+        write_metrics_table(self.metrics_table, result.metrics)
+        write_lesion_table(self.lesion_table, rows)
+        self.plot.set_current(threshold)
+        self.state = ReviewState(threshold, self.parameters.mode, dict(result.metrics), rows, mask, overlay)
+        self.threshold_changed.emit(threshold)
+        self.updated.emit(self.state)
+        return self.state
+
+    def _overlay(self, result, mask: np.ndarray) -> np.ndarray:
+        if self.parameters.mode == "lesion":
+            return np.asarray(result.overlay, dtype=np.uint8)
+        reference = self.reference
+        overlay = np.zeros(mask.shape, dtype=np.uint8)
+        overlay[mask & reference] = 1
+        overlay[mask & ~reference] = 2
+        overlay[~mask & reference] = 3
+        return overlay
+
+    def reset_to_recommended(self) -> ReviewState:
+        """Back to the model's recommended threshold (the slider's starting point)."""
+        return self.set_threshold(self.recommended_threshold)
+
+    def set_mode(self, mode: OverlayMode) -> None:
+        self.parameters = replace(self.parameters, mode=mode)
+        if self.state is not None:
+            self.set_threshold(self.state.threshold, force=True)
+
+    def set_rule(self, rule: str) -> None:
+        self.parameters = replace(self.parameters, rule=rule)
+        if self.probability is not None:
+            self._rebuild_engine(keep_threshold=True)
+
+    @property
+    def threshold(self) -> float | None:
+        return None if self.state is None else self.state.threshold
+
+    @property
+    def metrics(self) -> dict:
+        return {} if self.state is None else self.state.metrics
+
+    @property
+    def lesions(self) -> tuple[LesionRow, ...]:
+        return () if self.state is None else self.state.lesions
+
+    # ------------------------------------------------------------------------------------------ curve
+    def curve_thresholds(self) -> np.ndarray:
+        step = self.parameters.curve_step
+        return np.round(np.arange(step, 1.0 - 1e-9, step), 6)
+
+    def _update_curve(self) -> None:
+        thresholds = self.curve_thresholds()
+        metrics = sweep_metrics(self.engine, thresholds)
+        self.plot.set_curve(Curve.from_metrics(thresholds, metrics))
+        self.curve_changed.emit()
+
+    # ------------------------------------------------------------------------------------------ lesions
+    def jump_to_lesion(self, lesion_id: int) -> tuple[float, float, float]:
+        """RAS centre of lesion ``lesion_id`` (a row of the lesion table); moves the injected views there."""
+        for row in self.lesions:
+            if row.id == int(lesion_id):
+                if self.view_controller is not None:
+                    self.view_controller.jump_to(row.centroid_ras)
+                return row.centroid_ras
+        raise InputError(f"no lesion with id {lesion_id} at the current threshold")
+
+    # ------------------------------------------------------------------------------------------ annotate
+    def accept(self, name: str | None = None):
+        """Copy the prediction at the current threshold into a new, ordinary, editable segmentation node."""
+        self._require_probability()
+        label = name or f"{self.name} accepted (t={self.state.threshold:.2f})"
+        self.accepted_node, _ = add_mask_segmentation(
+            self.scene, label, self.state.mask, self.flair_node, PREDICTION_SEGMENTS[0])
+        self._place(self.accepted_node)
+        return self.accepted_node
+
+    def rescore(self, edited_as: EditedAs = "prediction", node=None) -> ReviewState:
+        """Recompute everything after edits.
+
+        ``edited_as="prediction"``: the edited segmentation (default: the accepted one) is scored against the
+        reference as a fixed mask; ``"reference"``: it becomes the reference and the probability map is
+        re-thresholded against it."""
+        node = node if node is not None else self.accepted_node
+        if node is None:
+            raise InputError("nothing to re-score: accept the prediction or pass an edited segmentation node")
+        edited = merged_mask(node, self.flair_node, self.scene)
+        if edited_as == "reference":
+            self.reference = edited
+            self.reference_source = node
+            self._rebuild_engine(keep_threshold=True)
+            return self.state
+        if edited_as != "prediction":
+            raise InputError(f"edited_as must be 'prediction' or 'reference', got {edited_as!r}")
+        if self.reference is None:
+            raise InputError("re-scoring an edited prediction needs a reference")
+        # A binary map through the same engine: every threshold in (0, 1) gives the edited mask.
+        self.probability = self.flair.with_array(edited.astype(np.float32), name="edited prediction")
+        update_volume_node(self.probability_node, self.probability)
+        self._rebuild_engine()
+        return self.set_threshold(0.5, force=True)
+
+
+def sweep_metrics(engine, thresholds: Sequence[float]) -> list[dict]:
+    """The engine's metrics at each threshold (``engine.sweep`` when it has one)."""
+    if hasattr(engine, "sweep"):
+        swept = engine.sweep(list(thresholds))
+        out = []
+        for item in swept:
+            out.append(item if isinstance(item, dict) else item.metrics)
+        return out
+    return [engine.at(t).metrics for t in thresholds]

@@ -1,0 +1,164 @@
+"""Metrics and per-lesion tables as ``vtkMRMLTableNode`` (shown in Slicer's table views and the web app).
+
+The metrics table is long-format (``group``, ``metric``, ``value``) so that any metric the engine adds
+shows up without a code change; undefined ratios (the engine's ``None``) become NaN.
+The lesion table has one row per lesion: ``id``, ``status`` (TP/FP/FN), ``volume_mm3``,
+centroid ``R``, ``A``, ``S`` (mm, RAS) and
+``max_probability``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import vtk
+from vtk.util import numpy_support
+
+from LesionSegLogic.image import Image
+
+METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
+LESION_COLUMNS: tuple[str, ...] = ("id", "status", "volume_mm3", "R", "A", "S", "max_probability")
+
+
+@dataclass(frozen=True)
+class LesionRow:
+    """One lesion as the session shows it; ``centroid_ras`` in mm."""
+
+    id: int
+    status: str
+    volume_mm3: float
+    centroid_ras: tuple[float, float, float]
+    max_probability: float
+
+
+def _field(row: Any, names: Sequence[str], default: Any = None) -> Any:
+    for name in names:
+        if isinstance(row, Mapping) and name in row:
+            return row[name]
+        if not isinstance(row, Mapping) and hasattr(row, name):
+            return getattr(row, name)
+    return default
+
+
+def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
+    """Normalise the engine's lesion rows (dicts or objects) into :class:`LesionRow` with RAS centroids.
+
+    Centroids are accepted as ``centroid_ras``/``centroid_lps`` (mm) or as array indices
+    ``centroid_zyx``/``centroid`` (voxels, converted with ``grid``'s geometry).
+    """
+    rows = []
+    for row in lesions:
+        ras = _field(row, ("centroid_ras",))
+        if ras is None:
+            lps = _field(row, ("centroid_lps", "centroid_mm"))
+            if lps is None:
+                zyx = _field(row, ("centroid_zyx", "centroid_index", "centroid"))
+                lps = grid.index_to_physical(np.asarray(zyx, dtype=float))[0]
+            lps = np.asarray(lps, dtype=float)
+            ras = (-lps[0], -lps[1], lps[2])
+        volume = _field(row, ("volume_mm3", "volume"))
+        if volume is None:
+            volume = float(_field(row, ("voxels", "n_voxels", "size"), 0)) * grid.voxel_volume
+        maximum = _field(row, ("max_probability", "max_prob", "probability_max"), math.nan)
+        rows.append(
+            LesionRow(
+                id=int(_field(row, ("id", "label", "lesion_id"))),
+                status=str(_field(row, ("status", "kind", "type"), "")),
+                volume_mm3=float(volume),
+                centroid_ras=tuple(float(c) for c in ras),  # type: ignore[arg-type]
+                max_probability=math.nan if maximum is None else float(maximum),
+            )
+        )
+    return rows
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _string_column(name: str, values: Sequence[str]) -> vtk.vtkStringArray:
+    column = vtk.vtkStringArray()
+    column.SetName(name)
+    column.SetNumberOfValues(len(values))
+    for i, value in enumerate(values):
+        column.SetValue(i, value)
+    return column
+
+
+def _number_column(name: str, values: Sequence[float], dtype=np.float64) -> vtk.vtkDataArray:
+    column = numpy_support.numpy_to_vtk(np.asarray(values, dtype=dtype), deep=True)
+    column.SetName(name)
+    return column
+
+
+def _replace(table_node, columns: Sequence[vtk.vtkAbstractArray]) -> None:
+    table = vtk.vtkTable()
+    for column in columns:
+        table.AddColumn(column)
+    table_node.SetAndObserveTable(table)
+    table_node.SetUseColumnTitleAsColumnHeader(True)
+    table_node.SetLocked(True)
+
+
+def metrics_items(metrics: Mapping[str, Any]) -> list[tuple[str, str, float]]:
+    """``(group, metric, value)`` rows of an ``evaluate`` dictionary (threshold and rule first)."""
+    items: list[tuple[str, str, float]] = [("threshold", "threshold", _number(metrics.get("threshold")))]
+    for group in METRIC_GROUPS:
+        for name, value in (metrics.get(group) or {}).items():
+            items.append((group, str(name), _number(value)))
+    return items
+
+
+def write_metrics_table(table_node, metrics: Mapping[str, Any]) -> None:
+    """Fill ``table_node`` with the metrics (rule recorded as a node attribute)."""
+    items = metrics_items(metrics)
+    _replace(
+        table_node,
+        [
+            _string_column("group", [g for g, _, _ in items]),
+            _string_column("metric", [m for _, m, _ in items]),
+            _number_column("value", [v for _, _, v in items]),
+        ],
+    )
+    table_node.SetAttribute("LesionSeg.rule", str(metrics.get("rule", "")))
+
+
+def read_metrics_table(table_node) -> dict[str, dict[str, float]]:
+    """The inverse of :func:`write_metrics_table` (values as floats, NaN for undefined)."""
+    table = table_node.GetTable()
+    out: dict[str, dict[str, float]] = {}
+    groups, names, values = (table.GetColumnByName(c) for c in ("group", "metric", "value"))
+    for row in range(table.GetNumberOfRows()):
+        out.setdefault(groups.GetValue(row), {})[names.GetValue(row)] = values.GetValue(row)
+    return out
+
+
+def write_lesion_table(table_node, rows: Sequence[LesionRow]) -> None:
+    """Fill ``table_node`` with one row per lesion."""
+    centroids = np.array([r.centroid_ras for r in rows], dtype=float).reshape(-1, 3)
+    _replace(
+        table_node,
+        [
+            _number_column("id", [r.id for r in rows], np.int32),
+            _string_column("status", [r.status for r in rows]),
+            _number_column("volume_mm3", [r.volume_mm3 for r in rows]),
+            _number_column("R", centroids[:, 0]),
+            _number_column("A", centroids[:, 1]),
+            _number_column("S", centroids[:, 2]),
+            _number_column("max_probability", [r.max_probability for r in rows]),
+        ],
+    )
+    for name, unit in (("volume_mm3", "mm3"), ("R", "mm"), ("A", "mm"), ("S", "mm")):
+        table_node.SetColumnUnitLabel(name, unit)
+
+
+def table_column(table_node, name: str) -> list:
+    """Values of one column (numbers as floats/ints, strings as str)."""
+    column = table_node.GetTable().GetColumnByName(name)
+    if column is None:
+        raise KeyError(name)
+    return [column.GetValue(i) for i in range(column.GetNumberOfValues())]
