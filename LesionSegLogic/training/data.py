@@ -1,0 +1,224 @@
+"""Training data: a folder of cases, subject-level splits and loading onto the training grid.
+
+Two layouts are accepted:
+
+* **the phantom layout** (``lesionseg phantom``): one sub-folder per case holding ``<contrast>.nii.gz`` for
+  each input contrast (e.g. ``flair.nii.gz``, ``t2.nii.gz``) and the reference ``lesions.nii.gz``;
+* **a manifest**: ``manifest.csv`` (header ``case,<contrast>...,mask``) or ``manifest.json``
+  (``{"cases": [{"case": ..., "flair": ..., "t2": ..., "mask": ...}]}``) in the folder, with paths relative
+  to it; any NIfTI (or other ITK-readable) image/mask pairs can be listed this way.
+
+Splits are by subject, never by patch (seed 000 uses separate training, validation, threshold-optimisation and
+test subjects). Every problem with the folder raises a :mod:`LesionSegLogic.errors` error naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
+from LesionSegLogic.image import Image
+
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+SPLITS = ("train", "validation", "threshold", "test")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One subject: an image file per contrast (in ``contrasts`` order) and its reference mask file."""
+
+    name: str
+    images: tuple[Path, ...]
+    mask: Path
+
+
+@dataclass
+class LoadedCase:
+    """A case on the training grid: normalised ``image`` (C, z, y, x) float32, ``mask`` (z, y, x) uint8."""
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray
+    spacing: tuple[float, float, float]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.mask.shape)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Subject-level split: training, validation, threshold-optimisation and test cases."""
+
+    train: tuple[Case, ...]
+    validation: tuple[Case, ...]
+    threshold: tuple[Case, ...]
+    test: tuple[Case, ...]
+
+    def names(self) -> dict[str, list[str]]:
+        return {s: [c.name for c in getattr(self, s)] for s in SPLITS}
+
+
+def _find_image(folder: Path, stem: str) -> Path | None:
+    for suffix in IMAGE_SUFFIXES:
+        p = folder / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None
+
+
+def _manifest_rows(folder: Path) -> tuple[Path, list[dict[str, str]]] | None:
+    csv_path, json_path = folder / "manifest.csv", folder / "manifest.json"
+    if csv_path.is_file():
+        with csv_path.open(newline="") as fh:
+            return csv_path, [dict(r) for r in csv.DictReader(fh)]
+    if json_path.is_file():
+        try:
+            data = json.loads(json_path.read_text())
+            rows = data["cases"] if isinstance(data, dict) else data
+            return json_path, [{str(k): str(v) for k, v in r.items()} for r in rows]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"not a valid manifest ({exc})", json_path) from None
+    return None
+
+
+def discover_cases(
+    folder: str | Path, contrasts: Sequence[str] = ("flair", "t2"), mask_name: str = "lesions"
+) -> list[Case]:
+    """List the cases of a data folder (phantom layout or manifest), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileMissingError("data folder does not exist or is not a folder", folder)
+    if not contrasts:
+        raise InputError("no input contrasts requested", folder)
+    manifest = _manifest_rows(folder)
+    cases: list[Case] = []
+    if manifest is not None:
+        path, rows = manifest
+        for i, row in enumerate(rows):
+            missing = [k for k in (*contrasts, "mask") if not row.get(k)]
+            if missing:
+                raise InputError(f"row {i + 1} lacks column(s) {', '.join(missing)}", path)
+            name = row.get("case") or row.get("name") or f"case{i:03d}"
+            images = tuple(folder / row[c] for c in contrasts)
+            mask = folder / row["mask"]
+            for p in (*images, mask):
+                if not p.is_file():
+                    raise FileMissingError(f"listed in {path.name} for case {name!r} but not found", p)
+            cases.append(Case(name, images, mask))
+    else:
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            mask = _find_image(sub, mask_name)
+            found = [_find_image(sub, c) for c in contrasts]
+            if mask is None and not any(found):
+                continue  # not a case folder
+            if mask is None:
+                raise FileMissingError(f"case has no reference mask '{mask_name}.nii.gz'", sub)
+            for c, p in zip(contrasts, found, strict=True):
+                if p is None:
+                    raise FileMissingError(f"case has no '{c}' image ({c}.nii.gz)", sub)
+            cases.append(Case(sub.name, tuple(found), mask))  # type: ignore[arg-type]
+    if not cases:
+        raise InputError(
+            "no cases found: expected case sub-folders with "
+            f"{', '.join(c + '.nii.gz' for c in contrasts)} and {mask_name}.nii.gz, "
+            "or a manifest.csv/manifest.json",
+            folder,
+        )
+    names = [c.name for c in cases]
+    if len(set(names)) != len(names):
+        raise InputError("duplicate case names", folder)
+    return sorted(cases, key=lambda c: c.name)
+
+
+def split_cases(
+    cases: Sequence[Case], fractions: Sequence[float] = (0.6, 0.15, 0.15, 0.1), seed: int = 0
+) -> Splits:
+    """Subject-level split into train / validation / threshold-optimisation / test (seed 000's four sets).
+
+    Shuffles with ``seed`` and gives every split with a non-zero fraction at least one case (training first).
+    """
+    n = len(cases)
+    w = np.asarray(fractions, dtype=float)
+    if w.shape != (4,) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"fractions must be 4 non-negative numbers, got {fractions}")
+    wanted = int((w > 0).sum())
+    if n < wanted:
+        raise InputError(f"{n} case(s) cannot fill {wanted} non-empty splits")
+    counts = np.floor(w / w.sum() * n).astype(int)
+    counts[(w > 0) & (counts == 0)] = 1
+    while counts.sum() > n:
+        counts[int(np.argmax(counts))] -= 1
+    order = np.argsort(-w, kind="stable")
+    i = 0
+    while counts.sum() < n:
+        counts[order[i % 4]] += 1 if w[order[i % 4]] > 0 else 0
+        i += 1
+    perm = np.random.default_rng(seed).permutation(n)
+    shuffled = [cases[j] for j in perm]
+    bounds = np.cumsum(counts)
+    parts = np.split(np.arange(n), bounds[:-1])
+    return Splits(*(tuple(sorted((shuffled[j] for j in p), key=lambda c: c.name)) for p in parts))
+
+
+def _read(path: Path, role: str = "image") -> Image:
+    from LesionSegLogic.io import read_image
+
+    return read_image(path, role=role)  # type: ignore[arg-type]
+
+
+def resample_array(
+    array: np.ndarray, spacing: Sequence[float], target: Sequence[float], order: int
+) -> np.ndarray:
+    """Resample a (z, y, x) array from ``spacing`` to ``target`` spacing (linear for images, order 1)."""
+    from scipy import ndimage
+
+    factors = np.asarray(spacing, float) / np.asarray(target, float)
+    if np.allclose(factors, 1.0):
+        return array
+    shape = np.maximum(1, np.round(np.asarray(array.shape) * factors)).astype(int)
+    zoom = shape / np.asarray(array.shape)
+    return ndimage.zoom(array.astype(np.float32), zoom, order=order, mode="nearest", grid_mode=True)
+
+
+def zscore(array: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance over the foreground (voxels above the 1st percentile of non-zero intensities).
+
+    The normalisation named ``"zscore-foreground"`` in model cards; the inference side must apply the same.
+    """
+    try:
+        from LesionSegLogic.preprocessing import zscore_normalise
+    except ImportError:
+        zscore_normalise = None
+    if zscore_normalise is not None:
+        return np.asarray(zscore_normalise(array), dtype=np.float32)
+    a = array.astype(np.float32)
+    fg = a[a > 0]
+    if fg.size < 10:
+        fg = a.ravel()
+    sd = float(fg.std())
+    return ((a - float(fg.mean())) / (sd if sd > 0 else 1.0)).astype(np.float32)
+
+
+def load_case(case: Case, target_spacing: Sequence[float] | None = None) -> LoadedCase:
+    """Read, check, resample (to ``target_spacing`` mm, array order z, y, x) and normalise one case."""
+    images = [_read(p) for p in case.images]
+    ref = _read(case.mask, "mask")
+    for p, im in zip(case.images, images, strict=True):
+        if not im.same_grid(ref):
+            raise GeometryError(f"image grid differs from the mask's ({case.mask.name})", p)
+    m = ref.array
+    spacing = tuple(float(s) for s in ref.spacing)
+    arrays = [im.array.astype(np.float32) for im in images]
+    if target_spacing is not None:
+        arrays = [resample_array(a, spacing, target_spacing, order=1) for a in arrays]
+        m = resample_array(m.astype(np.float32), spacing, target_spacing, order=1) >= 0.5
+        spacing = tuple(float(s) for s in target_spacing)
+    image = np.stack([zscore(a) for a in arrays]).astype(np.float32)
+    return LoadedCase(case.name, image, np.asarray(m, dtype=np.uint8), spacing)  # type: ignore[arg-type]
