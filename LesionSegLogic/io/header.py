@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from LesionSegLogic.errors import DimensionError, GeometryError
+from LesionSegLogic.errors import CorruptFileError, DimensionError, GeometryError
 
 MAX_VOXELS = 2**30
 MAX_COMPRESSION_RATIO = 1100
@@ -108,13 +108,13 @@ def _check_data_size(reader: sitk.ImageFileReader, path: Path, voxels: int) -> N
     needed = voxels * per_voxel
     if storage.compressed:
         if needed > available * MAX_COMPRESSION_RATIO:
-            raise DimensionError(
+            raise CorruptFileError(
                 f"declares {voxels} voxels ({needed} bytes) but holds only {available} compressed bytes: "
                 "corrupt header or truncated file",
                 path,
             )
     elif needed > available:
-        raise DimensionError(
+        raise CorruptFileError(
             f"declares {voxels} voxels ({needed} bytes) but holds only {max(available, 0)} bytes of data: "
             "corrupt header or truncated file",
             path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from os import PathLike
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,7 @@ from LesionSegLogic.errors import (
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.formats import image_io_for_reading
 from LesionSegLogic.io.header import check_header
+from LesionSegLogic.io.nifti_scan import scan_nifti
 
 Role = Literal["image", "mask", "probability"]
 ROLES: tuple[str, ...] = ("image", "mask", "probability")
@@ -53,8 +55,12 @@ def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
     try:
         reader.ReadImageInformation()
     except RuntimeError as error:
-        raise CorruptFileError(f"cannot read the header ({_itk_reason(error)})", path) from None
+        raise CorruptFileError(f"cannot read the header ({_itk_reason(error, path)})", path) from None
     header = check_header(reader, path)
+    if reader.GetImageIO() == "NiftiImageIO" or path.name.lower().endswith((".nii", ".nii.gz")):
+        scan = scan_nifti(path)
+        if scan.nonfinite:
+            raise NonFiniteError(f"contains NaN or infinite values ({scan.nonfinite} voxels)", path)
     if header.squeeze_4d:
         reader.SetExtractIndex([0, 0, 0, 0])
         reader.SetExtractSize([*header.size, 0])
@@ -62,7 +68,7 @@ def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
         itk_image = reader.Execute()
         array = sitk.GetArrayFromImage(itk_image)
     except (RuntimeError, MemoryError) as error:
-        raise CorruptFileError(f"cannot read the pixel data ({_itk_reason(error)})", path) from None
+        raise CorruptFileError(f"cannot read the pixel data ({_itk_reason(error, path)})", path) from None
     if array.shape != header.size[::-1]:
         raise CorruptFileError(f"pixel data of shape {array.shape} do not match the header", path)
     array = _check_values(array, role, path)
@@ -109,11 +115,16 @@ def _some(values: np.ndarray, limit: int = 6) -> str:
     return f"{{{shown}{', ...' if values.size > limit else ''}}}"
 
 
-def _itk_reason(error: BaseException) -> str:
-    """The last meaningful line of an ITK exception (they span several lines with file:line prefixes)."""
+def _itk_reason(error: BaseException, path: Path) -> str:
+    """The useful part of an ITK exception (they span lines with source-file prefixes and errno noise)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if not line.lower().startswith(("itk::", "sitk::")) and "sitk::ERROR" not in line:
-            reason = line.split(": ", 1)[-1] if line.startswith("/") else line
-            return reason[:200]
-    return (lines[-1] if lines else type(error).__name__)[:200]
+    teem = [line for line in lines if line.startswith("[nrrd]")]
+    if teem:  # NRRD: teem's innermost message is the last one
+        reason = re.sub(r"^\[nrrd\]\s*\w+:\s*", "", teem[-1])
+    else:
+        reason = next((line for line in lines if "ERROR:" in line), lines[-1] if lines else "")
+        reason = re.sub(r"^.*?ERROR:\s*(\w+\(0x[0-9a-f]+\):\s*)?", "", reason)
+    reason = reason.replace(f'"{path}"', "the file").replace(str(path), "the file").strip()
+    if not reason or "cannot be read" in reason.lower():
+        reason = "not a valid file of this format"
+    return reason[:200]

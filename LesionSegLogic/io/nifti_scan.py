@@ -1,0 +1,133 @@
+"""A streaming integrity scan of NIfTI pixel data, run before ITK reads the file.
+
+Two NIfTI behaviours of ITK 5.4 (SimpleITK 2.5) would otherwise slip through:
+
+* a truncated ``.nii.gz`` is read without error, the missing voxels silently filled with zeros;
+* NaN voxels are silently replaced by 0.
+
+:func:`scan_nifti` reads the file once in fixed-size chunks (memory stays O(chunk)), checks that the
+stream holds every declared byte of pixel data, and counts non-finite values of float datatypes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from LesionSegLogic.errors import CorruptFileError
+
+CHUNK_BYTES = 1 << 23
+
+#: NIfTI datatype code -> numpy dtype (native byte order; adjusted to the file's below)
+_FLOAT_TYPES = {16: "f4", 64: "f8"}
+
+
+@dataclass(frozen=True)
+class NiftiScan:
+    """What the scan found: pixel bytes read and the number of NaN/inf values (float datatypes only)."""
+
+    data_bytes: int
+    nonfinite: int
+
+
+@dataclass(frozen=True)
+class _Header:
+    order: str
+    datatype: int
+    bitpix: int
+    voxels: int
+    vox_offset: int
+
+
+def scan_nifti(path: Path) -> NiftiScan:
+    """Stream the pixel data of the NIfTI file ``path``; :class:`CorruptFileError` when it is truncated."""
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+        stream: BinaryIO = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+        with stream:
+            first = stream.read(4)
+            size = _header_size(first, path)
+            header = _parse(first + stream.read(size - 4), path)
+            if header.vox_offset < size:
+                raise CorruptFileError(f"data offset {header.vox_offset} lies inside the header", path)
+            _skip(stream, header.vox_offset - size, path)
+            scan = _scan(stream, header, path)
+            if compressed:  # read to the end so gzip checks its CRC and length trailer
+                while stream.read(CHUNK_BYTES):
+                    pass
+            return scan
+    except (OSError, EOFError, zlib.error) as error:
+        raise CorruptFileError(f"damaged compressed data ({error})", path) from None
+
+
+def _header_size(first: bytes, path: Path) -> int:
+    for order in "<>":
+        if len(first) == 4 and struct.unpack(order + "i", first)[0] in (348, 540):
+            return int(struct.unpack(order + "i", first)[0])
+    raise CorruptFileError("not a NIfTI-1/2 file (bad header size field)", path)
+
+
+def _parse(head: bytes, path: Path) -> _Header:
+    for order in "<>":
+        if len(head) == 348 and struct.unpack(order + "i", head[:4])[0] == 348:
+            datatype, bitpix = struct.unpack(order + "hh", head[70:74])
+            dims = struct.unpack(order + "8h", head[40:56])
+            vox_offset = struct.unpack(order + "f", head[108:112])[0]
+            break
+        if len(head) == 540 and struct.unpack(order + "i", head[:4])[0] == 540:
+            datatype, bitpix = struct.unpack(order + "hh", head[12:16])
+            dims = struct.unpack(order + "8q", head[16:80])
+            vox_offset = struct.unpack(order + "q", head[168:176])[0]
+            break
+    else:
+        raise CorruptFileError("truncated NIfTI header", path)
+    ndim = int(dims[0])
+    if not 1 <= ndim <= 7 or any(int(d) < 1 for d in dims[1 : ndim + 1]):
+        raise CorruptFileError(f"invalid dimensions {tuple(dims)}", path)
+    if not np.isfinite(vox_offset) or not 0 <= vox_offset < 2**40:
+        raise CorruptFileError(f"invalid data offset {vox_offset}", path)
+    voxels = int(np.prod([int(d) for d in dims[1 : ndim + 1]], dtype=object))
+    return _Header(order, int(datatype), int(bitpix), voxels, int(vox_offset))
+
+
+def _skip(stream: BinaryIO, count: int, path: Path) -> None:
+    while count > 0:
+        got = len(stream.read(min(count, CHUNK_BYTES)))
+        if got == 0:
+            raise CorruptFileError("file ends inside the header extensions", path)
+        count -= got
+
+
+def _scan(stream: BinaryIO, header: _Header, path: Path) -> NiftiScan:
+    """Read the ``voxels × bitpix / 8`` bytes of pixel data that follow ``vox_offset``."""
+    if header.bitpix <= 0 or header.bitpix % 8:
+        return NiftiScan(0, 0)  # unusual datatypes: ITK decides
+    needed = header.voxels * header.bitpix // 8
+    dtype = (
+        np.dtype(_FLOAT_TYPES[header.datatype]).newbyteorder(header.order)
+        if header.datatype in _FLOAT_TYPES
+        else None
+    )
+    pending = b""
+    got, nonfinite = 0, 0
+    while got < needed:
+        block = stream.read(min(CHUNK_BYTES, needed - got))
+        if not block:
+            raise CorruptFileError(
+                f"truncated: the header declares {needed} bytes of pixel data, the file holds {got}", path
+            )
+        got += len(block)
+        if dtype is not None:
+            block = pending + block
+            usable = len(block) - len(block) % dtype.itemsize
+            values = np.frombuffer(block[:usable], dtype=dtype)
+            nonfinite += int(values.size - np.count_nonzero(np.isfinite(values)))
+            pending = block[usable:]
+    return NiftiScan(got, nonfinite)

@@ -1,0 +1,43 @@
+"""Small builders shared by the I/O tests (no test functions here)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from LesionSegLogic.image import Image
+
+
+def oblique_direction(angles_deg: tuple[float, float, float] = (12.0, -25.0, 37.0)) -> np.ndarray:
+    """A proper rotation (det +1) that is not axis-aligned."""
+    return Rotation.from_euler("xyz", angles_deg, degrees=True).as_matrix()
+
+
+def random_image(
+    shape: tuple[int, int, int] = (5, 6, 7),
+    *,
+    spacing: tuple[float, float, float] = (3.0, 0.5, 0.8),
+    origin: tuple[float, float, float] = (12.5, -30.25, 41.0),
+    direction: np.ndarray | None = None,
+    seed: int = 0,
+) -> Image:
+    rng = np.random.default_rng(seed)
+    array = rng.normal(100, 20, size=shape).astype(np.float32)
+    return Image(array, spacing, origin, np.eye(3) if direction is None else direction)
+
+
+#: directions every geometry test runs over: identity, oblique, RAS-like flips (x and y negated), a
+#: permutation (sagittal acquisition) and an improper (det −1) flip of one axis.
+DIRECTIONS: dict[str, np.ndarray] = {
+    "identity": np.eye(3),
+    "oblique": oblique_direction(),
+    "ras_flip": np.diag([-1.0, -1.0, 1.0]),
+    "sagittal": np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]),
+    "left_handed": np.diag([1.0, 1.0, -1.0]) @ oblique_direction((5.0, 10.0, -15.0)),
+}
+
+
+def corner_indices(shape: tuple[int, int, int]) -> np.ndarray:
+    """All 8 corner voxel indices (z, y, x) plus a fractional interior point."""
+    corners = np.array(np.meshgrid(*[[0, n - 1] for n in shape], indexing="ij")).reshape(3, -1).T
+    return np.vstack([corners, [[1.5, 2.25, 3.75]]]).astype(float)
