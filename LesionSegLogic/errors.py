@@ -61,3 +61,7 @@ class OutputError(LesionSegError):
 
 class Cancelled(LesionSegError):
     """Long work (inference, training) stopped by a cancellation token; no partial output is left."""
+
+
+class ConfigError(LesionSegError):
+    """A bad option or parameter (unknown loss name, out-of-range weight); the message lists what is accepted."""
