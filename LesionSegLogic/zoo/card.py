@@ -1,0 +1,200 @@
+"""Model cards: the JSON file beside every weights file that says what the model is and how to use it.
+
+A card is data about a model (issue 6): architecture and its parameters, loss and its parameters, the input
+contrasts in channel order, the patch size, the target spacing and normalisation used in training, how it was
+trained, its validation metrics at 0.5 and at its **recommended threshold** (with the objective that picked
+it, e.g. seed 000's median voxel-wise F1 on a threshold-optimisation set), the weights file name and its
+sha256, the exact command that produced it, and a plain "demonstration only" note.
+
+``ModelCard.from_json(path)`` validates everything and raises :class:`~LesionSegLogic.errors.ModelFileError`
+naming the file and the field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field, fields, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from LesionSegLogic.errors import FileMissingError, ModelFileError, OutputError
+
+CARD_FILE = "card.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 1
+#: contrast names a card may list as inputs (file stems of the phantom layout); ``difference`` is
+#: follow-up FLAIR minus baseline FLAIR after normalisation (seed 004).
+KNOWN_CONTRASTS = ("flair", "t2", "baseline", "baseline_flair", "difference")
+NORMALISATIONS = ("zscore-foreground", "zscore", "nyul", "none")
+FUSIONS = ("mean", "gaussian", "hann", "bspline")
+TTAS = ("none", "flip", "flip-rot")
+DEMO_NOTE = (
+    "Demonstration only, not for clinical use: trained on synthetic phantoms. "
+    "Train on real, annotated data with `lesionseg train` before using it on patients."
+)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything needed to run and judge one model. ``target_spacing`` is in array order (z, y, x) mm;
+    ``None`` means the model runs on the input's own grid. ``normalisation`` is ``{"method": ...}`` plus the
+    method's parameters (``"landmarks"`` for Nyúl). ``inference`` holds default ``overlap``, ``fusion`` and
+    ``tta``. ``validation`` maps ``"at_0.5"`` and ``"at_recommended"`` to metric dictionaries."""
+
+    name: str
+    architecture: str
+    inputs: tuple[str, ...]
+    patch_size: tuple[int, int, int]
+    recommended_threshold: float = 0.5
+    architecture_params: dict[str, Any] = field(default_factory=dict)
+    loss: str = ""
+    loss_params: dict[str, Any] = field(default_factory=dict)
+    target_spacing: tuple[float, float, float] | None = None
+    normalisation: dict[str, Any] = field(default_factory=lambda: {"method": "zscore-foreground"})
+    inference: dict[str, Any] = field(
+        default_factory=lambda: {"overlap": 0.5, "fusion": "gaussian", "tta": "none"}
+    )
+    threshold_objective: str = ""
+    validation: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    weights_file: str = WEIGHTS_FILE
+    weights_sha256: str = ""
+    command: str = ""
+    note: str = DEMO_NOTE
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(str(c) for c in self.inputs))
+        object.__setattr__(self, "patch_size", tuple(self.patch_size))
+        if self.target_spacing is not None:
+            object.__setattr__(self, "target_spacing", tuple(self.target_spacing))
+
+    # validation -------------------------------------------------------------------------------------------
+    def problems(self, *, require_sha256: bool = True) -> list[str]:
+        """Every reason this card is unusable (empty when it is valid)."""
+        out: list[str] = []
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", self.name):
+            out.append(f"name must be a simple identifier, got {self.name!r}")
+        if not isinstance(self.architecture, str) or not self.architecture:
+            out.append("architecture must be a non-empty string")
+        if not isinstance(self.architecture_params, dict) or not isinstance(self.loss_params, dict):
+            out.append("architecture_params and loss_params must be objects")
+        if not self.inputs:
+            out.append("inputs must list at least one contrast")
+        unknown = [c for c in self.inputs if c not in KNOWN_CONTRASTS]
+        if unknown:
+            out.append(f"unknown input contrast(s) {unknown}; known: {list(KNOWN_CONTRASTS)}")
+        if len(set(self.inputs)) != len(self.inputs):
+            out.append(f"inputs repeat a contrast: {list(self.inputs)}")
+        if len(self.patch_size) != 3 or not all(
+            isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in self.patch_size
+        ):
+            out.append(f"patch_size must be three positive integers, got {list(self.patch_size)}")
+        if self.target_spacing is not None and (
+            len(self.target_spacing) != 3
+            or not all(_is_number(s) and math.isfinite(s) and s > 0 for s in self.target_spacing)
+        ):
+            out.append(f"target_spacing must be null or three positive numbers, got {self.target_spacing}")
+        if not _is_number(self.recommended_threshold) or not 0.0 < self.recommended_threshold < 1.0:
+            out.append(f"recommended_threshold must be in (0, 1), got {self.recommended_threshold!r}")
+        method = self.normalisation.get("method") if isinstance(self.normalisation, dict) else None
+        if method not in NORMALISATIONS:
+            out.append(f"normalisation.method must be one of {list(NORMALISATIONS)}, got {method!r}")
+        elif method == "nyul":
+            marks = self.normalisation.get("landmarks")
+            if not isinstance(marks, list) or len(marks) < 2 or not all(_is_number(m) for m in marks):
+                out.append("nyul normalisation needs a list of numeric 'landmarks'")
+        inf = self.inference if isinstance(self.inference, dict) else {}
+        if not isinstance(self.inference, dict):
+            out.append("inference must be an object")
+        if "overlap" in inf and not (_is_number(inf["overlap"]) and 0.0 <= inf["overlap"] < 1.0):
+            out.append(f"inference.overlap must be in [0, 1), got {inf['overlap']!r}")
+        if "fusion" in inf and inf["fusion"] not in FUSIONS:
+            out.append(f"inference.fusion must be one of {list(FUSIONS)}, got {inf['fusion']!r}")
+        if "tta" in inf and inf["tta"] not in TTAS:
+            out.append(f"inference.tta must be one of {list(TTAS)}, got {inf['tta']!r}")
+        wf = self.weights_file
+        if not isinstance(wf, str) or not wf or Path(wf).name != wf:
+            out.append(f"weights_file must be a plain file name beside the card, got {self.weights_file!r}")
+        sha = self.weights_sha256
+        if require_sha256 and not (isinstance(sha, str) and _SHA256.match(sha)):
+            out.append("weights_sha256 must be 64 lower-case hex digits")
+        if self.format_version != FORMAT_VERSION:
+            out.append(f"format_version {self.format_version!r} is not supported (expected {FORMAT_VERSION})")
+        return out
+
+    def validate(self, path: str | PathLike[str] | None = None, *, require_sha256: bool = True) -> ModelCard:
+        """Return ``self`` or raise :class:`ModelFileError` listing the problems (naming ``path``)."""
+        found = self.problems(require_sha256=require_sha256)
+        if found:
+            raise ModelFileError("invalid model card: " + "; ".join(found), path)
+        return self
+
+    # JSON -------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key, value in d.items():
+            if isinstance(value, tuple):
+                d[key] = list(value)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str | PathLike[str] | None = None) -> ModelCard:
+        """Build and validate a card from parsed JSON; any problem is a :class:`ModelFileError`."""
+        if not isinstance(data, dict):
+            raise ModelFileError("a model card must be a JSON object", path)
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ModelFileError(f"invalid model card: unknown field(s) {unknown}", path)
+        missing = [n for n in ("name", "architecture", "inputs", "patch_size") if n not in data]
+        if missing:
+            raise ModelFileError(f"invalid model card: missing field(s) {missing}", path)
+        if not isinstance(data["inputs"], list) or not isinstance(data["patch_size"], list):
+            raise ModelFileError("invalid model card: inputs and patch_size must be lists", path)
+        spacing = data.get("target_spacing")
+        if spacing is not None and not isinstance(spacing, list):
+            raise ModelFileError("invalid model card: target_spacing must be null or a list", path)
+        try:
+            card = cls(**data)
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(f"invalid model card: {error}", path) from None
+        return card.validate(path)
+
+    @classmethod
+    def from_json(cls, path: str | PathLike[str]) -> ModelCard:
+        path = Path(path)
+        if not path.is_file():
+            raise FileMissingError("model card not found", path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ModelFileError(f"model card is not readable JSON ({error})", path) from None
+        return cls.from_dict(data, path)
+
+    def to_json(self, path: str | PathLike[str]) -> Path:
+        """Write the card atomically (temporary file + ``os.replace``)."""
+        path = Path(path)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write the model card ({error.strerror})") from None
+        return path
+
+    def with_updates(self, **changes: Any) -> ModelCard:
+        return replace(self, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,142 @@
+"""The bundled model zoo and model loading by name or path.
+
+The zoo lives in ``Resources/Models/<name>/{card.json, model.safetensors}``. It is looked for, in order:
+
+1. ``<LesionSegLogic>/Resources/Models`` — Resources installed inside the package;
+2. ``<LesionSegLogic>/../Resources/Models`` — a source checkout, and the Slicer module layout where the
+   extension installs ``LesionSegLogic`` and ``Resources`` side by side.
+
+``resolve_model`` accepts a zoo name, a model folder, a ``card.json`` path or a weights path (whose folder
+holds the card). ``load_model`` builds the card's architecture with ``LesionSegLogic.models.build_model``,
+loads the sha256-checked safetensors weights and returns the model in eval mode on ``device``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from LesionSegLogic.errors import FileMissingError, LesionSegError, ModelFileError
+from LesionSegLogic.zoo.card import CARD_FILE, ModelCard
+from LesionSegLogic.zoo.weights import load_weights, save_weights
+
+_LOG = logging.getLogger(__name__)
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def zoo_dirs(extra: Iterable[str | PathLike[str]] = ()) -> list[Path]:
+    """Existing zoo folders, ``extra`` first, then the package's and the source checkout's (deduplicated)."""
+    candidates = [
+        *(Path(p) for p in extra),
+        _PACKAGE_DIR / "Resources" / "Models",
+        _PACKAGE_DIR.parent / "Resources" / "Models",
+    ]
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for c in candidates:
+        resolved = c.resolve()
+        if resolved.is_dir() and resolved not in seen:
+            seen.add(resolved)
+            out.append(resolved)
+    return out
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A model folder of the zoo with its card, or the reason the card could not be read."""
+
+    folder: Path
+    card: ModelCard | None
+    problem: str | None = None
+
+
+def list_models(extra: Iterable[str | PathLike[str]] = ()) -> list[ZooEntry]:
+    """Every ``<zoo>/<name>/card.json``, sorted by name; unreadable cards are listed with their problem."""
+    entries: dict[str, ZooEntry] = {}
+    for zoo in zoo_dirs(extra):
+        for card_path in sorted(zoo.glob(f"*/{CARD_FILE}")):
+            name = card_path.parent.name
+            if name in entries:
+                continue
+            try:
+                entries[name] = ZooEntry(card_path.parent, ModelCard.from_json(card_path))
+            except LesionSegError as error:
+                entries[name] = ZooEntry(card_path.parent, None, str(error))
+    return [entries[k] for k in sorted(entries)]
+
+
+def resolve_model(spec: str | PathLike[str], extra: Iterable[str | PathLike[str]] = ()) -> Path:
+    """The folder holding the model's ``card.json`` for a zoo name or a path (folder, card or weights)."""
+    path = Path(spec)
+    if path.exists():
+        folder = path if path.is_dir() else path.parent
+        if not (folder / CARD_FILE).is_file():
+            raise ModelFileError(f"no {CARD_FILE} beside the model", folder)
+        return folder.resolve()
+    name = str(spec)
+    if "/" not in name and "\\" not in name:
+        for zoo in zoo_dirs(extra):
+            if (zoo / name / CARD_FILE).is_file():
+                return (zoo / name).resolve()
+        known = [e.folder.name for e in list_models(extra)]
+        listing = ", ".join(known) if known else "no bundled models"
+        raise ModelFileError(f"unknown model {name!r} (bundled: {listing})", name)
+    raise FileMissingError("model path does not exist", path)
+
+
+def load_card(spec: str | PathLike[str], extra: Iterable[str | PathLike[str]] = ()) -> ModelCard:
+    return ModelCard.from_json(resolve_model(spec, extra) / CARD_FILE)
+
+
+def build_from_card(card: ModelCard, path: str | PathLike[str] | None = None) -> nn.Module:
+    """A freshly initialised network for ``card`` (its architecture and parameters)."""
+    from LesionSegLogic.models import build_model
+
+    try:
+        return build_model(card.architecture, **card.architecture_params)
+    except (ValueError, TypeError) as error:
+        raise ModelFileError(f"cannot build the card's architecture: {error}", path) from None
+
+
+def load_model(
+    spec: str | PathLike[str],
+    device: str | torch.device = "cpu",
+    extra: Sequence[str | PathLike[str]] = (),
+) -> tuple[nn.Module, ModelCard]:
+    """``(model in eval mode on device, card)`` for a zoo name or path.
+
+    The weights are sha256-checked and never unpickled."""
+    folder = resolve_model(spec, extra)
+    card = ModelCard.from_json(folder / CARD_FILE)
+    weights_path = folder / card.weights_file
+    state = load_weights(weights_path, card.weights_sha256)
+    model = build_from_card(card, folder / CARD_FILE)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise ModelFileError(f"weights do not fit the card's architecture ({first})", weights_path) from None
+    model.eval()
+    return model.to(device), card
+
+
+def save_model(model: nn.Module, card: ModelCard, folder: str | PathLike[str]) -> ModelCard:
+    """Write ``folder/<card.weights_file>`` (safetensors) and ``folder/card.json`` with the weights' sha256.
+
+    The card is validated (except for the sha256, which this fills in) before anything is written; the
+    returned card is the one written.
+    """
+    folder = Path(folder)
+    card.validate(folder / CARD_FILE, require_sha256=False)
+    digest = save_weights(model.state_dict(), folder / card.weights_file)
+    written = card.with_updates(weights_sha256=digest)
+    written.validate(folder / CARD_FILE)
+    written.to_json(folder / CARD_FILE)
+    _LOG.info("saved model %s to %s", card.name, folder)
+    return written

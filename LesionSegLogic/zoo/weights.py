@@ -1,0 +1,100 @@
+"""Weights files: safetensors only, checked against the card's sha256 before a byte is parsed.
+
+Model files are data, never code. A safetensors file is an 8-byte little-endian header length, a JSON header
+and raw tensor bytes; nothing in it can run. Pickle-based files (``torch.save``'s zip or a bare pickle) are
+refused **without being opened by pickle**: we only look at their first bytes to say what they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from os import PathLike
+from pathlib import Path
+
+import torch
+
+from LesionSegLogic.errors import FileMissingError, ModelFileError, OutputError
+
+_CHUNK = 1 << 20
+
+
+def sha256_of(path: str | PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe_non_safetensors(head: bytes) -> str | None:
+    """Why ``head`` (the first bytes of a file) is not a safetensors file, or None when it looks like one."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (torch.save's pickle format); pickled weights are refused: they can run code"
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return "a pickle; pickled weights are refused: they can run code"
+    if len(head) < 10:
+        return "too short to be a safetensors file"
+    (header_len,) = struct.unpack("<Q", head[:8])
+    if header_len < 2 or header_len > 100_000_000 or head[8:9] != b"{":
+        return "not a safetensors file (bad header)"
+    return None
+
+
+def save_weights(state_dict: dict[str, torch.Tensor], path: str | PathLike[str]) -> str:
+    """Write ``state_dict`` as safetensors atomically and return its sha256.
+
+    Tensors are moved to CPU, made contiguous and un-aliased (safetensors refuses shared storage).
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata={"format": "pt"})
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write the weights ({error.strerror})") from None
+    return sha256_of(path)
+
+
+def load_weights(path: str | PathLike[str], expected_sha256: str | None) -> dict[str, torch.Tensor]:
+    """Load a safetensors file on CPU after checking its format and (when given) its sha256.
+
+    Raises :class:`FileMissingError` when absent, :class:`ModelFileError` for a pickle/zip file, a sha256
+    mismatch or a corrupt file — always naming ``path``.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileMissingError("weights file not found", path)
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    reason = _describe_non_safetensors(head)
+    if reason is not None:
+        raise ModelFileError(reason, path)
+    if expected_sha256 is not None:
+        actual = sha256_of(path)
+        if actual != expected_sha256.lower():
+            raise ModelFileError(
+                f"sha256 mismatch: the card expects {expected_sha256}, the file has {actual} "
+                "(corrupt or replaced weights)",
+                path,
+            )
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"corrupt safetensors file ({error})", path) from None
