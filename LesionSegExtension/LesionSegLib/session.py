@@ -220,12 +220,16 @@ class ReviewSession:
         if hierarchy is None or self.flair_node is None:
             return
         flair_item = hierarchy.GetItemByDataNode(self.flair_node)
-        item = hierarchy.GetItemByDataNode(node)
-        if not flair_item or not item:
+        if not flair_item:
             return
         parent = hierarchy.GetItemParent(flair_item)
-        if parent and parent != hierarchy.GetSceneItemID():
+        if not parent or parent == hierarchy.GetSceneItemID():
+            return
+        item = hierarchy.GetItemByDataNode(node)
+        if item:  # desktop Slicer's subject hierarchy plugins create items for new nodes
             hierarchy.SetItemParent(item, parent)
+        else:  # bare MRML (slicer-core): nobody did
+            hierarchy.CreateItem(parent, node)
 
     def _drop_results(self) -> None:
         self.engine = None
@@ -352,9 +356,9 @@ class ReviewSession:
 def sweep_metrics(engine, thresholds: Sequence[float]) -> list[dict]:
     """The engine's metrics at each threshold (``engine.sweep`` when it has one)."""
     if hasattr(engine, "sweep"):
-        swept = engine.sweep(list(thresholds))
+        swept = engine.sweep([float(t) for t in thresholds])
         out = []
         for item in swept:
             out.append(item if isinstance(item, dict) else item.metrics)
         return out
-    return [engine.at(t).metrics for t in thresholds]
+    return [engine.at(float(t)).metrics for t in thresholds]

@@ -1,0 +1,175 @@
+"""Export a review: segmentation ``.seg.nrrd``, mask NIfTI, metrics CSV/JSON, lesions CSV, curve PNG.
+
+Every file is written next to its final name and moved into place (``os.replace``), never over an input of the
+session and never over an existing file unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from LesionSegLogic.errors import OutputError
+from LesionSegLogic.io import write_image
+
+from .plot import CURVE_SERIES, Curve
+from .tables import metrics_items
+
+
+@dataclass(frozen=True)
+class ExportedFiles:
+    segmentation: Path
+    review: Path | None
+    mask: Path
+    metrics_json: Path
+    metrics_csv: Path
+    lesions_csv: Path
+    curve_png: Path
+
+
+def _input_paths(session) -> set[Path]:
+    paths = set()
+    for node in (session.flair_node, session.t2_node, session.baseline_node, session.probability_node,
+                 session.reference_source):
+        storage = node.GetStorageNode() if node is not None and hasattr(node, "GetStorageNode") else None
+        if storage is not None and storage.GetFileName():
+            paths.add(Path(storage.GetFileName()).resolve())
+    return paths
+
+
+def _check_target(path: Path, protected: set[Path], overwrite: bool) -> None:
+    if path.resolve() in protected:
+        raise OutputError(f"{path}: refusing to overwrite an input of this review")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: exists already (pass overwrite=True to replace it)")
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        staged = staging / path.name
+        write(staged)
+        os.replace(staged, path)
+    finally:
+        for leftover in staging.iterdir():
+            leftover.unlink()
+        staging.rmdir()
+    return path
+
+
+def _write_text(text: str) -> Callable[[Path], None]:
+    return lambda staged: staged.write_text(text, encoding="utf-8")
+
+
+def _write_segmentation(node, scene) -> Callable[[Path], None]:
+    def write(staged: Path) -> None:
+        storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+        try:
+            storage.SetFileName(str(staged))
+            if not storage.WriteData(node):
+                raise OutputError(f"{staged.name}: Slicer could not write the segmentation")
+        finally:
+            scene.RemoveNode(storage)
+
+    return write
+
+
+def _json_ready(value):
+    """NaN → ``None`` (JSON has no NaN), recursively."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def metrics_csv(metrics: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["group", "metric", "value"])
+    writer.writerow(["rule", "rule", metrics.get("rule", "")])
+    for group, name, value in metrics_items(metrics):
+        writer.writerow([group, name, "" if math.isnan(value) else repr(value)])
+    return buffer.getvalue()
+
+
+def lesions_csv(rows) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "status", "volume_mm3", "R", "A", "S", "max_probability"])
+    for row in rows:
+        writer.writerow([row.id, row.status, repr(row.volume_mm3), *map(repr, row.centroid_ras),
+                         repr(row.max_probability)])
+    return buffer.getvalue()
+
+
+def render_curve_png(curve: Curve, threshold: float, path: Path, dpi: int = 110) -> None:
+    """The threshold curve with the current threshold as a dashed line (matplotlib Agg, no pyplot)."""
+    figure = Figure(figsize=(6.0, 4.0), dpi=dpi)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    for column, label, _, _, color in CURVE_SERIES:
+        axes.plot(curve.thresholds, curve.values[column], marker="o", markersize=3, label=label, color=color)
+    axes.axvline(threshold, color="0.2", linestyle="--", label=f"threshold {threshold:.2f}")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("Threshold")
+    axes.set_ylabel("Score")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower center", fontsize=8, ncol=2)
+    figure.tight_layout()
+    figure.savefig(str(path), format="png")
+
+
+def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "lesionseg",
+                  overwrite: bool = False) -> ExportedFiles:
+    """Write the review at its current threshold into ``out_dir``; returns the paths written."""
+    if session.state is None:
+        raise OutputError("nothing to export: no probability map has been thresholded yet")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{out}: cannot create the folder ({error.strerror})") from None
+    state = session.state
+    names = {
+        "segmentation": out / f"{prefix}_prediction.seg.nrrd",
+        "review": out / f"{prefix}_review.seg.nrrd" if session.review is not None else None,
+        "mask": out / f"{prefix}_mask.nii.gz",
+        "metrics_json": out / f"{prefix}_metrics.json",
+        "metrics_csv": out / f"{prefix}_metrics.csv",
+        "lesions_csv": out / f"{prefix}_lesions.csv",
+        "curve_png": out / f"{prefix}_threshold_curve.png",
+    }
+    protected = _input_paths(session)
+    for path in names.values():
+        if path is not None:
+            _check_target(path, protected, overwrite)
+    segmentation = session.accepted_node if session.accepted_node is not None else session.prediction.node
+    _atomic(names["segmentation"], _write_segmentation(segmentation, session.scene))
+    if names["review"] is not None:
+        _atomic(names["review"], _write_segmentation(session.review.node, session.scene))
+    mask = session.flair.with_array(state.mask.astype(np.uint8), name="")
+    write_image(mask, names["mask"], protect=[str(p) for p in protected])
+    document = {"model": session.model_name, "recommended_threshold": session.recommended_threshold,
+                "mode": state.mode, **state.metrics, "lesions": [asdict(r) for r in state.lesions]}
+    _atomic(names["metrics_json"], _write_text(json.dumps(_json_ready(document), indent=2)))
+    _atomic(names["metrics_csv"], _write_text(metrics_csv(state.metrics)))
+    _atomic(names["lesions_csv"], _write_text(lesions_csv(state.lesions)))
+    _atomic(names["curve_png"], lambda staged: render_curve_png(session.plot.curve, state.threshold, staged))
+    return ExportedFiles(**names)

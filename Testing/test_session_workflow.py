@@ -1,0 +1,297 @@
+"""The full review workflow on real MRML (slicer-core): case → nodes → inference (fake runner) → slider →
+segments/tables/plot hold the engine's numbers → accept/edit → re-score → export and read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+slicer = pytest.importorskip("slicer")
+
+from LesionSegLib.export import export_review  # noqa: E402
+from LesionSegLib.headless import make_scene  # noqa: E402
+from LesionSegLib.nodes import add_volume_node  # noqa: E402
+from LesionSegLib.parameters import PREDICTION_SEGMENTS, ModelChoice, ReviewParameters  # noqa: E402
+from LesionSegLib.plot import CURVE_SERIES  # noqa: E402
+from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
+from LesionSegLib.segmentation import add_mask_segmentation, import_mask, segment_mask  # noqa: E402
+from LesionSegLib.session import ReviewSession, default_engine_factory  # noqa: E402
+from LesionSegLib.tables import read_metrics_table, table_column  # noqa: E402
+from LesionSegLib.views import RecordingViewController, SliceViewJumper  # noqa: E402
+
+from LesionSegLogic.errors import FileMissingError, InputError, OutputError  # noqa: E402
+from LesionSegLogic.image import Image  # noqa: E402
+from LesionSegLogic.io import read_image, write_image  # noqa: E402
+
+pytestmark = pytest.mark.slicer
+
+THRESHOLDS = (0.2, 0.45, 0.7)
+
+
+class StandInEngine:
+    """Minimal any-overlap engine with the ThresholdEngine interface (until the real one is importable)."""
+
+    def __init__(self, probability, spacing, reference=None, rule="hussein") -> None:
+        self.p, self.spacing, self.ref, self.rule = probability, spacing, reference, rule
+
+    def at(self, t: float):
+        mask = self.p >= float(t)
+        voxel_volume = float(np.prod(self.spacing))
+        pred_labels, n_pred = ndimage.label(mask)
+        lesions, overlay = [], np.zeros(mask.shape, np.uint8)
+        ref = self.ref if self.ref is not None else np.zeros_like(mask)
+        for i in range(1, n_pred + 1):
+            comp = pred_labels == i
+            status = "TP" if (comp & ref).any() else "FP"
+            overlay[comp] = 1 if status == "TP" else 2
+            lesions.append({"id": i, "status": status, "volume_mm3": comp.sum() * voxel_volume,
+                            "centroid_zyx": ndimage.center_of_mass(comp),
+                            "max_probability": float(self.p[comp].max())})
+        ref_labels, n_ref = ndimage.label(ref)
+        fn = 0
+        for j in range(1, n_ref + 1):
+            comp = ref_labels == j
+            if not (comp & mask).any():
+                fn += 1
+                overlay[comp] = 3
+                lesions.append({"id": n_pred + fn, "status": "FN", "volume_mm3": comp.sum() * voxel_volume,
+                                "centroid_zyx": ndimage.center_of_mass(comp), "max_probability": None})
+        tp = int((mask & ref).sum())
+        dice = 2 * tp / (mask.sum() + ref.sum()) if (mask.sum() + ref.sum()) else None
+        n_tp = sum(r["status"] == "TP" for r in lesions)
+        n_fp = sum(r["status"] == "FP" for r in lesions)
+        sens = (n_ref - fn) / n_ref if n_ref else None
+        prec = n_tp / (n_tp + n_fp) if (n_tp + n_fp) else None
+        f1 = 2 * sens * prec / (sens + prec) if sens and prec else None
+        metrics = {"threshold": t, "rule": self.rule, "voxel": {"tp": tp, "dice": dice},
+                   "lesion": {"n_reference": n_ref, "fn": fn, "fp": n_fp, "sensitivity": sens,
+                              "precision": prec, "f1": f1}, "surface": {"hd95": None}}
+        return SimpleNamespace(mask=mask, overlay=overlay, metrics=metrics, lesions=lesions)
+
+
+def engine_factory():
+    try:
+        from LesionSegLogic.threshold import ThresholdEngine  # noqa: F401
+    except ImportError:
+        return StandInEngine
+    return default_engine_factory
+
+
+def make_case(seed: int = 3) -> tuple[Image, np.ndarray, np.ndarray]:
+    """Oblique FLAIR-like image, reference lesions, and a probability map with misses and false alarms."""
+    rng = np.random.default_rng(seed)
+    shape = (28, 32, 30)
+    zz, yy, xx = np.indices(shape)
+    reference = np.zeros(shape, bool)
+    probability = rng.random(shape).astype(np.float32) * 0.1
+    centres = [(7, 8, 8, 3.0, 0.9), (8, 22, 20, 2.5, 0.55), (20, 10, 22, 2.0, 0.3), (20, 24, 8, 2.5, 0.0)]
+    for z, y, x, r, peak in centres:
+        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
+        reference |= d <= r
+        probability = np.maximum(probability, peak * np.clip(1.2 - d / (r + 1), 0, 1)).astype(np.float32)
+    for z, y, x, peak in [(14, 16, 15, 0.65), (22, 28, 26, 0.35)]:  # false alarms
+        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
+        probability = np.maximum(probability, peak * np.clip(1.2 - d / 3, 0, 1)).astype(np.float32)
+    q, _ = np.linalg.qr(np.array([[0.95, -0.2, 0.1], [0.2, 0.95, 0.1], [-0.1, -0.1, 0.99]]))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    flair = Image((100 + 50 * probability + rng.normal(0, 5, shape)).astype(np.float32),
+                  (1.5, 1.0, 1.1), (-20.0, 15.0, -10.0), q, "flair")
+    return flair, reference, np.clip(probability, 0, 1)
+
+
+@pytest.fixture()
+def case():
+    return make_case()
+
+
+@pytest.fixture()
+def app():
+    return make_scene()
+
+
+def start_session(app, case, mode="lesion", views=None):
+    flair, reference, probability = case
+    calls = []
+
+    def fake_predict(request, progress, cancel):
+        calls.append(request)
+        if progress:
+            progress(1.0, "done")
+        return InferenceResult(request.flair.with_array(probability), 0.45, "fake-model")
+
+    session = ReviewSession(app.scene, runner=InProcessRunner(fake_predict), view_controller=views,
+                            parameters=ReviewParameters(mode=mode), engine_factory=engine_factory())
+    flair_node = add_volume_node(app.scene, flair, "FLAIR")
+    reference_node, _ = add_mask_segmentation(app.scene, "Reference", reference, flair_node,
+                                              PREDICTION_SEGMENTS[0])
+    session.set_inputs(flair_node)
+    session.set_reference(reference_node)
+    session.run_inference(ModelChoice("fake"))
+    assert len(calls) == 1 and calls[0].flair.same_grid(flair)
+    return session, flair_node
+
+
+def review_labels(session, flair_node, scene) -> np.ndarray:
+    labels = np.zeros(session.flair.shape, np.uint8)
+    for label, segment_id in session.review.segment_ids.items():
+        labels[segment_mask(session.review.node, segment_id, flair_node, scene)] = label
+    return labels
+
+
+def test_slider_segments_tables_and_plot_hold_the_engines_numbers(app, case) -> None:
+    session, flair_node = start_session(app, case)
+    assert session.threshold == pytest.approx(0.45)  # the model's recommended threshold is the start
+    engine = engine_factory()(case[2], session.flair.spacing, reference=case[1], rule="hussein")
+    seen: set[str] = set()
+    for t in THRESHOLDS:
+        state = session.set_threshold(t)
+        expected = engine.at(t)
+        assert np.array_equal(review_labels(session, flair_node, app.scene), expected.overlay)
+        prediction_id = session.prediction.segment_ids[1]
+        assert np.array_equal(segment_mask(session.prediction.node, prediction_id, flair_node, app.scene),
+                              expected.mask)
+        table = read_metrics_table(session.metrics_table)
+        for group in ("voxel", "lesion"):
+            for key, value in expected.metrics[group].items():
+                got = table[group][key]
+                assert (math.isnan(got) if value is None else got == pytest.approx(value)), (group, key)
+        statuses = table_column(session.lesion_table, "status")
+        seen |= set(statuses)
+        assert sorted(statuses) == sorted(str(r["status"] if isinstance(r, dict) else r.status)
+                                          for r in expected.lesions)
+        assert state.threshold == t
+        x, y = session.plot.series_values("marker")
+        assert list(x) == [t, t] and list(y) == [0.0, 1.0]
+    assert {"TP", "FP", "FN"} <= seen
+    thresholds, f1 = session.plot.series_values("lesion_f1")
+    for t, value in zip(thresholds, f1, strict=True):
+        expected = engine.at(float(t)).metrics["lesion"]["f1"]
+        assert (math.isnan(value) if expected is None else value == pytest.approx(expected))
+    assert len(CURVE_SERIES) == 4 and session.plot.chart.GetNumberOfPlotSeriesNodes() == 5
+
+
+def test_voxel_mode_colours_voxels(app, case) -> None:
+    session, flair_node = start_session(app, case, mode="voxel")
+    reference = case[1]
+    mask = case[2] >= 0.45
+    expected = np.zeros(mask.shape, np.uint8)
+    expected[mask & reference], expected[mask & ~reference], expected[~mask & reference] = 1, 2, 3
+    assert np.array_equal(review_labels(session, flair_node, app.scene), expected)
+    session.set_mode("lesion")
+    assert not np.array_equal(review_labels(session, flair_node, app.scene), expected)
+
+
+def test_jump_to_lesion_moves_views_to_the_lesion_centre(app, case) -> None:
+    views = RecordingViewController()
+    session, _ = start_session(app, case, views=views)
+    row = session.lesions[0]
+    ras = session.jump_to_lesion(row.id)
+    assert views.points == [ras]
+    # the centroid is inside its lesion: back to index space, it lands on a lesion voxel
+    lps = np.array([-ras[0], -ras[1], ras[2]])
+    index = np.round(session.flair.physical_to_index(lps)[0]).astype(int)
+    assert session.state.mask[tuple(index)] or session.state.overlay[tuple(index)] != 0
+    with pytest.raises(InputError):
+        session.jump_to_lesion(10_000)
+    slice_node = app.scene.AddNewNodeByClass("vtkMRMLSliceNode")
+    slice_node.SetLayoutName("Red")
+    slice_node.SetOrientationToAxial()
+    SliceViewJumper(app.scene).jump_to(ras)
+    np.testing.assert_allclose(slice_node.GetSliceToRAS().GetElement(2, 3), ras[2], atol=1e-6)
+
+
+def test_accept_edit_rescore_and_reset(app, case) -> None:
+    session, flair_node = start_session(app, case)
+    session.set_threshold(0.7)
+    accepted = session.accept()
+    segment_id = accepted.GetSegmentation().GetNthSegmentID(0)
+    assert np.array_equal(segment_mask(accepted, segment_id, flair_node, app.scene), session.state.mask)
+    # the annotator paints the missed lesion at (20, 10, 22) and erases nothing
+    edited = session.state.mask | case[1]
+    import_mask(edited, accepted, segment_id, flair_node, app.scene)
+    session.set_threshold(0.2)  # the live prediction moves on; the accepted node keeps the edit
+    assert np.array_equal(segment_mask(accepted, segment_id, flair_node, app.scene), edited)
+    state = session.rescore(edited_as="prediction")
+    assert state.metrics["lesion"]["sensitivity"] == pytest.approx(1.0)
+    assert state.metrics["lesion"]["fn"] == 0
+    state = session.rescore(edited_as="reference", node=accepted)
+    assert np.array_equal(session.reference, edited)
+    assert session.reset_to_recommended().threshold == pytest.approx(0.45)
+    with pytest.raises(InputError):
+        session.rescore(edited_as="nonsense")
+
+
+def test_export_and_read_back(app, case, tmp_path) -> None:
+    session, flair_node = start_session(app, case)
+    session.set_threshold(0.45)
+    files = export_review(session, tmp_path / "out")
+    mask = read_image(files.mask)
+    assert np.array_equal(mask.array.astype(bool), session.state.mask)
+    assert mask.same_grid(session.flair, tolerance=1e-3)
+    node = app.scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = app.scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(files.review))
+    assert storage.ReadData(node)
+    names = {node.GetSegmentation().GetNthSegment(i).GetName() for i in range(3)}
+    assert names == {"True positive", "False positive", "False negative"}
+    tp_id = node.GetSegmentation().GetSegmentIdBySegmentName("True positive")
+    assert np.array_equal(segment_mask(node, tp_id, flair_node, app.scene), session.state.overlay == 1)
+    document = json.loads(files.metrics_json.read_text())
+    assert document["lesion"]["n_reference"] == session.metrics["lesion"]["n_reference"] == 4
+    rows = list(csv.DictReader(files.lesions_csv.open()))
+    assert len(rows) == len(session.lesions)
+    assert files.curve_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(OutputError, match="exists already"):
+        export_review(session, tmp_path / "out")
+
+
+def test_inputs_from_files_and_bad_input(app, case, tmp_path) -> None:
+    flair, reference, probability = case
+    write_image(flair, tmp_path / "flair.nii.gz")
+    write_image(flair.with_array(reference.astype(np.uint8)), tmp_path / "ref.nii.gz")
+    write_image(flair.with_array(probability), tmp_path / "prob.nii.gz")
+    session = ReviewSession(app.scene, engine_factory=engine_factory())
+    with pytest.raises(InputError):
+        session.set_threshold(0.5)
+    with pytest.raises(FileMissingError):
+        session.set_inputs(tmp_path / "nope.nii.gz")
+    session.set_inputs(tmp_path / "flair.nii.gz")
+    session.set_reference(tmp_path / "ref.nii.gz")
+    session.load_probability(tmp_path / "prob.nii.gz", recommended_threshold=0.3)
+    assert session.threshold == pytest.approx(0.3)
+    assert np.array_equal(session.reference, reference)
+    with pytest.raises(InputError):
+        session.set_threshold(1.5)
+    with pytest.raises(InputError, match="FLAIR grid"):
+        session.load_probability(Image(probability[:-1], flair.spacing, flair.origin, flair.direction))
+    # exporting next to the inputs never replaces them, even with overwrite=True
+    write_image(flair, tmp_path / "lesionseg_mask.nii.gz")
+    session.set_inputs(tmp_path / "lesionseg_mask.nii.gz")
+    session.load_probability(tmp_path / "prob.nii.gz")
+    before = (tmp_path / "lesionseg_mask.nii.gz").read_bytes()
+    with pytest.raises(OutputError, match="input"):
+        export_review(session, tmp_path, overwrite=True)
+    assert (tmp_path / "lesionseg_mask.nii.gz").read_bytes() == before
+
+
+def test_outputs_land_in_the_inputs_study(app, case) -> None:
+    flair, _, probability = case
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(app.scene)
+    patient = hierarchy.CreateSubjectItem(hierarchy.GetSceneItemID(), "Patient 1")
+    study = hierarchy.CreateStudyItem(patient, "Study 2024")
+    flair_node = add_volume_node(app.scene, flair, "FLAIR")
+    hierarchy.CreateItem(study, flair_node)
+    session = ReviewSession(app.scene, engine_factory=engine_factory())
+    session.set_inputs(flair_node)
+    session.load_probability(flair.with_array(probability))
+    created = (session.probability_node, session.prediction.node, session.metrics_table, session.plot.chart)
+    for node in created:
+        assert hierarchy.GetItemParent(hierarchy.GetItemByDataNode(node)) == study
+    assert session.review is None  # no reference: prediction only
