@@ -41,11 +41,21 @@ from LesionSegLogic.training.data import LoadedCase, Splits, discover_cases, loa
 from LesionSegLogic.training.metrics import Counts
 
 LOG_COLUMNS = (
-    "epoch", "lr", "train_loss", "val_loss",
-    "patch_dice", "patch_sensitivity", "patch_precision",
-    "val_patch_dice", "val_patch_sensitivity", "val_patch_precision",
-    "val_image_dice", "val_image_sensitivity", "val_image_precision",
-    "best", "seconds",
+    "epoch",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "patch_dice",
+    "patch_sensitivity",
+    "patch_precision",
+    "val_patch_dice",
+    "val_patch_sensitivity",
+    "val_patch_precision",
+    "val_image_dice",
+    "val_image_sensitivity",
+    "val_image_precision",
+    "best",
+    "seconds",
 )
 
 
@@ -100,8 +110,9 @@ def _fmt(v: float | None) -> str:
 
 
 @torch.no_grad()
-def _validate_patches(model: nn.Module, loss_fn: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]
-                      ) -> tuple[float, Counts]:
+def _validate_patches(
+    model: nn.Module, loss_fn: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[float, Counts]:
     model.eval()
     total, counts = 0.0, Counts()
     for x, y in batches:
@@ -112,15 +123,22 @@ def _validate_patches(model: nn.Module, loss_fn: nn.Module, batches: list[tuple[
 
 
 @torch.no_grad()
-def _validate_images(model: nn.Module, cases: list[LoadedCase], config: TrainConfig, device: torch.device
-                     ) -> Counts:
+def _validate_images(
+    model: nn.Module, cases: list[LoadedCase], config: TrainConfig, device: torch.device
+) -> Counts:
     from LesionSegLogic.inference import predict_volume
 
     model.eval()
     counts = Counts()
     for c in cases:
-        prob = predict_volume(model, c.image, patch_size=config.patch_size, overlap=config.val_overlap,
-                              device=str(device), batch_size=config.val_patch_batch)
+        prob = predict_volume(
+            model,
+            c.image,
+            patch_size=config.patch_size,
+            overlap=config.val_overlap,
+            device=str(device),
+            batch_size=config.val_patch_batch,
+        )
         counts.add_masks(np.asarray(prob) >= 0.5, c.mask)
     return counts
 
@@ -130,8 +148,13 @@ def load_splits(config: TrainConfig) -> Splits:
     return split_cases(cases, config.split_fractions, config.seed)
 
 
-def train(config: TrainConfig, *, resume: bool = False, cancel: Callable[[], bool] | None = None,
-          splits: Splits | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    cancel: Callable[[], bool] | None = None,
+    splits: Splits | None = None,
+) -> TrainResult:
     """Train a model as configured, writing ``log.csv``, ``last.pt``, ``best.safetensors``, ``config.json``
     and ``splits.json`` into ``config.out``. ``resume=True`` continues from ``out/last.pt``."""
     from safetensors.torch import save_file
@@ -181,8 +204,9 @@ def train(config: TrainConfig, *, resume: bool = False, cancel: Callable[[], boo
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         stream.set_state(json.loads(state["stream"]))
-        start_epoch, best, best_epoch = int(state["epoch"]) + 1, float(state["best"]),
-        int(state["best_epoch"]) torch.set_rng_state(state["torch_rng"])
+        start_epoch = int(state["epoch"]) + 1
+        best, best_epoch = float(state["best"]), int(state["best_epoch"])
+        torch.set_rng_state(state["torch_rng"])
         if log_path.is_file():
             with log_path.open(newline="") as fh:
                 history = [r for r in csv.DictReader(fh) if int(r["epoch"]) < start_epoch]
@@ -196,8 +220,12 @@ def train(config: TrainConfig, *, resume: bool = False, cancel: Callable[[], boo
         t0 = time.perf_counter()
         net.train()
         counts, total = Counts(), 0.0
-        bar = tqdm(range(config.iterations_per_epoch), desc=f"epoch {epoch}/{config.max_epochs}",
-                   disable=not (config.progress and is_main), leave=False)
+        bar = tqdm(
+            range(config.iterations_per_epoch),
+            desc=f"epoch {epoch}/{config.max_epochs}",
+            disable=not (config.progress and is_main),
+            leave=False,
+        )
         for _ in bar:
             if cancel is not None and cancel():
                 raise Cancelled("training cancelled")
@@ -223,8 +251,12 @@ def train(config: TrainConfig, *, resume: bool = False, cancel: Callable[[], boo
         if is_main and config.val_every > 0 and (epoch % config.val_every == 0 or epoch == config.max_epochs):
             image = _validate_images(model, val_cases, config, device)
         row: dict[str, Any] = {
-            "epoch": epoch, "lr": optimiser.param_groups[0]["lr"], "train_loss": total / config.iterations_per_epoch,
-            "val_loss": val_loss, "best": int(improved), "seconds": time.perf_counter() - t0,
+            "epoch": epoch,
+            "lr": optimiser.param_groups[0]["lr"],
+            "train_loss": total / config.iterations_per_epoch,
+            "val_loss": val_loss,
+            "best": int(improved),
+            "seconds": time.perf_counter() - t0,
         }
         for prefix, cnt in (("patch_", counts), ("val_patch_", val_counts), ("val_image_", image)):
             for k, v in cnt.summary().items():
@@ -232,15 +264,25 @@ def train(config: TrainConfig, *, resume: bool = False, cancel: Callable[[], boo
         history.append(row)
         if is_main:
             if improved:
-                save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
-            best_path) with log_path.open("a", newline="") as fh:
-                csv.writer(fh).writerow([_fmt(row.get(k)) if k not in ("epoch", "best") else row[k]
-                                         for k in LOG_COLUMNS])
-            torch.save({
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "scheduler": scheduler.state_dict(), "stream": json.dumps(stream.state()),
-                "epoch": epoch, "best": best, "best_epoch": best_epoch, "torch_rng": torch.get_rng_state(),
-            }, out / "last.pt.tmp")
+                weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+                save_file(weights, best_path)
+            with log_path.open("a", newline="") as fh:
+                csv.writer(fh).writerow(
+                    [_fmt(row.get(k)) if k not in ("epoch", "best") else row[k] for k in LOG_COLUMNS]
+                )
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "stream": json.dumps(stream.state()),
+                    "epoch": epoch,
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                out / "last.pt.tmp",
+            )
             (out / "last.pt.tmp").replace(last_path)
         if dist:
             ddp.barrier()
