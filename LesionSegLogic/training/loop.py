@@ -239,7 +239,7 @@ def train(
             scaler.scale(loss).backward()
             scaler.step(optimiser)
             scaler.update()
-            total += float(loss)
+            total += float(loss.detach())
             counts.add_logits(logits, y)
             bar.set_postfix(loss=f"{float(loss):.4f}")
         val_loss, val_counts = _validate_patches(model, loss_fn, val_batches)
