@@ -173,37 +173,12 @@ def _read(path: Path, role: str = "image") -> Image:
     return read_image(path, role=role)  # type: ignore[arg-type]
 
 
-def resample_array(
-    array: np.ndarray, spacing: Sequence[float], target: Sequence[float], order: int
-) -> np.ndarray:
-    """Resample a (z, y, x) array from ``spacing`` to ``target`` spacing (linear for images, order 1)."""
-    from scipy import ndimage
-
-    factors = np.asarray(spacing, float) / np.asarray(target, float)
-    if np.allclose(factors, 1.0):
-        return array
-    shape = np.maximum(1, np.round(np.asarray(array.shape) * factors)).astype(int)
-    zoom = shape / np.asarray(array.shape)
-    return ndimage.zoom(array.astype(np.float32), zoom, order=order, mode="nearest", grid_mode=True)
-
-
 def zscore(array: np.ndarray) -> np.ndarray:
-    """Zero mean, unit variance over the foreground (voxels above the 1st percentile of non-zero intensities).
+    """The card's ``"zscore-foreground"`` normalisation: :func:`LesionSegLogic.preprocessing.zscore_normalise`
+    inside the automatic foreground mask (the inference side applies the same)."""
+    from LesionSegLogic.preprocessing import zscore_normalise
 
-    The normalisation named ``"zscore-foreground"`` in model cards; the inference side must apply the same.
-    """
-    try:
-        from LesionSegLogic.preprocessing import zscore_normalise
-    except ImportError:
-        zscore_normalise = None
-    if zscore_normalise is not None:
-        return np.asarray(zscore_normalise(array), dtype=np.float32)
-    a = array.astype(np.float32)
-    fg = a[a > 0]
-    if fg.size < 10:
-        fg = a.ravel()
-    sd = float(fg.std())
-    return ((a - float(fg.mean())) / (sd if sd > 0 else 1.0)).astype(np.float32)
+    return np.asarray(zscore_normalise(array), dtype=np.float32)
 
 
 def load_case(case: Case, target_spacing: Sequence[float] | None = None) -> LoadedCase:
@@ -214,11 +189,14 @@ def load_case(case: Case, target_spacing: Sequence[float] | None = None) -> Load
         if not im.same_grid(ref):
             raise GeometryError(f"image grid differs from the mask's ({case.mask.name})", p)
     m = ref.array
-    spacing = tuple(float(s) for s in ref.spacing)
-    arrays = [im.array.astype(np.float32) for im in images]
     if target_spacing is not None:
-        arrays = [resample_array(a, spacing, target_spacing, order=1) for a in arrays]
-        m = resample_array(m.astype(np.float32), spacing, target_spacing, order=1) >= 0.5
-        spacing = tuple(float(s) for s in target_spacing)
+        from LesionSegLogic.resample import resample_to_spacing
+
+        target = tuple(float(v) for v in target_spacing)
+        images = [resample_to_spacing(im, target) for im in images]  # type: ignore[arg-type]
+        ref = resample_to_spacing(ref.with_array(ref.array.astype(np.float32)), target)  # type: ignore[arg-type]
+        m = ref.array >= 0.5
+    spacing = tuple(float(v) for v in ref.spacing)
+    arrays = [im.array.astype(np.float32) for im in images]
     image = np.stack([zscore(a) for a in arrays]).astype(np.float32)
     return LoadedCase(case.name, image, np.asarray(m, dtype=np.uint8), spacing)  # type: ignore[arg-type]
