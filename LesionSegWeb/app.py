@@ -1,0 +1,138 @@
+"""Build and serve the LesionSeg review web app: a trame server, a trame-slicer ``SlicerApp`` (MRML scene,
+slice views rendered offscreen and streamed as images), one :class:`ReviewSession` and the page.
+
+    app = ReviewWebApp(AppConfig(case=Path("demo/case_000")))
+    app.start()          # blocks; prints the URL
+
+Views can be ``"remote"`` (streamed to the browser; the default) or ``"direct"`` (offscreen, no browser: pixel
+tests render them and read the pixels back).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from LesionSegLib.session import ReviewSession
+from LesionSegLib.views import SliceViewJumper
+
+from .files import PathGate
+from .services import Services
+from .state import ReviewBinding
+from .viewport import SlicerViewport
+
+ViewKind = Literal["remote", "direct"]
+LAYOUT_ID = "LesionSeg"
+_server_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """What ``lesionseg app`` was asked to open and where to listen."""
+
+    case: Path | None = None
+    flair: Path | None = None
+    t2: Path | None = None
+    reference: Path | None = None
+    probability: Path | None = None
+    model: str | None = None
+    demo: bool = False
+    run: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    allow: tuple[Path, ...] = ()
+    out: Path = Path("lesionseg_review")
+    views: ViewKind = "remote"
+    services: Services = field(default_factory=Services)
+    #: Threshold engine factory handed to the session (``None``: the session's default ThresholdEngine).
+    engine_factory: Callable[..., Any] | None = None
+
+    def gate(self) -> PathGate:
+        return PathGate.from_paths([self.case, self.flair, self.t2, self.reference, self.probability,
+                                    *self.allow])
+
+
+def review_layout() -> Any:
+    """Axial view large on the left; 3D, coronal and sagittal stacked on the right."""
+    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
+
+    return Layout(LayoutDirection.Horizontal, [
+        ViewLayoutDefinition.axial_view(),
+        Layout(LayoutDirection.Vertical, [ViewLayoutDefinition.threed_view(),
+                                          ViewLayoutDefinition.coronal_view(),
+                                          ViewLayoutDefinition.sagittal_view()]),
+    ])
+
+
+class ReviewWebApp:
+    """The server, the scene with its views, the session, the binding and the page, wired together."""
+
+    def __init__(self, config: AppConfig | None = None, server: Any = None) -> None:
+        from trame.app import get_server  # noqa: PLC0415 - heavy; keeps `lesionseg --help` fast
+        from trame_slicer import module as trame_slicer_module  # noqa: PLC0415
+        from trame_slicer.core import LayoutManager, SlicerApp  # noqa: PLC0415
+
+        from .layout import build_page  # noqa: PLC0415
+
+        self.config = config or AppConfig()
+        self.server = server or get_server(f"lesionseg-{next(_server_names)}", client_type="vue3")
+        self.server.enable_module(trame_slicer_module)
+        self.slicer_app = SlicerApp()
+        self._register_views()
+        self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
+        self.layout_manager.register_layout(LAYOUT_ID, review_layout())
+        self.layout_manager.set_layout(LAYOUT_ID)
+        self.viewport = SlicerViewport(self.slicer_app)
+        extra = {} if self.config.engine_factory is None else {"engine_factory": self.config.engine_factory}
+        self.session = ReviewSession(self.slicer_app.scene, runner=self.config.services.runner,
+                                     view_controller=SliceViewJumper(self.slicer_app.scene), **extra)
+        self.binding = ReviewBinding(self.server.state, self.session, self.viewport,
+                                     services=self.config.services, gate=self.config.gate(),
+                                     export_dir=self.config.out)
+        self.page = build_page(self.server, self.layout_manager, self.binding)
+        self.binding.refresh_models(self.config.model)
+        self._open_initial()
+
+    def _register_views(self) -> None:
+        if self.config.views == "direct":
+            from trame_slicer.views import DirectViewFactory  # noqa: PLC0415
+
+            self.slicer_app.view_manager.register_factory(DirectViewFactory(do_render_offscreen=True))
+            return
+        from trame_slicer.rca_view import register_rca_factories  # noqa: PLC0415
+
+        register_rca_factories(self.slicer_app.view_manager, self.server)
+
+    def _open_initial(self) -> None:
+        c = self.config
+        if c.case is not None:
+            self.binding.open_case(str(c.case))
+        elif c.flair is not None:
+            s = self.server.state
+            s.path_flair, s.path_t2 = str(c.flair), str(c.t2 or "")
+            s.path_reference, s.path_probability = str(c.reference or ""), str(c.probability or "")
+            self.binding.open_files()
+        elif c.demo:
+            self.binding.load_demo(with_stand_in=not c.run)
+        if c.run:
+            self.server.controller.on_server_ready.add(lambda **_: self._schedule_run())
+
+    def _schedule_run(self) -> None:
+        from trame_server.utils.asynchronous import create_task  # noqa: PLC0415
+
+        create_task(self.binding.run_model())
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}/"
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port or self.config.port)
+
+    def start(self, **kwargs: Any) -> Any:
+        """Serve (blocking unless ``exec_mode="task"``); binds to ``config.host`` (loopback by default)."""
+        return self.server.start(host=self.config.host, port=self.config.port, open_browser=False, **kwargs)

@@ -1,0 +1,105 @@
+"""Safe file opening for the web app: only files the user named on the command line, or files under a folder
+the user allowed, are read; anything else is refused with a clear :class:`InputError` (shown in the panel).
+
+The browser can type any path into the "open" fields, so the server must not become a way to read arbitrary
+files of the machine it runs on: paths are resolved (symbolic links followed) before they are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from LesionSegLogic.errors import FileMissingError, InputError
+
+#: File name stems of a case folder (the layout ``lesionseg phantom`` writes), in lookup order.
+CASE_STEMS: dict[str, tuple[str, ...]] = {
+    "flair": ("flair",),
+    "t2": ("t2",),
+    "reference": ("lesions", "reference", "mask"),
+    "probability": ("probability",),
+}
+VOLUME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+class OutsideAllowedError(InputError):
+    """A path outside the folders the web app may read."""
+
+
+@dataclass(frozen=True)
+class PathGate:
+    """Decides which paths the app may open: files under one of ``roots`` (folders, resolved)."""
+
+    roots: tuple[Path, ...]
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | Path | None]) -> PathGate:
+        """Allow each given folder, and the folder of each given file."""
+        roots: list[Path] = []
+        for raw in paths:
+            if raw is None or str(raw).strip() == "":
+                continue
+            path = Path(raw).expanduser().resolve()
+            root = path if path.is_dir() else path.parent
+            if root not in roots:
+                roots.append(root)
+        return cls(tuple(roots))
+
+    def allows(self, path: Path) -> bool:
+        return any(path == root or path.is_relative_to(root) for root in self.roots)
+
+    def file(self, raw: str | Path, what: str = "file") -> Path:
+        """The resolved path of an existing file the app may read; raises a clear ``InputError`` otherwise."""
+        text = str(raw).strip()
+        if not text:
+            raise InputError(f"no {what} given")
+        path = Path(text).expanduser().resolve()
+        if not self.allows(path):
+            allowed = ", ".join(str(r) for r in self.roots) or "none"
+            raise OutsideAllowedError(
+                f"{what} is outside the folders this app may read (allowed: {allowed}); "
+                "start `lesionseg app` with --allow DIR to add one", text)
+        if not path.exists():
+            raise FileMissingError(f"{what} does not exist", text)
+        if not path.is_file():
+            raise FileMissingError(f"{what} is not a file", text)
+        return path
+
+    def folder(self, raw: str | Path, what: str = "case folder") -> Path:
+        text = str(raw).strip()
+        if not text:
+            raise InputError(f"no {what} given")
+        path = Path(text).expanduser().resolve()
+        if not self.allows(path):
+            raise OutsideAllowedError(f"{what} is outside the folders this app may read", text)
+        if not path.is_dir():
+            raise FileMissingError(f"{what} is not a folder", text)
+        return path
+
+
+@dataclass(frozen=True)
+class CaseFiles:
+    """The volumes of one case; only ``flair`` is required."""
+
+    flair: Path
+    t2: Path | None = None
+    reference: Path | None = None
+    probability: Path | None = None
+
+
+def _find(folder: Path, stems: tuple[str, ...]) -> Path | None:
+    for stem in stems:
+        for suffix in VOLUME_SUFFIXES:
+            candidate = folder / f"{stem}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def find_case(folder: Path) -> CaseFiles:
+    """The case in ``folder`` (``flair.nii.gz`` [+ ``t2``, ``lesions``, ``probability``])."""
+    found = {role: _find(folder, stems) for role, stems in CASE_STEMS.items()}
+    if found["flair"] is None:
+        raise FileMissingError("no flair.nii.gz (or .nii/.nrrd/.mha) in this case folder", folder)
+    return CaseFiles(**found)  # type: ignore[arg-type]

@@ -1,0 +1,177 @@
+"""The page: slice views (axial large; 3D, coronal, sagittal beside it) and a side panel with the sections
+of the desktop panel: inputs, model + run, review (threshold), display, metrics, lesions, curve,
+accept/export.
+
+Every control carries an accessible name (``aria-label``, or Vuetify's ``name`` for slider thumbs) so screen
+readers and the browser tests find it by role and name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trame.ui.vuetify3 import VAppLayout
+from trame.widgets import html
+from trame.widgets import vuetify3 as v
+
+from .curve import HEIGHT, WIDTH
+from .state import ReviewBinding
+
+PANEL_WIDTH = 420
+STATUS_COLOR = "row.status === 'TP' ? 'green' : (row.status === 'FP' ? 'red' : 'blue')"
+
+
+def attrs(**values: str) -> list[str]:
+    """Attributes trame has no keyword for (``aria-*``, ``role``, ``tabindex``) as raw template attributes:
+    ``aria_label="Run"`` → ``aria-label="Run"``; a name ending in ``_bound`` is a bound (``:``) expression."""
+    out = []
+    for key, value in values.items():
+        bound = key.endswith("_bound")
+        name = key.removesuffix("_bound").replace("_", "-")
+        text = str(value).replace('"', "&quot;")
+        out.append(f'{":" if bound else ""}{name}="{text}"')
+    return out
+
+
+def _section(title: str) -> None:
+    html.Div(title, classes="text-subtitle-2 mt-3 mb-1", raw_attrs=attrs(role="heading", aria_level="2"))
+
+
+def _button(text: str, action: Any, label: str, **kwargs: Any) -> None:
+    v.VBtn(text, click=action, raw_attrs=attrs(aria_label=label), size="small", variant="tonal",
+           classes="mr-1 mb-1", **kwargs)
+
+
+def _inputs(binding: ReviewBinding) -> None:
+    _section("Inputs")
+    with html.Div(classes="d-flex align-center"):
+        v.VSelect(v_model=("demo_seed",), items=("demo_seeds",), label="Demo phantom", density="compact",
+                  hide_details=True, classes="mr-2", style="max-width: 140px")
+        _button("Load demo", binding.load_demo, "Load demo phantom", disabled=("running",))
+    with (v.VExpansionPanels(variant="accordion", classes="mt-2"), v.VExpansionPanel(title="Open files"),
+          v.VExpansionPanelText()):
+        v.VTextField(v_model=("path_case",), label="Case folder", density="compact", hide_details=True,
+                     classes="mb-1")
+        _button("Open case", binding.open_case, "Open case folder", disabled=("running",))
+        for key, text in (("flair", "FLAIR file"), ("t2", "T2 file (optional)"),
+                          ("reference", "Reference lesions (optional)"),
+                          ("probability", "Probability map (optional)")):
+            v.VTextField(v_model=(f"path_{key}",), label=text, density="compact", hide_details=True,
+                         classes="mb-1")
+        _button("Open files", binding.open_files, "Open files", disabled=("running",))
+    html.Div("Case: {{ case_name || 'none' }}", classes="text-caption mt-1", id="case-name")
+
+
+def _model(binding: ReviewBinding) -> None:
+    _section("Model")
+    v.VSelect(v_model=("model",), items=("models",), item_title="title", item_value="value", label="Model",
+              density="compact", hide_details=True, no_data_text="no models in the zoo")
+    with html.Div(classes="d-flex align-center mt-1"):
+        _button("Run", binding.run_model, "Run model", disabled=("running || !has_inputs || !model",))
+        _button("Cancel", binding.cancel, "Cancel inference", disabled=("!running",))
+    v.VProgressLinear(model_value=("progress",), v_show="running", height=8, color="primary",
+                      raw_attrs=attrs(aria_label="Inference progress"), classes="mt-1")
+    html.Div("{{ progress_text }}", v_show="running", classes="text-caption")
+
+
+def _review(binding: ReviewBinding) -> None:
+    _section("Review")
+    v.VSlider(v_model=("threshold",), min=0.0, max=1.0, step=0.01, name="Decision threshold",
+              label="Decision threshold", thumb_label=True, hide_details=True, color="primary",
+              disabled=("!has_probability",), id="threshold-slider")
+    with html.Div(classes="d-flex align-center"):
+        html.Div("Recommended: {{ recommended.toFixed(2) }}", classes="text-caption mr-2")
+        _button("Reset", binding.reset_threshold, "Reset to recommended threshold",
+                disabled=("!has_probability",))
+    html.Div("{{ summary }}", id="summary", raw_attrs=attrs(role="status", aria_live="polite"),
+             classes="text-body-2 font-weight-medium mt-1")
+    with html.Div(classes="text-caption", v_show="has_reference"):
+        v.VChip("TP", color="green", size="x-small", classes="mr-1")
+        v.VChip("FP", color="red", size="x-small", classes="mr-1")
+        v.VChip("FN", color="blue", size="x-small")
+    v.VSlider(v_model=("opacity",), min=0.0, max=1.0, step=0.05, name="Overlay opacity",
+              label="Overlay opacity", hide_details=True, density="compact", classes="mt-1")
+
+
+def _metrics() -> None:
+    _section("Metrics")
+    with (v.VTable(density="compact", raw_attrs=attrs(aria_label="Metrics"), id="metrics-table"),
+          html.Tbody(),
+          html.Tr(v_for="row in metric_rows", key="row.group + row.key")):
+        html.Td("{{ row.name }}")
+        html.Td("{{ row.value }}", classes="text-right")
+
+
+def _lesions(binding: ReviewBinding) -> None:
+    _section("Lesions ({{ lesions.length }})")
+    with html.Div(style="max-height: 220px; overflow-y: auto"), v.VTable(
+            density="compact", raw_attrs=attrs(aria_label="Lesions"), id="lesion-table", hover=True):
+        with html.Thead(), html.Tr():
+            for head in ("#", "Status", "Volume (mm³)", "Max p"):
+                html.Th(head)
+        with html.Tbody(), html.Tr(
+                v_for="row in lesions", key="row.id", style="cursor: pointer", classes="lesion-row",
+                raw_attrs=attrs(role="button", tabindex="0",
+                                aria_label_bound="`Jump to lesion ${row.id} (${row.status})`"),
+                click=(binding.jump, "[row.id]"), keydown_enter=(binding.jump, "[row.id]")):
+            html.Td("{{ row.id }}")
+            with html.Td():
+                v.VChip("{{ row.status }}", color=(STATUS_COLOR,), size="x-small")
+            html.Td("{{ row.volume }}")
+            html.Td("{{ row.pmax }}")
+
+
+def _curve() -> None:
+    _section("Threshold curve")
+    label = "Threshold curve with the current threshold marked"
+    with html.Div(id="curve", raw_attrs=attrs(role="img", aria_label=label)):
+        html.Div("no curve yet", v_if="!curve.series.length", classes="text-caption")
+        html.Div(v_else=True).add_child(
+            f'<svg viewBox="-8 -4 {WIDTH + 16} {HEIGHT + 16}" width="100%" style="background:#fafafa">'
+            f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="none" stroke="#bbb" '
+            'stroke-width="0.5"/>'
+            '<path v-for="s in curve.series" :key="s.label" :d="s.d" :stroke="s.color" fill="none" '
+            'stroke-width="1.2"/>'
+            f'<line id="curve-marker" :x1="threshold * {WIDTH}" :x2="threshold * {WIDTH}" '
+            f'y1="0" y2="{HEIGHT}" '
+            'stroke="#222" stroke-dasharray="3,2" stroke-width="1"/>'
+            f'<text x="0" y="{HEIGHT + 9}" font-size="7">0</text>'
+            f'<text x="{WIDTH - 4}" y="{HEIGHT + 9}" font-size="7">1</text>'
+            '</svg>'
+        )
+        with (html.Div(classes="d-flex flex-wrap text-caption"),
+              html.Span(v_for="s in curve.series", key="s.label", classes="mr-2")):
+            html.Span("■", style=("{color: s.color}",))
+            html.Span(" {{ s.label }}")
+
+
+def _finish(binding: ReviewBinding) -> None:
+    _section("Accept / export")
+    _button("Accept", binding.accept, "Accept prediction", disabled=("!has_probability",))
+    _button("Export", binding.export, "Export review", disabled=("!has_probability",))
+    html.Div("Export folder: {{ export_dir }}", classes="text-caption")
+    html.Div("{{ exported }}", id="exported", v_show="exported", classes="text-caption")
+
+
+def build_page(server: Any, layout_manager: Any, binding: ReviewBinding) -> VAppLayout:
+    """The whole page; ``layout_manager`` (trame-slicer) places the slice views."""
+    server.state.trame__title = "LesionSeg review"
+    with VAppLayout(server, full_height=True) as page:
+        with v.VAppBar(density="compact", color="primary"):
+            v.VToolbarTitle("LesionSeg review")
+            v.VProgressCircular(indeterminate=("!!trame__busy",), size=18, width=2, classes="mr-4")
+        with v.VNavigationDrawer(permanent=True, width=PANEL_WIDTH, location="left"), html.Div(
+                classes="pa-3", raw_attrs=attrs(role="region", aria_label="LesionSeg panel")):
+            v.VAlert(text=("message",), type=("message_kind === 'error' ? 'error' : 'info'",),
+                     density="compact", variant="tonal", id="message", classes="mb-2",
+                     raw_attrs=attrs(role="status", aria_live="polite"))
+            _inputs(binding)
+            _model(binding)
+            _review(binding)
+            _metrics()
+            _lesions(binding)
+            _curve()
+            _finish(binding)
+        with v.VMain(), html.Div(style="position: relative; width: 100%; height: calc(100vh - 48px)"):
+            layout_manager.initialize_layout_grid(page)
+    return page

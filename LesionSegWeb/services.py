@@ -1,0 +1,124 @@
+"""What the web app asks of the other layers (phantom, zoo, stand-in probability, inference, export), behind
+one small injectable object so that tests can swap any of them and the app never imports torch at start-up.
+
+Nothing here reviews anything: the review itself is :class:`LesionSegLib.session.ReviewSession`'s.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from LesionSegLib.runner import InferenceRunner, InProcessRunner
+
+from LesionSegLogic.errors import LesionSegError
+from LesionSegLogic.image import Image
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One zoo entry as the model list shows it."""
+
+    name: str
+    recommended_threshold: float
+    description: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} (recommended threshold {self.recommended_threshold:.2f})"
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """A bundled phantom case, in memory."""
+
+    name: str
+    flair: Image
+    reference: Image
+    t2: Image | None = None
+
+
+def _module(name: str, what: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        raise LesionSegError(f"{what} is not available in this installation ({error})") from error
+
+
+def zoo_models() -> list[ModelInfo]:
+    """The bundled models (``LesionSegLogic.zoo.list_models``) with their cards' recommended thresholds;
+    entries whose card cannot be read are left out."""
+    zoo = _module("LesionSegLogic.zoo", "the model zoo")
+    models = []
+    for entry in zoo.list_models():
+        card = entry.card
+        if card is None:
+            continue
+        description = f"{card.architecture}, {card.loss}" if card.loss else card.architecture
+        models.append(ModelInfo(card.name, float(card.recommended_threshold), description))
+    return models
+
+
+def _as_image(value: Any, like: Image | None, name: str) -> Image:
+    if isinstance(value, Image):
+        return value
+    if like is None:
+        raise LesionSegError(f"the phantom returned {name} without geometry")
+    return like.with_array(np.asarray(value), name=name)
+
+
+def phantom_case(seed: int) -> DemoCase:
+    """A phantom brain case made on the fly by ``LesionSegLogic.phantom.generate_case`` (deterministic)."""
+    phantom = _module("LesionSegLogic.phantom", "the phantom generator")
+    case = phantom.generate_case(seed)
+    get = (lambda key: case.get(key)) if isinstance(case, dict) else (lambda key: getattr(case, key, None))
+    flair = _as_image(get("flair"), None, "flair")
+    lesions = get("lesions") if get("lesions") is not None else get("reference")
+    t2 = get("t2")
+    return DemoCase(
+        name=f"phantom seed {seed}",
+        flair=flair,
+        reference=_as_image(lesions, flair, "lesions"),
+        t2=None if t2 is None else _as_image(t2, flair, "t2"),
+    )
+
+
+def stand_in_probability(reference: np.ndarray, flair: Image, seed: int = 0) -> Image:
+    """A model-free probability map made from the reference (``LesionSegLogic.threshold.synthetic``)."""
+    synthetic = _module("LesionSegLogic.threshold.synthetic", "the stand-in probability map")
+    make = getattr(synthetic, "synthetic_probability", None) or synthetic.probability_from_mask
+    try:
+        result = make(np.asarray(reference, dtype=bool), spacing=flair.spacing, seed=seed)
+    except TypeError:
+        result = make(np.asarray(reference, dtype=bool))
+    array = result.array if isinstance(result, Image) else np.asarray(result)
+    return flair.with_array(np.clip(array.astype(np.float32), 0.0, 1.0), name="stand-in probability")
+
+
+def export_review(session: Any, out_dir: Path) -> Path:
+    """Write the review with the session layer's exporter into a new numbered folder under ``out_dir``
+    (``review-001``, ``review-002``, …), so an export never replaces an earlier one."""
+    exporter = _module("LesionSegLib.export", "the review exporter")
+    out_dir = Path(out_dir)
+    number = 1
+    while (out_dir / f"review-{number:03d}").exists():
+        number += 1
+    target = out_dir / f"review-{number:03d}"
+    exporter.export_review(session, target)
+    return target
+
+
+@dataclass
+class Services:
+    """The other layers the app uses; every field can be replaced (tests inject fakes)."""
+
+    models: Callable[[], list[ModelInfo]] = zoo_models
+    demo: Callable[[int], DemoCase] = phantom_case
+    stand_in: Callable[[np.ndarray, Image], Image] = stand_in_probability
+    export: Callable[[Any, Path], Path] = export_review
+    runner: InferenceRunner = field(default_factory=InProcessRunner)
+    demo_seeds: tuple[int, ...] = (0, 1, 2)

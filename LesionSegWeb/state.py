@@ -1,0 +1,303 @@
+"""trame state ⇄ :class:`ReviewSession`: the thin face. Every number shown comes from the session; this module
+only forwards what the user did and copies what the session says into state variables the page renders.
+
+State variables (the page's contract; tests read and write them):
+
+``threshold`` (slider), ``recommended`` · ``opacity`` · ``message``/``message_kind`` (``info``/``error``) ·
+``case_name`` · ``has_inputs``/``has_probability``/``has_reference`` · ``models`` (select items),
+``model`` · ``running``/``progress``/``progress_text`` · ``summary`` (one-line metrics text) ·
+``metric_rows`` (``[{group, name, value}]``) · ``lesions`` (``[{id, status, volume, pmax}]``) ·
+``curve`` (SVG paths, see :mod:`.curve`) · ``accepted`` · ``export_dir``/``exported`` ·
+``path_*`` (the open fields).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from LesionSegLib.nodes import image_from_volume_node
+from LesionSegLib.parameters import ModelChoice
+from LesionSegLib.runner import CancelToken, InferenceRequest, InferenceResult
+from LesionSegLib.session import ReviewSession, ReviewState
+
+from LesionSegLogic.errors import Cancelled, LesionSegError
+
+from .curve import curve_paths
+from .files import PathGate, find_case
+from .format import lesion_items, metric_items, summary_line
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Viewport(Protocol):
+    """What the binding asks of the slice views (implemented over trame-slicer in :mod:`.viewport`)."""
+
+    def show_volume(self, node: Any) -> None: ...
+
+    def set_overlay_opacity(self, nodes: list[Any], opacity: float) -> None: ...
+
+
+def initial_state() -> dict[str, Any]:
+    return {
+        "threshold": 0.5, "recommended": 0.5, "opacity": 0.6,
+        "message": "Open a case or load the demo phantom.", "message_kind": "info",
+        "case_name": "", "has_inputs": False, "has_probability": False, "has_reference": False,
+        "models": [], "model": None, "running": False, "progress": 0.0, "progress_text": "",
+        "summary": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None, None),
+        "accepted": "", "export_dir": "", "exported": "",
+        "demo_seeds": [], "demo_seed": 0,
+        "path_case": "", "path_flair": "", "path_t2": "", "path_reference": "", "path_probability": "",
+    }
+
+
+@dataclass
+class _Run:
+    token: CancelToken
+    model: str
+
+
+class ReviewBinding:
+    """Connects one trame ``state`` to one ``session``; ``viewport`` moves the slice views."""
+
+    def __init__(
+        self, state: Any, session: ReviewSession, viewport: Viewport, *, services: Services, gate: PathGate,
+        export_dir: Path,
+    ) -> None:
+        self.state = state
+        self.session = session
+        self.viewport = viewport
+        self.services = services
+        self.gate = gate
+        self.export_dir = Path(export_dir)
+        self._run: _Run | None = None
+        state.update(initial_state())
+        state.export_dir = str(self.export_dir)
+        state.demo_seeds = list(services.demo_seeds)
+        state.change("threshold")(self._on_threshold)
+        state.change("opacity")(self._on_opacity)
+        session.updated.connect(self._on_updated)
+        session.curve_changed.connect(self._on_curve)
+
+    # ------------------------------------------------------------------------------------------ messages
+    def _say(self, text: str, kind: str = "info") -> None:
+        self.state.message, self.state.message_kind = text, kind
+
+    def _guard(self, action: Callable[[], str | None]) -> bool:
+        """Run ``action``; a LesionSeg error (or any bug) becomes a message in the panel, never a crash."""
+        try:
+            text = action()
+        except LesionSegError as error:
+            self._say(str(error), "error")
+            return False
+        except Exception as error:  # noqa: BLE001 - the server must keep running whatever happens
+            log.exception("web app action failed")
+            self._say(f"internal error: {type(error).__name__}: {error}", "error")
+            return False
+        if text:
+            self._say(text)
+        return True
+
+    def flush(self) -> None:
+        self.state.flush()
+
+    # ------------------------------------------------------------------------------------------ models
+    def refresh_models(self, preferred: str | None = None) -> None:
+        def load() -> None:
+            models = self.services.models()
+            self.state.models = [{"title": m.title, "value": m.name, "threshold": m.recommended_threshold}
+                                 for m in models]
+            names = [m.name for m in models]
+            if preferred and preferred not in names:
+                raise LesionSegError(f"model {preferred!r} is not in the zoo (have: {', '.join(names)})")
+            self.state.model = preferred or (names[0] if names else None)
+        self._guard(load)
+
+    # ------------------------------------------------------------------------------------------ inputs
+    def _after_inputs(self, name: str) -> None:
+        self.viewport.show_volume(self.session.flair_node)
+        self.state.case_name = name
+        self.state.has_inputs = True
+        self.state.has_probability = False
+        self.state.has_reference = self.session.reference is not None
+        self.state.summary, self.state.metric_rows, self.state.lesions = "", [], []
+        self.state.curve = curve_paths(None, None)
+        self.state.accepted = self.state.exported = ""
+
+    def load_demo(self, seed: int | None = None, with_stand_in: bool = True) -> bool:
+        """The bundled phantom (flair + lesions); with a model-free stand-in probability map by default."""
+        seed = int(self.state.demo_seed if seed is None else seed)
+
+        def load() -> str:
+            case = self.services.demo(seed)
+            self.session.set_inputs(case.flair, t2=case.t2)
+            self.session.set_reference(case.reference)
+            self._after_inputs(case.name)
+            if with_stand_in:
+                self._use_probability(self.services.stand_in(self.session.reference, self.session.flair), 0.5,
+                                      "stand-in (no model)")
+            return f"Loaded the demo {case.name}."
+        return self._guard(load)
+
+    def open_case(self, folder: str | None = None) -> bool:
+        def load() -> str:
+            path = self.gate.folder(folder if folder is not None else self.state.path_case)
+            case = find_case(path)
+            return self._open(case.flair, case.t2, case.reference, case.probability, path.name)
+        return self._guard(load)
+
+    def open_files(self) -> bool:
+        """Open the paths typed in the panel (``path_flair`` required, others optional)."""
+        def load() -> str:
+            s = self.state
+            flair = self.gate.file(s.path_flair, "FLAIR file")
+            optional = [self.gate.file(p, what) if str(p or "").strip() else None for p, what in
+                        ((s.path_t2, "T2 file"), (s.path_reference, "reference file"),
+                         (s.path_probability, "probability file"))]
+            return self._open(flair, *optional, flair.name)
+        return self._guard(load)
+
+    def _open(self, flair: Path, t2: Path | None, reference: Path | None, probability: Path | None,
+              name: str) -> str:
+        self.session.set_inputs(flair, t2=t2)
+        self.session.set_reference(reference)
+        self._after_inputs(name)
+        if probability is not None:
+            self.session.load_probability(probability, self._selected_threshold())
+            self.session.model_name = probability.name
+            self.state.has_probability = True
+        return f"Opened {name}."
+
+    def _use_probability(self, image, recommended: float, model_name: str) -> None:
+        self.session.load_probability(image, recommended)
+        self.session.model_name = model_name
+        self.state.has_probability = True
+
+    def _selected_threshold(self) -> float:
+        for item in self.state.models or []:
+            if item["value"] == self.state.model:
+                return float(item["threshold"])
+        return 0.5
+
+    # ------------------------------------------------------------------------------------------ inference
+    async def run_model(self) -> bool:
+        """Run the selected model in a worker thread (progress bar, cancel); the result goes to the session"""
+        if self._run is not None:
+            self._say("a model is already running", "error")
+            return False
+        if not self._guard(self._check_can_run):
+            return False
+        request = self._request()
+        self._run = _Run(CancelToken(), request.model.spec)
+        loop = asyncio.get_running_loop()
+        self.state.running, self.state.progress, self.state.progress_text = True, 0.0, "starting"
+        self._say(f"Running {request.model.spec}…")
+        self.flush()
+
+        def progress(fraction: float, text: str) -> None:
+            loop.call_soon_threadsafe(self._on_progress, float(fraction), str(text))
+
+        try:
+            result = await loop.run_in_executor(
+                None, lambda: self.services.runner.run(request, progress, self._run.token))
+        except Cancelled:
+            self._say("Inference cancelled; nothing changed.")
+            return False
+        except LesionSegError as error:
+            self._say(str(error), "error")
+            return False
+        except Exception as error:  # noqa: BLE001 - a failing model must not take the server down
+            log.exception("inference failed")
+            self._say(f"inference failed: {type(error).__name__}: {error}", "error")
+            return False
+        finally:
+            self._run = None
+            self.state.running = False
+            self.flush()
+        ok = self._guard(lambda: self._apply(result))
+        self.flush()
+        return ok
+
+    def _check_can_run(self) -> None:
+        if not self.state.has_inputs:
+            raise LesionSegError("open a case (or the demo) before running a model")
+        if not self.state.model:
+            raise LesionSegError("choose a model first")
+
+    def _request(self) -> InferenceRequest:
+        s = self.session
+        t2 = None if s.t2_node is None else image_from_volume_node(s.t2_node, np.float32)
+        return InferenceRequest(s.flair, ModelChoice(str(self.state.model)), t2)
+
+    def _apply(self, result: InferenceResult) -> str:
+        self._use_probability(result.probability, result.recommended_threshold, result.model_name)
+        return f"{result.model_name or 'model'} done; threshold set to its recommended value."
+
+    def _on_progress(self, fraction: float, text: str) -> None:
+        self.state.progress = round(100.0 * fraction, 1)
+        self.state.progress_text = text
+        self.flush()
+
+    def cancel(self) -> None:
+        if self._run is not None:
+            self._run.token.cancel()
+            self._say("Cancelling…")
+
+    # ------------------------------------------------------------------------------------------ review
+    def _on_threshold(self, threshold: float, **_: Any) -> None:
+        if self.session.engine is None or threshold is None:
+            return
+        if self.session.threshold is not None and float(threshold) == self.session.threshold:
+            return
+        self._guard(lambda: self.session.set_threshold(float(threshold)) and None)
+
+    def _on_updated(self, review: ReviewState) -> None:
+        s = self.state
+        s.threshold = review.threshold
+        s.recommended = self.session.recommended_threshold
+        s.summary = summary_line(review.metrics, self.session.reference is not None, review.threshold,
+                                 len(review.lesions))
+        s.metric_rows = metric_items(review.metrics)
+        s.lesions = lesion_items(review.lesions)
+        s.curve = curve_paths(self.session.plot.curve if self.session.plot else None, review.threshold)
+        self._on_opacity(s.opacity)
+
+    def _on_curve(self) -> None:
+        plot = self.session.plot
+        self.state.curve = curve_paths(plot.curve if plot else None, self.session.threshold)
+
+    def _on_opacity(self, opacity: float, **_: Any) -> None:
+        nodes = [seg.node for seg in (self.session.prediction, self.session.review) if seg is not None]
+        if nodes and opacity is not None:
+            self.viewport.set_overlay_opacity(nodes, float(opacity))
+
+    def reset_threshold(self) -> None:
+        self._guard(lambda: self.session.reset_to_recommended() and "Threshold back to the recommended one.")
+
+    def jump(self, lesion_id: int) -> None:
+        def go() -> str:
+            ras = self.session.jump_to_lesion(int(lesion_id))
+            return f"Lesion {int(lesion_id)} at R {ras[0]:.1f}, A {ras[1]:.1f}, S {ras[2]:.1f} mm."
+        self._guard(go)
+
+    def accept(self) -> None:
+        def go() -> str:
+            node = self.session.accept()
+            self.state.accepted = node.GetName()
+            return f"Accepted as the segmentation “{node.GetName()}”."
+        self._guard(go)
+
+    def export(self) -> None:
+        def go() -> str:
+            if self.session.engine is None:
+                raise LesionSegError("nothing to export yet: load a probability map or run a model")
+            where = self.services.export(self.session, self.export_dir)
+            self.state.exported = str(where)
+            return f"Exported the review to {where}."
+        self._guard(go)
