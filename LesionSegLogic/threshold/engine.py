@@ -1,0 +1,410 @@
+"""``ThresholdEngine``: lesion-wise review of a probability map at any threshold, fast enough for a slider.
+
+Built once (:mod:`LesionSegLogic.threshold.forest`): the candidate voxels ``p ≥ floor`` ranked by decreasing
+probability, their merge forest, and everything about the reference (components under the rule, each
+candidate's reference label). A call :meth:`ThresholdEngine.at` then costs work proportional to the number of
+voxels in the mask, never a pass over the volume: a binary search gives the mask as a rank prefix, the forest
+edges of that prefix give the components (compiled ``connected_components``), and ``np.bincount`` over the
+prefix gives sizes and the sparse overlap table that the matching rule reads. The mask, overlay and lesion
+rows are built only when read; surface distances only on request (``at(t, surface=True)`` or
+``result.compute_surface()``), since they cost a pass over the surfaces.
+
+Exactness: results equal the naive path (:func:`LesionSegLogic.threshold.naive.naive_at`) at every threshold.
+For ``t ≥ floor`` the engine is used; for ``t ≤ min(p)`` the mask is the whole grid (one lesion), computed
+directly; a threshold in between (below the floor) falls back to the naive path. ``floor`` defaults to
+``DEFAULT_FLOOR`` (0.01), raised if more than ``max_candidates`` voxels would be candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from LesionSegLogic.errors import InputError
+from LesionSegLogic.image import Image
+from LesionSegLogic.metrics.lesion import LesionRow, f1_score, label_components, match_lesions
+from LesionSegLogic.metrics.rules import MatchingRule
+from LesionSegLogic.metrics.surface import surface_distances
+from LesionSegLogic.metrics.voxel import VoxelCounts, ratio
+from LesionSegLogic.threshold.forest import MergeForest, build_forest
+from LesionSegLogic.threshold.inputs import prepare
+from LesionSegLogic.threshold.naive import naive_at
+from LesionSegLogic.threshold.result import (
+    OVERLAY_FN,
+    OVERLAY_FP,
+    OVERLAY_MODES,
+    OVERLAY_PREDICTED,
+    OVERLAY_TP,
+    ThresholdResult,
+)
+
+DEFAULT_FLOOR = 0.01
+DEFAULT_MAX_CANDIDATES = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """Everything about the reference that does not depend on the threshold."""
+
+    n: int  # lesions kept by the rule
+    sizes: np.ndarray  # (n,) voxels
+    raw_total: int  # voxels of the raw mask (voxel metrics use the raw masks)
+    raw_flat: np.ndarray  # flat indices of the raw mask
+    lesion_flat: np.ndarray  # flat indices of kept-lesion voxels, grouped by lesion
+    lesion_start: np.ndarray  # (n + 1,) offsets into lesion_flat
+    rank_pos: np.ndarray  # ranks (ascending) of candidates inside a kept lesion
+    rank_label: np.ndarray  # their lesion index (0-based)
+    raw_rank_pos: np.ndarray  # ranks (ascending) of candidates inside the raw mask
+    rows: list[LesionRow]  # static parts of the reference rows (status and partners filled per threshold)
+
+
+@dataclass(frozen=True)
+class _State:
+    """Components of the mask at one threshold and their matching."""
+
+    k: int  # voxels in the mask (a rank prefix, or the whole grid)
+    labels: np.ndarray | None  # (k,) component of each rank; None for the whole grid
+    kept: np.ndarray  # component ids kept by the size rule
+    compact: np.ndarray  # component id → index into kept, -1 if removed
+    sizes: np.ndarray  # (len(kept),) voxels
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]  # (pred index, ref index, overlap)
+    detected: np.ndarray | None
+    true_pred: np.ndarray | None
+    tp_voxels: int
+
+
+class ThresholdEngine:
+    """Review a probability map at any decision threshold (see the module docstring).
+
+    ``probability`` is a (z, y, x) array in [0, 1] or an :class:`Image`; ``spacing`` is in array order (mm);
+    ``reference`` an optional binary array or :class:`Image` on the same grid; ``rule`` a preset name
+    (``hussein``, ``anima``, ``any-overlap``) or a :class:`MatchingRule`. ``origin``/``direction`` (or an
+    ``Image``) give physical LPS centroids. The mask is ``p ≥ t`` compared in double precision.
+    """
+
+    def __init__(
+        self,
+        probability: np.ndarray | Image,
+        spacing: tuple[float, float, float] | None = None,
+        reference: np.ndarray | Image | None = None,
+        rule: str | MatchingRule = "hussein",
+        *,
+        floor: float | None = None,
+        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+        origin: tuple[float, float, float] | None = None,
+        direction: np.ndarray | None = None,
+    ) -> None:
+        self._inputs = prepare(probability, spacing, reference, rule, origin, direction)
+        p = self._inputs.probability
+        self.shape: tuple[int, int, int] = tuple(p.shape)  # type: ignore[assignment]
+        self.spacing = self._inputs.spacing
+        self.rule: MatchingRule = self._inputs.rule
+        self.geometry: Image = self._inputs.geometry
+        self._voxel_volume = self._inputs.voxel_volume
+        self._min_voxels = self.rule.min_voxels(self._voxel_volume)
+        self.floor = _choose_floor(p, floor, max_candidates)
+        self.p_min = float(p.min()) if p.size else 0.0
+        self._forest: MergeForest = build_forest(p, self.floor, self.rule.structure())
+        flat = self._forest.flat
+        self._zyx = np.stack(np.unravel_index(flat, self.shape), axis=1).astype(np.float64)
+        self._reference = None if self._inputs.reference is None else self._build_reference()
+
+    # construction ---------------------------------------------------------------------------------------
+    def _build_reference(self) -> _Reference:
+        ref = self._inputs.reference
+        assert ref is not None
+        p = self._inputs.probability.ravel()
+        labels, n = label_components(ref, self.rule, self._voxel_volume)
+        flat_labels = labels.ravel()
+        lesion_flat = np.flatnonzero(flat_labels)
+        lesion_of = flat_labels[lesion_flat].astype(np.int64) - 1
+        order = np.argsort(lesion_of, kind="stable")
+        lesion_flat, lesion_of = lesion_flat[order], lesion_of[order]
+        sizes = np.bincount(lesion_of, minlength=n)
+        start = np.r_[0, np.cumsum(sizes)]
+        at_rank = flat_labels[self._forest.flat]
+        rank_pos = np.flatnonzero(at_rank)
+        raw_at_rank = ref.ravel()[self._forest.flat]
+        rows = []
+        if n:
+            zyx = np.stack(np.unravel_index(lesion_flat, self.shape), axis=1).astype(np.float64)
+            centroids = np.stack([np.bincount(lesion_of, weights=zyx[:, a], minlength=n) for a in range(3)], 1)
+            centroids /= sizes[:, None]
+            physical = self.geometry.index_to_physical(centroids)
+            values = p[lesion_flat].astype(np.float64)
+            mean = np.bincount(lesion_of, weights=values, minlength=n) / sizes
+            peak = np.maximum.reduceat(values, start[:-1])
+            for i in range(n):
+                rows.append(
+                    LesionRow(
+                        id=i + 1,
+                        kind="reference",
+                        n_voxels=int(sizes[i]),
+                        volume_mm3=float(sizes[i] * self._voxel_volume),
+                        centroid_zyx=tuple(float(c) for c in centroids[i]),
+                        centroid_lps=tuple(float(c) for c in physical[i]),
+                        max_probability=float(peak[i]),
+                        mean_probability=float(mean[i]),
+                        status=None,
+                    )
+                )
+        return _Reference(
+            n=n,
+            sizes=sizes.astype(np.int64),
+            raw_total=int(np.count_nonzero(ref)),
+            raw_flat=np.flatnonzero(ref.ravel()),
+            lesion_flat=lesion_flat,
+            lesion_start=start,
+            rank_pos=rank_pos,
+            rank_label=at_rank[rank_pos].astype(np.int64) - 1,
+            raw_rank_pos=np.flatnonzero(raw_at_rank),
+            rows=rows,
+        )
+
+    # threshold → state ----------------------------------------------------------------------------------
+    def _state(self, threshold: float) -> _State:
+        forest, ref = self._forest, self._reference
+        whole = threshold <= self.p_min
+        if whole:
+            k = int(np.prod(self.shape))
+            labels, n_comp, comp_sizes = None, (1 if k else 0), np.array([k] if k else [], dtype=np.int64)
+        else:
+            k = forest.prefix(threshold)
+            n_comp, labels = forest.components(k)
+            comp_sizes = np.bincount(labels, minlength=n_comp)
+        kept = np.flatnonzero(comp_sizes >= self._min_voxels)
+        compact = np.full(n_comp + 1, -1, dtype=np.int64)  # last slot: index -1 stays -1
+        compact[kept] = np.arange(kept.size)
+        sizes = comp_sizes[kept].astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        if ref is None:
+            return _State(k, labels, kept, compact, sizes, (empty, empty, empty), None, None, 0)
+        if whole:
+            tp_voxels = ref.raw_total
+            pred_of = np.zeros(ref.n, dtype=np.int64) if kept.size else np.full(ref.n, -1, dtype=np.int64)
+            pair_ref = np.arange(ref.n, dtype=np.int64)
+            weights = ref.sizes
+        else:
+            tp_voxels = int(np.searchsorted(ref.raw_rank_pos, k))
+            q = int(np.searchsorted(ref.rank_pos, k))
+            pred_of = compact[labels[ref.rank_pos[:q]]]
+            pair_ref = ref.rank_label[:q]
+            weights = None
+        valid = pred_of >= 0
+        key = pred_of[valid] * max(ref.n, 1) + pair_ref[valid]
+        if weights is None:
+            keys, overlap = np.unique(key, return_counts=True)
+        else:
+            keys, overlap = key, weights[valid]
+        pairs = (keys // max(ref.n, 1), keys % max(ref.n, 1), overlap.astype(np.int64))
+        detected, true_pred = match_lesions(ref.sizes, sizes, pairs[0], pairs[1], pairs[2], self.rule)
+        return _State(k, labels, kept, compact, sizes, pairs, detected, true_pred, tp_voxels)
+
+    def _metrics(self, state: _State, threshold: float) -> dict[str, Any]:
+        metrics: dict[str, Any] = {"threshold": float(threshold), "rule": self.rule.name}
+        ref = self._reference
+        if ref is None:
+            metrics["voxel"] = {
+                "n_predicted_voxels": state.k,
+                "predicted_volume_mm3": float(state.k * self._voxel_volume),
+            }
+            metrics["lesion"] = {
+                "n_predicted": int(state.kept.size),
+                "predicted_volume_mm3": float(state.sizes.sum() * self._voxel_volume),
+            }
+        else:
+            assert state.detected is not None and state.true_pred is not None
+            counts = VoxelCounts.from_totals(state.tp_voxels, state.k, ref.raw_total, int(np.prod(self.shape)))
+            metrics["voxel"] = counts.as_dict()
+            n_ref, n_pred = int(state.detected.size), int(state.true_pred.size)
+            tp_ref, tp_pred = int(state.detected.sum()), int(state.true_pred.sum())
+            sensitivity, precision = ratio(tp_ref, n_ref), ratio(tp_pred, n_pred)
+            metrics["lesion"] = {
+                "n_reference": n_ref,
+                "n_predicted": n_pred,
+                "tp_reference": tp_ref,
+                "tp_predicted": tp_pred,
+                "fp": n_pred - tp_pred,
+                "fn": n_ref - tp_ref,
+                "sensitivity": sensitivity,
+                "precision": precision,
+                "f1": f1_score(precision, sensitivity),
+            }
+        metrics["surface"] = None
+        return metrics
+
+    # public API ----------------------------------------------------------------------------------------
+    def metrics_at(self, threshold: float) -> dict[str, Any]:
+        """Only the ``evaluate`` dictionary (no surface distances) at ``threshold``: the sweep's inner call."""
+        threshold = _check_threshold(threshold)
+        if self.p_min < threshold < self.floor:
+            return naive_at(self._inputs, threshold).metrics
+        return self._metrics(self._state(threshold), threshold)
+
+    def at(self, threshold: float, *, mode: str = "lesion", surface: bool = False) -> ThresholdResult:
+        """The review state at ``threshold`` (see :class:`ThresholdResult`).
+
+        ``mode`` ``"lesion"`` (default) or ``"voxel"`` selects the overlay; ``surface=True`` fills
+        ``metrics["surface"]`` now (otherwise it stays ``None`` until ``result.compute_surface()``).
+        """
+        threshold = _check_threshold(threshold)
+        if mode not in OVERLAY_MODES:
+            raise InputError(f"overlay mode must be one of {OVERLAY_MODES}, got {mode!r}")
+        if self.p_min < threshold < self.floor:
+            return naive_at(self._inputs, threshold, mode=mode, surface=surface)
+        state = self._state(threshold)
+        metrics = self._metrics(state, threshold)
+        result = ThresholdResult(
+            threshold=threshold,
+            mode=mode,
+            metrics=metrics,
+            _mask=lambda: self._mask(state),
+            _overlay=lambda: self._overlay(state, mode),
+            _lesions=lambda: self._rows(state),
+            _surface=None,
+        )
+        if self._reference is not None:
+            ref_mask = self._inputs.reference
+            result._surface = lambda: surface_distances(result.mask, ref_mask, self.spacing)
+            if surface:
+                result.compute_surface()
+        return result
+
+    def sweep(self, thresholds: np.ndarray | list[float]) -> list[dict[str, Any]]:
+        """The ``evaluate`` dictionaries (voxel and lesion blocks, no surface) at each threshold, in order."""
+        return [self.metrics_at(float(t)) for t in thresholds]
+
+    # lazy outputs --------------------------------------------------------------------------------------
+    def _rank_status(self, state: _State) -> np.ndarray:
+        """Per rank in the prefix: its lesion's index into ``kept`` (−1 for removed components)."""
+        assert state.labels is not None
+        return state.compact[state.labels]
+
+    def _mask(self, state: _State) -> np.ndarray:
+        if state.labels is None:
+            return np.ones(self.shape, dtype=bool)
+        mask = np.zeros(int(np.prod(self.shape)), dtype=bool)
+        mask[self._forest.flat[: state.k]] = True
+        return mask.reshape(self.shape)
+
+    def _overlay(self, state: _State, mode: str) -> np.ndarray:
+        ref = self._reference
+        overlay = np.zeros(int(np.prod(self.shape)), dtype=np.uint8)
+        whole = state.labels is None
+        flat = slice(None) if whole else self._forest.flat[: state.k]
+        if mode == "voxel" and ref is not None:
+            overlay[ref.raw_flat] = OVERLAY_FN
+            if whole:
+                overlay[:] = OVERLAY_FP
+                overlay[ref.raw_flat] = OVERLAY_TP
+            else:
+                in_ref = np.zeros(state.k, dtype=bool)
+                in_ref[ref.raw_rank_pos[: np.searchsorted(ref.raw_rank_pos, state.k)]] = True
+                overlay[flat] = np.where(in_ref, OVERLAY_TP, OVERLAY_FP)
+            return overlay.reshape(self.shape)
+        if ref is None:
+            lut = np.full(state.kept.size + 1, OVERLAY_PREDICTED, dtype=np.uint8)
+        else:
+            assert state.detected is not None and state.true_pred is not None
+            for i in np.flatnonzero(~state.detected):
+                overlay[ref.lesion_flat[ref.lesion_start[i] : ref.lesion_start[i + 1]]] = OVERLAY_FN
+            lut = np.where(state.true_pred, OVERLAY_TP, OVERLAY_FP).astype(np.uint8)
+            lut = np.append(lut, 0)
+        lut[-1] = 0
+        if whole:
+            if state.kept.size:
+                overlay[:] = lut[0]
+        else:
+            status = lut[self._rank_status(state)]
+            lesion = status > 0
+            overlay[self._forest.flat[: state.k][lesion]] = status[lesion]
+        return overlay.reshape(self.shape)
+
+    def _rows(self, state: _State) -> list[LesionRow]:
+        ref = self._reference
+        n = state.kept.size
+        p = self._forest.probability
+        if state.labels is None:
+            volume = self._inputs.probability
+            peak_flat = int(np.argmax(volume.ravel() == volume.max())) if n else 0
+            centroids = np.array([[(s - 1) / 2 for s in self.shape]] * n, dtype=np.float64)
+            peaks = np.array([float(volume.max())] * n)
+            means = np.array([float(volume.astype(np.float64).mean())] * n)
+            order = np.arange(n)
+            del peak_flat
+        else:
+            index = self._rank_status(state)
+            inside = index >= 0
+            ranks = np.flatnonzero(inside)
+            idx = index[inside]
+            first = np.full(n, state.k, dtype=np.int64)
+            first[idx[::-1]] = ranks[::-1]
+            order = np.argsort(first, kind="stable")  # by decreasing max probability, ties raster order
+            peaks = p[first] if n else np.zeros(0)
+            means = np.bincount(idx, weights=p[ranks], minlength=n) / np.maximum(state.sizes, 1)
+            zyx = self._zyx[ranks]
+            centroids = np.stack([np.bincount(idx, zyx[:, a], n) for a in range(3)], 1).astype(np.float64)
+            centroids /= np.maximum(state.sizes, 1)[:, None]
+        row_id = np.empty(n, dtype=np.int64)
+        row_id[order] = np.arange(1, n + 1)
+        physical = self.geometry.index_to_physical(centroids) if n else np.zeros((0, 3))
+        pred_partners: list[list[int]] = [[] for _ in range(n)]
+        ref_partners: list[list[int]] = [[] for _ in range(0 if ref is None else ref.n)]
+        for j, r in zip(state.pairs[0].tolist(), state.pairs[1].tolist()):
+            pred_partners[j].append(r + 1)
+            ref_partners[r].append(int(row_id[j]))
+        rows = []
+        for j in order.tolist():
+            status = None if state.true_pred is None else ("TP" if state.true_pred[j] else "FP")
+            rows.append(
+                LesionRow(
+                    id=int(row_id[j]),
+                    kind="predicted",
+                    n_voxels=int(state.sizes[j]),
+                    volume_mm3=float(state.sizes[j] * self._voxel_volume),
+                    centroid_zyx=tuple(float(c) for c in centroids[j]),
+                    centroid_lps=tuple(float(c) for c in physical[j]),
+                    max_probability=float(peaks[j]),
+                    mean_probability=float(means[j]),
+                    status=status,
+                    partners=tuple(sorted(pred_partners[j])),
+                )
+            )
+        if ref is not None:
+            assert state.detected is not None
+            for i, row in enumerate(ref.rows):
+                rows.append(
+                    LesionRow(
+                        **{
+                            **row.__dict__,
+                            "status": "TP" if state.detected[i] else "FN",
+                            "partners": tuple(sorted(ref_partners[i])),
+                        }
+                    )
+                )
+        return rows
+
+
+def _check_threshold(threshold: float) -> float:
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise InputError(f"threshold must be a finite number, got {threshold}")
+    return threshold
+
+
+def _choose_floor(p: np.ndarray, floor: float | None, max_candidates: int) -> float:
+    """The lowest threshold served by the forest (see the module docstring)."""
+    if floor is not None:
+        floor = float(floor)
+        if not (np.isfinite(floor) and 0.0 <= floor <= 1.0):
+            raise InputError(f"floor must lie in [0, 1], got {floor}")
+        return floor
+    floor = DEFAULT_FLOOR
+    flat = p.ravel()
+    if int(np.count_nonzero(flat >= floor)) > max_candidates > 0:
+        cut = flat.size - max_candidates
+        value = float(np.partition(flat, cut)[cut])
+        floor = float(np.nextafter(value, np.inf)) if np.count_nonzero(flat >= value) > max_candidates else value
+    return floor

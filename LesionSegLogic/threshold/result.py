@@ -1,0 +1,63 @@
+"""What :meth:`ThresholdEngine.at` returns: metrics now, voxel volumes and lesion rows on first access."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from LesionSegLogic.metrics.lesion import LesionRow
+
+#: Overlay values (uint8). Lesion-wise mode: 1/2 mark the voxels of true/false predicted lesions, 3 the voxels
+#: of missed reference lesions not covered by a predicted lesion. Voxel-wise mode (Hussein et al. 2023 Fig. 3):
+#: 1 TP, 2 FP, 3 FN voxels. Without a reference, predicted lesions are marked 4 (status unknown).
+OVERLAY_BACKGROUND, OVERLAY_TP, OVERLAY_FP, OVERLAY_FN, OVERLAY_PREDICTED = 0, 1, 2, 3, 4
+OVERLAY_MODES = ("lesion", "voxel")
+
+
+@dataclass(eq=False)
+class ThresholdResult:
+    """The review state at one threshold.
+
+    ``metrics`` is the ``evaluate`` dictionary (``metrics["surface"]`` is ``None`` — *not computed* — unless the
+    engine was asked for it; call :meth:`compute_surface` to fill it). ``mask`` (bool, z y x), ``overlay``
+    (uint8, z y x) and ``lesions`` (:class:`LesionRow` list: predicted lesions first, by decreasing maximum
+    probability, then reference lesions in raster order) are built on first access and cached.
+    """
+
+    threshold: float
+    mode: str
+    metrics: dict[str, Any]
+    _mask: Callable[[], np.ndarray] = field(repr=False)
+    _overlay: Callable[[], np.ndarray] = field(repr=False)
+    _lesions: Callable[[], list[LesionRow]] = field(repr=False)
+    _surface: Callable[[], dict[str, float | None]] | None = field(default=None, repr=False)
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        return self._mask()
+
+    @cached_property
+    def overlay(self) -> np.ndarray:
+        return self._overlay()
+
+    @cached_property
+    def lesions(self) -> list[LesionRow]:
+        return self._lesions()
+
+    def compute_surface(self) -> dict[str, float | None] | None:
+        """Surface distances (mm) of the mask against the reference; stored in ``metrics["surface"]``."""
+        if self._surface is None:
+            return None
+        if self.metrics.get("surface") is None:
+            self.metrics["surface"] = self._surface()
+        return self.metrics["surface"]
+
+    def predicted(self) -> list[LesionRow]:
+        return [row for row in self.lesions if row.kind == "predicted"]
+
+    def reference(self) -> list[LesionRow]:
+        return [row for row in self.lesions if row.kind == "reference"]
