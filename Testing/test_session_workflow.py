@@ -6,11 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 slicer = pytest.importorskip("slicer")
 
@@ -28,58 +26,14 @@ from LesionSegLib.views import RecordingViewController, SliceViewJumper  # noqa:
 from LesionSegLogic.errors import FileMissingError, InputError, OutputError  # noqa: E402
 from LesionSegLogic.image import Image  # noqa: E402
 from LesionSegLogic.io import read_image, write_image  # noqa: E402
+from LesionSegLogic.threshold import ThresholdEngine  # noqa: E402
 
 pytestmark = pytest.mark.slicer
 
 THRESHOLDS = (0.2, 0.45, 0.7)
 
 
-class StandInEngine:
-    """Minimal any-overlap engine with the ThresholdEngine interface (until the real one is importable)."""
-
-    def __init__(self, probability, spacing, reference=None, rule="hussein") -> None:
-        self.p, self.spacing, self.ref, self.rule = probability, spacing, reference, rule
-
-    def at(self, t: float):
-        mask = self.p >= float(t)
-        voxel_volume = float(np.prod(self.spacing))
-        pred_labels, n_pred = ndimage.label(mask)
-        lesions, overlay = [], np.zeros(mask.shape, np.uint8)
-        ref = self.ref if self.ref is not None else np.zeros_like(mask)
-        for i in range(1, n_pred + 1):
-            comp = pred_labels == i
-            status = "TP" if (comp & ref).any() else "FP"
-            overlay[comp] = 1 if status == "TP" else 2
-            lesions.append({"id": i, "status": status, "volume_mm3": comp.sum() * voxel_volume,
-                            "centroid_zyx": ndimage.center_of_mass(comp),
-                            "max_probability": float(self.p[comp].max())})
-        ref_labels, n_ref = ndimage.label(ref)
-        fn = 0
-        for j in range(1, n_ref + 1):
-            comp = ref_labels == j
-            if not (comp & mask).any():
-                fn += 1
-                overlay[comp] = 3
-                lesions.append({"id": n_pred + fn, "status": "FN", "volume_mm3": comp.sum() * voxel_volume,
-                                "centroid_zyx": ndimage.center_of_mass(comp), "max_probability": None})
-        tp = int((mask & ref).sum())
-        dice = 2 * tp / (mask.sum() + ref.sum()) if (mask.sum() + ref.sum()) else None
-        n_tp = sum(r["status"] == "TP" for r in lesions)
-        n_fp = sum(r["status"] == "FP" for r in lesions)
-        sens = (n_ref - fn) / n_ref if n_ref else None
-        prec = n_tp / (n_tp + n_fp) if (n_tp + n_fp) else None
-        f1 = 2 * sens * prec / (sens + prec) if sens and prec else None
-        metrics = {"threshold": t, "rule": self.rule, "voxel": {"tp": tp, "dice": dice},
-                   "lesion": {"n_reference": n_ref, "fn": fn, "fp": n_fp, "sensitivity": sens,
-                              "precision": prec, "f1": f1}, "surface": {"hd95": None}}
-        return SimpleNamespace(mask=mask, overlay=overlay, metrics=metrics, lesions=lesions)
-
-
 def engine_factory():
-    try:
-        from LesionSegLogic.threshold import ThresholdEngine  # noqa: F401
-    except ImportError:
-        return StandInEngine
     return default_engine_factory
 
 
@@ -148,7 +102,7 @@ def review_labels(session, flair_node, scene) -> np.ndarray:
 def test_slider_segments_tables_and_plot_hold_the_engines_numbers(app, case) -> None:
     session, flair_node = start_session(app, case)
     assert session.threshold == pytest.approx(0.45)  # the model's recommended threshold is the start
-    engine = engine_factory()(case[2], session.flair.spacing, reference=case[1], rule="hussein")
+    engine = ThresholdEngine(session.flair.with_array(case[2]), reference=case[1], rule="hussein")
     seen: set[str] = set()
     for t in THRESHOLDS:
         state = session.set_threshold(t)
@@ -164,8 +118,9 @@ def test_slider_segments_tables_and_plot_hold_the_engines_numbers(app, case) -> 
                 assert (math.isnan(got) if value is None else got == pytest.approx(value)), (group, key)
         statuses = table_column(session.lesion_table, "status")
         seen |= set(statuses)
-        assert sorted(statuses) == sorted(str(r["status"] if isinstance(r, dict) else r.status)
-                                          for r in expected.lesions)
+        assert statuses == [r.status or "" for r in expected.lesions]
+        assert table_column(session.lesion_table, "volume_mm3") == pytest.approx(
+            [r.volume_mm3 for r in expected.lesions])
         assert state.threshold == t
         x, y = session.plot.series_values("marker")
         assert list(x) == [t, t] and list(y) == [0.0, 1.0]
@@ -184,6 +139,7 @@ def test_voxel_mode_colours_voxels(app, case) -> None:
     expected = np.zeros(mask.shape, np.uint8)
     expected[mask & reference], expected[mask & ~reference], expected[~mask & reference] = 1, 2, 3
     assert np.array_equal(review_labels(session, flair_node, app.scene), expected)
+    assert np.array_equal(session.state.overlay, expected)
     session.set_mode("lesion")
     assert not np.array_equal(review_labels(session, flair_node, app.scene), expected)
 
@@ -192,6 +148,7 @@ def test_jump_to_lesion_moves_views_to_the_lesion_centre(app, case) -> None:
     views = RecordingViewController()
     session, _ = start_session(app, case, views=views)
     row = session.lesions[0]
+    assert row.kind == "predicted"
     ras = session.jump_to_lesion(row.id)
     assert views.points == [ras]
     # the centroid is inside its lesion: back to index space, it lands on a lesion voxel
@@ -244,6 +201,9 @@ def test_export_and_read_back(app, case, tmp_path) -> None:
     tp_id = node.GetSegmentation().GetSegmentIdBySegmentName("True positive")
     assert np.array_equal(segment_mask(node, tp_id, flair_node, app.scene), session.state.overlay == 1)
     document = json.loads(files.metrics_json.read_text())
+    assert document["surface"]["hd95"] is not None  # export computes the surface distances
+    assert read_metrics_table(session.metrics_table)["surface"]["hd95"] == pytest.approx(
+        document["surface"]["hd95"])
     assert document["lesion"]["n_reference"] == session.metrics["lesion"]["n_reference"] == 4
     rows = list(csv.DictReader(files.lesions_csv.open()))
     assert len(rows) == len(session.lesions)

@@ -111,9 +111,9 @@ def metrics_csv(metrics: dict) -> str:
 def lesions_csv(rows) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "status", "volume_mm3", "R", "A", "S", "max_probability"])
+    writer.writerow(["id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability"])
     for row in rows:
-        writer.writerow([row.id, row.status, repr(row.volume_mm3), *map(repr, row.centroid_ras),
+        writer.writerow([row.id, row.kind, row.status, repr(row.volume_mm3), *map(repr, row.centroid_ras),
                          repr(row.max_probability)])
     return buffer.getvalue()
 
@@ -146,6 +146,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{out}: cannot create the folder ({error.strerror})") from None
+    session.compute_surface()
     state = session.state
     names = {
         "segmentation": out / f"{prefix}_prediction.seg.nrrd",

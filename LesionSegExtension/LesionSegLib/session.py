@@ -45,7 +45,7 @@ from .parameters import (
     ReviewParameters,
 )
 from .plot import Curve, ThresholdCurvePlot
-from .runner import CancelToken, InferenceRequest, InferenceRunner
+from .runner import CancelToken, InferenceRequest, InferenceResult, InferenceRunner
 from .segmentation import SharedLabelmapSegmentation, add_mask_segmentation, merged_mask
 from .signal import Signal
 from .tables import LesionRow, lesion_rows, write_lesion_table, write_metrics_table
@@ -54,7 +54,8 @@ from .views import ViewController
 EngineFactory = Callable[..., Any]
 
 
-def default_engine_factory(probability: np.ndarray, spacing, reference=None, rule: str = "hussein"):
+def default_engine_factory(probability: Image, spacing, reference=None, rule: str = "hussein"):
+    """``LesionSegLogic.threshold.ThresholdEngine`` on the probability ``Image`` (physical centroids)."""
     from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415 - other layer, imported on use
 
     return ThresholdEngine(probability, spacing, reference=reference, rule=rule)
@@ -110,6 +111,7 @@ class ReviewSession:
         self.model_name = ""
         self.engine = None
         self.state: ReviewState | None = None
+        self._result = None
         self.prediction: SharedLabelmapSegmentation | None = None
         self.review: SharedLabelmapSegmentation | None = None
         self.metrics_table = None
@@ -148,15 +150,26 @@ class ReviewSession:
     # ------------------------------------------------------------------------------------------ probability
     def run_inference(self, model: ModelChoice, cancel: CancelToken | None = None) -> None:
         """Run the injected runner on the inputs; keeps the probability map as a node and in the engine."""
-        self._require_inputs()
         if self.runner is None:
             raise LesionSegError("this session has no inference runner")
+        request = self.inference_request(model)
+        self.use_result(self.runner.run(request, lambda f, m: self.progress.emit(f, m), cancel))
+
+    def inference_request(self, model: ModelChoice) -> InferenceRequest:
+        """The request a runner needs for the current inputs (GUIs that poll a job build it themselves)."""
+        self._require_inputs()
         images = {k: None if n is None else image_from_volume_node(n, np.float32)
                   for k, n in (("t2", self.t2_node), ("baseline", self.baseline_node))}
-        request = InferenceRequest(self.flair, model, images["t2"], images["baseline"])
-        result = self.runner.run(request, lambda f, m: self.progress.emit(f, m), cancel)
-        self.model_name = result.model_name or model.spec
-        self._set_probability(result.probability, result.recommended_threshold)
+        return InferenceRequest(self.flair, model, images["t2"], images["baseline"])
+
+    def use_result(self, result: InferenceResult) -> None:
+        """Show a finished inference: probability node + engine, threshold at the recommended value."""
+        self._require_inputs()
+        if result.probability.shape != self.flair.shape:
+            raise InputError("probability map is not on the FLAIR grid", result.probability.name or None)
+        self.model_name = result.model_name
+        self._set_probability(self.flair.with_array(np.asarray(result.probability.array, np.float32),
+                                                    name="probability"), result.recommended_threshold)
 
     def load_probability(self, probability, recommended_threshold: float = 0.5) -> None:
         """Use an existing probability map (node, file or ``Image``) on the FLAIR grid."""
@@ -187,7 +200,7 @@ class ReviewSession:
         assert self.probability is not None
         probability = self.probability
         self.engine = self._engine_factory(
-            probability.array, probability.spacing, reference=self.reference, rule=self.parameters.rule
+            probability, probability.spacing, reference=self.reference, rule=self.parameters.rule
         )
         self._ensure_nodes()
         self._update_curve()
@@ -244,31 +257,31 @@ class ReviewSession:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
         if not force and self.state is not None and self.state.threshold == threshold:
             return self.state
-        result = self.engine.at(threshold)
+        result = self.engine.at(threshold, mode=self.parameters.mode)
         mask = np.asarray(result.mask, dtype=bool)
         overlay = None
         if self.reference is not None:
-            overlay = self._overlay(result, mask)
+            overlay = np.asarray(result.overlay, dtype=np.uint8)
             self.review.update(overlay)
         self.prediction.update(mask.view(np.uint8))
         rows = tuple(lesion_rows(result.lesions, self.flair))
         write_metrics_table(self.metrics_table, result.metrics)
         write_lesion_table(self.lesion_table, rows)
         self.plot.set_current(threshold)
+        self._result = result
         self.state = ReviewState(threshold, self.parameters.mode, dict(result.metrics), rows, mask, overlay)
         self.threshold_changed.emit(threshold)
         self.updated.emit(self.state)
         return self.state
 
-    def _overlay(self, result, mask: np.ndarray) -> np.ndarray:
-        if self.parameters.mode == "lesion":
-            return np.asarray(result.overlay, dtype=np.uint8)
-        reference = self.reference
-        overlay = np.zeros(mask.shape, dtype=np.uint8)
-        overlay[mask & reference] = 1
-        overlay[mask & ~reference] = 2
-        overlay[~mask & reference] = 3
-        return overlay
+    def compute_surface(self) -> dict:
+        """Fill the surface distances (HD, HD95, ASD; slow on big volumes, so not done on every slider move)."""
+        self._require_probability()
+        surface = self._result.compute_surface() if hasattr(self._result, "compute_surface") else None
+        metrics = dict(self._result.metrics)
+        write_metrics_table(self.metrics_table, metrics)
+        self.state = replace(self.state, metrics=metrics)
+        return surface or {}
 
     def reset_to_recommended(self) -> ReviewState:
         """Back to the model's recommended threshold (the slider's starting point)."""
@@ -308,14 +321,15 @@ class ReviewSession:
         self.curve_changed.emit()
 
     # ------------------------------------------------------------------------------------------ lesions
-    def jump_to_lesion(self, lesion_id: int) -> tuple[float, float, float]:
-        """RAS centre of lesion ``lesion_id`` (a row of the lesion table); moves the injected views there."""
+    def jump_to_lesion(self, lesion_id: int, kind: str = "predicted") -> tuple[float, float, float]:
+        """RAS centre of lesion ``lesion_id`` of ``kind`` (``"predicted"`` or ``"reference"``, as in the lesion
+        table); moves the injected views there."""
         for row in self.lesions:
-            if row.id == int(lesion_id):
+            if row.id == int(lesion_id) and row.kind in (kind, ""):
                 if self.view_controller is not None:
                     self.view_controller.jump_to(row.centroid_ras)
                 return row.centroid_ras
-        raise InputError(f"no lesion with id {lesion_id} at the current threshold")
+        raise InputError(f"no {kind} lesion with id {lesion_id} at the current threshold")
 
     # ------------------------------------------------------------------------------------------ annotate
     def accept(self, name: str | None = None):

@@ -2,7 +2,8 @@
 
 The metrics table is long-format (``group``, ``metric``, ``value``) so that any metric the engine adds
 shows up without a code change; undefined ratios (the engine's ``None``) become NaN.
-The lesion table has one row per lesion: ``id``, ``status`` (TP/FP/FN), ``volume_mm3``,
+The lesion table has one row per lesion: ``id``, ``kind`` (predicted/reference), ``status`` (TP/FP/FN),
+``volume_mm3``,
 centroid ``R``, ``A``, ``S`` (mm, RAS) and
 ``max_probability``.
 """
@@ -21,7 +22,7 @@ from vtk.util import numpy_support
 from LesionSegLogic.image import Image
 
 METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
-LESION_COLUMNS: tuple[str, ...] = ("id", "status", "volume_mm3", "R", "A", "S", "max_probability")
+LESION_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class LesionRow:
     """One lesion as the session shows it; ``centroid_ras`` in mm."""
 
     id: int
+    kind: str  # "predicted" | "reference"
     status: str
     volume_mm3: float
     centroid_ras: tuple[float, float, float]
@@ -67,7 +69,8 @@ def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
         rows.append(
             LesionRow(
                 id=int(_field(row, ("id", "label", "lesion_id"))),
-                status=str(_field(row, ("status", "kind", "type"), "")),
+                kind=str(_field(row, ("kind",), "predicted")),
+                status=str(_field(row, ("status",), "") or ""),
                 volume_mm3=float(volume),
                 centroid_ras=tuple(float(c) for c in ras),  # type: ignore[arg-type]
                 max_probability=math.nan if maximum is None else float(maximum),
@@ -144,6 +147,7 @@ def write_lesion_table(table_node, rows: Sequence[LesionRow]) -> None:
         table_node,
         [
             _number_column("id", [r.id for r in rows], np.int32),
+            _string_column("kind", [r.kind for r in rows]),
             _string_column("status", [r.status for r in rows]),
             _number_column("volume_mm3", [r.volume_mm3 for r in rows]),
             _number_column("R", centroids[:, 0]),

@@ -1,0 +1,184 @@
+"""Static checks that would catch a broken desktop module (desktop Slicer cannot run here)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE = ROOT / "LesionSegExtension"
+LIB = MODULE / "LesionSegLib"
+UI_FILE = MODULE / "Resources" / "UI" / "LesionSeg.ui"
+
+#: every widget the panel touches, with the class it must have in the .ui file
+EXPECTED_WIDGETS = {
+    "flairSelector": "qMRMLNodeComboBox", "t2Selector": "qMRMLNodeComboBox",
+    "baselineSelector": "qMRMLNodeComboBox", "referenceSelector": "qMRMLNodeComboBox",
+    "modelComboBox": "QComboBox", "modelInfoLabel": "QLabel", "deviceComboBox": "QComboBox",
+    "probabilityPathLineEdit": "ctkPathLineEdit", "loadProbabilityButton": "QPushButton",
+    "applyButton": "QPushButton", "progressBar": "QProgressBar", "statusLabel": "QLabel",
+    "thresholdSlider": "ctkSliderWidget", "recommendedButton": "QPushButton", "modeComboBox": "QComboBox",
+    "ruleComboBox": "QComboBox", "metricsTableView": "qMRMLTableView", "lesionTableView": "qMRMLTableView",
+    "plotWidget": "qMRMLPlotWidget", "acceptButton": "QPushButton", "editButton": "QPushButton",
+    "rescorePredictionButton": "QPushButton", "rescoreReferenceButton": "QPushButton",
+    "outputDirectoryButton": "ctkDirectoryButton", "exportButton": "QPushButton",
+}
+#: modules allowed to use Qt / Slicer GUI (imported only inside Slicer)
+GUI_FILES = {"widget.py"}
+GUI_IMPORTS = re.compile(r"^(qt|ctk|PythonQt|qSlicer\w*|slicer\.(util|ScriptedLoadableModule|parameterNodeWrapper|"
+                         r"qSlicer\w*))(\.|$)")
+
+
+def python_files() -> list[Path]:
+    return sorted(p for p in MODULE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def ui_widgets() -> dict[str, str]:
+    return {w.get("name"): w.get("class") for w in ET.parse(UI_FILE).getroot().iter("widget")}
+
+
+def test_every_python_file_compiles() -> None:
+    for path in python_files():
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def used_ui_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "ui":
+            names.add(node.attr)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ui":
+            names.add(node.attr)
+    return names - {"setMRMLScene"}
+
+
+def test_every_widget_the_module_uses_exists_in_the_ui_with_its_class() -> None:
+    widgets = ui_widgets()
+    used = used_ui_names(LIB / "widget.py") | used_ui_names(MODULE / "LesionSeg.py")
+    assert used, "the panel uses no widgets?"
+    assert used <= set(EXPECTED_WIDGETS), f"add to EXPECTED_WIDGETS: {used - set(EXPECTED_WIDGETS)}"
+    for name in used:
+        assert widgets.get(name) == EXPECTED_WIDGETS[name], name
+    root = ET.parse(UI_FILE).getroot()
+    assert root.find("widget").get("class") == "qMRMLWidget"
+    declared = {c.findtext("class") for c in root.iter("customwidget")}
+    assert {c for c in widgets.values() if c.startswith(("ctk", "qMRML"))} <= declared
+
+
+def test_parameter_names_in_the_ui_match_the_parameter_node() -> None:
+    tree = ast.parse((LIB / "widget.py").read_text(encoding="utf-8"))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "LesionSegParameterNode")
+    fields = {s.target.id for s in cls.body if isinstance(s, ast.AnnAssign)}
+    bound = {
+        p.findtext("string")
+        for p in ET.parse(UI_FILE).getroot().iter("property") if p.get("name") == "SlicerParameterName"
+    }
+    assert bound == fields
+    slider = next(w for w in ET.parse(UI_FILE).getroot().iter("widget") if w.get("name") == "thresholdSlider")
+    props = {p.get("name"): p[0].text for p in slider.iter("property")}
+    assert (float(props["minimum"]), float(props["maximum"])) == (0.0, 1.0)
+
+
+def cmake_listed(cmake: Path) -> set[str]:
+    text = cmake.read_text(encoding="utf-8").replace("${MODULE_NAME}", "LesionSeg")
+    return set(re.findall(r"^\s+([\w/.-]+\.(?:py|png|ui|json))\s*$", text, flags=re.M))
+
+
+def test_cmake_lists_every_script_and_resource_that_exists() -> None:
+    listed = cmake_listed(MODULE / "CMakeLists.txt")
+    existing = {str(p.relative_to(MODULE)) for p in python_files()}
+    existing |= {str(p.relative_to(MODULE)) for p in (MODULE / "Resources").rglob("*") if p.is_file()}
+    assert existing == listed, f"missing: {existing - listed}; stale: {listed - existing}"
+    text = (MODULE / "CMakeLists.txt").read_text()
+    assert "slicerMacroBuildScriptedModule" in text and "WITH_GENERIC_TESTS" in text
+    assert "LesionSegLogic/*.py" in text  # the library is installed next to the module
+
+
+def test_extension_cmake_has_complete_metadata_and_depends_on_pytorch() -> None:
+    text = (ROOT / "CMakeLists.txt").read_text()
+    for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"):
+        match = re.search(rf'set\(EXTENSION_{key} "([^"]+)"\)', text)
+        assert match and match.group(1).strip(), key
+    assert re.search(r'set\(EXTENSION_DEPENDS "PyTorch"\)', text)
+    assert "add_subdirectory(LesionSegExtension)" in text
+
+
+def imports_of(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return out
+
+
+def test_nothing_under_the_session_layer_imports_qt_or_ctk() -> None:
+    for path in sorted(LIB.glob("*.py")):
+        if path.name in GUI_FILES:
+            continue
+        bad = [name for name in imports_of(path) if GUI_IMPORTS.match(name)]
+        assert not bad, f"{path.name} imports GUI modules {bad}"
+        source = path.read_text(encoding="utf-8")
+        if path.name != "dependencies.py":  # its SlicerInstaller is the documented Slicer-only glue
+            assert not re.search(r"slicer\.(util|modules|app|mrmlScene)\b", source), path.name
+
+
+def test_module_file_is_a_thin_shell_with_the_template_classes() -> None:
+    source = (MODULE / "LesionSeg.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 130
+    classes = {n.name: [b.id for b in n.bases] for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+    assert classes == {
+        "LesionSeg": ["ScriptedLoadableModule"], "LesionSegWidget": ["ScriptedLoadableModuleWidget"],
+        "LesionSegLogic": ["ScriptedLoadableModuleLogic"], "LesionSegTest": ["ScriptedLoadableModuleTest"],
+    }
+
+
+def test_terminology_file_is_valid_json_with_the_review_types() -> None:
+    document = json.loads((MODULE / "Resources" / "Terminology" / "LesionSeg.term.json").read_text())
+    labels = {t["3dSlicerLabel"] for c in document["SegmentationCodes"]["Category"] for t in c["Type"]}
+    assert {"lesionseg_true_positive", "lesionseg_false_positive", "lesionseg_false_negative"} <= labels
+
+
+@pytest.mark.slicer
+def test_module_loads_from_a_source_checkout_module_path(tmp_path) -> None:
+    """Like Slicer adding LesionSegExtension/ to its module paths: LesionSegLogic is found one folder up."""
+    fake = tmp_path / "fake"
+    (fake / "slicer").mkdir(parents=True)
+    (fake / "slicer" / "__init__.py").write_text("")
+    (fake / "slicer" / "ScriptedLoadableModule.py").write_text(textwrap.dedent("""
+        class ScriptedLoadableModule: pass
+        class ScriptedLoadableModuleWidget: pass
+        class ScriptedLoadableModuleLogic: pass
+        class ScriptedLoadableModuleTest: pass
+    """))
+    script = textwrap.dedent(f"""
+        import sys, runpy
+        sys.path[:] = [{str(fake)!r}] + [p for p in sys.path if 'site-packages' in p and 'lesionseg' not in p]
+        sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__]
+        try:
+            import LesionSegLogic
+            raise SystemExit('LesionSegLogic importable before the module ran')
+        except ImportError:
+            pass
+        namespace = runpy.run_path({str(MODULE / 'LesionSeg.py')!r})
+        before = list(sys.path)
+        namespace['_ensure_import_paths']()
+        added = [p for p in sys.path if p not in before]
+        import LesionSegLogic, LesionSegLib.session
+        print(sorted(added))
+        print(LesionSegLogic.__file__)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == str(sorted([str(ROOT), str(MODULE)]))
+    assert lines[1].startswith(str(ROOT / "LesionSegLogic"))
