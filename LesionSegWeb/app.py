@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from LesionSegLib.session import ReviewSession
 from LesionSegLib.views import SliceViewJumper
 
 from .files import PathGate
-from .services import Services
+from .services import DemoLibrary, Services
 from .state import ReviewBinding
 from .viewport import SlicerViewport
 
@@ -45,6 +45,7 @@ class AppConfig:
     port: int = 8080
     allow: tuple[Path, ...] = ()
     out: Path = Path("lesionseg_review")
+    demo_dir: Path | None = None
     views: ViewKind = "remote"
     services: Services = field(default_factory=Services)
     #: Threshold engine factory handed to the session (``None``: the session's default ThresholdEngine).
@@ -77,7 +78,11 @@ class ReviewWebApp:
 
         from .layout import build_page  # noqa: PLC0415
 
-        self.config = config or AppConfig()
+        config = config or AppConfig()
+        if config.services.demos is None:
+            demos = DemoLibrary(config.demo_dir or config.out / "demo-cases")
+            config = replace(config, services=replace(config.services, demos=demos))
+        self.config = config
         self.server = server or get_server(f"lesionseg-{next(_server_names)}", client_type="vue3")
         self.server.enable_module(trame_slicer_module)
         self.slicer_app = SlicerApp()
@@ -115,15 +120,21 @@ class ReviewWebApp:
             s.path_flair, s.path_t2 = str(c.flair), str(c.t2 or "")
             s.path_reference, s.path_probability = str(c.reference or ""), str(c.probability or "")
             self.binding.open_files()
-        elif c.demo:
-            self.binding.load_demo(with_stand_in=not c.run)
-        if c.run:
-            self.server.controller.on_server_ready.add(lambda **_: self._schedule_run())
+        if c.demo or c.run:
+            self.server.controller.on_server_ready.add(lambda **_: self._schedule_start())
 
-    def _schedule_run(self) -> None:
+    def _schedule_start(self) -> None:
         from trame_server.utils.asynchronous import create_task  # noqa: PLC0415
 
-        create_task(self.binding.run_model())
+        create_task(self._start_work())
+
+    async def _start_work(self) -> None:
+        """``--demo``: open the first demo case; ``--run``: then run the selected model."""
+        c = self.config
+        if c.demo and not await self.binding.load_demo(with_stand_in=not c.run):
+            return
+        if c.run:
+            await self.binding.run_model()
 
     @property
     def url(self) -> str:

@@ -45,8 +45,8 @@ def _button(text: str, action: Any, label: str, **kwargs: Any) -> None:
 def _inputs(binding: ReviewBinding) -> None:
     _section("Inputs")
     with html.Div(classes="d-flex align-center"):
-        v.VSelect(v_model=("demo_seed",), items=("demo_seeds",), label="Demo phantom", density="compact",
-                  hide_details=True, classes="mr-2", style="max-width: 140px")
+        v.VSelect(v_model=("demo_name",), items=("demo_names",), label="Demo phantom", density="compact",
+                  hide_details=True, classes="mr-2", no_data_text="no demo cases")
         _button("Load demo", binding.load_demo, "Load demo phantom", disabled=("running",))
     with (v.VExpansionPanels(variant="accordion", classes="mt-2"), v.VExpansionPanel(title="Open files"),
           v.VExpansionPanelText()):

@@ -18,6 +18,8 @@ from LesionSegLib.runner import InferenceRunner, InProcessRunner
 from LesionSegLogic.errors import LesionSegError
 from LesionSegLogic.image import Image
 
+from .files import find_case
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -34,12 +36,13 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class DemoCase:
-    """A bundled phantom case, in memory."""
+    """A demo case, in memory; ``probability`` when the case folder ships one (else a stand-in is made)."""
 
     name: str
     flair: Image
     reference: Image
     t2: Image | None = None
+    probability: Image | None = None
 
 
 def _module(name: str, what: str) -> Any:
@@ -72,19 +75,68 @@ def _as_image(value: Any, like: Image | None, name: str) -> Image:
 
 
 def phantom_case(seed: int) -> DemoCase:
-    """A phantom brain case made on the fly by ``LesionSegLogic.phantom.generate_case`` (deterministic)."""
+    """A phantom brain case made on the fly by ``LesionSegLogic.phantom.generate_case`` (deterministic; slow:
+    tens of seconds, so :class:`DemoLibrary` keeps what it generated)."""
     phantom = _module("LesionSegLogic.phantom", "the phantom generator")
     case = phantom.generate_case(seed)
-    get = (lambda key: case.get(key)) if isinstance(case, dict) else (lambda key: getattr(case, key, None))
-    flair = _as_image(get("flair"), None, "flair")
-    lesions = get("lesions") if get("lesions") is not None else get("reference")
-    t2 = get("t2")
-    return DemoCase(
-        name=f"phantom seed {seed}",
-        flair=flair,
-        reference=_as_image(lesions, flair, "lesions"),
-        t2=None if t2 is None else _as_image(t2, flair, "t2"),
-    )
+    flair = _as_image(case.flair, None, "flair")
+    return DemoCase(f"phantom-{seed:03d}", flair, _as_image(case.lesions, flair, "lesions"),
+                    _as_image(case.t2, flair, "t2"))
+
+
+def read_demo(folder: Path) -> DemoCase:
+    """A demo case from a folder written by ``lesionseg phantom`` (``flair``, ``lesions`` [, ``t2``])."""
+    from LesionSegLogic.io import read_image  # noqa: PLC0415
+
+    case = find_case(folder)
+    if case.reference is None:
+        raise LesionSegError(f"{folder}: demo case has no lesions file")
+    flair = read_image(case.flair)
+    return DemoCase(folder.name, flair, read_image(case.reference, role="mask"),
+                    None if case.t2 is None else read_image(case.t2),
+                    None if case.probability is None else read_image(case.probability))
+
+
+@dataclass(frozen=True)
+class DemoLibrary:
+    """Demo cases in ``folder`` (one sub-folder per case); phantom seeds not there yet are generated on first
+    use and written there, so the next start opens them in a second."""
+
+    folder: Path
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def names(self) -> list[str]:
+        present = sorted(p.name for p in self.folder.glob("*") if p.is_dir() and _has_flair(p))
+        return present + [n for n in (f"phantom-{s:03d}" for s in self.seeds) if n not in present]
+
+    def load(self, name: str) -> DemoCase:
+        folder = self.folder / name
+        if folder.is_dir():
+            return read_demo(folder)
+        seeds = {f"phantom-{s:03d}": s for s in self.seeds}
+        if name not in seeds:
+            raise LesionSegError(f"no demo case called {name!r}")
+        case = phantom_case(seeds[name])
+        _write_demo(case, folder)
+        return case
+
+
+def _has_flair(folder: Path) -> bool:
+    try:
+        find_case(folder)
+    except LesionSegError:
+        return False
+    return True
+
+
+def _write_demo(case: DemoCase, folder: Path) -> None:
+    from LesionSegLogic.io import write_image  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_image(case.flair, folder / "flair.nii.gz")
+    write_image(case.reference, folder / "lesions.nii.gz")
+    if case.t2 is not None:
+        write_image(case.t2, folder / "t2.nii.gz")
 
 
 def stand_in_probability(reference: np.ndarray, flair: Image, seed: int = 0) -> Image:
@@ -117,8 +169,8 @@ class Services:
     """The other layers the app uses; every field can be replaced (tests inject fakes)."""
 
     models: Callable[[], list[ModelInfo]] = zoo_models
-    demo: Callable[[int], DemoCase] = phantom_case
+    #: ``None``: the app uses ``DemoLibrary(<--demo-dir or <out>/demo-cases>)``.
+    demos: DemoLibrary | None = None
     stand_in: Callable[[np.ndarray, Image], Image] = stand_in_probability
     export: Callable[[Any, Path], Path] = export_review
     runner: InferenceRunner = field(default_factory=InProcessRunner)
-    demo_seeds: tuple[int, ...] = (0, 1, 2)

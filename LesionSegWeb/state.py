@@ -31,7 +31,7 @@ from LesionSegLogic.errors import Cancelled, LesionSegError
 from .curve import curve_paths
 from .files import PathGate, find_case
 from .format import lesion_items, metric_items, summary_line
-from .services import Services
+from .services import DemoCase, Services
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def initial_state() -> dict[str, Any]:
         "models": [], "model": None, "running": False, "progress": 0.0, "progress_text": "",
         "summary": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None, None),
         "accepted": "", "export_dir": "", "exported": "",
-        "demo_seeds": [], "demo_seed": 0,
+        "demo_names": [], "demo_name": None,
         "path_case": "", "path_flair": "", "path_t2": "", "path_reference": "", "path_probability": "",
     }
 
@@ -79,7 +79,7 @@ class ReviewBinding:
         self._run: _Run | None = None
         state.update(initial_state())
         state.export_dir = str(self.export_dir)
-        state.demo_seeds = list(services.demo_seeds)
+        self.refresh_demos()
         state.change("threshold")(self._on_threshold)
         state.change("opacity")(self._on_opacity)
         session.updated.connect(self._on_updated)
@@ -119,6 +119,14 @@ class ReviewBinding:
             self.state.model = preferred or (names[0] if names else None)
         self._guard(load)
 
+    def refresh_demos(self) -> None:
+        def load() -> None:
+            names = self.services.demos.names() if self.services.demos is not None else []
+            self.state.demo_names = names
+            if self.state.demo_name not in names:
+                self.state.demo_name = names[0] if names else None
+        self._guard(load)
+
     # ------------------------------------------------------------------------------------------ inputs
     def _after_inputs(self, name: str) -> None:
         self.viewport.show_volume(self.session.flair_node)
@@ -130,20 +138,41 @@ class ReviewBinding:
         self.state.curve = curve_paths(None, None)
         self.state.accepted = self.state.exported = ""
 
-    def load_demo(self, seed: int | None = None, with_stand_in: bool = True) -> bool:
-        """The bundled phantom (flair + lesions); with a model-free stand-in probability map by default."""
-        seed = int(self.state.demo_seed if seed is None else seed)
+    async def load_demo(self, name: str | None = None, with_stand_in: bool = True) -> bool:
+        """A demo phantom (flair + lesions; generated in a worker thread the first time), with a model-free
+        stand-in probability map unless ``with_stand_in`` is false (then run a model)."""
+        name = name or self.state.demo_name
+        if self.services.demos is None or not name:
+            self._say("no demo cases in this installation", "error")
+            return False
+        self.state.running, self.state.progress_text = True, f"preparing {name}"
+        self._say(f"Preparing the demo {name} (the first time takes about half a minute)…")
+        self.flush()
+        loop = asyncio.get_running_loop()
+        try:
+            case = await loop.run_in_executor(None, self.services.demos.load, name)
+        except Exception as error:  # noqa: BLE001 - shown in the panel; the server keeps running
+            self._say(str(error) if isinstance(error, LesionSegError) else f"demo failed: {error}", "error")
+            return False
+        finally:
+            self.state.running = False
+            self.flush()
+        return self.show_demo(case, with_stand_in)
 
-        def load() -> str:
-            case = self.services.demo(seed)
+    def show_demo(self, case: DemoCase, with_stand_in: bool = True) -> bool:
+        def show() -> str:
             self.session.set_inputs(case.flair, t2=case.t2)
             self.session.set_reference(case.reference)
             self._after_inputs(case.name)
-            if with_stand_in:
+            if case.probability is not None and with_stand_in:
+                self._use_probability(case.probability, 0.5, f"{case.name} probability")
+            elif with_stand_in:
                 self._use_probability(self.services.stand_in(self.session.reference, self.session.flair), 0.5,
                                       "stand-in (no model)")
             return f"Loaded the demo {case.name}."
-        return self._guard(load)
+        ok = self._guard(show)
+        self.flush()
+        return ok
 
     def open_case(self, folder: str | None = None) -> bool:
         def load() -> str:
