@@ -1,12 +1,12 @@
 """Lesion-wise detection metrics under an explicit :class:`~LesionSegLogic.metrics.rules.MatchingRule`.
 
-* ``sensitivity`` (SensL) = detected reference lesions / reference lesions — ``None`` with no reference lesion;
+* ``sensitivity`` (SensL) = detected reference lesions / reference lesions — ``None`` without reference lesions;
 * ``precision`` (PPVL) = true predicted lesions / predicted lesions — ``None`` with no predicted lesion;
 * ``f1`` = ``2 · PPVL · SensL / (PPVL + SensL)`` (Commowick et al. 2018 §11; Hussein et al. 2023 "L-F1") —
   ``None`` when either is undefined, ``0`` when both are 0.
 
-``tp_reference``/``fn`` count reference lesions, ``tp_predicted``/``fp`` predicted ones: with splits and merges
-the two TP counts differ, which is why F1 is the harmonic mean of the two rates rather than ``2TP/(2TP+FP+FN)``.
+``tp_reference``/``fn`` count reference lesions, ``tp_predicted``/``fp`` predicted ones: with splits
+and merges the two TP counts differ, so F1 is the harmonic mean of the two rates, not ``2TP/(2TP+FP+FN)``.
 The matching itself (:func:`match_lesions`) works on a sparse overlap table so that the threshold engine and
 the mask-based evaluation share it; the naive oracle in :mod:`LesionSegLogic.threshold.naive` re-implements it
 with plain per-lesion loops.

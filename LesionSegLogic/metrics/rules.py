@@ -74,10 +74,16 @@ class MatchingRule:
 
 
 #: Hussein et al. 2023 (seed 000): "overlapped the ground truth connected voxels by at least 25 % and did not
-#: go outside by more than 70 %". Parameters the paper leaves open (connectivity, γ) follow the MSSEG scheme it
-#: cites ([3]); it removes no small lesions.
+#: go outside by more than 70 %". Parameters the paper leaves open (connectivity, γ) follow the MSSEG scheme
+#: it cites ([3]); it removes no small lesions.
 HUSSEIN = MatchingRule(
-    name="hussein", connectivity=6, min_volume_mm3=0.0, alpha=0.25, alpha_inclusive=True, beta=0.70, gamma=0.65
+    name="hussein",
+    connectivity=6,
+    min_volume_mm3=0.0,
+    alpha=0.25,
+    alpha_inclusive=True,
+    beta=0.70,
+    gamma=0.65,
 )
 #: MSSEG 2016 / MSSEG-2 (Commowick et al. 2018 §11; animaSegPerfAnalyzer): α 0.10 (strict), β 0.70, γ 0.65,
 #: lesions ≤ 3 mm³ removed, ITK's default 6-connectivity.
@@ -87,7 +93,13 @@ ANIMA = MatchingRule(
 #: WMH segmentation challenge 2017 (hjkuijf/wmhchallenge): 26-connectivity, a lesion counts as soon as one of
 #: its voxels overlaps a lesion of the other mask; no minimum size.
 ANY_OVERLAP = MatchingRule(
-    name="any-overlap", connectivity=26, min_volume_mm3=0.0, alpha=0.0, alpha_inclusive=False, beta=1.0, gamma=1.0
+    name="any-overlap",
+    connectivity=26,
+    min_volume_mm3=0.0,
+    alpha=0.0,
+    alpha_inclusive=False,
+    beta=1.0,
+    gamma=1.0,
 )
 
 PRESETS: dict[str, MatchingRule] = {rule.name: rule for rule in (HUSSEIN, ANIMA, ANY_OVERLAP)}

@@ -8,8 +8,8 @@ With ``d(a, ∂B) = min_b ‖a − b‖``:
 * ``hd``   = ``max( max_{a∈∂A} d(a, ∂B), max_{b∈∂B} d(b, ∂A) )`` (Hausdorff distance);
 * ``hd95`` = ``max( P95_{a∈∂A} d(a, ∂B), P95_{b∈∂B} d(b, ∂A) )`` (95th percentiles with linear interpolation,
   the MONAI ``compute_hausdorff_distance(percentile=95)`` convention);
-* ``asd``  = ``(Σ_{a∈∂A} d(a, ∂B) + Σ_{b∈∂B} d(b, ∂A)) / (|∂A| + |∂B|)`` (average symmetric surface distance, the
-  formula of animaSegPerfAnalyzer, Commowick et al. 2018).
+* ``asd``  = ``(Σ_{a∈∂A} d(a, ∂B) + Σ_{b∈∂B} d(b, ∂A)) / (|∂A| + |∂B|)`` (average symmetric surface
+  distance, the formula of animaSegPerfAnalyzer, Commowick et al. 2018).
 
 Empty cases: if either mask is empty the distances are undefined (infinite for one empty mask, 0/0 for two)
 and every value is ``None`` (JSON ``null``).

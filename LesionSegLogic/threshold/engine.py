@@ -130,7 +130,9 @@ class ThresholdEngine:
         rows = []
         if n:
             zyx = np.stack(np.unravel_index(lesion_flat, self.shape), axis=1).astype(np.float64)
-            centroids = np.stack([np.bincount(lesion_of, weights=zyx[:, a], minlength=n) for a in range(3)], 1)
+            centroids = np.stack(
+                [np.bincount(lesion_of, weights=zyx[:, a], minlength=n) for a in range(3)], 1
+            )
             centroids /= sizes[:, None]
             physical = self.geometry.index_to_physical(centroids)
             values = p[lesion_flat].astype(np.float64)
@@ -216,7 +218,9 @@ class ThresholdEngine:
             }
         else:
             assert state.detected is not None and state.true_pred is not None
-            counts = VoxelCounts.from_totals(state.tp_voxels, state.k, ref.raw_total, int(np.prod(self.shape)))
+            counts = VoxelCounts.from_totals(
+                state.tp_voxels, state.k, ref.raw_total, int(np.prod(self.shape))
+            )
             metrics["voxel"] = counts.as_dict()
             n_ref, n_pred = int(state.detected.size), int(state.true_pred.size)
             tp_ref, tp_pred = int(state.detected.sum()), int(state.true_pred.sum())
@@ -237,7 +241,7 @@ class ThresholdEngine:
 
     # public API ----------------------------------------------------------------------------------------
     def metrics_at(self, threshold: float) -> dict[str, Any]:
-        """Only the ``evaluate`` dictionary (no surface distances) at ``threshold``: the sweep's inner call."""
+        """Only the ``evaluate`` dictionary (no surface distances) at ``threshold`` (the sweep's step)."""
         threshold = _check_threshold(threshold)
         if self.p_min < threshold < self.floor:
             return naive_at(self._inputs, threshold).metrics
@@ -352,7 +356,7 @@ class ThresholdEngine:
         physical = self.geometry.index_to_physical(centroids) if n else np.zeros((0, 3))
         pred_partners: list[list[int]] = [[] for _ in range(n)]
         ref_partners: list[list[int]] = [[] for _ in range(0 if ref is None else ref.n)]
-        for j, r in zip(state.pairs[0].tolist(), state.pairs[1].tolist()):
+        for j, r in zip(state.pairs[0].tolist(), state.pairs[1].tolist(), strict=True):
             pred_partners[j].append(r + 1)
             ref_partners[r].append(int(row_id[j]))
         rows = []
@@ -406,5 +410,7 @@ def _choose_floor(p: np.ndarray, floor: float | None, max_candidates: int) -> fl
     if int(np.count_nonzero(flat >= floor)) > max_candidates > 0:
         cut = flat.size - max_candidates
         value = float(np.partition(flat, cut)[cut])
-        floor = float(np.nextafter(value, np.inf)) if np.count_nonzero(flat >= value) > max_candidates else value
+        floor = (
+            float(np.nextafter(value, np.inf)) if np.count_nonzero(flat >= value) > max_candidates else value
+        )
     return floor

@@ -38,7 +38,9 @@ def prepare(
     if isinstance(probability, Image):
         geometry = probability
         if spacing is not None and not np.allclose(spacing, probability.spacing):
-            raise GeometryError(f"spacing {spacing} disagrees with the image's {probability.spacing}", probability.name)
+            raise GeometryError(
+                f"spacing {spacing} disagrees with the image's {probability.spacing}", probability.name
+            )
     else:
         array = np.asarray(probability)
         if array.ndim != 3:
@@ -66,7 +68,7 @@ def prepare(
         if isinstance(reference, Image):
             if not geometry.same_grid(reference):
                 raise GeometryError(
-                    f"reference {reference.name or '(array)'} is not on the grid of {geometry.name or 'the map'}",
+                    f"{reference.name or 'reference'} is not on the grid of {geometry.name or 'the map'}",
                     reference.name or None,
                 )
             ref_array = reference.array

@@ -27,7 +27,9 @@ from LesionSegLogic.threshold.result import (
 )
 
 
-def _detected(size: int, overlaps: dict[int, int], other_outside: dict[int, float], rule: MatchingRule) -> bool:
+def _detected(
+    size: int, overlaps: dict[int, int], other_outside: dict[int, float], rule: MatchingRule
+) -> bool:
     """The rule for one lesion, written out: coverage test, then the leak test over the examined lesions."""
     covered = sum(overlaps.values())
     if not rule.covered_enough(covered, size):
@@ -44,7 +46,7 @@ def _detected(size: int, overlaps: dict[int, int], other_outside: dict[int, floa
 
 
 def _predicted_order(labels: np.ndarray, n: int, p: np.ndarray) -> list[int]:
-    """Labels sorted by decreasing maximum probability, ties by the raster index of the first maximum voxel."""
+    """Labels sorted by decreasing maximum probability, ties by raster index of the first peak voxel."""
     keys = []
     for label, box in enumerate(ndimage.find_objects(labels, max_label=n), start=1):
         inside = labels[box] == label
@@ -83,7 +85,10 @@ def naive_at(
     if ref is None:
         status_pred = {label: None for label in order}
         partners_pred: dict[int, tuple[int, ...]] = {label: () for label in order}
-        metrics["voxel"] = {"n_predicted_voxels": int(mask.sum()), "predicted_volume_mm3": float(mask.sum() * vv)}
+        metrics["voxel"] = {
+            "n_predicted_voxels": int(mask.sum()),
+            "predicted_volume_mm3": float(mask.sum() * vv),
+        }
         metrics["lesion"] = {
             "n_predicted": n_pred,
             "predicted_volume_mm3": float(sum(pred_size.values()) * vv),
@@ -97,7 +102,8 @@ def naive_at(
             inside = ref_labels[box] == r
             ref_size[r] = int(inside.sum())
             hits = pred_labels[box][inside]
-            ref_overlaps[r] = {int(j): int(c) for j, c in zip(*np.unique(hits[hits > 0], return_counts=True))}
+            ids, counts = np.unique(hits[hits > 0], return_counts=True)
+            ref_overlaps[r] = {int(j): int(c) for j, c in zip(ids, counts, strict=True)}
         pred_overlaps: dict[int, dict[int, int]] = {label: {} for label in order}
         for r, hits in ref_overlaps.items():
             for j, c in hits.items():
@@ -145,13 +151,22 @@ def naive_at(
 
     for label in order:
         rows.append(
-            lesion_row(pred_labels, label, pred_boxes[label - 1], "predicted", pred_id[label],
-                       status_pred[label], partners_pred[label])
+            lesion_row(
+                pred_labels,
+                label,
+                pred_boxes[label - 1],
+                "predicted",
+                pred_id[label],
+                status_pred[label],
+                partners_pred[label],
+            )
         )
     if ref is not None:
         for r, box in enumerate(ref_boxes, start=1):
             partners = tuple(sorted(pred_id[j] for j in ref_overlaps[r]))
-            rows.append(lesion_row(ref_labels, r, box, "reference", r, "TP" if detected[r] else "FN", partners))
+            rows.append(
+                lesion_row(ref_labels, r, box, "reference", r, "TP" if detected[r] else "FN", partners)
+            )
 
     overlay = np.zeros(p.shape, dtype=np.uint8)
     if mode == "voxel" and ref is not None:

@@ -11,8 +11,8 @@ import numpy as np
 
 from LesionSegLogic.metrics.lesion import LesionRow
 
-#: Overlay values (uint8). Lesion-wise mode: 1/2 mark the voxels of true/false predicted lesions, 3 the voxels
-#: of missed reference lesions not covered by a predicted lesion. Voxel-wise mode (Hussein et al. 2023 Fig. 3):
+#: Overlay values (uint8). Lesion-wise mode: 1/2 mark the voxels of true/false predicted lesions, 3 the
+#: voxels of missed reference lesions not covered by a predicted lesion. Voxel-wise mode (Hussein et al. 2023 Fig. 3):
 #: 1 TP, 2 FP, 3 FN voxels. Without a reference, predicted lesions are marked 4 (status unknown).
 OVERLAY_BACKGROUND, OVERLAY_TP, OVERLAY_FP, OVERLAY_FN, OVERLAY_PREDICTED = 0, 1, 2, 3, 4
 OVERLAY_MODES = ("lesion", "voxel")
@@ -22,8 +22,8 @@ OVERLAY_MODES = ("lesion", "voxel")
 class ThresholdResult:
     """The review state at one threshold.
 
-    ``metrics`` is the ``evaluate`` dictionary (``metrics["surface"]`` is ``None`` — *not computed* — unless the
-    engine was asked for it; call :meth:`compute_surface` to fill it). ``mask`` (bool, z y x), ``overlay``
+    ``metrics`` is the ``evaluate`` dictionary (``metrics["surface"]`` is ``None`` — *not computed* —
+    unless the engine was asked for it; call :meth:`compute_surface` to fill it). ``mask`` (bool, z y x), ``overlay``
     (uint8, z y x) and ``lesions`` (:class:`LesionRow` list: predicted lesions first, by decreasing maximum
     probability, then reference lesions in raster order) are built on first access and cached.
     """

@@ -1,0 +1,168 @@
+"""Benchmark of the threshold engine against the naive path, on one CPU thread.
+
+A realistic 180×256×256 (z, y, x) 1 mm map: a brain phantom with 40 lesions
+(``LesionSegLogic.phantom.generate_case``), padded/cropped to the grid, its lesions turned into a probability
+map by :func:`LesionSegLogic.threshold.synthetic.synthetic_probability` (the reference is the phantom's
+mask). ``--ellipsoids`` uses random ellipsoid lesions instead (no phantom, faster start).
+
+Prints one table: construction time, median/p95 of ``engine.at(t)`` at new thresholds (metrics only, and with
+the mask, overlay and lesion rows materialised), the naive path (threshold + ``scipy.ndimage.label`` +
+per-lesion loops) on the same thresholds, the ratios, a 101-threshold sweep, and whether every result equals
+the naive oracle. Run: ``.venv/bin/python benchmarks/bench_threshold.py [--rule anima] [--repeats 30]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"  # one thread: this script's own process only
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from LesionSegLogic.threshold import ThresholdEngine  # noqa: E402
+from LesionSegLogic.threshold.naive import naive_at  # noqa: E402
+from LesionSegLogic.threshold.synthetic import SyntheticOptions, synthetic_probability  # noqa: E402
+
+SHAPE = (180, 256, 256)
+
+
+def fit(array: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Centre-pad with zeros / centre-crop ``array`` to ``shape``."""
+    out = np.zeros(shape, dtype=array.dtype)
+    src, dst = [], []
+    for n, m in zip(array.shape, shape, strict=True):
+        if n >= m:
+            a = (n - m) // 2
+            src.append(slice(a, a + m))
+            dst.append(slice(0, m))
+        else:
+            a = (m - n) // 2
+            src.append(slice(0, n))
+            dst.append(slice(a, a + n))
+    out[tuple(dst)] = array[tuple(src)]
+    return out
+
+
+def ellipsoids(rng: np.random.Generator, n: int) -> np.ndarray:
+    mask = np.zeros(SHAPE, dtype=bool)
+    for _ in range(n):
+        c = rng.uniform([20, 40, 40], [160, 216, 216])
+        r = rng.uniform(1.5, 6.0, 3)
+        box = tuple(
+            slice(int(max(0, c[a] - r[a] - 1)), int(min(SHAPE[a], c[a] + r[a] + 2))) for a in range(3)
+        )
+        grids = np.ogrid[box]
+        mask[box] |= sum(((grids[a] - c[a]) / r[a]) ** 2 for a in range(3)) <= 1
+    return mask
+
+
+def same(a, b) -> bool:
+    if (
+        a.metrics != b.metrics
+        or not np.array_equal(a.mask, b.mask)
+        or not np.array_equal(a.overlay, b.overlay)
+    ):
+        return False
+    ra, rb = a.lesions, b.lesions
+    return len(ra) == len(rb) and all(
+        x.id == y.id
+        and x.kind == y.kind
+        and x.n_voxels == y.n_voxels
+        and x.status == y.status
+        and x.partners == y.partners
+        and np.allclose(x.centroid_zyx, y.centroid_zyx)
+        and np.isclose(x.max_probability, y.max_probability)
+        and np.isclose(x.mean_probability, y.mean_probability)
+        for x, y in zip(ra, rb, strict=True)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rule", default="hussein")
+    parser.add_argument("--repeats", type=int, default=30, help="new thresholds timed for the engine")
+    parser.add_argument("--naive-repeats", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--ellipsoids", action="store_true", help="ellipsoid lesions instead of the phantom")
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+
+    if args.ellipsoids:
+        reference, source = ellipsoids(rng, 40), "ellipsoids"
+    else:
+        from LesionSegLogic.phantom.generate import generate_case
+
+        case = generate_case(args.seed, n_lesions=40, noise=False)
+        reference, source = fit(case.lesions.array > 0, SHAPE), f"phantom seed {args.seed}"
+    probability = synthetic_probability(
+        reference, seed=args.seed, options=SyntheticOptions(n_false_positives=12)
+    )
+
+    t0 = time.perf_counter()
+    engine = ThresholdEngine(probability, (1.0, 1.0, 1.0), reference, args.rule)
+    construction = time.perf_counter() - t0
+
+    thresholds = rng.uniform(0.05, 0.95, args.repeats)
+    fast, fast_full, naive, equal = [], [], [], True
+    for t in thresholds:
+        t1 = time.perf_counter()
+        engine.at(float(t))
+        fast.append(time.perf_counter() - t1)
+    for t in thresholds + 1e-7:  # new thresholds again, now materialising everything
+        t1 = time.perf_counter()
+        result = engine.at(float(t))
+        _ = result.mask, result.overlay, result.lesions
+        fast_full.append(time.perf_counter() - t1)
+    for t in thresholds[: args.naive_repeats]:
+        t1 = time.perf_counter()
+        oracle = naive_at(engine._inputs, float(t))
+        _ = oracle.mask, oracle.overlay, oracle.lesions
+        naive.append(time.perf_counter() - t1)
+        equal &= same(engine.at(float(t)), oracle)
+    for t in (0.0, 0.5, 1.0):
+        equal &= same(engine.at(t), naive_at(engine._inputs, t))
+
+    t2 = time.perf_counter()
+    curve = engine.sweep(np.linspace(0.0, 1.0, 101))
+    sweep_s = time.perf_counter() - t2
+
+    ms = lambda xs, q: 1e3 * float(np.percentile(xs, q))  # noqa: E731
+    naive_med = ms(naive, 50)
+    lesions = engine.at(0.5).metrics["lesion"]
+    print(
+        f"map {SHAPE} from {source}: {int(reference.sum())} lesion voxels, "
+        f"{lesions['n_reference']} reference lesions, {lesions['n_predicted']} predicted at 0.5; rule {args.rule}; "
+        f"{engine._forest.flat.size} candidates ≥ floor {engine.floor}"
+    )
+    rows = [
+        ("construction (s)", f"{construction:.3f}", ""),
+        ("at(t) metrics, median (ms)", f"{ms(fast, 50):.2f}", f"{naive_med / ms(fast, 50):.0f}x"),
+        ("at(t) metrics, p95 (ms)", f"{ms(fast, 95):.2f}", ""),
+        (
+            "at(t) + mask/overlay/rows, median (ms)",
+            f"{ms(fast_full, 50):.2f}",
+            f"{naive_med / ms(fast_full, 50):.0f}x",
+        ),
+        ("at(t) + mask/overlay/rows, p95 (ms)", f"{ms(fast_full, 95):.2f}", ""),
+        ("naive path, median (ms)", f"{naive_med:.1f}", "1x (baseline)"),
+        (
+            "sweep 101 thresholds 0..1 (s)",
+            f"{sweep_s:.3f}",
+            f"{101 * naive_med / 1e3 / sweep_s:.0f}x vs 101 naive",
+        ),
+        ("construction in naive calls", f"{construction / (naive_med / 1e3):.1f}", ""),
+        ("identical to naive oracle", str(equal), ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>10}  ratio (naive / engine)")
+    for name, value, r in rows:
+        print(f"{name:<{width}}  {value:>10}  {r}")
+    del curve
+
+
+if __name__ == "__main__":
+    main()
