@@ -60,6 +60,34 @@ class _Storage:
     bytes_per_component: int | None = None
 
 
+#: the dimension fields the text-header readers trust blindly (ITK's MetaIO aborts or segfaults on
+#: ``NDims = 99`` or ``NDims = -1``); only 3-D (and 4-D with one volume) images are wanted anyway.
+_DIM_FIELDS = {".mha": ("ndims", "="), ".mhd": ("ndims", "="), ".nrrd": ("dimension", ":"), ".nhdr": ("dimension", ":")}
+
+
+def precheck_text_header(path: Path) -> None:
+    """Refuse, before ITK parses it, a MetaImage/NRRD header whose dimension count is not 3 or 4.
+
+    Found by the reader fuzzer: ITK 5.4's MetaImage reader crashes the process on an out-of-range ``NDims``.
+    """
+    name = path.name.lower()
+    ext = next((e for e in _DIM_FIELDS if name.endswith(e)), None)
+    if ext is None:
+        return
+    key, separator = _DIM_FIELDS[ext]
+    try:
+        fields, _ = _text_fields(_read_prefix(path), separator)
+    except OSError:
+        return
+    if key not in fields:
+        return
+    value = fields[key]
+    if not re.fullmatch(r"[+]?\d{1,3}", value):
+        raise CorruptFileError(f"invalid number of dimensions {value[:20]!r} in the header", path)
+    if int(value) not in (3, 4):
+        raise DimensionError(f"is a {int(value)}-D image; expected a 3-D volume", path)
+
+
 def check_header(reader: sitk.ImageFileReader, path: Path) -> HeaderInfo:
     """Validate the header ``reader`` has read (``ReadImageInformation`` done) for a 3-D scalar volume."""
     dim = reader.GetDimension()

@@ -20,7 +20,7 @@ from LesionSegLogic.errors import (
 )
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.formats import image_io_for_reading
-from LesionSegLogic.io.header import check_header
+from LesionSegLogic.io.header import check_header, precheck_text_header
 from LesionSegLogic.io.nifti_scan import scan_nifti
 
 Role = Literal["image", "mask", "probability"]
@@ -49,6 +49,7 @@ def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
         raise FileMissingError("file not found", path)
     if not path.is_file():
         raise FileMissingError("is not a regular file", path)
+    precheck_text_header(path)
     reader = sitk.ImageFileReader()
     reader.SetImageIO(image_io_for_reading(path))
     reader.SetFileName(str(path))
