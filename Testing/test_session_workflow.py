@@ -108,6 +108,7 @@ def test_slider_segments_tables_and_plot_hold_the_engines_numbers(app, case) -> 
         state = session.set_threshold(t)
         expected = engine.at(t)
         assert np.array_equal(review_labels(session, flair_node, app.scene), expected.overlay)
+        session.sync_prediction()
         prediction_id = session.prediction.segment_ids[1]
         assert np.array_equal(segment_mask(session.prediction.node, prediction_id, flair_node, app.scene),
                               expected.mask)
@@ -255,3 +256,18 @@ def test_outputs_land_in_the_inputs_study(app, case) -> None:
     for node in created:
         assert hierarchy.GetItemParent(hierarchy.GetItemByDataNode(node)) == study
     assert session.review is None  # no reference: prediction only
+
+
+def test_module_self_test_workflow_on_a_phantom(app) -> None:
+    """The code Slicer's LesionSegTest runs, with an injected runner (a smoothed truth as 'probability')."""
+    from scipy import ndimage
+
+    from LesionSegLib.selftest import run_review_self_test
+
+    def fake_predict(request, progress, cancel):
+        truth = request.flair.array > np.percentile(request.flair.array, 99.5)
+        smooth = ndimage.gaussian_filter(truth.astype(np.float32), 1.0)
+        return InferenceResult(request.flair.with_array(smooth / max(smooth.max(), 1e-6)), 0.5, "fake")
+
+    report = run_review_self_test(app.scene, runner=InProcessRunner(fake_predict), model="fake")
+    assert set(report) == {0.3, 0.5, 0.7}

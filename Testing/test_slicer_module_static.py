@@ -33,8 +33,9 @@ EXPECTED_WIDGETS = {
 }
 #: modules allowed to use Qt / Slicer GUI (imported only inside Slicer)
 GUI_FILES = {"widget.py"}
-GUI_IMPORTS = re.compile(r"^(qt|ctk|PythonQt|qSlicer\w*|slicer\.(util|ScriptedLoadableModule|parameterNodeWrapper|"
-                         r"qSlicer\w*))(\.|$)")
+GUI_IMPORTS = re.compile(
+    r"^(qt|ctk|PythonQt|qSlicer\w*|slicer\.(util|ScriptedLoadableModule|parameterNodeWrapper|qSlicer\w*))(\.|$)"
+)
 
 
 def python_files() -> list[Path]:
@@ -53,7 +54,8 @@ def test_every_python_file_compiles() -> None:
 def used_ui_names(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "ui":
+        parent = getattr(node, "value", None)
+        if isinstance(node, ast.Attribute) and isinstance(parent, ast.Attribute) and parent.attr == "ui":
             names.add(node.attr)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ui":
             names.add(node.attr)
@@ -104,7 +106,8 @@ def test_cmake_lists_every_script_and_resource_that_exists() -> None:
 
 def test_extension_cmake_has_complete_metadata_and_depends_on_pytorch() -> None:
     text = (ROOT / "CMakeLists.txt").read_text()
-    for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"):
+    keys = ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS")
+    for key in keys:
         match = re.search(rf'set\(EXTENSION_{key} "([^"]+)"\)', text)
         assert match and match.group(1).strip(), key
     assert re.search(r'set\(EXTENSION_DEPENDS "PyTorch"\)', text)
@@ -160,10 +163,10 @@ def test_module_loads_from_a_source_checkout_module_path(tmp_path) -> None:
         class ScriptedLoadableModuleLogic: pass
         class ScriptedLoadableModuleTest: pass
     """))
+    site = next(p for p in sys.path if p.endswith("site-packages"))
     script = textwrap.dedent(f"""
         import sys, runpy
-        sys.path[:] = [{str(fake)!r}] + [p for p in sys.path if 'site-packages' in p and 'lesionseg' not in p]
-        sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__]
+        sys.path[:] = [{str(fake)!r}, {site!r}] + [p for p in sys.path if 'python3' in p and 'site-packages' not in p]
         try:
             import LesionSegLogic
             raise SystemExit('LesionSegLogic importable before the module ran')
@@ -177,7 +180,7 @@ def test_module_loads_from_a_source_checkout_module_path(tmp_path) -> None:
         print(sorted(added))
         print(LesionSegLogic.__file__)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert lines[0] == str(sorted([str(ROOT), str(MODULE)]))

@@ -147,6 +147,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
     except OSError as error:
         raise OutputError(f"{out}: cannot create the folder ({error.strerror})") from None
     session.compute_surface()
+    session.sync_prediction()
     state = session.state
     names = {
         "segmentation": out / f"{prefix}_prediction.seg.nrrd",

@@ -50,6 +50,7 @@ class SharedLabelmapSegmentation:
         self.styles = tuple(styles)
         self._image = _oriented_image(reference_node)
         self._labels = oriented_view(self._image)
+        self._last: np.ndarray | None = None
         segmentation = self.node.GetSegmentation()
         representation = segmentation.GetSourceRepresentationName()
         tag = slicer.vtkSegment.GetTerminologyEntryTagName()
@@ -71,12 +72,13 @@ class SharedLabelmapSegmentation:
         return self._labels.copy()
 
     def update(self, labels: np.ndarray) -> bool:
-        """Show ``labels`` (0 background, else style label values); returns whether anything changed."""
+        """Show ``labels`` (0 background, else style label values); False when given the same array again."""
         if labels.shape != self._labels.shape:
             raise GeometryError(f"labels of shape {labels.shape} do not fit the grid {self._labels.shape}")
-        if np.array_equal(self._labels, labels):
+        if labels is self._last:  # the same result object again (e.g. a repeated slider value)
             return False
-        np.copyto(self._labels, labels, casting="unsafe")
+        np.copyto(self._labels, labels, casting="unsafe")  # one memcpy; cheaper than comparing first
+        self._last = labels
         self._image.Modified()
         self.node.GetSegmentation().Modified()
         return True
@@ -115,8 +117,8 @@ def merged_mask(segmentation_node, reference_node, scene) -> np.ndarray:
 
 
 def import_mask(mask: np.ndarray, segmentation_node, segment_id: str, reference_node, scene) -> None:
-    """Replace one segment's voxels by ``mask`` the way ``slicer.util.updateSegmentBinaryLabelmapFromArray``
-    does (temporary labelmap node + import). Slow on big volumes; used for edits and as the naive baseline."""
+    """Replace one segment's voxels by ``mask`` the way Slicer's ``updateSegmentBinaryLabelmapFromArray``
+    does in desktop Slicer (temporary labelmap node + import). Slow on big volumes; used for edits and as the naive baseline."""
     labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__lesionseg_import__")
     try:
         labelmap.SetIJKToRASMatrix(vtk_matrix(node_ijk_to_ras(reference_node)))

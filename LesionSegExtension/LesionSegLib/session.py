@@ -69,8 +69,12 @@ class ReviewState:
     mode: OverlayMode
     metrics: dict
     lesions: tuple[LesionRow, ...]
-    mask: np.ndarray
+    result: Any  # the engine's ThresholdResult (mask/overlay/lesions built lazily)
     overlay: np.ndarray | None
+
+    @property
+    def mask(self) -> np.ndarray:
+        return np.asarray(self.result.mask, dtype=bool)
 
 
 class ReviewSession:
@@ -112,6 +116,7 @@ class ReviewSession:
         self.engine = None
         self.state: ReviewState | None = None
         self._result = None
+        self._prediction_stale = False
         self.prediction: SharedLabelmapSegmentation | None = None
         self.review: SharedLabelmapSegmentation | None = None
         self.metrics_table = None
@@ -258,24 +263,33 @@ class ReviewSession:
         if not force and self.state is not None and self.state.threshold == threshold:
             return self.state
         result = self.engine.at(threshold, mode=self.parameters.mode)
-        mask = np.asarray(result.mask, dtype=bool)
         overlay = None
         if self.reference is not None:
             overlay = np.asarray(result.overlay, dtype=np.uint8)
             self.review.update(overlay)
-        self.prediction.update(mask.view(np.uint8))
+            self._prediction_stale = True  # hidden behind the review; refreshed by sync_prediction()
+        else:
+            self.prediction.update(np.asarray(result.mask, dtype=bool).view(np.uint8))
+            self._prediction_stale = False
         rows = tuple(lesion_rows(result.lesions, self.flair))
         write_metrics_table(self.metrics_table, result.metrics)
         write_lesion_table(self.lesion_table, rows)
         self.plot.set_current(threshold)
         self._result = result
-        self.state = ReviewState(threshold, self.parameters.mode, dict(result.metrics), rows, mask, overlay)
+        self.state = ReviewState(threshold, self.parameters.mode, dict(result.metrics), rows, result, overlay)
         self.threshold_changed.emit(threshold)
         self.updated.emit(self.state)
         return self.state
 
+    def sync_prediction(self) -> None:
+        """Bring the (hidden) prediction segmentation up to the current threshold; called when a slider drag
+        ends, and by accept/export. Without a reference the prediction is always current."""
+        if self._prediction_stale and self.state is not None:
+            self.prediction.update(self.state.mask.view(np.uint8))
+            self._prediction_stale = False
+
     def compute_surface(self) -> dict:
-        """Fill the surface distances (HD, HD95, ASD; slow on big volumes, so not done on every slider move)."""
+        """Fill the surface distances (HD, HD95, ASD): slow on big volumes, so not on every slider move."""
         self._require_probability()
         surface = self._result.compute_surface() if hasattr(self._result, "compute_surface") else None
         metrics = dict(self._result.metrics)
@@ -322,8 +336,8 @@ class ReviewSession:
 
     # ------------------------------------------------------------------------------------------ lesions
     def jump_to_lesion(self, lesion_id: int, kind: str = "predicted") -> tuple[float, float, float]:
-        """RAS centre of lesion ``lesion_id`` of ``kind`` (``"predicted"`` or ``"reference"``, as in the lesion
-        table); moves the injected views there."""
+        """RAS centre of lesion ``lesion_id`` of ``kind`` (``"predicted"`` or ``"reference"``, as in the
+        lesion table); moves the injected views there."""
         for row in self.lesions:
             if row.id == int(lesion_id) and row.kind in (kind, ""):
                 if self.view_controller is not None:
@@ -335,6 +349,7 @@ class ReviewSession:
     def accept(self, name: str | None = None):
         """Copy the prediction at the current threshold into a new, ordinary, editable segmentation node."""
         self._require_probability()
+        self.sync_prediction()
         label = name or f"{self.name} accepted (t={self.state.threshold:.2f})"
         self.accepted_node, _ = add_mask_segmentation(
             self.scene, label, self.state.mask, self.flair_node, PREDICTION_SEGMENTS[0])

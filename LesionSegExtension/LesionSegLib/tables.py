@@ -38,12 +38,19 @@ class LesionRow:
 
 
 def _field(row: Any, names: Sequence[str], default: Any = None) -> Any:
+    is_mapping = type(row) is dict or isinstance(row, Mapping)
     for name in names:
-        if isinstance(row, Mapping) and name in row:
-            return row[name]
-        if not isinstance(row, Mapping) and hasattr(row, name):
-            return getattr(row, name)
+        if is_mapping:
+            if name in row:
+                return row[name]
+        else:
+            value = getattr(row, name, _MISSING)
+            if value is not _MISSING:
+                return value
     return default
+
+
+_MISSING = object()
 
 
 def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
