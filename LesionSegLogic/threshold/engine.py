@@ -240,6 +240,15 @@ class ThresholdEngine:
         return metrics
 
     # public API ----------------------------------------------------------------------------------------
+    @property
+    def has_reference(self) -> bool:
+        return self._reference is not None
+
+    @property
+    def n_candidates(self) -> int:
+        """Voxels with ``p ≥ floor`` (the work a threshold above the floor can cost)."""
+        return int(self._forest.flat.size)
+
     def metrics_at(self, threshold: float) -> dict[str, Any]:
         """Only the ``evaluate`` dictionary (no surface distances) at ``threshold`` (the sweep's step)."""
         threshold = _check_threshold(threshold)
