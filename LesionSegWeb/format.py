@@ -73,9 +73,9 @@ def summary_line(
 
 
 def lesion_items(rows: Iterable[LesionRow]) -> list[dict[str, Any]]:
-    """Rows of the lesion table (``id`` is what a click sends back)."""
+    """Rows of the lesion table (``id`` and ``kind`` — predicted/reference — are what a click sends back)."""
     return [
-        {"id": int(r.id), "status": r.status, "volume": number(r.volume_mm3, 1),
-         "pmax": number(r.max_probability, 2)}
+        {"id": int(r.id), "kind": getattr(r, "kind", "") or "predicted", "status": r.status,
+         "volume": number(r.volume_mm3, 1), "pmax": number(r.max_probability, 2)}
         for r in rows
     ]

@@ -107,14 +107,15 @@ def _lesions(binding: ReviewBinding) -> None:
     with html.Div(style="max-height: 220px; overflow-y: auto"), v.VTable(
             density="compact", raw_attrs=attrs(aria_label="Lesions"), id="lesion-table", hover=True):
         with html.Thead(), html.Tr():
-            for head in ("#", "Status", "Volume (mm³)", "Max p"):
+            for head in ("#", "Kind", "Status", "Volume (mm³)", "Max p"):
                 html.Th(head)
         with html.Tbody(), html.Tr(
-                v_for="row in lesions", key="row.id", style="cursor: pointer", classes="lesion-row",
+                v_for="row in lesions", key="row.kind + row.id", style="cursor: pointer", classes="lesion-row",
                 raw_attrs=attrs(role="button", tabindex="0",
-                                aria_label_bound="`Jump to lesion ${row.id} (${row.status})`"),
-                click=(binding.jump, "[row.id]"), keydown_enter=(binding.jump, "[row.id]")):
+                                aria_label_bound="`Jump to ${row.kind} lesion ${row.id} (${row.status})`"),
+                click=(binding.jump, "[row.id, row.kind]"), keydown_enter=(binding.jump, "[row.id, row.kind]")):
             html.Td("{{ row.id }}")
+            html.Td("{{ row.kind === 'reference' ? 'ref' : 'pred' }}")
             with html.Td():
                 v.VChip("{{ row.status }}", color=(STATUS_COLOR,), size="x-small")
             html.Td("{{ row.volume }}")

@@ -309,10 +309,11 @@ class ReviewBinding:
     def reset_threshold(self) -> None:
         self._guard(lambda: self.session.reset_to_recommended() and "Threshold back to the recommended one.")
 
-    def jump(self, lesion_id: int) -> None:
+    def jump(self, lesion_id: int, kind: str = "predicted") -> None:
         def go() -> str:
-            ras = self.session.jump_to_lesion(int(lesion_id))
-            return f"Lesion {int(lesion_id)} at R {ras[0]:.1f}, A {ras[1]:.1f}, S {ras[2]:.1f} mm."
+            ras = self.session.jump_to_lesion(int(lesion_id), kind=str(kind))
+            return (f"{str(kind).capitalize()} lesion {int(lesion_id)} at R {ras[0]:.1f}, A {ras[1]:.1f}, "
+                    f"S {ras[2]:.1f} mm.")
         self._guard(go)
 
     def accept(self) -> None:

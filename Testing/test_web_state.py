@@ -1,0 +1,253 @@
+"""The web app's state layer in-process: trame state changes → ReviewSession → the numbers the page shows.
+
+Also the safe file gate, the demo library and the ``lesionseg app`` command line. No browser, no server start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("slicer")
+pytest.importorskip("trame_slicer")
+
+from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
+
+from LesionSegLogic.errors import Cancelled  # noqa: E402
+from LesionSegLogic.image import Image  # noqa: E402
+from LesionSegLogic.io import write_image  # noqa: E402
+from LesionSegLogic.threshold import ThresholdEngine  # noqa: E402
+from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
+from LesionSegWeb.files import OutsideAllowedError, PathGate, find_case  # noqa: E402
+from LesionSegWeb.services import DemoLibrary, ModelInfo, Services  # noqa: E402
+
+pytestmark = pytest.mark.slicer
+
+
+def synthetic_case(seed: int = 3) -> tuple[Image, np.ndarray, np.ndarray]:
+    """FLAIR-like image, reference lesions and a probability map with a miss and false alarms."""
+    rng = np.random.default_rng(seed)
+    shape = (24, 40, 40)
+    zz, yy, xx = np.indices(shape)
+    reference = np.zeros(shape, bool)
+    probability = rng.random(shape).astype(np.float32) * 0.05
+    for z, y, x, r, peak in [(8, 10, 10, 3.0, 0.9), (8, 28, 28, 2.5, 0.55), (16, 12, 28, 2.5, 0.3),
+                             (16, 30, 10, 2.5, 0.0)]:
+        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
+        reference |= d <= r
+        probability = np.maximum(probability, peak * np.clip(1.2 - d / (r + 1), 0, 1))
+    for z, y, x, peak in [(12, 20, 20, 0.7), (20, 34, 34, 0.35)]:  # false alarms
+        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
+        probability = np.maximum(probability, peak * np.clip(1.2 - d / 3, 0, 1))
+    flair = Image((100 + 60 * reference + rng.normal(0, 4, shape)).astype(np.float32), (2.0, 1.0, 1.0),
+                  (-20.0, 15.0, -10.0), np.eye(3), "flair")
+    return flair, reference, np.clip(probability, 0, 1).astype(np.float32)
+
+
+def write_case(folder: Path, with_probability: bool = True) -> Path:
+    flair, reference, probability = synthetic_case()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_image(flair, folder / "flair.nii.gz")
+    write_image(flair.with_array(reference.astype(np.uint8)), folder / "lesions.nii.gz")
+    if with_probability:
+        write_image(flair.with_array(probability), folder / "probability.nii.gz")
+    return folder
+
+
+class FakeModel:
+    """Runner stand-in: reports progress, honours cancel, returns the synthetic probability map."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.progress: list[float] = []
+
+    def __call__(self, request, progress, cancel) -> InferenceResult:
+        self.started.set()
+        for step in range(4):
+            if progress:
+                progress(step / 4, f"patch {step}")
+            self.progress.append(step / 4)
+        while not self.release.wait(0.01):
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("inference cancelled")
+        return InferenceResult(request.flair.with_array(synthetic_case()[2]), 0.4, "fake-model")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("web")
+    return {"root": root, "case": write_case(root / "cases" / "case-a"),
+            "demo": root / "demos", "demo_case": write_case(root / "demos" / "demo-a", with_probability=False)}
+
+
+@pytest.fixture(scope="module")
+def model() -> FakeModel:
+    return FakeModel()
+
+
+@pytest.fixture(scope="module")
+def web(folders, model) -> ReviewWebApp:
+    probability = synthetic_case()[2]
+    services = Services(models=lambda: [ModelInfo("fake-model", 0.4)],
+                        demos=DemoLibrary(folders["demo"], seeds=()),
+                        stand_in=lambda reference, flair: flair.with_array(probability),
+                        runner=InProcessRunner(model))
+    app = ReviewWebApp(AppConfig(case=folders["case"], services=services, views="direct",
+                                 out=folders["root"] / "out"))
+    app.server.state.ready()
+    return app
+
+
+def set_state(app: ReviewWebApp, **values) -> None:
+    app.server.state.update(values)
+    app.server.state.flush()
+
+
+def engine_at(app: ReviewWebApp, t: float):
+    session = app.session
+    return ThresholdEngine(session.probability.array, session.flair.spacing, reference=session.reference).at(t)
+
+
+def test_case_opened_from_the_command_line_is_reviewed(web) -> None:
+    state = web.server.state
+    assert state.has_inputs and state.has_probability and state.has_reference
+    assert state.case_name == "case-a"
+    assert state.message_kind == "info"
+    assert web.session.threshold == pytest.approx(0.4)  # the selected model's recommended threshold
+
+
+@pytest.mark.parametrize("t", [0.2, 0.5, 0.8])
+def test_slider_change_goes_through_the_session_to_the_page(web, t) -> None:
+    set_state(web, threshold=t)
+    state, expected = web.server.state, engine_at(web, t)
+    assert web.session.threshold == t
+    lesion = expected.metrics["lesion"]
+    assert f"TP {lesion['tp_reference']} · FP {lesion['fp']} · FN {lesion['fn']}" in state.summary
+    assert state.summary.startswith(f"t = {t:.2f}")
+    assert [row["status"] for row in state.lesions] == [str(r.status) for r in web.session.lesions]
+    assert len(state.lesions) == len(expected.lesions)
+    f1 = next(row for row in state.metric_rows if row["key"] == "f1" and row["group"] == "lesion")
+    assert f1["value"] == ("n/a" if lesion["f1"] is None else f"{lesion['f1']:.3f}")
+    assert state.curve["threshold"] == t and state.curve["series"]
+    assert np.array_equal(web.session.review.labels, np.asarray(expected.overlay))
+
+
+def test_reset_returns_to_the_recommended_threshold(web) -> None:
+    set_state(web, threshold=0.77)
+    web.binding.reset_threshold()
+    assert web.server.state.threshold == pytest.approx(0.4)
+    assert web.session.threshold == pytest.approx(0.4)
+
+
+def test_lesion_row_click_moves_the_slice_views_to_the_lesion(web) -> None:
+    set_state(web, threshold=0.5)
+    row = web.server.state.lesions[-1]
+    assert row["kind"] == "reference"  # ids repeat between kinds: the row says which one it is
+    web.binding.jump(row["id"], row["kind"])
+    ras = next(r.centroid_ras for r in web.session.lesions if r.id == row["id"] and r.kind == row["kind"])
+    axial = next(v for v in web.viewport.slice_views() if v.get_orientation() == "Axial")
+    assert axial.get_slice_value() == pytest.approx(ras[2], abs=1.01)  # slices snap to the 2 mm grid
+    assert f"Reference lesion {row['id']} at" in web.server.state.message
+
+
+def test_overlay_opacity_reaches_the_segmentation_display(web) -> None:
+    set_state(web, opacity=0.25)
+    assert web.session.review.node.GetDisplayNode().GetOpacity() == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("path, words", [("/etc/passwd", "outside the folders"),
+                                         ("{case}/missing.nii.gz", "does not exist"),
+                                         ("{case}/broken.nii.gz", "broken.nii.gz")])
+def test_bad_paths_become_a_panel_message_and_change_nothing(web, folders, path, words) -> None:
+    (folders["case"] / "broken.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
+    before = web.session.flair_node
+    set_state(web, path_flair=path.format(case=folders["case"]), path_reference="", path_probability="")
+    assert web.binding.open_files() is False
+    assert web.server.state.message_kind == "error"
+    assert words in web.server.state.message
+    assert web.session.flair_node is before
+
+
+def test_demo_case_loads_with_a_stand_in_probability(web) -> None:
+    assert web.server.state.demo_names == ["demo-a"]
+    assert asyncio.run(web.binding.load_demo("demo-a"))
+    state = web.server.state
+    assert state.case_name == "demo-a" and state.has_probability
+    assert web.session.model_name == "stand-in (no model)"
+    assert state.summary.startswith("t = 0.50")
+
+
+def test_run_model_reports_progress_and_lands_in_the_session(web, model) -> None:
+    model.release.set()
+    seen: list[float] = []
+    web.server.state.change("progress")(lambda progress, **_: seen.append(progress))
+    assert asyncio.run(web.binding.run_model())
+    state = web.server.state
+    assert not state.running and state.has_probability
+    assert web.session.model_name == "fake-model"
+    assert web.session.threshold == pytest.approx(0.4)
+    assert max(seen) == pytest.approx(75.0)
+
+
+def test_cancel_stops_the_model_and_keeps_the_review(web, model) -> None:
+    model.release.clear()
+    model.started.clear()
+    probability_before = web.session.probability
+
+    async def run_and_cancel() -> bool:
+        task = asyncio.ensure_future(web.binding.run_model())
+        await asyncio.get_running_loop().run_in_executor(None, model.started.wait, 5)
+        assert web.server.state.running
+        web.binding.cancel()
+        return await task
+
+    assert asyncio.run(run_and_cancel()) is False
+    assert "cancelled" in web.server.state.message
+    assert web.session.probability is probability_before
+    assert not web.server.state.running
+
+
+def test_accept_and_export_write_new_folders(web, folders) -> None:
+    set_state(web, threshold=0.45)
+    web.binding.accept()
+    assert web.server.state.accepted.startswith("LesionSeg accepted")
+    web.binding.export()
+    first = Path(web.server.state.exported)
+    web.binding.export()
+    second = Path(web.server.state.exported)
+    assert first != second and first.parent == second.parent == folders["root"] / "out"
+    assert (first / "lesionseg_mask.nii.gz").is_file() and (second / "lesionseg_lesions.csv").is_file()
+
+
+def test_path_gate_follows_links_before_deciding(tmp_path) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    secret = tmp_path / "secret.nii.gz"
+    secret.write_bytes(b"x")
+    (allowed / "link.nii.gz").symlink_to(secret)
+    gate = PathGate.from_paths([allowed])
+    with pytest.raises(OutsideAllowedError):
+        gate.file(allowed / "link.nii.gz")
+    with pytest.raises(OutsideAllowedError):
+        gate.file(allowed / ".." / "secret.nii.gz")
+    (allowed / "ok.nii.gz").write_bytes(b"x")
+    assert gate.file(str(allowed / "ok.nii.gz")) == (allowed / "ok.nii.gz").resolve()
+
+
+def test_find_case_needs_a_flair(tmp_path) -> None:
+    with pytest.raises(Exception, match="no flair"):
+        find_case(tmp_path)
+
+
+def test_cli_refuses_a_missing_case_with_one_line(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "LesionSegLogic", "app", "--case", str(tmp_path / "nope")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
