@@ -1,0 +1,216 @@
+"""ThresholdEngine == naive oracle (property tests), geometry, lazy outputs, errors, sweeps and the CLIs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from LesionSegLogic.errors import GeometryError, InputError, MaskError, NonFiniteError
+from LesionSegLogic.image import Image
+from LesionSegLogic.metrics.evaluate import evaluate
+from LesionSegLogic.metrics.rules import PRESETS, MatchingRule
+from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_PREDICTED, OVERLAY_TP, ThresholdEngine
+from LesionSegLogic.threshold.naive import naive_at
+from LesionSegLogic.threshold.sweep import best_threshold, sweep_cohort, threshold_grid
+from LesionSegLogic.threshold.synthetic import synthetic_probability
+
+
+def assert_same(a, b) -> None:
+    assert a.metrics == b.metrics
+    assert np.array_equal(a.mask, b.mask)
+    assert np.array_equal(a.overlay, b.overlay)
+    assert len(a.lesions) == len(b.lesions)
+    for x, y in zip(a.lesions, b.lesions, strict=True):
+        assert (x.id, x.kind, x.n_voxels, x.status, x.partners) == (y.id, y.kind, y.n_voxels, y.status, y.partners)
+        assert np.allclose(x.centroid_zyx, y.centroid_zyx) and np.allclose(x.centroid_lps, y.centroid_lps)
+        assert x.max_probability == pytest.approx(y.max_probability)
+        assert x.mean_probability == pytest.approx(y.mean_probability)
+
+
+@st.composite
+def cases(draw):
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    shape = tuple(draw(st.integers(2, 8)) for _ in range(3))
+    p = ndimage.gaussian_filter(rng.random(shape), draw(st.floats(0.0, 1.5)))
+    p = (p - p.min()) / (np.ptp(p) + 1e-9)
+    if draw(st.booleans()):
+        p = np.round(p, 1)  # ties
+    ref = rng.random(shape) < draw(st.floats(0.0, 0.6)) if draw(st.booleans()) else None
+    if draw(st.booleans()):
+        rule = PRESETS[draw(st.sampled_from(sorted(PRESETS)))]
+    else:
+        rule = MatchingRule(
+            connectivity=draw(st.sampled_from((6, 18, 26))),
+            min_volume_mm3=draw(st.sampled_from((0.0, 1.0, 2.5))),
+            alpha=draw(st.sampled_from((0.0, 0.1, 0.25, 0.5))),
+            alpha_inclusive=draw(st.booleans()),
+            beta=draw(st.sampled_from((0.0, 0.3, 0.7, 1.0))),
+            gamma=draw(st.sampled_from((0.0, 0.5, 0.65, 1.0))),
+        )
+    spacing = tuple(draw(st.sampled_from((0.5, 1.0, 1.5))) for _ in range(3))
+    floor = draw(st.sampled_from((None, 0.0, 0.2, 0.5)))
+    thresholds = draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4)) + [float(p.min()), 0.5]
+    return p, ref, rule, spacing, floor, thresholds
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_engine_equals_naive_oracle(case):
+    p, ref, rule, spacing, floor, thresholds = case
+    engine = ThresholdEngine(p, spacing, ref, rule, floor=floor, origin=(3.0, -2.0, 1.0))
+    for t in thresholds:
+        for mode in ("lesion", "voxel"):
+            fast, slow = engine.at(t, mode=mode), naive_at(engine._inputs, t, mode=mode)
+            assert_same(fast, slow)
+        lesions = fast.metrics["lesion"]
+        if ref is not None:
+            assert lesions["tp_reference"] + lesions["fn"] == lesions["n_reference"]
+            assert lesions["tp_predicted"] + lesions["fp"] == lesions["n_predicted"]
+            assert fast.metrics["lesion"] == evaluate(fast.mask, ref, spacing, rule, surface=False)["lesion"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(sorted(PRESETS)), st.integers(0, 2))
+def test_metrics_invariant_under_axis_flips(seed, rule, axis):
+    rng = np.random.default_rng(seed)
+    shape = (6, 7, 8)
+    pred = ndimage.gaussian_filter(rng.random(shape), 1.0) > 0.5
+    ref = ndimage.gaussian_filter(rng.random(shape), 1.0) > 0.5
+    a = evaluate(pred, ref, (1.0, 1.5, 2.0), rule)
+    b = evaluate(np.flip(pred, axis), np.flip(ref, axis), (1.0, 1.5, 2.0), rule)
+    assert a["voxel"] == b["voxel"] and a["lesion"] == b["lesion"]
+    for key in ("hd", "hd95", "asd"):
+        assert (a["surface"][key] is None) == (b["surface"][key] is None)
+        if a["surface"][key] is not None:
+            assert a["surface"][key] == pytest.approx(b["surface"][key])
+
+
+def two_lesion_case():
+    ref = np.zeros((8, 10, 12), bool)
+    ref[2:4, 2:4, 2:4] = True  # lesion 1 (8 voxels)
+    ref[5:7, 6:8, 8:10] = True  # lesion 2 (8 voxels), will be missed at high thresholds
+    p = np.zeros(ref.shape, np.float32)
+    p[2:4, 2:4, 2:4] = 0.9
+    p[5:7, 6:8, 8:10] = 0.3
+    p[0, 8:10, 0:2] = 0.6  # a false positive (4 voxels)
+    return p, ref
+
+
+def test_overlay_modes_and_rows():
+    p, ref = two_lesion_case()
+    image = Image(p, spacing=(2.0, 1.0, 1.0), origin=(10.0, 20.0, 30.0), name="prob")
+    engine = ThresholdEngine(image, reference=ref, rule="hussein")
+    result = engine.at(0.5)
+    assert result.metrics["lesion"] == {**result.metrics["lesion"], "n_reference": 2, "tp_reference": 1, "fp": 1}
+    assert np.count_nonzero(result.overlay == OVERLAY_TP) == 8
+    assert np.count_nonzero(result.overlay == OVERLAY_FP) == 4
+    assert np.count_nonzero(result.overlay == OVERLAY_FN) == 8
+    predicted = result.predicted()
+    assert [r.max_probability for r in predicted] == pytest.approx([0.9, 0.6])  # by decreasing confidence
+    first = predicted[0]
+    assert first.status == "TP" and first.partners == (1,) and first.volume_mm3 == 16.0
+    assert first.centroid_zyx == (2.5, 2.5, 2.5)
+    # physical LPS = origin + direction @ (spacing_xyz * (i, j, k)) with i = x index
+    assert first.centroid_lps == pytest.approx((10.0 + 2.5, 20.0 + 2.5, 30.0 + 2 * 2.5))
+    missed = result.reference()[1]
+    assert missed.status == "FN" and missed.partners == () and missed.max_probability == pytest.approx(0.3)
+    voxel = engine.at(0.5, mode="voxel").overlay
+    assert np.count_nonzero(voxel == OVERLAY_TP) == 8 and np.count_nonzero(voxel == OVERLAY_FN) == 8
+    assert result.metrics["surface"] is None
+    assert result.compute_surface()["hd"] > 0 and result.metrics["surface"] is not None
+    assert engine.at(0.5, surface=True).metrics["surface"] == result.metrics["surface"]
+
+
+def test_without_reference_marks_predicted_lesions():
+    p, _ = two_lesion_case()
+    result = ThresholdEngine(p, (1.0, 1.0, 1.0)).at(0.5)
+    assert result.metrics["lesion"]["n_predicted"] == 2 and "sensitivity" not in result.metrics["lesion"]
+    assert set(np.unique(result.overlay)) == {0, OVERLAY_PREDICTED}
+    assert all(row.status is None for row in result.lesions)
+
+
+def test_thresholds_below_floor_whole_grid_and_sweep_match_oracle():
+    p, ref = two_lesion_case()
+    p = p + np.float32(0.001)  # min(p) > 0
+    engine = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, "anima", floor=0.2)
+    for t in (0.0, 0.001, 0.05, 0.2, 0.25, 0.95, 1.0):
+        assert_same(engine.at(t), naive_at(engine._inputs, t))
+    curve = engine.sweep(threshold_grid(0.1))
+    assert [c["threshold"] for c in curve] == pytest.approx(list(np.linspace(0, 1, 11)))
+    assert curve[0]["lesion"]["n_predicted"] == 1  # everything is one lesion at t = 0
+    assert curve == [naive_at(engine._inputs, t).metrics for t in threshold_grid(0.1)]
+
+
+def test_sweep_picks_best_median_threshold():
+    rng = np.random.default_rng(4)
+    engines = []
+    for seed in range(3):
+        ref = ndimage.gaussian_filter(rng.random((12, 16, 16)), 1.2) > 0.56
+        engines.append(ThresholdEngine(synthetic_probability(ref, seed=seed), reference=ref))
+    result = sweep_cohort(engines, threshold_grid(0.05), "voxel-f1")
+    dice = result.median["voxel.dice"]
+    defined = [d for d in dice if d is not None]
+    assert result.best_value == max(defined)
+    assert dice[result.thresholds.index(result.best_threshold)] == result.best_value
+    assert best_threshold([0.3, 0.5, 0.6], [1.0, 1.0, 0.2]) == (0.5, 1.0)
+    assert best_threshold([0.4, 0.6], [1.0, 1.0]) == (0.4, 1.0)
+    with pytest.raises(InputError):
+        sweep_cohort([ThresholdEngine(np.zeros((2, 2, 2)))], [0.5])
+
+
+def test_synthetic_map_is_deterministic_and_a_probability():
+    ref = np.zeros((10, 12, 12), bool)
+    ref[3:6, 4:8, 4:8] = True
+    a = synthetic_probability(ref, (1.0, 1.0, 1.0), seed=7)
+    assert np.array_equal(a, synthetic_probability(ref, (1.0, 1.0, 1.0), seed=7))
+    assert not np.array_equal(a, synthetic_probability(ref, (1.0, 1.0, 1.0), seed=8))
+    assert a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+    assert a[ref].mean() > a[~ref].mean()
+
+
+def test_bad_inputs_raise_typed_errors():
+    p = np.full((3, 3, 3), 0.5)
+    with pytest.raises(NonFiniteError):
+        ThresholdEngine(np.full((3, 3, 3), np.nan))
+    with pytest.raises(NonFiniteError):
+        ThresholdEngine(p * 3)
+    with pytest.raises(GeometryError):
+        ThresholdEngine(p, reference=np.zeros((3, 3, 4), bool))
+    with pytest.raises(MaskError):
+        ThresholdEngine(p, reference=np.full((3, 3, 3), 2))
+    with pytest.raises(GeometryError):
+        ThresholdEngine(Image(p, name="a.nii"), reference=Image(np.zeros((3, 3, 3)), spacing=(2, 1, 1), name="b"))
+    with pytest.raises(InputError):
+        ThresholdEngine(p, rule="nope")
+    with pytest.raises(InputError):
+        ThresholdEngine(p).at(float("nan"))
+
+
+def test_cli_evaluate_and_sweep(tmp_path, capsys):
+    from LesionSegLogic.cli import main
+    from LesionSegLogic.io import write_image
+
+    p, ref = two_lesion_case()
+    prob_path, ref_path = tmp_path / "prob.nii.gz", tmp_path / "ref.nii.gz"
+    write_image(Image(p, spacing=(2.0, 1.0, 1.0)), prob_path, dtype=np.float32)
+    write_image(Image(ref.astype(np.uint8), spacing=(2.0, 1.0, 1.0)), ref_path, dtype=np.uint8)
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--prob", str(prob_path), "--ref", str(ref_path), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    engine = ThresholdEngine(p, (2.0, 1.0, 1.0), ref).at(0.5, surface=True).metrics
+    for block in ("voxel", "lesion", "surface"):
+        assert data[block] == pytest.approx(engine[block])
+    assert data["threshold"] == 0.5 and data["rule"] == "hussein"
+    assert main(["sweep", "--prob", str(prob_path), "--ref", str(ref_path), "--step", "0.1"]) == 0
+    sweep = json.loads(capsys.readouterr().out)
+    assert len(sweep["thresholds"]) == 11 and sweep["best_threshold"] is not None
+    other = tmp_path / "other.nii.gz"
+    write_image(Image(ref.astype(np.uint8), spacing=(1.0, 1.0, 1.0)), other, dtype=np.uint8)
+    assert main(["evaluate", "--prob", str(prob_path), "--ref", str(other)]) == 2
+    assert "is not on the grid" in capsys.readouterr().err
