@@ -1,9 +1,8 @@
 """What every loss shares: input checks, float32 maths under autocast, soft counts and batch/sample pooling.
 
 Every loss in :mod:`LesionSegLogic.losses` is a :class:`BinaryLoss`: it is called ``loss(logits, target)``
-with
-raw logits ``z`` (no sigmoid applied) and a {0, 1} target of the same shape ``(B, 1, D, H, W)`` (or
-``(B, 1, H, W)``) and returns a scalar. Probabilities are ``p = σ(z)``; logarithms are taken in the stable
+with raw logits ``z`` (no sigmoid applied) and a {0, 1} target of the same shape ``(B, 1, D, H, W)`` (or ``(B,
+1, H, W)``) and returns a scalar. Probabilities are ``p = σ(z)``; logarithms are taken in the stable
 log-sigmoid form ``ln p = −softplus(−z)``, ``ln(1 − p) = −softplus(z)``, so no loss ever evaluates ``log(0)``.
 
 Precision: half-precision logits (``float16``/``bfloat16``, e.g. from ``torch.autocast``) are promoted to
@@ -11,13 +10,12 @@ Precision: half-precision logits (``float16``/``bfloat16``, e.g. from ``torch.au
 inputs stay ``float64``, which the tests use). The returned scalar is ``float32`` or ``float64``.
 
 Pooling (overlap losses only). Soft counts ``TP = Σ p·y``, ``FP = Σ p·(1 − y)``, ``FN = Σ (1 − p)·y`` are
-summed
-either over the whole batch (``pooling="batch"``, one overlap score per batch, the nnU-Net "batch Dice") or
-per sample (``pooling="sample"``, one score per patch, then averaged; MONAI's default ``batch=False``). With
-batch pooling a lesion-free patch contributes its false positives to the batch's FP; with sample pooling a
-lesion-free patch has ``TP = FN = 0`` and its score is decided by the smoothing constant alone (each loss's
-docstring says what that gives). Voxel-wise losses (cross-entropy, focal) average over every voxel of the
-batch and have no pooling option.
+summed either over the whole batch (``pooling="batch"``, one overlap score per batch, the nnU-Net "batch
+Dice") or per sample (``pooling="sample"``, one score per patch, then averaged; MONAI's default
+``batch=False``). With batch pooling a lesion-free patch contributes its false positives to the batch's FP;
+with sample pooling a lesion-free patch has ``TP = FN = 0`` and its score is decided by the smoothing constant
+alone (each loss's docstring says what that gives). Voxel-wise losses (cross-entropy, focal) average over
+every voxel of the batch and have no pooling option.
 """
 
 from __future__ import annotations

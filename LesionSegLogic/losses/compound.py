@@ -35,8 +35,7 @@ class ComboLoss(BinaryLoss):
     is followed (β on the lesion term, 1 − β on background); the released ``asgsaeid/ComboLoss`` code weights
     the background term by β(1 − β). Defaults ``alpha = 0.5``, ``beta = 0.5`` (the released code's
     ``ce_d_w``/``ce_w``; the paper tunes them per data set), ``smooth = 1`` (the code's), ``pooling =
-    "batch"``.
-    Lesion-free patch: the CE term punishes every false positive; the Dice term as in ``dice``.
+    "batch"``. Lesion-free patch: the CE term punishes every false positive; the Dice term as in ``dice``.
     """
 
     name = "combo"
@@ -68,8 +67,7 @@ class DiceCELoss(BinaryLoss):
 
     ``L_Dice`` as :class:`~LesionSegLogic.losses.overlap.DiceLoss` (linear denominator), BCE the mean voxel
     cross-entropy. Defaults ``lambda_dice = lambda_ce = 1``, ``smooth = 1``, ``pooling = "batch"``. Equals
-    MONAI
-    ``DiceCELoss(sigmoid=True, smooth_nr=s, smooth_dr=s, batch=pooling=="batch")`` (same λ defaults).
+    MONAI ``DiceCELoss(sigmoid=True, smooth_nr=s, smooth_dr=s, batch=pooling=="batch")`` (same λ defaults).
     Lesion-free patch: the CE term punishes every false positive; the Dice term as in ``dice``.
     """
 
@@ -131,18 +129,15 @@ class HyTverLoss(BinaryLoss):
     Source: Perera et al., "HyTver" (seed 004), section II-A, with Combo's weighted cross-entropy
     ``wCE(β_ce) = −(1/N) Σ [β_ce y ln p + (1 − β_ce)(1 − y) ln(1 − p)]`` (the paper's printed bracket
     ``β(y − log p)`` is garbled; it cites Combo for it). Convention mapping: the paper's TI puts its α on
-    false
-    negatives and 1 − α on false positives — so paper α ↦ our ``beta`` (FN) and 1 − α ↦ our ``alpha`` (FP);
-    the paper's CE β ↦ ``ce_beta``; the paper's γ ↦ ``gamma``.
+    false negatives and 1 − α on false positives — so paper α ↦ our ``beta`` (FN) and 1 − α ↦ our ``alpha``
+    (FP); the paper's CE β ↦ ``ce_beta``; the paper's γ ↦ ``gamma``.
 
     The paper states no values; defaults are those of the authors' released code (``hyTver`` in
     ``CoactSeg/code/utils/losses.py``): CE lesion weight 0.7, Tversky FN weight 0.7 / FP 0.3, γ = 0.5,
-    smooth 1 → ``alpha = 0.3``, ``beta = 0.7``, ``ce_beta = 0.7``, ``gamma = 0.5``, ``smooth = 1``. Where
-    that code
-    differs from the paper (and we follow the paper): it clips p and y to [0.001, 0.999], returns
-    ``γ·CE − (1 − γ)·TI`` (negative), and the call site swaps prediction and target, so its TI weights FP
-    0.7 and
-    FN 0.3. ``gamma = 0`` is the Tversky loss; ``gamma = 1`` the weighted CE.
+    smooth 1 → ``alpha = 0.3``, ``beta = 0.7``, ``ce_beta = 0.7``, ``gamma = 0.5``, ``smooth = 1``. Where that
+    code differs from the paper (and we follow the paper): it clips p and y to [0.001, 0.999], returns ``γ·CE
+    − (1 − γ)·TI`` (negative), and the call site swaps prediction and target, so its TI weights FP 0.7 and FN
+    0.3. ``gamma = 0`` is the Tversky loss; ``gamma = 1`` the weighted CE.
     """
 
     name = "hytver"

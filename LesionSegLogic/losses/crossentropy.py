@@ -26,6 +26,9 @@ class BCELoss(BinaryLoss):
 
     name = "bce"
 
+    def __init__(self) -> None:
+        super().__init__()
+
     def compute(self, z: Tensor, y: Tensor) -> Tensor:
         return weighted_ce(z, y, 0.5) * 2.0
 
@@ -39,8 +42,8 @@ class WeightedBCELoss(BinaryLoss):
     With ``β = 0.5`` it is half the plain BCE.
 
     Default ``beta = 0.7``: the paper tunes β per data set; 0.7 is the lesion weight of HyTver's released code
-    and the FN weight the seeds favour (seed 001's best β). Lesion-free patch: background voxels cost
-    ``−(1 − β) ln(1 − p)``.
+    and the FN weight the seeds favour (seed 001's best β). Lesion-free patch: background voxels cost ``−(1 −
+    β) ln(1 − p)``.
     """
 
     name = "weighted_bce"

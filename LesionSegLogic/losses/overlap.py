@@ -2,8 +2,7 @@
 
 All take ``pooling="batch"`` (default: one score over the whole batch) or ``"sample"`` (one score per patch,
 averaged); see :mod:`LesionSegLogic.losses.base`. The Tversky convention of the whole package: ``alpha``
-weights
-FALSE POSITIVES and ``beta`` FALSE NEGATIVES (Salehi et al. 2017 / Hashemi et al. 2018 eq. 2, MONAI).
+weights FALSE POSITIVES and ``beta`` FALSE NEGATIVES (Salehi et al. 2017 / Hashemi et al. 2018 eq. 2, MONAI).
 """
 
 from __future__ import annotations
@@ -85,12 +84,10 @@ class GeneralizedDiceLoss(BinaryLoss):
 
     The weights are computed from the target per pooling group and normalised to sum to 1 (the ratio does not
     change; it keeps ``smooth`` meaningful). An empty class (lesion-free patch or group: ``n_fg = 0``) would
-    get
-    an infinite weight; as NiftyNet and MONAI do, it gets the largest finite weight instead, so a lesion-free
-    patch is scored by the equally weighted two-class Dice — false positives still cost. Defaults
-    ``weights = "square"``, ``smooth = 0`` (the denominator is ≥ min(w)·N > 0), ``pooling = "batch"``.
-    Equals MONAI ``GeneralizedDiceLoss`` on the two channels ``(1 − p, p)`` with ``smooth_nr = smooth_dr =
-    0``.
+    get an infinite weight; as NiftyNet and MONAI do, it gets the largest finite weight instead, so a
+    lesion-free patch is scored by the equally weighted two-class Dice — false positives still cost. Defaults
+    ``weights = "square"``, ``smooth = 0`` (the denominator is ≥ min(w)·N > 0), ``pooling = "batch"``. Equals
+    MONAI ``GeneralizedDiceLoss`` on the two channels ``(1 − p, p)`` with ``smooth_nr = smooth_dr = 0``.
     """
 
     name = "generalized_dice"
@@ -190,11 +187,9 @@ class LogCoshDiceLoss(DiceLoss):
 
     Source: Jadon, "A survey of loss functions for semantic segmentation", CIBCB 2020 (seed 000's "Log-Cosh").
     ``ln cosh`` is evaluated as ``|x| + softplus(−2|x|) − ln 2``. Its gradient is ``tanh(L_Dice)`` times
-    Dice's
-    (always weaker: ``tanh(x) < x``); values lie in ``[0, ln cosh 1 ≈ 0.434]``. Defaults as Dice
+    Dice's (always weaker: ``tanh(x) < x``); values lie in ``[0, ln cosh 1 ≈ 0.434]``. Defaults as Dice
     (``smooth = 1``, ``pooling = "batch"``). Note: HyTver's released code implements "log-cosh" as a
-    voxel-wise
-    regression ``mean ln cosh(y − p)`` — not this loss.
+    voxel-wise regression ``mean ln cosh(y − p)`` — not this loss.
     """
 
     name = "log_cosh_dice"

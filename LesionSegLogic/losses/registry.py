@@ -52,7 +52,8 @@ class LossInfo:
 
 def _defaults(cls: type[BinaryLoss]) -> dict[str, Any]:
     sig = inspect.signature(cls.__init__)
-    return {k: p.default for k, p in sig.parameters.items() if k != "self"}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {k: p.default for k, p in sig.parameters.items() if k != "self" and p.kind in named}
 
 
 _TVERSKY = "alpha weights FP, beta weights FN (Salehi/Hashemi eq. 2, MONAI)"

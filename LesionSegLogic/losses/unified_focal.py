@@ -4,9 +4,8 @@ Two classes are formed from the single sigmoid channel: lesion ``p_fg = σ(z)`` 
 ``p_bg = 1 − p_fg = σ(−z)``, with references ``y`` and ``1 − y``. Per class c (per pooling group):
 
 * modified Tversky index ``mTI_c = (TP_c + ε) / (TP_c + δ·FN_c + (1 − δ)·FP_c + ε)`` — **δ on false
-negatives**,
-  so in our Tversky convention ``alpha = 1 − δ`` (FP) and ``beta = δ`` (FN). For the background class
-  ``TP_bg = TN``, ``FN_bg = FP``, ``FP_bg = FN`` of the lesion class.
+  negatives**, so in our Tversky convention ``alpha = 1 − δ`` (FP) and ``beta = δ`` (FN). For the background
+  class ``TP_bg = TN``, ``FN_bg = FP``, ``FP_bg = FN`` of the lesion class.
 * focal Tversky ``(1 − mTI_c)^(1−γ)`` — symmetric: on both classes; asymmetric: only on the lesion class (the
   background keeps ``1 − mTI_bg``); averaged over the two classes.
 * focal cross-entropy, per voxel, summed over the two classes and averaged over voxels:
@@ -43,10 +42,9 @@ class UnifiedFocalLoss(BinaryLoss):
     the reference code ``mlyg/unified-focal-loss`` multiplies ``weight`` with the focal Tversky term instead
     (identical at the default 0.5), works on two softmax channels, channels-last and indexes 2-D only;
     MONAI's ``AsymmetricUnifiedFocalLoss`` averages the focal CE over both channels (half the paper's value)
-    and rejects single-channel inputs in older releases. Lesion-free patch: the lesion mTI is ``ε/(… + ε)``
-    → its
-    Tversky term is ≈ 1 as soon as anything is predicted (0 if nothing is), and background voxels
-    pay the focal CE.
+    and rejects single-channel inputs in older releases. Lesion-free patch: the lesion mTI is ``ε/(… + ε)`` →
+    its Tversky term is ≈ 1 as soon as anything is predicted (0 if nothing is), and background voxels pay the
+    focal CE.
     """
 
     name = "unified_focal"

@@ -11,25 +11,20 @@ class-weighted cross-entropy gradient ``w_t (p − y)``.
 
 Normalisation ``c``: ``"mean"`` (default) divides by the number of voxels in the batch, so the gradient
 magnitude does not grow with patch or batch size, like a mean-reduced CE; ``"sum"`` (``c = 1``) is what the
-authors' released code does (``marianocabezas/rethinking_dsc``, ``criterions.py``). The voxel counts are
-taken over
-the whole batch (``pooling="batch"``, as in that code) or per sample (``"sample"``).
+authors' released code does (``marianocabezas/rethinking_dsc``, ``criterions.py``). The voxel counts are taken
+over the whole batch (``pooling="batch"``, as in that code) or per sample (``"sample"``).
 
 Forward value: for integer γ the gradient field is conservative with a closed-form potential (weights held
-fixed,
-they depend on the target only), and forward returns ``c · Σ_i Φ_i`` with
-``Φ_i = −w_fg [ln p + Σ_{k=1}^{γ−1} C(γ−1, k)(−1)^k p^k / k]`` for lesion voxels and
-``Φ_i = −w_bg [ln(1−p) + Σ_{k=1}^{γ−1} C(γ−1, k)(−1)^k (1−p)^k / k]`` for background voxels (γ = 2:
-``w_fg(p − ln p)`` and ``w_bg(1 − p − ln(1 − p))``; γ = 1: the weighted CE; γ = 0: ``∓w z``). So the
-reported value
-is a true loss whose autograd gradient equals eq. 5 (``torch.autograd.gradcheck`` verifies it) — not an
-unrelated
-number for logging. It decreases as the fit improves but has no fixed minimum of 0.
+fixed, they depend on the target only), and forward returns ``c · Σ_i Φ_i`` with ``Φ_i = −w_fg [ln p +
+Σ_{k=1}^{γ−1} C(γ−1, k)(−1)^k p^k / k]`` for lesion voxels and ``Φ_i = −w_bg [ln(1−p) + Σ_{k=1}^{γ−1} C(γ−1,
+k)(−1)^k (1−p)^k / k]`` for background voxels (γ = 2: ``w_fg(p − ln p)`` and ``w_bg(1 − p − ln(1 − p))``; γ =
+1: the weighted CE; γ = 0: ``∓w z``). So the reported value is a true loss whose autograd gradient equals eq.
+5 (``torch.autograd.gradcheck`` verifies it) — not an unrelated number for logging. It decreases as the fit
+improves but has no fixed minimum of 0.
 
-Lesion-free batch (batch pooling) or patch (sample pooling): ``N_fg = 0`` so ``w_bg = 0`` — **false
-positives are
-neither counted nor penalised there** (zero gradient): the paper's definition; sample patches containing
-lesion.
+Lesion-free batch (batch pooling) or patch (sample pooling): ``N_fg = 0`` so ``w_bg = 0`` — **false positives
+are neither counted nor penalised there** (zero gradient). That is the paper's definition: train it on
+patches sampled to contain lesion.
 """
 
 from __future__ import annotations
@@ -93,9 +88,8 @@ class _WeightedGradient(torch.autograd.Function):
 class WeightedGradientLoss(BinaryLoss):
     """Weighted-gradient loss of Cabezas & Diez 2024 (seed 002, eq. 5, "new"); see the module docstring.
 
-    ``∂L/∂z = c·[w_bg(1 − y)p^γ − w_fg·y(1 − p)^γ]``, ``w_fg = N_bg/N``, ``w_bg = N_fg/N``. Defaults ``gamma
-    = 2``
-    (integer ≥ 0), ``normalisation = "mean"`` (c = 1/N_batch; ``"sum"``: c = 1 as in the authors' code),
+    ``∂L/∂z = c·[w_bg(1 − y)p^γ − w_fg·y(1 − p)^γ]``, ``w_fg = N_bg/N``, ``w_bg = N_fg/N``. Defaults ``gamma =
+    2`` (integer ≥ 0), ``normalisation = "mean"`` (c = 1/N_batch; ``"sum"``: c = 1 as in the authors' code),
     ``pooling = "batch"``. The forward value is the exact potential of that gradient. Lesion-free batch/patch:
     zero loss and zero gradient (``w_bg = 0``).
     """
