@@ -43,6 +43,8 @@ class Viewport(Protocol):
 
     def set_overlay_opacity(self, nodes: list[Any], opacity: float) -> None: ...
 
+    def refresh_overlays(self, nodes: list[Any]) -> None: ...
+
 
 def initial_state() -> dict[str, Any]:
     return {
@@ -296,13 +298,17 @@ class ReviewBinding:
         s.lesions = lesion_items(review.lesions)
         s.curve = curve_paths(self.session.plot.curve if self.session.plot else None, review.threshold)
         self._on_opacity(s.opacity)
+        self.viewport.refresh_overlays(self._overlay_nodes())
+
+    def _overlay_nodes(self) -> list[Any]:
+        return [seg.node for seg in (self.session.prediction, self.session.review) if seg is not None]
 
     def _on_curve(self) -> None:
         plot = self.session.plot
         self.state.curve = curve_paths(plot.curve if plot else None, self.session.threshold)
 
     def _on_opacity(self, opacity: float, **_: Any) -> None:
-        nodes = [seg.node for seg in (self.session.prediction, self.session.review) if seg is not None]
+        nodes = self._overlay_nodes()
         if nodes and opacity is not None:
             self.viewport.set_overlay_opacity(nodes, float(opacity))
 
