@@ -48,7 +48,7 @@ def _inputs(binding: ReviewBinding) -> None:
         v.VSelect(v_model=("demo_name",), items=("demo_names",), label="Demo phantom", density="compact",
                   hide_details=True, classes="mr-2", no_data_text="no demo cases")
         _button("Load demo", binding.load_demo, "Load demo phantom", disabled=("running",))
-    with (v.VExpansionPanels(variant="accordion", classes="mt-2"), v.VExpansionPanel(title="Open files"),
+    with (v.VExpansionPanels(variant="accordion", classes="mt-2"), v.VExpansionPanel(title="Open a case or files"),
           v.VExpansionPanelText()):
         v.VTextField(v_model=("path_case",), label="Case folder", density="compact", hide_details=True,
                      classes="mb-1")
