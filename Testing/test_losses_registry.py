@@ -115,3 +115,17 @@ def test_cli_single_loss_and_unknown_name(capsys: pytest.CaptureFixture[str]) ->
     assert "Cabezas" in capsys.readouterr().out
     assert main(["losses", "nope"]) == 2
     assert "unknown loss 'nope'" in capsys.readouterr().err
+
+
+def test_docs_table_lists_every_loss_with_its_code_defaults() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "losses.md").read_text(encoding="utf-8")
+    rows: dict[str, str] = {}
+    for line in doc.splitlines():
+        if line.startswith("| `"):
+            rows.setdefault(line.split("|")[1].strip().strip("`"), line)  # the first table is the loss table
+    for name, info in LOSSES.items():
+        assert name in rows, name
+        for key, value in info.params.items():
+            assert f"{key}={value!r}" in rows[name], (name, key)
