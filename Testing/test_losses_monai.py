@@ -118,3 +118,16 @@ def test_asymmetric_focal_tversky_part_matches_monai() -> None:
         torch.cat([1 - p, p], dim=1), torch.cat([1 - y, y], dim=1)
     )
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7)
+
+
+def test_monai_asymmetric_focal_ce_is_half_of_yeungs() -> None:
+    """Documented discrepancy: MONAI averages the focal CE over both channels, Yeung sums them per voxel."""
+    from monai.losses.unified_focal_loss import AsymmetricFocalLoss
+
+    from LesionSegLogic.losses.unified_focal import AsymmetricUnifiedFocalLoss
+
+    z, y = _inputs(8)
+    ours = AsymmetricUnifiedFocalLoss(delta=0.7, gamma=0.5).focal_part(z, y)
+    p = torch.sigmoid(z)
+    theirs = AsymmetricFocalLoss(delta=0.7, gamma=0.5)(torch.cat([1 - p, p], dim=1), torch.cat([1 - y, y], dim=1))
+    torch.testing.assert_close(ours, 2 * theirs, rtol=1e-6, atol=1e-9)

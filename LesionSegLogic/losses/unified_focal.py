@@ -41,10 +41,10 @@ class UnifiedFocalLoss(BinaryLoss):
     (modified symmetric) focal loss, ``lambda_ = 0`` the focal Tversky part. Differences elsewhere:
     the reference code ``mlyg/unified-focal-loss`` multiplies ``weight`` with the focal Tversky term instead
     (identical at the default 0.5), works on two softmax channels, channels-last and indexes 2-D only;
-    MONAI's ``AsymmetricUnifiedFocalLoss`` averages the focal CE over both channels (half the paper's value)
-    and rejects single-channel inputs in older releases. Lesion-free patch: the lesion mTI is ``ε/(… + ε)`` →
-    its Tversky term is ≈ 1 as soon as anything is predicted (0 if nothing is), and background voxels pay the
-    focal CE.
+    MONAI's ``AsymmetricUnifiedFocalLoss`` averages the focal CE over both channels (half the paper's value;
+    tested) and in older releases applied no sigmoid and raised on lesion-free patches. Lesion-free patch: the
+    lesion mTI is ``ε/(… + ε)`` → its Tversky term is ≈ 1 as soon as anything is predicted (0 if nothing is),
+    and background voxels pay the focal CE.
     """
 
     name = "unified_focal"
