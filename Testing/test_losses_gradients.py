@@ -128,3 +128,21 @@ def test_bf16_autocast_is_finite_and_close_to_fp32(name: str) -> None:
     assert all(torch.isfinite(p.grad).all() for p in conv.parameters())
     reference = loss(conv(x).detach(), y)
     assert float(value.detach()) == pytest.approx(float(reference), rel=3e-2, abs=3e-3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", available_losses())
+def test_cuda_autocast_is_finite_and_close_to_fp32(name: str, dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(1, 1, 3, padding=1).cuda()
+    x = torch.randn(2, 1, 8, 8, 8, device="cuda")
+    y = (x > 1.0).float()
+    loss = build_loss(name)
+    with torch.autocast("cuda", dtype=dtype):
+        logits = conv(x)
+        value = loss(logits, y)
+    assert logits.dtype == dtype and value.dtype == torch.float32
+    value.backward()
+    assert torch.isfinite(value) and all(torch.isfinite(p.grad).all() for p in conv.parameters())
+    assert float(value.detach()) == pytest.approx(float(loss(conv(x).detach(), y)), rel=3e-2, abs=3e-3)
