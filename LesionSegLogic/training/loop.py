@@ -241,7 +241,7 @@ def train(
             scaler.update()
             total += float(loss.detach())
             counts.add_logits(logits, y)
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         val_loss, val_counts = _validate_patches(model, loss_fn, val_batches)
         scheduler.step(val_loss)
         improved = val_loss < best

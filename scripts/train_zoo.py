@@ -1,0 +1,329 @@
+#!/usr/bin/env python
+"""Regenerate the bundled model zoo (``Resources/Models/``) and its table (``docs/zoo.md``) from scratch.
+
+    .venv/bin/python scripts/train_zoo.py            # everything: phantoms, LF1 estimator, 13 models, table
+
+One command, CPU only, no downloads. Stages (each skips work already done in ``--work``):
+
+1. **phantoms** — brain phantoms (:func:`LesionSegLogic.phantom.generate_case`) at the training spacing,
+   cropped to a field of view around the ventricles: a training pool (seeds ``POOL_SEED + i``) split by subject into
+   training / validation / threshold-optimisation sets (seed 000), and a held-out test set generated from
+   seeds never used in training (``TEST_SEED + i``).
+2. **estimator** — Kamraoui's lesion-wise F1 estimator (seed 003) for the ``dice_lf1`` model.
+3. **train** — one model per loss, the same seed, hence the same initial weights and the same batches
+   (seed 002), at most ``--jobs`` trainings at a time with one torch thread each.
+4. **measure/export** — recommended threshold by the median voxel-wise F1 on the threshold-optimisation set
+   (seed 000), held-out metrics at 0.5 and at that threshold (anima rule), ``card.json`` and
+   ``model.safetensors``.
+5. **table** — ``docs/zoo.md`` from the cards (numbers read from the cards, never typed in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+POOL_SEED = 1000
+TEST_SEED = 9000
+SPACING = (1.5, 1.5, 1.5)
+FOV_MM = (96.0, 128.0, 128.0)
+
+# loss name -> (zoo name, loss params, optimiser). Parameters left out use the paper defaults of
+# LesionSegLogic.losses; Tversky beta = 0.7 on false negatives is Hashemi's best (seed 001); Combo is trained
+# with Adadelta, learning rate 1, as in seed 000.
+ZOO: list[tuple[str, str, dict[str, Any], str]] = [
+    ("dice_ce", "dice_ce", {}, "adam"),
+    ("dice", "dice", {}, "adam"),
+    ("bce", "bce", {}, "adam"),
+    ("generalized_dice", "generalized_dice", {}, "adam"),
+    ("tversky", "tversky", {"alpha": 0.3, "beta": 0.7}, "adam"),
+    ("focal_tversky", "focal_tversky", {}, "adam"),
+    ("log_cosh_dice", "log_cosh_dice", {}, "adam"),
+    ("combo", "combo", {}, "adadelta"),
+    ("focal", "focal", {}, "adam"),
+    ("unified_focal", "unified_focal", {}, "adam"),
+    ("hytver", "hytver", {}, "adam"),
+    ("weighted_gradient", "weighted_gradient", {}, "adam"),
+    ("dice_lf1", "dice", {}, "adam"),
+]
+
+
+@dataclass
+class Recipe:
+    """The shared training recipe (small enough for 2 shared CPU cores)."""
+
+    features: tuple[int, ...] = (8, 16, 32)
+    patch: tuple[int, int, int] = (32, 32, 32)
+    batch_size: int = 4
+    epochs: int = 20
+    iterations: int = 20
+    lesion_share: float = 0.7
+    seed: int = 0
+    n_train: int = 14
+    n_val: int = 3
+    n_threshold: int = 4
+    n_test: int = 6
+
+
+def _phantom_job(args: tuple[int, str]) -> str:
+    seed, folder = args
+    import torch
+
+    torch.set_num_threads(1)
+    from LesionSegLogic.phantom import generate_case, write_case
+
+    case = generate_case(seed, spacing=SPACING, fov_mm=FOV_MM)
+    write_case(case, folder)
+    return folder
+
+
+def make_phantoms(work: Path, recipe: Recipe, jobs: int) -> None:
+    pool = recipe.n_train + recipe.n_val + recipe.n_threshold
+    todo = [(POOL_SEED + i, str(work / "pool" / f"phantom{POOL_SEED + i}")) for i in range(pool)]
+    todo += [(TEST_SEED + i, str(work / "test" / f"phantom{TEST_SEED + i}")) for i in range(recipe.n_test)]
+    todo = [t for t in todo if not (Path(t[1]) / "lesions.nii.gz").is_file()]
+    if not todo:
+        return
+    print(f"generating {len(todo)} phantoms ...", flush=True)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as ex:
+        for folder in ex.map(_phantom_job, todo):
+            print(f"  {folder}", flush=True)
+
+
+def splits(work: Path, recipe: Recipe):
+    from LesionSegLogic.training.data import Splits, discover_cases
+
+    pool = discover_cases(work / "pool")
+    test = discover_cases(work / "test")
+    a, b = recipe.n_train, recipe.n_train + recipe.n_val
+    return Splits(tuple(pool[:a]), tuple(pool[a:b]), tuple(pool[b:]), tuple(test))
+
+
+def train_estimator(work: Path) -> Path:
+    folder = work / "lf1_estimator"
+    if (folder / "lf1_estimator.json").is_file():
+        return folder
+    import torch
+
+    torch.set_num_threads(1)
+    from LesionSegLogic.training.lf1_estimator import EstimatorConfig, save_estimator, train_estimator
+
+    cfg = EstimatorConfig(patch=(32, 32, 32))
+    t0 = time.time()
+    model, report = train_estimator(n_train=1500, n_test=300, epochs=15, seed=0, config=cfg)
+    save_estimator(model, report, folder, cfg)
+    print(
+        f"LF1 estimator: MAE {report.mae:.3f}, r {report.pearson:.3f} ({time.time() - t0:.0f} s)", flush=True
+    )
+    return folder
+
+
+def _config(name: str, loss: str, params: dict, optimiser: str, recipe: Recipe, work: Path, lf1: Path | None):
+    from LesionSegLogic.training.config import TrainConfig
+
+    return TrainConfig(
+        data=str(work / "pool"),
+        out=str(work / "runs" / name),
+        contrasts=("flair", "t2"),
+        target_spacing=None,
+        architecture="unet3d",
+        model_params={"features": list(recipe.features), "norm": "batch"},
+        loss=loss,
+        loss_params=params,
+        lf1_estimator=str(lf1) if lf1 else None,
+        optimiser=optimiser,
+        max_epochs=recipe.epochs,
+        iterations_per_epoch=recipe.iterations,
+        batch_size=recipe.batch_size,
+        patch_size=recipe.patch,
+        lesion_share=recipe.lesion_share,
+        seed=recipe.seed,
+        val_every=0,
+        progress=False,
+        device="cpu",
+        command="python scripts/train_zoo.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+
+
+def _train_job(job: tuple[str, str, dict, str, Recipe, str, str | None, str]) -> dict[str, Any]:
+    name, loss, params, optimiser, recipe, work_s, lf1_s, models_s = job
+    import torch
+
+    torch.set_num_threads(1)
+    from LesionSegLogic.training.data import load_case
+    from LesionSegLogic.training.export import measure, write_model
+    from LesionSegLogic.training.loop import train
+
+    work = Path(work_s)
+    config = _config(name, loss, params, optimiser, recipe, work, Path(lf1_s) if lf1_s else None)
+    sp = splits(work, recipe)
+    t0 = time.time()
+    result = train(config, splits=sp)
+    train_s = time.time() - t0
+    thr = [load_case(c) for c in sp.threshold]
+    test = [load_case(c) for c in sp.test]
+    measured = measure(result.model.cpu(), config, thr, test)
+    measure_s = time.time() - t0 - train_s
+    training = {
+        "data": (
+            f"synthetic brain phantoms (LesionSegLogic.phantom, spacing {list(SPACING)} mm, field of view "
+            f"{list(FOV_MM)} mm around the ventricles): {len(sp.train)} training, {len(sp.validation)} "
+            f"validation, {len(sp.threshold)} threshold-optimisation subjects (seeds {POOL_SEED}+); "
+            f"{len(sp.test)} held-out test subjects (seeds {TEST_SEED}+, never used in training)"
+        ),
+        "subjects": sp.names(),
+        "seed": config.seed,
+        "epochs": config.max_epochs,
+        "iterations_per_epoch": config.iterations_per_epoch,
+        "batch_size": config.batch_size,
+        "optimiser": config.optimiser,
+        "learning_rate": config.learning_rate,
+        "best_epoch": result.best_epoch,
+        "best_validation_loss": result.best_val_loss,
+        "hardware": "CPU, 1 torch thread",
+        "train_seconds": round(train_s, 1),
+        "measure_seconds": round(measure_s, 1),
+        "config": config.to_dict(),
+        "how_to_train_on_real_data": (
+            "Put real FLAIR/T2 + lesion masks in case folders (flair.nii.gz, t2.nii.gz, lesions.nii.gz) or "
+            "list them in manifest.csv, then: lesionseg train DATA --out RUN --loss LOSS --spacing Z Y X "
+            "--export NAME (see docs/training.md)."
+        ),
+    }
+    card = write_model(Path(models_s) / name, name, result.model, config, measured, training, config.command)
+    return {"name": name, "card": str(card), "train_s": train_s, "measure_s": measure_s}
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def write_table(models: Path, out: Path) -> str:
+    from LesionSegLogic.zoo.card import ModelCard
+
+    rows = []
+    for card_path in sorted(models.glob("*/card.json")):
+        card = ModelCard.from_json(card_path)
+        v = card.validation
+        a, r = v["at_0.5"]["mean"], v["at_recommended"]["mean"]
+        rows.append((card, a, r))
+    rows.sort(key=lambda x: -(x[2]["voxel_dice"] or 0))
+    head = (
+        "| model | loss | threshold | Dice @0.5 | lesion F1 @0.5 | sens @0.5 | prec @0.5 "
+        "| Dice @rec | lesion F1 @rec | sens @rec | prec @rec | lesion sens @rec | lesion prec @rec |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {c.name} | {c.loss} | {c.recommended_threshold:.2f} | {_fmt(a['voxel_dice'])} | "
+        f"{_fmt(a['lesion_f1'])} | {_fmt(a['voxel_sensitivity'])} | {_fmt(a['voxel_precision'])} | "
+        f"{_fmt(r['voxel_dice'])} | {_fmt(r['lesion_f1'])} | {_fmt(r['voxel_sensitivity'])} | "
+        f"{_fmt(r['voxel_precision'])} | {_fmt(r['lesion_sensitivity'])} | {_fmt(r['lesion_precision'])} |"
+        for c, a, r in rows
+    ]
+    table = head + "\n".join(lines) + "\n"
+    size = sum(p.stat().st_size for p in models.rglob("*") if p.is_file())
+    if not rows:
+        raise SystemExit(f"no model cards under {models}")
+    card0 = rows[0][0]
+    training = card0.training
+    arch = f"{card0.architecture} {json.dumps(card0.architecture_params)}"
+    text = f"""# The bundled model zoo
+
+**Demonstration models trained on synthetic phantoms — not for clinical use.** They show what the loss and the
+decision threshold do; to segment real scans, train on real annotated data (`lesionseg train`, see
+[training.md](training.md)).
+
+Regenerate everything (phantoms, LF1 estimator, every model, this table) with one command:
+
+```
+.venv/bin/python scripts/train_zoo.py
+```
+
+Every model: {arch}, inputs {list(card0.inputs)}, patches {list(card0.patch_size)}, the same
+seed ({training.get("seed")}) hence the same initial weights and the same batches (seed 002),
+{training.get("epochs")} epochs × {training.get("iterations_per_epoch")} batches of {training.get("batch_size")},
+best-validation-loss checkpoint; trained on CPU ({training.get("hardware")}).
+Data: {training.get("data")}.
+
+Metrics are means over the held-out test phantoms, voxel-wise (Dice, sensitivity, precision) and lesion-wise
+(anima rule: `lesionseg evaluate --rule anima`), at 0.5 and at each model's **recommended threshold**, chosen
+as the threshold with the highest median voxel-wise F1 on the threshold-optimisation phantoms (seed 000).
+Rows are sorted by Dice at the recommended threshold. Zoo size: {size / 1e6:.2f} MB.
+
+{table}
+`dice_lf1` is Dice + 0.2·(1 − LF1̂) with Kamraoui's frozen lesion-wise F1 estimator (seed 003); its
+estimator and its held-out accuracy are in `Resources/Models/dice_lf1/lf1_estimator.json`.
+"""
+    out.write_text(text)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", default=str(ROOT / "build" / "zoo"), help="phantoms, runs (not shipped)")
+    p.add_argument("--models", default=str(ROOT / "Resources" / "Models"))
+    p.add_argument("--docs", default=str(ROOT / "docs" / "zoo.md"))
+    p.add_argument("--jobs", type=int, default=2, help="trainings at a time (1 torch thread each)")
+    p.add_argument("--only", nargs="*", help="zoo names to (re)train; default all missing")
+    p.add_argument("--force", action="store_true", help="retrain models that already have a card")
+    p.add_argument("--stage", choices=["all", "phantoms", "estimator", "train", "table"], default="all")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--iterations", type=int, default=None)
+    args = p.parse_args(argv)
+    recipe = Recipe()
+    if args.epochs:
+        recipe.epochs = args.epochs
+    if args.iterations:
+        recipe.iterations = args.iterations
+    work, models = Path(args.work), Path(args.models)
+    if args.stage in ("all", "phantoms"):
+        make_phantoms(work, recipe, args.jobs)
+    lf1 = None
+    if args.stage in ("all", "estimator", "train"):
+        lf1 = train_estimator(work)
+    if args.stage in ("all", "train"):
+        wanted = [z for z in ZOO if not args.only or z[0] in args.only]
+        if not args.force:
+            wanted = [z for z in wanted if not (models / z[0] / "card.json").is_file()]
+        jobs = [
+            (
+                name,
+                loss,
+                params,
+                opt,
+                recipe,
+                str(work),
+                str(lf1) if name == "dice_lf1" else None,
+                str(models),
+            )
+            for name, loss, params, opt in wanted
+        ]
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as ex:
+            for res in ex.map(_train_job, jobs):
+                print(
+                    f"{res['name']}: trained {res['train_s']:.0f} s, measured {res['measure_s']:.0f} s",
+                    flush=True,
+                )
+                if res["name"] == "dice_lf1" and lf1 is not None:
+                    import shutil
+
+                    for f in ("lf1_estimator.safetensors", "lf1_estimator.json"):
+                        shutil.copy2(lf1 / f, models / "dice_lf1" / f)
+    if args.stage in ("all", "table", "train"):
+        print(write_table(models, Path(args.docs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
