@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -278,3 +280,51 @@ def test_unwritable_folder(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(OutputError):
         write_image(random_image(), blocker / "out.nii.gz")
+
+
+# --- regressions found by the fuzzer (run in a subprocess: before the fix they crashed or hung ITK) -------
+
+
+def _read_in_subprocess(path: Path) -> str:
+    code = (
+        "import sys\nfrom LesionSegLogic.io import read_image\n"
+        "try:\n    read_image(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, f"reader crashed with status {result.returncode}"
+    return result.stdout.strip()
+
+
+def test_nifti_sform_with_inf_is_refused_not_hung(tmp_path: Path) -> None:
+    path = write_image(random_image(), tmp_path / "inf.nii.gz")
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[300:304] = struct.pack("<f", np.inf)  # srow_y[1]
+    path.write_bytes(gzip.compress(bytes(raw)))
+    out = _read_in_subprocess(path)
+    assert out.startswith("GeometryError") and str(path) in out and "sform" in out
+
+
+@pytest.mark.parametrize("ndims", ["99", "-1", "2"])
+def test_metaimage_with_absurd_ndims_is_refused_not_crashed(tmp_path: Path, ndims: str) -> None:
+    data = np.arange(4 * 5 * 6, dtype=np.float32).tobytes()
+    header = (
+        f"ObjectType = Image\nNDims = {ndims}\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
+        "ElementSpacing = 1 1 1\nDimSize = 6 5 4\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n"
+    )
+    path = tmp_path / "nd.mha"
+    path.write_bytes(header.encode() + data)
+    out = _read_in_subprocess(path)
+    assert out.split()[0] in ("DimensionError", "CorruptFileError") and str(path) in out
+
+
+def test_metaimage_data_file_with_nul_byte(tmp_path: Path) -> None:
+    header = (
+        "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
+        "ElementSpacing = 1 1 1\nDimSize = 6 5 4\nElementType = MET_FLOAT\nElementDataFile = a\0b.raw\n"
+    )
+    path = tmp_path / "nul.mhd"
+    path.write_bytes(header.encode())
+    raises_naming(CorruptFileError, path)

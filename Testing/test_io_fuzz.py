@@ -273,7 +273,7 @@ FUZZ_SETTINGS = settings(
     max_examples=CASES_PER_FORMAT,
     deadline=None,
     database=None,
-    derandomize=True,
+    derandomize=os.environ.get("LESIONSEG_FUZZ_RANDOM", "") == "",  # set it to explore new cases
     phases=[Phase.explicit, Phase.generate],  # no shrinking: a crashing case costs a worker restart
     suppress_health_check=list(HealthCheck),
 )

@@ -130,6 +130,8 @@ def _check_data_size(reader: sitk.ImageFileReader, path: Path, voxels: int) -> N
         return
     try:
         available = storage.data_file.stat().st_size - storage.data_offset
+    except ValueError:  # e.g. a NUL byte in the data file name (found by the fuzzer)
+        raise CorruptFileError("invalid data file name in the header", path) from None
     except OSError:
         return  # ITK reports the missing data file when it reads
     per_voxel = storage.bytes_per_component or _BYTES.get(reader.GetPixelID(), 1)

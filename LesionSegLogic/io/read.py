@@ -21,7 +21,7 @@ from LesionSegLogic.errors import (
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.formats import image_io_for_reading
 from LesionSegLogic.io.header import check_header, precheck_text_header
-from LesionSegLogic.io.nifti_scan import scan_nifti
+from LesionSegLogic.io.nifti_scan import check_nifti_header, scan_nifti
 
 Role = Literal["image", "mask", "probability"]
 ROLES: tuple[str, ...] = ("image", "mask", "probability")
@@ -49,7 +49,11 @@ def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
         raise FileMissingError("file not found", path)
     if not path.is_file():
         raise FileMissingError("is not a regular file", path)
-    precheck_text_header(path)
+    is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
+    if is_nifti:
+        check_nifti_header(path)
+    else:
+        precheck_text_header(path)
     reader = sitk.ImageFileReader()
     reader.SetImageIO(image_io_for_reading(path))
     reader.SetFileName(str(path))
@@ -58,7 +62,7 @@ def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
     except RuntimeError as error:
         raise CorruptFileError(f"cannot read the header ({_itk_reason(error, path)})", path) from None
     header = check_header(reader, path)
-    if reader.GetImageIO() == "NiftiImageIO" or path.name.lower().endswith((".nii", ".nii.gz")):
+    if is_nifti:
         scan = scan_nifti(path)
         if scan.nonfinite:
             raise NonFiniteError(f"contains NaN or infinite values ({scan.nonfinite} voxels)", path)
