@@ -59,7 +59,9 @@ def _small_net() -> nn.Module:
 
 
 # windows --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("size", "patch", "overlap"), [(40, 16, 0.5), (37, 16, 0.75), (16, 16, 0.5), (100, 7, 0.0)])
+@pytest.mark.parametrize(
+    ("size", "patch", "overlap"), [(40, 16, 0.5), (37, 16, 0.75), (16, 16, 0.5), (100, 7, 0.0)]
+)
 def test_axis_starts_cover_and_end_on_the_edge(size: int, patch: int, overlap: float) -> None:
     starts = axis_starts(size, patch, overlap)
     assert starts[0] == 0 and starts[-1] == size - patch
@@ -95,7 +97,9 @@ def test_fusion_weights_shape_symmetry_positivity(name: str, patch: tuple[int, i
 def test_bspline_is_the_quadratic_b_spline() -> None:
     t = np.linspace(-2, 2, 401)
     b2 = bspline(t, 2)
-    expected = np.where(np.abs(t) <= 0.5, 0.75 - t**2, np.where(np.abs(t) < 1.5, 0.5 * (np.abs(t) - 1.5) ** 2, 0))
+    expected = np.where(
+        np.abs(t) <= 0.5, 0.75 - t**2, np.where(np.abs(t) < 1.5, 0.5 * (np.abs(t) - 1.5) ** 2, 0)
+    )
     np.testing.assert_allclose(b2, expected, atol=1e-12)
     # B-splines of every degree are a partition of unity over integer shifts
     for degree in (1, 2, 3):
@@ -152,7 +156,9 @@ def test_rotation_tta_maps_predictions_back() -> None:
     image = np.zeros((1, 16, 16, 16), np.float32)
     base = predict_volume(Corner(), image, patch_size=(8, 8, 8), fusion="mean", skip_background=False)
     for tta in ("flip", "rot", "flip-rot"):
-        p = predict_volume(Corner(), image, patch_size=(8, 8, 8), fusion="mean", tta=tta, skip_background=False)
+        p = predict_volume(
+            Corner(), image, patch_size=(8, 8, 8), fusion="mean", tta=tta, skip_background=False
+        )
         assert p.shape == base.shape
         assert not np.allclose(p, base)  # other corners contribute after mapping back
     flipped = predict_volume(
@@ -210,8 +216,9 @@ def test_precomputed_mask_and_empty_mask() -> None:
 def test_progress_reports_and_cancel() -> None:
     image = np.random.default_rng(5).uniform(size=(1, 24, 24, 24)).astype(np.float32)
     seen: list[Progress] = []
-    predict_volume(Identity(), image, patch_size=(8, 8, 8), skip_background=False, batch_size=2,
-                   progress=seen.append)
+    predict_volume(
+        Identity(), image, patch_size=(8, 8, 8), skip_background=False, batch_size=2, progress=seen.append
+    )
     fractions = [s.fraction for s in seen]
     assert fractions[0] == 0 and fractions[-1] == 1 and fractions == sorted(fractions)
     assert seen[-1].done == seen[-1].total == 125 and seen[-1].eta_s == 0
@@ -224,8 +231,15 @@ def test_progress_reports_and_cancel() -> None:
             token.cancel()
 
     with pytest.raises(Cancelled):
-        predict_volume(model, image, patch_size=(8, 8, 8), skip_background=False, batch_size=2,
-                       progress=stop_after_first, cancel=token)
+        predict_volume(
+            model,
+            image,
+            patch_size=(8, 8, 8),
+            skip_background=False,
+            batch_size=2,
+            progress=stop_after_first,
+            cancel=token,
+        )
     assert model.windows == 2
 
 
@@ -246,11 +260,19 @@ def test_oom_halves_the_batch_and_says_so() -> None:
     image = np.random.default_rng(6).uniform(0.1, 0.9, size=(1, 24, 24, 24)).astype(np.float32)
     messages: list[str] = []
     with pytest.warns(DeviceFallbackWarning, match="retrying with"):
-        p = predict_volume(OOMWhenBig(2), image, patch_size=(8, 8, 8), batch_size=8, skip_background=False,
-                           notify=messages.append)
+        p = predict_volume(
+            OOMWhenBig(2),
+            image,
+            patch_size=(8, 8, 8),
+            batch_size=8,
+            skip_background=False,
+            notify=messages.append,
+        )
     np.testing.assert_allclose(p, image[0], atol=1e-5)
-    assert [m.split(": ")[1] for m in messages] == ["retrying with 4 window(s) per batch",
-                                                    "retrying with 2 window(s) per batch"]
+    assert [m.split(": ")[1] for m in messages] == [
+        "retrying with 4 window(s) per batch",
+        "retrying with 2 window(s) per batch",
+    ]
 
 
 def test_oom_on_accelerator_falls_back_to_cpu() -> None:
@@ -266,8 +288,15 @@ def test_oom_on_accelerator_falls_back_to_cpu() -> None:
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        p = predict_volume(OOMOffCPU(), image, patch_size=(8, 8, 8), device="meta", batch_size=2,
-                           skip_background=False, notify=messages.append)
+        p = predict_volume(
+            OOMOffCPU(),
+            image,
+            patch_size=(8, 8, 8),
+            device="meta",
+            batch_size=2,
+            skip_background=False,
+            notify=messages.append,
+        )
     np.testing.assert_allclose(p, image[0], atol=1e-5)
     assert any("continuing on the CPU" in m for m in messages)
     assert any(issubclass(w.category, DeviceFallbackWarning) for w in caught)
@@ -301,8 +330,9 @@ def test_bad_inputs_are_typed_errors() -> None:
             return x[:, 0]
 
     with pytest.raises(ModelFileError, match="expected"):
-        predict_volume(WrongShape(), np.ones((1, 8, 8, 8), np.float32), patch_size=(8, 8, 8),
-                       skip_background=False)
+        predict_volume(
+            WrongShape(), np.ones((1, 8, 8, 8), np.float32), patch_size=(8, 8, 8), skip_background=False
+        )
     with pytest.raises(LesionSegError, match="fusion"):
         predict_volume(Identity(), np.ones((1, 8, 8, 8), np.float32), patch_size=(8, 8, 8), fusion="median")
 
@@ -312,11 +342,22 @@ def test_agrees_with_monai_sliding_window() -> None:
     image = np.random.default_rng(9).normal(size=(1, 30, 37, 26)).astype(np.float32)
     net = _small_net()
     for overlap in (0.5, 0.75):
-        ours = predict_volume(net, image, patch_size=(16, 16, 12), overlap=overlap, fusion="gaussian",
-                              skip_background=False, batch_size=3)
+        ours = predict_volume(
+            net,
+            image,
+            patch_size=(16, 16, 12),
+            overlap=overlap,
+            fusion="gaussian",
+            skip_background=False,
+            batch_size=3,
+        )
         with torch.no_grad():
             theirs = monai_inferers.sliding_window_inference(
-                torch.from_numpy(image)[None], (16, 16, 12), 2, lambda t: torch.sigmoid(net(t)),
-                overlap=overlap, mode="gaussian",
+                torch.from_numpy(image)[None],
+                (16, 16, 12),
+                2,
+                lambda t: torch.sigmoid(net(t)),
+                overlap=overlap,
+                mode="gaussian",
             )[0, 0].numpy()
         assert np.abs(ours - theirs).max() <= 1e-5
