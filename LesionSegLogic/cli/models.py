@@ -1,0 +1,42 @@
+"""``lesionseg models``: list the bundled model zoo (name, loss, architecture, inputs, recommended threshold)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("models", help="list the bundled models", description=__doc__)
+    p.add_argument("--json", action="store_true", help="print the cards as JSON")
+    p.add_argument("--zoo", action="append", default=[], metavar="DIR", help="also list models in DIR")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from LesionSegLogic.zoo import list_models
+
+    entries = list_models(args.zoo)
+    if args.json:
+        print(json.dumps([e.card.to_dict() if e.card else {"folder": str(e.folder), "problem": e.problem}
+                          for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("no bundled models (train some with `lesionseg train`, see docs/inference.md)")
+        return 0
+    rows = [("name", "loss", "architecture", "inputs", "threshold")]
+    for e in entries:
+        if e.card is None:
+            rows.append((e.folder.name, "INVALID", e.problem or "", "", ""))
+            continue
+        c = e.card
+        rows.append((c.name, c.loss, c.architecture, "+".join(c.inputs), f"{c.recommended_threshold:.2f}"))
+    valid = [r for r in rows if r[1] != "INVALID"]
+    widths = [max(len(r[i]) for r in valid) for i in range(5)]
+    for r in rows:
+        if r[1] == "INVALID":
+            print(f"{r[0]:<{widths[0]}}  invalid card: {r[2]}")
+        else:
+            print("  ".join(f"{v:<{w}}" for v, w in zip(r, widths, strict=True)).rstrip())
+    print(f"\n{sum(e.card is not None for e in entries)} model(s); demonstration only, not for clinical use.")
+    return 0

@@ -1,0 +1,160 @@
+"""``lesionseg predict``: one case (``--flair``) or a cohort (``--cases``), sharded across ``torchrun`` ranks.
+
+One case: ``lesionseg predict --model dice --flair F [--t2 T] [--baseline B] --out DIR``.
+A cohort: ``lesionseg predict --model dice --cases ROOT [ROOT ...] --out DIR`` where each ROOT is a case folder
+(holding ``flair.nii.gz`` [``t2.nii.gz``] [``baseline_flair.nii.gz`` or ``baseline.nii.gz``]), a folder of case
+folders, or a ``.txt`` file listing case folders; outputs go to ``DIR/<case>/``. Cases already done (all four
+outputs present) are skipped, a bad case is reported and the rest carry on (exit status 1 if any failed).
+Under ``torchrun`` each rank takes ``cases[RANK::WORLD_SIZE]`` (no process group is needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+_CONTRASTS = {"flair": ("flair",), "t2": ("t2",), "baseline": ("baseline_flair", "baseline")}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "predict",
+        help="segment lesions: probability map, mask, lesion table, summary",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="a bundled model name (see `lesionseg models`) or a model folder")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--flair", help="FLAIR image (the output grid)")
+    src.add_argument("--cases", nargs="+", metavar="PATH", help="case folders, folders of cases, or .txt lists")
+    p.add_argument("--t2", help="T2 image (resampled onto the FLAIR grid when needed)")
+    p.add_argument("--baseline", help="baseline FLAIR for longitudinal models")
+    p.add_argument("--out", required=True, help="output folder (per case: DIR/<case>/ with --cases)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--overlap", type=float, help="window overlap in [0, 1) (default: the model card's)")
+    p.add_argument("--fusion", choices=("mean", "gaussian", "hann", "bspline"), help="default: the card's")
+    p.add_argument("--tta", choices=("none", "flip", "rot", "flip-rot"), help="default: the card's")
+    p.add_argument("--threshold", type=float, help="decision threshold (default: the card's recommended one)")
+    p.add_argument("--batch-size", type=int, help="windows per forward pass (default: by device)")
+    p.add_argument("--no-skip-background", action="store_true", help="run every window, even empty ones")
+    p.add_argument("--force", action="store_true", help="redo cases whose outputs already exist")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def find_image(folder: Path, stems: tuple[str, ...]) -> Path | None:
+    for stem in stems:
+        for ext in _EXTENSIONS:
+            if (folder / f"{stem}{ext}").is_file():
+                return folder / f"{stem}{ext}"
+    return None
+
+
+def discover_cases(paths: list[str]) -> list[Path]:
+    """Case folders from ``paths`` (a case folder, a folder of them, or a .txt list), sorted and unique."""
+    from LesionSegLogic.errors import FileMissingError, InputError
+
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise FileMissingError("no such file or folder", path)
+        if path.is_file():
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+            found += [(path.parent / ln) for ln in lines if ln and not ln.startswith("#")]
+        elif find_image(path, _CONTRASTS["flair"]) is not None:
+            found.append(path)
+        else:
+            found += sorted(d for d in path.iterdir() if d.is_dir() and find_image(d, _CONTRASTS["flair"]))
+    unique = sorted({p.resolve() for p in found}, key=lambda p: (p.name, str(p)))
+    if not unique:
+        raise InputError("no case folders with a flair image found", ", ".join(paths))
+    return unique
+
+
+def shard(cases: list[Path]) -> tuple[list[Path], int, int]:
+    """This process's share under torchrun: ``cases[RANK::WORLD_SIZE]`` (everything when not distributed)."""
+    rank = int(os.environ.get("RANK", "0"))
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    return cases[rank::world], rank, world
+
+
+def _settings(args: argparse.Namespace):
+    from LesionSegLogic.predictor import PredictSettings
+
+    return PredictSettings(
+        device=args.device, overlap=args.overlap, fusion=args.fusion, tta=args.tta, threshold=args.threshold,
+        skip_background=not args.no_skip_background, batch_size=args.batch_size,
+    )  # fmt: skip
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from LesionSegLogic.predictor import Predictor
+
+    predictor = Predictor.load(args.model, _settings(args))
+    bar = tqdm(total=0, unit="win", desc="predict", disable=args.no_progress, file=sys.stderr)
+
+    def progress(p) -> None:
+        bar.total = p.total
+        bar.n = p.done
+        bar.refresh()
+
+    try:
+        result = predictor.run(
+            {"flair": args.flair, "t2": args.t2, "baseline": args.baseline}, args.out,
+            progress=progress, notify=lambda m: tqdm.write(f"lesionseg predict: {m}", file=sys.stderr),
+        )  # fmt: skip
+    finally:
+        bar.close()
+    s = result.summary
+    print(
+        f"{args.out}: {s['lesions']['count']} lesion(s), {s['lesions']['total_volume_mm3']:.1f} mm³ at "
+        f"threshold {s['settings']['threshold']:.2f} ({s['model']['name']}, {s['device']}, "
+        f"{s['timings_s']['total']:.1f} s)"
+    )
+    return 0
+
+
+def _run_cases(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from LesionSegLogic.errors import LesionSegError
+    from LesionSegLogic.predictor import Predictor, is_done
+
+    cases, rank, world = shard(discover_cases(args.cases))
+    predictor = Predictor.load(args.model, _settings(args))
+    out_root = Path(args.out)
+    done, skipped, failed = 0, 0, []
+    desc = "cases" if world == 1 else f"cases (rank {rank}/{world})"
+    with tqdm(cases, unit="case", desc=desc, disable=args.no_progress, file=sys.stderr) as bar:
+        for case in bar:
+            target = out_root / case.name
+            if not args.force and is_done(target):
+                skipped += 1
+                continue
+            bar.set_postfix_str(case.name)
+            images = {k: find_image(case, stems) for k, stems in _CONTRASTS.items()}
+            try:
+                name = case.name
+                predictor.run(images, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))
+                done += 1
+            except (LesionSegError, ValueError, RuntimeError) as error:
+                failed.append((case.name, str(error)))
+                tqdm.write(f"lesionseg predict: {case.name}: FAILED: {error}", file=sys.stderr)
+    print(f"{done} predicted, {skipped} already done, {len(failed)} failed (of {len(cases)} case(s) on this rank)")
+    for name, reason in failed:
+        print(f"  failed {name}: {reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from LesionSegLogic.errors import InputError
+
+    if args.cases and (args.t2 or args.baseline):
+        raise InputError("--t2/--baseline go with --flair; with --cases they are found in each case folder")
+    return _run_cases(args) if args.cases else _run_one(args)

@@ -1,0 +1,367 @@
+"""One prediction, nnU-Net style in separate steps: ``preprocess`` → ``predict`` → ``export``.
+
+* **preprocess** — put the T2 / baseline on the FLAIR's grid (``resample.align_inputs``), resample to the card's
+  ``target_spacing`` (``resample.resample_to_spacing``, linear), compute the foreground mask on the FLAIR
+  (``preprocessing.foreground_mask``; used to skip empty windows) and normalise each channel as the card says
+  (``zscore-foreground``/``zscore``: ``preprocessing.zscore_normalise`` exactly as in training; ``nyul``: the
+  card's landmarks then a z-score; ``none``). Channels are stacked in the card's ``inputs`` order;
+  ``difference`` is normalised FLAIR minus normalised baseline (seed 004).
+* **predict** — :func:`LesionSegLogic.inference.predict_volume` on the model grid.
+* **export** — the probability resampled (linear) back onto the FLAIR's own grid, so it overlays the input
+  exactly; the mask at the card's recommended threshold unless overridden (``p ≥ t``, lesions as the threshold
+  engine counts them); ``lesions.csv``; ``summary.json``. The four files are written into a staging folder and
+  moved into place, ``summary.json`` last, so a folder with ``summary.json`` is complete and a failure or
+  cancel leaves none of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from LesionSegLogic.errors import InputError, OutputError
+from LesionSegLogic.image import Image
+from LesionSegLogic.inference import CancelToken, Progress, predict_volume
+from LesionSegLogic.zoo import ModelCard
+
+OUTPUT_FILES = ("probability.nii.gz", "mask.nii.gz", "lesions.csv", "summary.json")
+#: card input name → the argument that supplies it
+_SOURCES = {"flair": "flair", "t2": "t2", "baseline": "baseline", "baseline_flair": "baseline"}
+LESION_COLUMNS = (
+    "id", "n_voxels", "volume_mm3", "centroid_lps_x", "centroid_lps_y", "centroid_lps_z",
+    "centroid_i", "centroid_j", "centroid_k", "max_probability", "mean_probability",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """How to run a model; ``None`` takes the card's default (``card.inference``, recommended threshold)."""
+
+    device: str = "auto"
+    overlap: float | None = None
+    fusion: str | None = None
+    tta: str | None = None
+    threshold: float | None = None
+    skip_background: bool = True
+    batch_size: int | None = None
+
+    def resolved(self, card: ModelCard) -> dict[str, Any]:
+        inf = card.inference
+        threshold = card.recommended_threshold if self.threshold is None else float(self.threshold)
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"threshold must be in [0, 1], got {threshold}")
+        return {
+            "device": self.device,
+            "overlap": float(inf.get("overlap", 0.5) if self.overlap is None else self.overlap),
+            "fusion": inf.get("fusion", "gaussian") if self.fusion is None else self.fusion,
+            "tta": inf.get("tta", "none") if self.tta is None else self.tta,
+            "threshold": threshold,
+            "threshold_source": "card" if self.threshold is None else "user",
+            "skip_background": self.skip_background,
+            "batch_size": self.batch_size,
+        }
+
+
+@dataclass
+class Preprocessed:
+    """The model input: ``channels`` (C, z, y, x) on ``model_grid``, the FLAIR as read (``reference``)."""
+
+    reference: Image
+    model_grid: Image
+    channels: np.ndarray
+    foreground: np.ndarray
+    inputs: dict[str, str]
+    seconds: float
+
+
+@dataclass
+class Prediction:
+    probability: Image
+    mask: Image
+    lesions: list[dict[str, Any]]
+    summary: dict[str, Any]
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _read(path: str | PathLike[str]) -> Image:
+    from LesionSegLogic.io import read_image
+
+    return read_image(path, role="image")
+
+
+def _normalise(image: Image, spec: Mapping[str, Any]) -> np.ndarray:
+    from LesionSegLogic import preprocessing as pp
+
+    method = spec.get("method", "zscore-foreground")
+    if method in ("zscore-foreground", "zscore"):
+        return np.asarray(pp.zscore_normalise(image.array, name=image.name), dtype=np.float32)
+    if method == "nyul":
+        params = {k: v for k, v in spec.items() if k != "method"}
+        standardiser = pp.NyulStandardiser.from_dict(params)
+        return np.asarray(pp.normalise(image, "nyul", standardiser=standardiser).array, dtype=np.float32)
+    return np.asarray(image.array, dtype=np.float32)
+
+
+class Predictor:
+    """A loaded model with its card; ``run`` does preprocess → predict → export for one case."""
+
+    def __init__(self, model: nn.Module, card: ModelCard, settings: PredictSettings | None = None,
+                 model_path: str = "") -> None:
+        self.model = model
+        self.card = card
+        self.settings = settings or PredictSettings()
+        self.model_path = model_path
+        self.config = self.settings.resolved(card)
+
+    @classmethod
+    def load(cls, spec: str | PathLike[str], settings: PredictSettings | None = None) -> Predictor:
+        from LesionSegLogic.zoo import load_model, resolve_model
+
+        model, card = load_model(spec, device="cpu")
+        return cls(model, card, settings, str(resolve_model(spec)))
+
+    # step 1 ---------------------------------------------------------------------------------------------
+    def preprocess(self, images: Mapping[str, str | PathLike[str] | Image]) -> Preprocessed:
+        """``images`` maps ``flair`` (required), ``t2``, ``baseline`` to paths or :class:`Image` objects."""
+        from LesionSegLogic.preprocessing import foreground_mask
+        from LesionSegLogic.resample import align_inputs, resample_to_spacing
+
+        start = time.perf_counter()
+        if images.get("flair") is None:
+            raise InputError("a FLAIR image is required")
+        needed = {_SOURCES.get(c, c) for c in self.card.inputs if c != "difference"} | {"flair"}
+        if "difference" in self.card.inputs:
+            needed |= {"flair", "baseline"}
+        missing = sorted(k for k in needed if images.get(k) is None)
+        if missing:
+            raise InputError(
+                f"model {self.card.name} needs {', '.join(self.card.inputs)}; missing: {', '.join(missing)}"
+            )
+        loaded = {k: v if isinstance(v, Image) else _read(v) for k, v in images.items()
+                  if v is not None and k in needed}
+        names = {k: (str(v) if not isinstance(v, Image) else v.name) for k, v in images.items() if v is not None}
+        flair = loaded["flair"]
+        others = align_inputs(flair, {k: v for k, v in loaded.items() if k != "flair"})
+        grid_images = {"flair": flair, **others}
+        target = self.card.target_spacing
+        if target is not None and not np.allclose(flair.spacing, target, rtol=0, atol=1e-6):
+            grid_images = {k: resample_to_spacing(v, target) for k, v in grid_images.items()}
+        model_grid = grid_images["flair"]
+        normalised = {k: _normalise(v, self.card.normalisation) for k, v in grid_images.items()}
+        if "difference" in self.card.inputs:
+            normalised["difference"] = normalised["flair"] - normalised["baseline"]
+        channels = np.stack([normalised[_SOURCES.get(c, c)] for c in self.card.inputs]).astype(np.float32)
+        foreground = foreground_mask(model_grid.array)
+        return Preprocessed(flair, model_grid, channels, foreground, names, time.perf_counter() - start)
+
+    # step 2 ---------------------------------------------------------------------------------------------
+    def predict(
+        self,
+        pre: Preprocessed,
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: CancelToken | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The probability map on the model grid, and run facts (seconds, windows, device, fallbacks)."""
+        c = self.config
+        last: list[Progress] = []
+        messages: list[str] = []
+
+        def on_progress(p: Progress) -> None:
+            last[:] = [p]
+            if progress is not None:
+                progress(p)
+
+        def on_notify(message: str) -> None:
+            messages.append(message)
+            if notify is not None:
+                notify(message)
+
+        start = time.perf_counter()
+        probability = predict_volume(
+            self.model, pre.channels, patch_size=self.card.patch_size, overlap=c["overlap"],
+            fusion=c["fusion"], tta=c["tta"], device=c["device"],
+            skip_background=pre.foreground if c["skip_background"] else False,
+            batch_size=c["batch_size"], progress=on_progress, cancel=cancel, notify=on_notify,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        params = next(iter(self.model.parameters()), None)
+        device = str(params.device) if params is not None else c["device"]
+        windows = last[0].total if last else 0
+        facts = {"predict_s": seconds, "windows": windows, "device": device, "fallbacks": messages,
+                 "windows_per_s": windows / seconds if seconds > 0 else None}
+        return probability, facts
+
+    # step 3 ---------------------------------------------------------------------------------------------
+    def export(
+        self, pre: Preprocessed, probability: np.ndarray, facts: Mapping[str, Any],
+        out_dir: str | PathLike[str] | None,
+    ) -> Prediction:
+        """Back onto the FLAIR grid, threshold, lesion table, summary; written atomically when ``out_dir``."""
+        from LesionSegLogic.resample import resample_to
+
+        start = time.perf_counter()
+        on_grid = pre.model_grid.with_array(probability.astype(np.float32), name="probability")
+        back = resample_to(on_grid, pre.reference, interpolation="linear")
+        prob = np.clip(np.asarray(back.array, dtype=np.float32), 0.0, 1.0)
+        prob_image = pre.reference.with_array(prob, name="")
+        threshold = self.config["threshold"]
+        mask, rows = lesion_table(prob_image, threshold)
+        mask_image = pre.reference.with_array(mask.astype(np.uint8), name="")
+        summary = {
+            "model": {"name": self.card.name, "path": self.model_path, "architecture": self.card.architecture,
+                      "loss": self.card.loss, "inputs": list(self.card.inputs),
+                      "weights_sha256": self.card.weights_sha256,
+                      "recommended_threshold": self.card.recommended_threshold, "note": self.card.note},
+            "inputs": pre.inputs,
+            "settings": {**self.config, "patch_size": list(self.card.patch_size),
+                         "target_spacing": None if self.card.target_spacing is None
+                         else list(self.card.target_spacing)},
+            "device": facts.get("device"),
+            "device_fallbacks": list(facts.get("fallbacks", [])),
+            "windows": facts.get("windows"),
+            "windows_per_s": facts.get("windows_per_s"),
+            "grid": {"input_shape_zyx": list(pre.reference.shape), "model_shape_zyx": list(pre.model_grid.shape),
+                     "input_spacing_zyx": list(pre.reference.spacing)},
+            "lesions": {"count": len(rows), "total_volume_mm3": float(sum(r["volume_mm3"] for r in rows))},
+            "timings_s": {"preprocess": pre.seconds, "predict": facts.get("predict_s"),
+                          "export": time.perf_counter() - start},
+        }  # fmt: skip
+        result = Prediction(prob_image, mask_image, rows, summary)
+        if out_dir is not None:
+            result.outputs = write_outputs(result, Path(out_dir), protect=list(pre.inputs.values()))
+        return result
+
+    def run(
+        self, images: Mapping[str, str | PathLike[str] | Image], out_dir: str | PathLike[str] | None = None, *,
+        progress: Callable[[Progress], None] | None = None, cancel: CancelToken | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> Prediction:
+        """preprocess → predict → export for one case."""
+        start = time.perf_counter()
+        pre = self.preprocess(images)
+        probability, facts = self.predict(pre, progress=progress, cancel=cancel, notify=notify)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        result = self.export(pre, probability, facts, None)
+        result.summary["timings_s"]["total"] = time.perf_counter() - start
+        if out_dir is not None:
+            result.outputs = write_outputs(result, Path(out_dir), protect=list(pre.inputs.values()))
+        return result
+
+
+def lesion_table(probability: Image, threshold: float) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Mask ``p ≥ threshold`` and one row per lesion (connected component) as the threshold engine counts them.
+
+    Uses :class:`LesionSegLogic.threshold.ThresholdEngine` (its default rule: connectivity, minimum size);
+    without it, 26-connected components of ``p ≥ t`` by ``scipy.ndimage.label``.
+    """
+    p = probability.array
+    try:
+        from LesionSegLogic.threshold import ThresholdEngine
+    except ImportError:  # pragma: no cover - the metrics engineer's module is part of the package
+        ThresholdEngine = None  # noqa: N806
+    rows: list[dict[str, Any]] = []
+    if ThresholdEngine is not None:
+        state = ThresholdEngine(probability).at(threshold)
+        mask = np.asarray(state.mask, dtype=bool)
+        for r in state.predicted():
+            rows.append(_row(probability, r.n_voxels, np.asarray(r.centroid_zyx), r.max_probability,
+                             r.mean_probability))
+    else:
+        from scipy import ndimage
+
+        mask = p >= threshold
+        labels, n = ndimage.label(mask, np.ones((3, 3, 3)))
+        for i in range(1, n + 1):
+            zyx = np.argwhere(labels == i)
+            values = p[labels == i]
+            rows.append(_row(probability, len(zyx), zyx.mean(0), float(values.max()), float(values.mean())))
+    for i, row in enumerate(rows, start=1):
+        row["id"] = i
+    return mask, rows
+
+
+def _row(image: Image, n: int, zyx: np.ndarray, pmax: float | None, pmean: float | None) -> dict[str, Any]:
+    lps = image.index_to_physical(zyx)[0]
+    return {
+        "id": 0, "n_voxels": int(n), "volume_mm3": float(n * image.voxel_volume),
+        "centroid_lps_x": float(lps[0]), "centroid_lps_y": float(lps[1]), "centroid_lps_z": float(lps[2]),
+        "centroid_i": float(zyx[2]), "centroid_j": float(zyx[1]), "centroid_k": float(zyx[0]),
+        "max_probability": None if pmax is None else float(pmax),
+        "mean_probability": None if pmean is None else float(pmean),
+    }  # fmt: skip
+
+
+def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None = None) -> dict[str, Path]:
+    """Write the four outputs via a staging folder inside ``out_dir``; ``summary.json`` is moved last."""
+    from LesionSegLogic.io import write_image
+
+    protect = [str(p) for p in (protect or []) if p]
+    targets = {name: out_dir / name for name in OUTPUT_FILES}
+    protected = {Path(p).resolve() for p in protect}
+    for target in targets.values():
+        if target.resolve() in protected:
+            raise OutputError(f"{target}: refusing to overwrite an input")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".lesionseg-staging-", dir=out_dir))
+    except OSError as error:
+        raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
+    try:
+        write_image(result.probability, staging / "probability.nii.gz", dtype="float32", protect=protect)
+        write_image(result.mask, staging / "mask.nii.gz", dtype="uint8", protect=protect)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LESION_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in result.lesions:
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in LESION_COLUMNS})
+        (staging / "lesions.csv").write_text(buffer.getvalue(), encoding="utf-8")
+        (staging / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
+        if targets["summary.json"].exists():
+            targets["summary.json"].unlink()  # the folder is incomplete until the new summary lands
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, targets[name])
+    except OSError as error:
+        raise OutputError(f"{out_dir}: cannot write the outputs ({error.strerror or error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return targets
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, torch.device):
+        return str(value)
+    return value
+
+
+def is_done(out_dir: str | PathLike[str]) -> bool:
+    """True when ``out_dir`` holds a complete prediction (``summary.json`` is written last)."""
+    return all((Path(out_dir) / name).is_file() for name in OUTPUT_FILES)
+
+
+__all__ = [
+    "OUTPUT_FILES", "PredictSettings", "Prediction", "Predictor", "Preprocessed", "is_done", "lesion_table",
+    "write_outputs",
+]  # fmt: skip
