@@ -1,0 +1,271 @@
+"""Predictor and ``lesionseg predict`` / ``lesionseg models``: outputs, geometry, cohorts, cancel."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from LesionSegLogic.cli import main
+from LesionSegLogic.errors import Cancelled, InputError
+from LesionSegLogic.image import Image
+from LesionSegLogic.inference import CancelToken
+from LesionSegLogic.io import read_image, write_image
+from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, PredictSettings
+from LesionSegLogic.zoo import ModelCard, save_model
+
+torch.set_num_threads(1)
+
+
+class Bright(nn.Module):
+    """Logit = 4·(x − 2): probability ≈ 1 only where the normalised FLAIR is far above the brain's mean."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 4.0 * (x[:, :1] - 2.0)
+
+
+def _oblique_direction() -> np.ndarray:
+    a, b = np.deg2rad(20), np.deg2rad(-15)
+    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    return rz @ rx
+
+
+def _head(shape=(28, 36, 32), blob=(14, 20, 12), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    c = np.array(shape) / 2
+    head = ((z - c[0]) / 11) ** 2 + ((y - c[1]) / 15) ** 2 + ((x - c[2]) / 13) ** 2 <= 1
+    a = np.where(head, 100 + 5 * rng.standard_normal(shape), 2 * np.abs(rng.standard_normal(shape)))
+    bz, by, bx = blob
+    a[bz - 3 : bz + 3, by - 3 : by + 3, bx - 3 : bx + 3] = 400.0
+    return a.astype(np.float32)
+
+
+def _card(**kw) -> ModelCard:
+    base = dict(
+        name="bright",
+        architecture="custom",
+        inputs=("flair",),
+        patch_size=(16, 16, 16),
+        recommended_threshold=0.5,
+        weights_sha256="0" * 64,
+    )
+    base.update(kw)
+    return ModelCard(**base)
+
+
+@pytest.fixture()
+def oblique_flair(tmp_path: Path) -> Path:
+    image = Image(_head(), spacing=(1.2, 1.0, 0.9), origin=(10.0, -20.0, 5.0), direction=_oblique_direction())
+    return write_image(image, tmp_path / "in" / "flair.nii.gz")
+
+
+@pytest.mark.parametrize("target_spacing", [None, (2.0, 1.5, 1.5)])
+def test_probability_overlays_an_oblique_input(tmp_path: Path, oblique_flair: Path, target_spacing) -> None:
+    predictor = Predictor(Bright(), _card(target_spacing=target_spacing), PredictSettings(device="cpu"))
+    result = predictor.run({"flair": oblique_flair}, tmp_path / "out")
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "out" / name).is_file()
+    flair = read_image(oblique_flair)
+    prob = read_image(tmp_path / "out" / "probability.nii.gz", role="probability")
+    mask = read_image(tmp_path / "out" / "mask.nii.gz", role="mask")
+    assert prob.same_grid(flair) and mask.same_grid(flair)
+    np.testing.assert_allclose(
+        nib.load(tmp_path / "out" / "probability.nii.gz").affine, nib.load(oblique_flair).affine, atol=1e-4
+    )
+    assert nib.load(tmp_path / "out" / "probability.nii.gz").get_data_dtype() == np.float32
+    # the blob is where the input has it
+    blob = flair.array >= 399
+    core = np.zeros_like(blob)
+    core[12:16, 18:22, 10:14] = True
+    assert prob.array[core].min() > 0.9 and prob.array[~blob].mean() < 0.05
+    assert np.array_equal(mask.array.astype(bool), prob.array >= 0.5)
+    # one lesion, centroid at the blob's, in voxels and in LPS mm
+    rows = list(csv.DictReader((tmp_path / "out" / "lesions.csv").open()))
+    assert len(rows) == 1 == len(result.lesions)
+    centroid_zyx = np.argwhere(blob).mean(0)
+    ijk = np.array([float(rows[0][k]) for k in ("centroid_i", "centroid_j", "centroid_k")])
+    np.testing.assert_allclose(ijk, centroid_zyx[::-1], atol=0.6 if target_spacing else 0.05)
+    lps = np.array([float(rows[0][f"centroid_lps_{a}"]) for a in "xyz"])
+    np.testing.assert_allclose(lps, flair.index_to_physical(ijk[::-1])[0], atol=1e-3)
+    assert float(rows[0]["volume_mm3"]) == pytest.approx(int(mask.array.sum()) * flair.voxel_volume)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["model"]["name"] == "bright" and summary["device"] == "cpu"
+    assert summary["settings"]["threshold"] == 0.5 and summary["settings"]["fusion"] == "gaussian"
+    assert summary["grid"]["input_shape_zyx"] == list(flair.shape)
+    assert {"preprocess", "predict", "export", "total"} <= set(summary["timings_s"])
+
+
+def test_threshold_override_and_t2_on_another_grid(tmp_path: Path, oblique_flair: Path) -> None:
+    flair = read_image(oblique_flair)
+    t2 = Image(
+        _head(shape=(20, 30, 30), blob=(10, 15, 10), seed=1),
+        spacing=(1.5, 1.2, 1.0),
+        origin=flair.origin,
+        direction=flair.direction,
+    )
+    t2_path = write_image(t2, tmp_path / "in" / "t2.nii.gz")
+    card = _card(inputs=("flair", "t2"))
+    predictor = Predictor(Bright(), card, PredictSettings(device="cpu", threshold=0.9))
+    result = predictor.run({"flair": oblique_flair, "t2": t2_path}, None)
+    assert result.summary["settings"]["threshold"] == 0.9
+    assert result.summary["settings"]["threshold_source"] == "user"
+    assert np.array_equal(result.mask.array.astype(bool), result.probability.array >= 0.9)
+    with pytest.raises(InputError, match="missing: t2"):
+        predictor.run({"flair": oblique_flair}, None)
+
+
+def test_cancel_leaves_no_files(tmp_path: Path, oblique_flair: Path) -> None:
+    token = CancelToken()
+    token.cancel()
+    predictor = Predictor(Bright(), _card(), PredictSettings(device="cpu"))
+    with pytest.raises(Cancelled):
+        predictor.run({"flair": oblique_flair}, tmp_path / "out", cancel=token)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_outputs_never_replace_an_input(tmp_path: Path) -> None:
+    flair_path = write_image(Image(_head()), tmp_path / "probability.nii.gz")
+    predictor = Predictor(Bright(), _card(), PredictSettings(device="cpu"))
+    before = flair_path.read_bytes()
+    with pytest.raises(Exception, match="overwrite"):
+        predictor.run({"flair": flair_path}, tmp_path)
+    assert flair_path.read_bytes() == before
+    assert not (tmp_path / "summary.json").exists()
+
+
+# CLI -------------------------------------------------------------------------------------------------
+@pytest.fixture()
+def tiny_model(tmp_path: Path) -> Path:
+    from LesionSegLogic.models import build_model
+
+    torch.manual_seed(0)
+    params = {"in_channels": 1, "features": [4, 8], "norm": "batch"}
+    card = ModelCard(
+        name="tiny",
+        architecture="unet3d",
+        architecture_params=params,
+        inputs=("flair",),
+        patch_size=(16, 16, 16),
+        loss="dice",
+        recommended_threshold=0.4,
+    )
+    save_model(build_model("unet3d", **params), card, tmp_path / "zoo" / "tiny")
+    return tmp_path / "zoo" / "tiny"
+
+
+def test_cli_single_case(tmp_path: Path, tiny_model: Path, oblique_flair: Path, capsys) -> None:
+    code = main(
+        [
+            "predict",
+            "--model",
+            str(tiny_model),
+            "--flair",
+            str(oblique_flair),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+            "--fusion",
+            "bspline",
+            "--tta",
+            "flip",
+            "--overlap",
+            "0.25",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["settings"]["fusion"] == "bspline" and summary["settings"]["tta"] == "flip"
+    assert summary["settings"]["threshold"] == 0.4 and summary["model"]["name"] == "tiny"
+    assert read_image(tmp_path / "out" / "probability.nii.gz", role="probability").same_grid(
+        read_image(oblique_flair)
+    )
+    assert "lesion(s)" in capsys.readouterr().out
+
+
+def test_cli_bad_model_is_one_line_error(tmp_path: Path, oblique_flair: Path, capsys) -> None:
+    code = main(
+        ["predict", "--model", "no_such_model", "--flair", str(oblique_flair), "--out", str(tmp_path / "o")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown model 'no_such_model'" in err and len(err.splitlines()) == 1
+
+
+def _cohort(root: Path) -> None:
+    for i in range(3):
+        write_image(Image(_head(seed=i)), root / f"case{i}" / "flair.nii.gz")
+    (root / "case9").mkdir()
+    (root / "case9" / "flair.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
+
+
+def test_cli_cohort_skips_done_and_survives_a_bad_case(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    _cohort(tmp_path / "cases")
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model),
+        "--cases",
+        str(tmp_path / "cases"),
+        "--out",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    assert main(args) == 1
+    out = capsys.readouterr()
+    assert "3 predicted, 0 already done, 1 failed" in out.out and "case9" in out.err
+    for i in range(3):
+        assert all((tmp_path / "out" / f"case{i}" / n).is_file() for n in OUTPUT_FILES)
+    assert not (tmp_path / "out" / "case9").exists() or not any((tmp_path / "out" / "case9").iterdir())
+    assert main(args) == 1
+    assert "0 predicted, 3 already done, 1 failed" in capsys.readouterr().out
+
+
+def test_cli_cohort_shards_by_rank(tmp_path: Path, tiny_model: Path, monkeypatch, capsys) -> None:
+    for i in range(5):
+        write_image(Image(_head(seed=i)), tmp_path / "cases" / f"c{i}" / "flair.nii.gz")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(tiny_model),
+                "--cases",
+                str(tmp_path / "cases"),
+                "--out",
+                str(tmp_path / "out"),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c1", "c3"]
+
+
+def test_cli_models_lists_zoo_and_handles_empty(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    assert main(["models", "--zoo", str(tmp_path / "zoo")]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("tiny"))
+    assert "dice" in line and "unet3d" in line and "flair" in line and "0.40" in line
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    from LesionSegLogic.zoo import list_models
+
+    if not list_models():  # no bundled zoo in this checkout yet
+        assert main(["models"]) == 0
+        assert "no bundled models" in capsys.readouterr().out
