@@ -260,9 +260,8 @@ def test_outputs_land_in_the_inputs_study(app, case) -> None:
 
 def test_module_self_test_workflow_on_a_phantom(app) -> None:
     """The code Slicer's LesionSegTest runs, with an injected runner (a smoothed truth as 'probability')."""
-    from scipy import ndimage
-
     from LesionSegLib.selftest import run_review_self_test
+    from scipy import ndimage
 
     def fake_predict(request, progress, cancel):
         truth = request.flair.array > np.percentile(request.flair.array, 99.5)
@@ -271,3 +270,20 @@ def test_module_self_test_workflow_on_a_phantom(app) -> None:
 
     report = run_review_self_test(app.scene, runner=InProcessRunner(fake_predict), model="fake")
     assert set(report) == {0.3, 0.5, 0.7}
+
+
+def test_offscreen_snapshot_shows_the_overlay_colours(app, case, tmp_path) -> None:
+    import vtk
+    from LesionSegLib.snapshot import render_axial_overlay
+
+    session, _ = start_session(app, case)
+    path = render_axial_overlay(session, tmp_path / "overlay.png", size=256)
+    reader = vtk.vtkPNGReader()
+    reader.SetFileName(str(path))
+    reader.Update()
+    from vtk.util import numpy_support
+
+    data = reader.GetOutput()
+    pixels = numpy_support.vtk_to_numpy(data.GetPointData().GetScalars())[:, :3].astype(int)
+    green = (pixels[:, 1] > 120) & (pixels[:, 0] < 100) & (pixels[:, 2] < 100)
+    assert green.sum() > 0  # true-positive voxels are drawn in green over the grey FLAIR

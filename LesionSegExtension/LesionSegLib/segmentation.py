@@ -118,7 +118,8 @@ def merged_mask(segmentation_node, reference_node, scene) -> np.ndarray:
 
 def import_mask(mask: np.ndarray, segmentation_node, segment_id: str, reference_node, scene) -> None:
     """Replace one segment's voxels by ``mask`` the way Slicer's ``updateSegmentBinaryLabelmapFromArray``
-    does in desktop Slicer (temporary labelmap node + import). Slow on big volumes; used for edits and as the naive baseline."""
+    does in desktop Slicer (temporary labelmap node + import). Slow on big volumes; used for edits and as
+    the naive baseline."""
     labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__lesionseg_import__")
     try:
         labelmap.SetIJKToRASMatrix(vtk_matrix(node_ijk_to_ras(reference_node)))

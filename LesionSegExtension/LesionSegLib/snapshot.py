@@ -48,13 +48,15 @@ def render_axial_overlay(session, path: str | Path, slice_index: int | None = No
     grey_table.SetValueRange(0, 1)
     grey_table.Build()
     grey.SetLookupTable(grey_table)
-    grey.SetInputConnection(axial(flair_data).GetOutputPort())
+    flair_slice = axial(flair_data)  # keep a reference: a collected filter leaves a dangling port
+    grey.SetInputConnection(flair_slice.GetOutputPort())
     grey.SetOutputFormatToRGBA()
     colour = vtk.vtkImageMapToColors()
     colour.SetLookupTable(_lookup(styles, opacity))
     plain = vtk.vtkImageData()
     plain.ShallowCopy(label_data)  # oriented image → plain image data on the same voxel grid
-    colour.SetInputConnection(axial(plain).GetOutputPort())
+    label_slice = axial(plain)
+    colour.SetInputConnection(label_slice.GetOutputPort())
     colour.SetOutputFormatToRGBA()
     blend = vtk.vtkImageBlend()
     blend.AddInputConnection(grey.GetOutputPort())
