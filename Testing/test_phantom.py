@@ -117,7 +117,7 @@ def test_geometry_is_the_mni_template(maps, small_case) -> None:
 def test_lesion_statistics_over_seeds(maps) -> None:
     counts, regions, volumes = [], [], []
     for seed in range(4):
-        case = generate_case(100 + seed, maps=maps, spacing=(2.0, 2.0, 2.0), noise=False, bias=0.0)
+        case = generate_case(100 + seed, maps=maps, spacing=(3.0, 3.0, 3.0), noise=False, bias=0.0)
         counts.append(len(case.records))
         regions += [r.region for r in case.records]
         volumes += [r.true_volume_mm3 for r in case.records]
