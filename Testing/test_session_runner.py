@@ -125,3 +125,17 @@ def test_dependencies_ask_once_and_never_touch_numpy_or_simpleitk() -> None:
     everything = find_missing(lambda name: False)
     assert not any(r.lower().startswith(("numpy", "simpleitk")) for r in everything.requirements)
     assert ensure_dependencies(FakeInstaller(True), lambda name: True)
+
+
+@pytest.mark.heavy
+def test_subprocess_runner_with_the_real_cli_and_a_zoo_model(tmp_path) -> None:
+    from LesionSegLogic.phantom import generate_case
+
+    case = generate_case(5, fov_mm=(40, 60, 60), spacing=(2.0, 2.0, 2.0), n_lesions=4)
+    flair = case.flair.with_array(case.flair.array.astype(np.float32))
+    t2 = case.t2.with_array(case.t2.array.astype(np.float32))
+    seen: list[float] = []
+    result = SubprocessRunner(temp_root=str(tmp_path)).run(
+        InferenceRequest(flair, ModelChoice("dice", "cpu"), t2=t2), lambda f, line: seen.append(f))
+    assert result.probability.shape == flair.shape and result.model_name == "dice"
+    assert 0.0 < result.recommended_threshold < 1.0

@@ -258,6 +258,7 @@ def test_outputs_land_in_the_inputs_study(app, case) -> None:
     assert session.review is None  # no reference: prediction only
 
 
+@pytest.mark.heavy  # the same self-test runs with a real zoo model in the default suite below
 def test_module_self_test_workflow_on_a_phantom(app) -> None:
     """The code Slicer's LesionSegTest runs, with an injected runner (a smoothed truth as 'probability')."""
     from LesionSegLib.selftest import run_review_self_test
@@ -287,3 +288,11 @@ def test_offscreen_snapshot_shows_the_overlay_colours(app, case, tmp_path) -> No
     pixels = numpy_support.vtk_to_numpy(data.GetPointData().GetScalars())[:, :3].astype(int)
     green = (pixels[:, 1] > 120) & (pixels[:, 0] < 100) & (pixels[:, 2] < 100)
     assert green.sum() > 0  # true-positive voxels are drawn in green over the grey FLAIR
+
+
+def test_review_with_a_bundled_zoo_model(app) -> None:
+    """Real inference: the zoo's "dice" model through the library predictor, in process."""
+    from LesionSegLib.selftest import run_review_self_test
+
+    report = run_review_self_test(app.scene, runner=InProcessRunner(), model="dice")
+    assert len(report) == 3

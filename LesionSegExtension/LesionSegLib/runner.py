@@ -44,6 +44,11 @@ class CancelToken:
     def __call__(self) -> bool:  # usable wherever a "should stop?" callable is expected
         return self._event.is_set()
 
+    def raise_if_cancelled(self) -> None:
+        """What ``LesionSegLogic.inference.predict_volume`` calls between window batches."""
+        if self._event.is_set():
+            raise Cancelled("inference cancelled")
+
 
 @dataclass(frozen=True)
 class InferenceRequest:
@@ -97,19 +102,21 @@ class InProcessRunner:
 def library_predict(
     request: InferenceRequest, progress: Progress | None = None, cancel: CancelToken | None = None
 ) -> InferenceResult:
-    """Zoo model → probability map through ``LesionSegLogic.predictor`` (imported lazily: torch is heavy)."""
-    from LesionSegLogic import predictor  # noqa: PLC0415 - optional, heavy dependency
+    """Zoo model → probability map on the FLAIR grid through ``LesionSegLogic.predictor`` (preprocess →
+    predict → export, nothing written); imported lazily because torch is heavy."""
+    from LesionSegLogic.predictor import Predictor, PredictSettings  # noqa: PLC0415
 
-    images = [request.flair] + [im for im in (request.t2, request.baseline) if im is not None]
-    outcome = predictor.predict_images(
-        images, request.model.spec, device=request.model.device,
-        progress=(lambda f: progress(f, "inference")) if progress else None,
-        cancel=cancel,
-    )
+    predictor = Predictor.load(request.model.spec, PredictSettings(device=request.model.device))
+    images = {"flair": request.flair, "t2": request.t2, "baseline": request.baseline}
+    pre = predictor.preprocess({k: v for k, v in images.items() if v is not None})
+    on_progress = (lambda p: progress(p.fraction, f"{p.stage} {p.done}/{p.total}")) if progress else None
+    probability, facts = predictor.predict(pre, progress=on_progress, cancel=cancel)
+    prediction = predictor.export(pre, probability, facts, None)
     return InferenceResult(
-        probability=outcome.probability,
-        recommended_threshold=float(outcome.card.recommended_threshold),
-        model_name=str(getattr(outcome.card, "name", request.model.spec)),
+        probability=prediction.probability,
+        recommended_threshold=float(predictor.card.recommended_threshold),
+        model_name=predictor.card.name,
+        details=dict(prediction.summary),
     )
 
 
@@ -246,9 +253,10 @@ class SubprocessRunner:
         probability = read_image(job.out_dir / "probability.nii.gz")
         summary_path = job.out_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        threshold = summary.get("threshold", summary.get("recommended_threshold", 0.5))
+        card = summary.get("model") if isinstance(summary.get("model"), dict) else {}
+        threshold = card.get("recommended_threshold", summary.get("threshold", 0.5))
         image = request.flair.with_array(np.asarray(probability.array, dtype=np.float32), name="probability")
-        model = str(summary.get("model", request.model.spec))
+        model = str(card.get("name") or summary.get("model") or request.model.spec)
         return InferenceResult(image, float(threshold), model, summary)
 
     def run(

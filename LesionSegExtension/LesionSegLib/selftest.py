@@ -27,7 +27,8 @@ def run_review_self_test(scene, runner: InferenceRunner | None = None, model: st
         model = cards[0].name if cards else "injected"
     session = ReviewSession(scene, runner=runner or InProcessRunner())
     flair = add_volume_node(scene, case.flair.with_array(case.flair.array.astype(np.float32)), "FLAIR")
-    session.set_inputs(flair)
+    t2 = add_volume_node(scene, case.t2.with_array(case.t2.array.astype(np.float32)), "T2")
+    session.set_inputs(flair, t2=t2)
     session.set_reference(case.lesions)
     session.run_inference(ModelChoice(model, "cpu"))
     report = {}
