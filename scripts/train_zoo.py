@@ -49,13 +49,13 @@ ZOO: list[tuple[str, str, dict[str, Any], str]] = [
     ("generalized_dice", "generalized_dice", {}, "adam"),
     ("tversky", "tversky", {"alpha": 0.3, "beta": 0.7}, "adam"),
     ("focal_tversky", "focal_tversky", {}, "adam"),
-    ("log_cosh_dice", "log_cosh_dice", {}, "adam"),
+    ("dice_lf1", "dice", {}, "adam"),
+    ("weighted_gradient", "weighted_gradient", {}, "adam"),
+    ("hytver", "hytver", {}, "adam"),
+    ("unified_focal", "unified_focal", {}, "adam"),
     ("combo", "combo", {}, "adadelta"),
     ("focal", "focal", {}, "adam"),
-    ("unified_focal", "unified_focal", {}, "adam"),
-    ("hytver", "hytver", {}, "adam"),
-    ("weighted_gradient", "weighted_gradient", {}, "adam"),
-    ("dice_lf1", "dice", {}, "adam"),
+    ("log_cosh_dice", "log_cosh_dice", {}, "adam"),
 ]
 
 
