@@ -1,4 +1,7 @@
-"""``lesionseg demo OUT`` — the bundled default job: one brain phantom (seed 0) and its montage."""
+"""``lesionseg demo [OUT]`` — the bundled default job: phantom → zoo model → lesion-wise review pictures.
+
+See :mod:`LesionSegLogic.demo` for the steps.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +10,44 @@ from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from LesionSegLogic.demo import DEMO_SEED
+
     parser = subparsers.add_parser(
         "demo",
-        help="generate a brain phantom case (seed 0) and a PNG montage of it",
-        description="Writes OUT/case_000/ (flair, t2, lesions, phantom.json) and OUT/montage.png.",
+        help="phantom case → prediction with a bundled model → review (metrics + TP/FP/FN picture)",
+        description="Writes OUT/case/ (flair, t2, lesions, phantom.json), OUT/prediction/ (the four outputs of "
+        "`lesionseg predict`), OUT/metrics.json, OUT/montage.png and OUT/review.png.",
     )
     parser.add_argument("out", type=Path, nargs="?", default=Path("demo_output"), help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
+    parser.add_argument("--seed", type=int, default=DEMO_SEED,
+                        help=f"phantom seed (default {DEMO_SEED}, never used to train the zoo)")
+    parser.add_argument("--model", help="zoo model name or folder (default: the best bundled model by its card)")
+    parser.add_argument("--rule", default="anima", choices=["hussein", "anima", "any-overlap"],
+                        help="lesion matching rule (default anima)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     return parser
 
 
+def _fmt(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:5.3f}"
+
+
 def run(args: argparse.Namespace) -> int:
-    import time
+    from LesionSegLogic.demo import run_demo
 
-    from LesionSegLogic.montage import montage_case
-    from LesionSegLogic.phantom import generate_case, write_case
-
-    start = time.perf_counter()
-    case = generate_case(args.seed)
-    folder = write_case(case, args.out / "case_000")
-    generated = time.perf_counter() - start
-    png = montage_case(folder, args.out / "montage.png")
-    total = time.perf_counter() - start
-    print(f"case:    {folder} ({len(case.records)} lesions, grid {case.flair.shape}, SNR {case.snr:.1f})")
-    for name in case.images():
-        print(f"         {folder / name}")
-    print(f"         {folder / 'phantom.json'}")
-    print(f"montage: {png}")
-    print(f"time:    {generated:.1f} s phantom, {total:.1f} s total")
+    result = run_demo(args.out, seed=args.seed, model=args.model, rule=args.rule, device=args.device)
+    print()
+    print(f"model {result.model} · rule {args.rule}")
+    print("threshold         voxel Dice  lesion F1  lesion sens  lesion prec   TP   FP   FN")
+    for label, metrics in ((f"{result.threshold:.2f} (recommended)", result.metrics), ("0.50", result.metrics_at_half)):
+        v, les = metrics["voxel"], metrics["lesion"]
+        print(f"{label:<18}{_fmt(v['dice']):>10}  {_fmt(les['f1']):>9}  {_fmt(les['sensitivity']):>11}  "
+              f"{_fmt(les['precision']):>11}  {les['tp_reference']:>3}  {les['fp']:>3}  {les['fn']:>3}")
+    print()
+    print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items()))
+    print(f"review picture: {result.pictures['review']}")
+    print("review it live in the browser (Ctrl-C to stop):")
+    print(f"  .venv/bin/lesionseg app --flair {result.case_dir / 'flair.nii.gz'} --t2 {result.case_dir / 't2.nii.gz'} "
+          f"--reference {result.case_dir / 'lesions.nii.gz'} --probability "
+          f"{result.prediction_dir / 'probability.nii.gz'}")
     return 0
