@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOBS ?= 2
 
-.PHONY: demo test test-heavy fuzz bench lint setup setup-test
+.PHONY: demo app test test-heavy fuzz bench lint setup setup-test
 
 setup:
 	./scripts/bootstrap.sh slicer
@@ -14,6 +14,12 @@ setup-test:
 
 demo: setup
 	$(PY) -m LesionSegLogic demo demo_output
+
+DEMO := demo_output
+app: setup
+	@test -f $(DEMO)/prediction/probability.nii.gz || $(PY) -m LesionSegLogic demo $(DEMO)
+	$(PY) -m LesionSegLogic app --flair $(DEMO)/case/flair.nii.gz --t2 $(DEMO)/case/t2.nii.gz \
+		--reference $(DEMO)/case/lesions.nii.gz --probability $(DEMO)/prediction/probability.nii.gz
 
 test: setup-test
 	$(PY) -m ruff check .
