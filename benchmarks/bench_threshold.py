@@ -8,7 +8,11 @@ mask). ``--ellipsoids`` uses random ellipsoid lesions instead (no phantom, faste
 Prints one table: construction time, median/p95 of ``engine.at(t)`` at new thresholds (metrics only, and with
 the mask, overlay and lesion rows materialised), the naive path (threshold + ``scipy.ndimage.label`` +
 per-lesion loops) on the same thresholds, the ratios, a 101-threshold sweep, and whether every result equals
-the naive oracle. Run: ``.venv/bin/python benchmarks/bench_threshold.py [--rule anima] [--repeats 30]``.
+the naive oracle. The slider rows replay a realistic drag (``--drag`` steps of ±0.01–0.05 from 0.5, with a jump to
+a random threshold every 15 steps) twice: through ``engine.at(t)`` reading mask/overlay/rows, and through the
+live path (``engine.live().set(t)`` reading the same; its buffers are updated only where voxels changed); every
+live step is checked against ``engine.at(t)``.
+Run: ``.venv/bin/python benchmarks/bench_threshold.py [--rule anima] [--repeats 30]``.
 """
 
 from __future__ import annotations
@@ -81,12 +85,35 @@ def same(a, b) -> bool:
     )
 
 
+def drag(rng: np.random.Generator, steps: int) -> np.ndarray:
+    """A slider drag: small steps of ±0.01–0.05 from 0.5, with a jump every 15 steps, inside [0.02, 0.98]."""
+    t, out = 0.5, []
+    for i in range(steps):
+        if i % 15 == 14:
+            t = float(rng.uniform(0.05, 0.95))
+        else:
+            t = float(np.clip(t + rng.choice((-1, 1)) * rng.uniform(0.01, 0.05), 0.02, 0.98))
+        out.append(t)
+    return np.array(out)
+
+
+def same_live(update, result) -> bool:
+    """A live update shows what ``engine.at`` returns at the same threshold."""
+    return (
+        update.metrics == result.metrics
+        and np.array_equal(update.mask, result.mask)
+        and np.array_equal(update.overlay, result.overlay)
+        and update.lesions == result.lesions
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rule", default="hussein")
     parser.add_argument("--repeats", type=int, default=30, help="new thresholds timed for the engine")
     parser.add_argument("--naive-repeats", type=int, default=8)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--drag", type=int, default=60, help="slider steps of the live-path rows")
     parser.add_argument("--ellipsoids", action="store_true", help="ellipsoid lesions instead of the phantom")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -126,6 +153,26 @@ def main() -> None:
     for t in (0.0, 0.5, 1.0):
         equal &= same(engine.at(t), naive_at(engine._inputs, t))
 
+    path = drag(rng, args.drag)
+    drag_at, drag_live, n_changed = [], [], []
+    for t in path:
+        t1 = time.perf_counter()
+        result = engine.at(float(t))
+        _ = result.mask, result.overlay, result.lesions
+        drag_at.append(time.perf_counter() - t1)
+    live = engine.live()
+    live_equal = True
+    for t in path:
+        t1 = time.perf_counter()
+        update = live.set(float(t))
+        _ = update.mask, update.overlay, update.lesions, update.changed, update.bbox
+        drag_live.append(time.perf_counter() - t1)
+        n_changed.append(update.changed.size)
+        live_equal &= same_live(update, engine.at(float(t)))
+    for t in (0.0, 0.5, 1.0, 0.005, 0.5):  # outside the forest and back
+        update = live.set(t)
+        live_equal &= same(update, naive_at(engine._inputs, t))
+
     t2 = time.perf_counter()
     curve = engine.sweep(np.linspace(0.0, 1.0, 101))
     sweep_s = time.perf_counter() - t2
@@ -149,6 +196,14 @@ def main() -> None:
         ),
         ("at(t) + mask/overlay/rows, p95 (ms)", f"{ms(fast_full, 95):.2f}", ""),
         ("naive path, median (ms)", f"{naive_med:.1f}", "1x (baseline)"),
+        (f"drag {args.drag} steps: at(t) + mask/overlay/rows, median (ms)", f"{ms(drag_at, 50):.2f}",
+         f"{naive_med / ms(drag_at, 50):.0f}x"),
+        (f"drag {args.drag} steps: at(t) + mask/overlay/rows, p95 (ms)", f"{ms(drag_at, 95):.2f}", ""),
+        (f"drag {args.drag} steps: live.set(t) + mask/overlay/rows, median (ms)", f"{ms(drag_live, 50):.2f}",
+         f"{naive_med / ms(drag_live, 50):.0f}x; {ms(drag_at, 50) / ms(drag_live, 50):.1f}x vs at(t)"),
+        (f"drag {args.drag} steps: live.set(t) + mask/overlay/rows, p95 (ms)", f"{ms(drag_live, 95):.2f}", ""),
+        ("drag: voxels changed per step, median / max",
+         f"{int(np.median(n_changed))} / {max(n_changed)}", ""),
         (
             "sweep 101 thresholds 0..1 (s)",
             f"{sweep_s:.3f}",
@@ -156,6 +211,7 @@ def main() -> None:
         ),
         ("construction in naive calls", f"{construction / (naive_med / 1e3):.1f}", ""),
         ("identical to naive oracle", str(equal), ""),
+        ("live path identical to at(t) / oracle", str(live_equal), ""),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>10}  ratio (naive / engine)")

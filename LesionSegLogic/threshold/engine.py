@@ -6,7 +6,8 @@ candidate's reference label). A call :meth:`ThresholdEngine.at` then costs work 
 voxels in the mask, never a pass over the volume: a binary search gives the mask as a rank prefix, the forest
 edges of that prefix give the components (compiled ``connected_components``), and ``np.bincount`` over the
 prefix gives sizes and the sparse overlap table that the matching rule reads. The mask, overlay and lesion
-rows are built only when read; surface distances only on request (``at(t, surface=True)`` or
+rows are built only when read, as independent volumes (:meth:`ThresholdEngine.live` keeps persistent volumes
+instead and writes only the voxels that change: the slider's path, :mod:`LesionSegLogic.threshold.live`); surface distances only on request (``at(t, surface=True)`` or
 ``result.compute_surface()``), since they cost a pass over the surfaces.
 
 Exactness: results equal the naive path (:func:`LesionSegLogic.threshold.naive.naive_at`) at every threshold.
@@ -30,6 +31,7 @@ from LesionSegLogic.metrics.surface import surface_distances
 from LesionSegLogic.metrics.voxel import VoxelCounts, ratio
 from LesionSegLogic.threshold.forest import MergeForest, build_forest
 from LesionSegLogic.threshold.inputs import prepare
+from LesionSegLogic.threshold.live import LiveView
 from LesionSegLogic.threshold.naive import naive_at
 from LesionSegLogic.threshold.result import (
     OVERLAY_FN,
@@ -285,6 +287,12 @@ class ThresholdEngine:
                 result.compute_surface()
         return result
 
+    def live(self, mode: str = "lesion") -> LiveView:
+        """A :class:`LiveView`: persistent mask/overlay volumes moved from threshold to threshold by writing only
+        the voxels that change (the slider's path; see :mod:`LesionSegLogic.threshold.live`). ``at`` keeps
+        returning independent volumes."""
+        return LiveView(self, mode)
+
     def sweep(self, thresholds: np.ndarray | list[float]) -> list[dict[str, Any]]:
         """The ``evaluate`` dictionaries (voxel and lesion blocks, no surface) at each threshold, in order."""
         return [self.metrics_at(float(t)) for t in thresholds]
@@ -317,15 +325,11 @@ class ThresholdEngine:
                 in_ref[ref.raw_rank_pos[: np.searchsorted(ref.raw_rank_pos, state.k)]] = True
                 overlay[flat] = np.where(in_ref, OVERLAY_TP, OVERLAY_FP)
             return overlay.reshape(self.shape)
-        if ref is None:
-            lut = np.full(state.kept.size + 1, OVERLAY_PREDICTED, dtype=np.uint8)
-        else:
-            assert state.detected is not None and state.true_pred is not None
+        if ref is not None:
+            assert state.detected is not None
             for i in np.flatnonzero(~state.detected):
                 overlay[ref.lesion_flat[ref.lesion_start[i] : ref.lesion_start[i + 1]]] = OVERLAY_FN
-            lut = np.where(state.true_pred, OVERLAY_TP, OVERLAY_FP).astype(np.uint8)
-            lut = np.append(lut, 0)
-        lut[-1] = 0
+        lut = self._status_lut(state)
         if whole:
             if state.kept.size:
                 overlay[:] = lut[0]
@@ -334,6 +338,19 @@ class ThresholdEngine:
             lesion = status > 0
             overlay[self._forest.flat[: state.k][lesion]] = status[lesion]
         return overlay.reshape(self.shape)
+
+    def _status_lut(self, state: _State) -> np.ndarray:
+        """Lesion-mode overlay value of each kept component (index into ``kept``), plus a last slot 0 for −1."""
+        if state.true_pred is None:
+            lut = np.full(state.kept.size + 1, OVERLAY_PREDICTED, dtype=np.uint8)
+        else:
+            lut = np.append(np.where(state.true_pred, OVERLAY_TP, OVERLAY_FP).astype(np.uint8), np.uint8(0))
+        lut[-1] = 0
+        return lut
+
+    def _predicted_values(self, state: _State) -> np.ndarray:
+        """Lesion-mode overlay value of each rank in the prefix (0 for components removed by the size rule)."""
+        return self._status_lut(state)[self._rank_status(state)]
 
     def _rows(self, state: _State) -> list[LesionRow]:
         ref = self._reference
