@@ -7,8 +7,9 @@ voxels in the mask, never a pass over the volume: a binary search gives the mask
 edges of that prefix give the components (compiled ``connected_components``), and ``np.bincount`` over the
 prefix gives sizes and the sparse overlap table that the matching rule reads. The mask, overlay and lesion
 rows are built only when read, as independent volumes (:meth:`ThresholdEngine.live` keeps persistent volumes
-instead and writes only the voxels that change: the slider's path, :mod:`LesionSegLogic.threshold.live`); surface distances only on request (``at(t, surface=True)`` or
-``result.compute_surface()``), since they cost a pass over the surfaces.
+instead and writes only the voxels that change: the slider's path, :mod:`LesionSegLogic.threshold.live`);
+surface distances only on request (``at(t, surface=True)`` or ``result.compute_surface()``), since they cost a
+pass over the surfaces.
 
 Exactness: results equal the naive path (:func:`LesionSegLogic.threshold.naive.naive_at`) at every threshold.
 For ``t ≥ floor`` the engine is used; for ``t ≤ min(p)`` the mask is the whole grid (one lesion), computed
