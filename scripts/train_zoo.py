@@ -240,6 +240,15 @@ def write_table(models: Path, out: Path) -> str:
     card0 = rows[0][0]
     training = card0.training
     arch = f"{card0.architecture} {json.dumps(card0.architecture_params)}"
+    done = {c.name for c, _, _ in rows}
+    missing = [name for name, *_ in ZOO if name not in done]
+    missing_text = (
+        "Not in this build (training ran out of time; `scripts/train_zoo.py` trains them): "
+        + ", ".join(missing)
+        + ".\n"
+        if missing
+        else ""
+    )
     text = f"""# The bundled model zoo
 
 **Demonstration models trained on synthetic phantoms — not for clinical use.** They show what the loss and the
@@ -254,8 +263,8 @@ Regenerate everything (phantoms, LF1 estimator, every model, this table) with on
 
 Every model: {arch}, inputs {list(card0.inputs)}, patches {list(card0.patch_size)}, the same
 seed ({training.get("seed")}) hence the same initial weights and the same batches (seed 002),
-epochs of {training.get("iterations_per_epoch")} batches of {training.get("batch_size")} patches (the
-`iterations` column; the models without a suffix share one recipe and are directly comparable, `_long` models
+{training.get("epochs")} epochs of {training.get("iterations_per_epoch")} batches of
+{training.get("batch_size")} patches (the `iterations` column; the models without a suffix share one recipe and are directly comparable, `_long` models
 ran the same recipe for more epochs), {training.get("optimiser")} (learning rate {training.get("learning_rate")}
 for Adam; Adadelta with learning rate 1 for Combo, seed 000), best-validation-loss checkpoint; trained on CPU
 ({training.get("hardware")}).
@@ -267,6 +276,7 @@ as the threshold with the highest median voxel-wise F1 on the threshold-optimisa
 Rows are sorted by Dice at the recommended threshold. Zoo size: {size / 1e6:.2f} MB.
 
 {table}
+{missing_text}
 `dice_lf1` is Dice + 0.2·(1 − LF1̂) with Kamraoui's frozen lesion-wise F1 estimator (seed 003); its
 estimator and its held-out accuracy are in `Resources/Models/dice_lf1/lf1_estimator.json`.
 """
