@@ -264,9 +264,10 @@ Regenerate everything (phantoms, LF1 estimator, every model, this table) with on
 Every model: {arch}, inputs {list(card0.inputs)}, patches {list(card0.patch_size)}, the same
 seed ({training.get("seed")}) hence the same initial weights and the same batches (seed 002),
 {training.get("epochs")} epochs of {training.get("iterations_per_epoch")} batches of
-{training.get("batch_size")} patches (the `iterations` column; the models without a suffix share one recipe and are directly comparable, `_long` models
-ran the same recipe for more epochs), {training.get("optimiser")} (learning rate {training.get("learning_rate")}
-for Adam; Adadelta with learning rate 1 for Combo, seed 000), best-validation-loss checkpoint; trained on CPU
+{training.get("batch_size")} patches (the `iterations` column: the models without a suffix share one
+recipe and are directly comparable; `_long` models ran it for more epochs), Adam with learning rate
+{training.get("learning_rate") if training.get("optimiser") == "adam" else 1e-3} (seed 000's 1e-4 is too slow
+for this CPU budget; Adadelta with learning rate 1 for Combo, seed 000), best-validation-loss checkpoint; trained on CPU
 ({training.get("hardware")}).
 Data: {training.get("data")}.
 
