@@ -43,8 +43,6 @@ class Viewport(Protocol):
 
     def set_overlay_opacity(self, nodes: list[Any], opacity: float) -> None: ...
 
-    def refresh_overlays(self, nodes: list[Any]) -> None: ...
-
 
 def initial_state() -> dict[str, Any]:
     return {
@@ -297,8 +295,7 @@ class ReviewBinding:
         s.metric_rows = metric_items(review.metrics)
         s.lesions = lesion_items(review.lesions)
         s.curve = curve_paths(self.session.plot.curve if self.session.plot else None, review.threshold)
-        self._on_opacity(s.opacity)
-        self.viewport.refresh_overlays(self._overlay_nodes())
+        self._on_opacity(s.opacity)  # the segments redraw themselves: the session notifies MRML
 
     def _overlay_nodes(self) -> list[Any]:
         return [seg.node for seg in (self.session.prediction, self.session.review) if seg is not None]

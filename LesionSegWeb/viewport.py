@@ -26,16 +26,5 @@ class SlicerViewport:
             if display is not None and abs(display.GetOpacity() - opacity) > 1e-6:
                 display.SetOpacity(opacity)
 
-    def refresh_overlays(self, nodes: list[Any]) -> None:
-        """Make the slice views redraw segmentations whose shared labelmap was rewritten in place.
-
-        The 2-D segmentation displayable manager of slicer-core 5.11 does not redraw on the segmentation's or
-        the labelmap's ``Modified()`` alone; a ``Modified()`` of each segment does (checked by the pixel tests).
-        """
-        for node in nodes:
-            segmentation = node.GetSegmentation()
-            for index in range(segmentation.GetNumberOfSegments()):
-                segmentation.GetNthSegment(index).Modified()
-
     def slice_views(self) -> list[Any]:
         return list(self._app.view_manager.get_slice_views())

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer")
+vtk = pytest.importorskip("vtk")
 
 from LesionSegLib.headless import make_scene  # noqa: E402
 from LesionSegLib.nodes import add_volume_node, image_from_volume_node, load_volume_node  # noqa: E402
@@ -91,6 +92,31 @@ def test_shared_labelmap_segments_match_labels_and_skip_unchanged(scene) -> None
         assert np.array_equal(segment_mask(review.node, segment_id, node, scene), labels == style.label)
     with pytest.raises(GeometryError):
         review.update(labels[:-1])
+
+
+def test_shared_labelmap_update_signals_every_segment_modified(scene) -> None:
+    """What every view (desktop Slicer's and the web app's displayable managers) redraws from after an in-place
+    labelmap rewrite: a ``SegmentModified`` event for each segment, on the segmentation and on the node."""
+    image = oblique_image()
+    node = add_volume_node(scene, image, "flair")
+    review = SharedLabelmapSegmentation(scene, "review", node, REVIEW_SEGMENTS)
+    on_segmentation: list[str] = []
+    on_node: list[int] = []
+
+    def segment_modified(_caller, _event, segment_id: str) -> None:
+        on_segmentation.append(segment_id)
+
+    segment_modified.CallDataType = vtk.VTK_STRING
+    segmentation = review.node.GetSegmentation()
+    segmentation.AddObserver(slicer.vtkSegmentation.SegmentModified, segment_modified)
+    review.node.AddObserver(slicer.vtkSegmentation.SegmentModified, lambda *_: on_node.append(1))
+    labels = np.random.default_rng(2).integers(0, 4, image.shape).astype(np.uint8)
+    review.update(labels)
+    assert sorted(set(on_segmentation)) == sorted(review.segment_ids.values())
+    assert on_node, "the segmentation node does not forward SegmentModified"
+    on_segmentation.clear()
+    review.update(labels)  # nothing changed: no redraw asked for
+    assert on_segmentation == []
 
 
 def test_editable_segment_round_trip_through_import(scene) -> None:

@@ -97,3 +97,34 @@ def test_moving_the_threshold_changes_a_lesion_colour_on_screen(web) -> None:
     assert engine_label_at_centre(web, row) == 1
     green = centre_colour(web, row)
     assert blue[2] > blue[1] + 40 and green[1] > green[2] + 40, (blue, green)
+
+
+def test_overlay_redraws_when_only_the_threshold_moves(web) -> None:
+    """The views stay put (no jump, no slice change) while the threshold moves: the labelmap is rewritten in
+    place, and the slice view must still redraw from it (a stale overlay keeps the old colour)."""
+    statuses = {}
+    for threshold in (0.25, 0.95):
+        web.server.state.threshold = threshold
+        web.server.state.flush()
+        statuses[threshold] = {(r["kind"], r["id"]): r["status"] for r in web.server.state.lesions}
+    kind, lesion_id = next(k for k, status in statuses[0.95].items()
+                           if k[0] == "reference" and status == "FN" and statuses[0.25].get(k) == "TP")
+    row = {"id": lesion_id, "kind": kind}
+    web.binding.jump(row["id"], row["kind"])  # the last time the views move
+
+    def centre() -> np.ndarray:
+        pixels = axial_pixels(web).astype(int)
+        h, w, _ = pixels.shape
+        return pixels[h // 2 - 1: h // 2 + 2, w // 2 - 1: w // 2 + 2].reshape(-1, 3).mean(axis=0)
+
+    seen = []
+    for threshold in (0.25, 0.95, 0.25, 0.95):
+        web.server.state.threshold = threshold
+        web.server.state.flush()
+        label = engine_label_at_centre(web, row)
+        colour = centre()
+        channel = CHANNEL[label]
+        others = [c for c in range(3) if c != channel]
+        assert colour[channel] > colour[others].max() + 40, (threshold, label, colour)
+        seen.append(label)
+    assert seen == [1, 3, 1, 3]

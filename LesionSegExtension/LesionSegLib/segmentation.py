@@ -3,8 +3,9 @@
 :class:`SharedLabelmapSegmentation` keeps a ``vtkOrientedImageData`` on the reference volume's grid as the
 binary-labelmap representation of all its segments (label values 1, 2, 3, …): Slicer's own "shared labelmap"
 layout, which the Segment Editor and the storage node understand. Updating means copying a uint8 label array
-into that buffer (skipped when nothing changed) and one ``Modified()``; no labelmap nodes, no imports, no
-per-segment work.
+into that buffer (skipped when nothing changed), then ``Modified()`` on the image and on each segment (what
+the slice views redraw from; see :meth:`SharedLabelmapSegmentation.notify_modified`); no labelmap nodes, no
+imports, no per-segment copies.
 
 The other helpers move single segments in and out as numpy masks on a reference volume's grid.
 """
@@ -79,9 +80,24 @@ class SharedLabelmapSegmentation:
             return False
         np.copyto(self._labels, labels, casting="unsafe")  # one memcpy; cheaper than comparing first
         self._last = labels
-        self._image.Modified()
-        self.node.GetSegmentation().Modified()
+        self.notify_modified()
         return True
+
+    def notify_modified(self) -> None:
+        """Tell every view that the shared labelmap changed in place.
+
+        Slicer's documented call after editing a segment's internal binary labelmap in place
+        (``slicer.util.arrayFromSegmentInternalBinaryLabelmap``) is ``Modified()`` on the segment: the
+        segmentation turns it into a ``vtkSegmentation.SegmentModified`` event carrying the segment ID, which the
+        2-D and 3-D segmentation displayable managers (desktop Slicer and slicer-core alike) redraw from. The
+        image's own ``Modified()`` (or the segmentation's, or ``SourceRepresentationModified``) re-executes the
+        VTK pipeline but leaves the 2-D displayable manager's slice stale until the slice moves; the web app's
+        pixel tests check both.
+        """
+        self._image.Modified()
+        segmentation = self.node.GetSegmentation()
+        for segment_id in self.segment_ids.values():
+            segmentation.GetSegment(segment_id).Modified()
 
     def set_visible(self, visible: bool) -> None:
         display = self.node.GetDisplayNode()
