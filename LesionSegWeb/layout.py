@@ -78,7 +78,8 @@ def _review(binding: ReviewBinding) -> None:
     _section("Review")
     v.VSlider(v_model=("threshold",), min=0.0, max=1.0, step=0.01, name="Decision threshold",
               label="Decision threshold", thumb_label=True, hide_details=True, color="primary",
-              disabled=("!has_probability",), id="threshold-slider")
+              disabled=("!has_probability",), id="threshold-slider",
+              start=binding.threshold_start, end=(binding.threshold_end, "[$event]"))
     with html.Div(classes="d-flex align-center"):
         html.Div("Recommended: {{ recommended.toFixed(2) }}", classes="text-caption mr-2")
         _button("Reset", binding.reset_threshold, "Reset to recommended threshold",

@@ -25,6 +25,7 @@ from LesionSegLib.nodes import image_from_volume_node
 from LesionSegLib.parameters import ModelChoice
 from LesionSegLib.runner import CancelToken, InferenceRequest, InferenceResult
 from LesionSegLib.session import ReviewSession, ReviewState
+from LesionSegLib.slider import ThresholdSlider
 
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
@@ -72,6 +73,7 @@ class ReviewBinding:
     ) -> None:
         self.state = state
         self.session = session
+        self.slider = ThresholdSlider(session)
         self.viewport = viewport
         self.services = services
         self.gate = gate
@@ -280,11 +282,18 @@ class ReviewBinding:
 
     # ------------------------------------------------------------------------------------------ review
     def _on_threshold(self, threshold: float, **_: Any) -> None:
-        if self.session.engine is None or threshold is None:
-            return
-        if self.session.threshold is not None and float(threshold) == self.session.threshold:
-            return
-        self._guard(lambda: self.session.set_threshold(float(threshold)) and None)
+        """Each value of the bound slider: live during a drag (between its ``start`` and ``end`` events), else
+        a settled value (keyboard step, a state write) that also syncs the whole session."""
+        if threshold is not None:
+            self._guard(lambda: self.slider.change(float(threshold)) and None)
+
+    def threshold_start(self) -> None:
+        """The slider's ``start`` event: a drag begins."""
+        self.slider.start()
+
+    def threshold_end(self, threshold: float | None = None) -> None:
+        """The slider's ``end`` event (the drag released, with the final value): sync the whole session."""
+        self._guard(lambda: self.slider.settle(None if threshold is None else float(threshold)) and None)
 
     def _on_updated(self, review: ReviewState) -> None:
         s = self.state

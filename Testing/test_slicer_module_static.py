@@ -89,6 +89,49 @@ def test_parameter_names_in_the_ui_match_the_parameter_node() -> None:
     assert (float(props["minimum"]), float(props["maximum"])) == (0.0, 1.0)
 
 
+#: the Qt/ctk signals the panel connects, per widget class (ctkSliderWidget.h: valueIsChanging is emitted while
+#: the handle is dragged with tracking off; valueChanged on release and on every non-drag change)
+KNOWN_SIGNALS = {
+    "ctkSliderWidget": {"valueChanged", "valueIsChanging"},
+    "QPushButton": {"clicked"}, "QComboBox": {"currentTextChanged", "currentIndexChanged"},
+    "qMRMLTableView": {"clicked"},
+}
+
+
+def connections(path: Path) -> dict[tuple[str, str], str]:
+    """``ui.<widget>.<signal>.connect(self.<method>)`` → {(widget, signal): method} (lambdas: ``"<lambda>"``)."""
+    out = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect"):
+            continue
+        signal = node.func.value
+        if not (isinstance(signal, ast.Attribute) and isinstance(signal.value, ast.Attribute)
+                and isinstance(signal.value.value, ast.Name) and signal.value.value.id == "ui"):
+            continue
+        target = node.args[0]
+        out[(signal.value.attr, signal.attr)] = target.attr if isinstance(target, ast.Attribute) else "<lambda>"
+    return out
+
+
+def test_every_connected_signal_exists_on_its_widget_class() -> None:
+    for (widget, signal), _method in connections(LIB / "widget.py").items():
+        assert signal in KNOWN_SIGNALS[EXPECTED_WIDGETS[widget]], (widget, signal)
+
+
+def test_threshold_slider_drags_live_and_syncs_when_it_settles() -> None:
+    """Tracking off; valueIsChanging → ThresholdSlider.drag, valueChanged → ThresholdSlider.settle (which syncs
+    the hidden prediction): the desktop face of the tested policy in LesionSegLib/slider.py."""
+    source = (LIB / "widget.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    assert any(isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "ui.thresholdSlider.tracking"
+               and ast.unparse(n.value) == "False" for n in ast.walk(tree))
+    methods = {n.name: ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    wired = connections(LIB / "widget.py")
+    assert "self.slider.drag" in methods[wired[("thresholdSlider", "valueIsChanging")]]
+    assert "self.slider.settle" in methods[wired[("thresholdSlider", "valueChanged")]]
+    assert "ThresholdSlider(self.session)" in source
+
+
 def cmake_listed(cmake: Path) -> set[str]:
     text = cmake.read_text(encoding="utf-8").replace("${MODULE_NAME}", "LesionSeg")
     return set(re.findall(r"^\s+([\w/.-]+\.(?:py|png|ui|json))\s*$", text, flags=re.M))

@@ -251,3 +251,26 @@ def test_cli_refuses_a_missing_case_with_one_line(tmp_path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_slider_drag_is_live_and_the_release_syncs_the_hidden_prediction(web) -> None:
+    """The page's slider ``start``/``end`` events bracket a drag: the TP/FP/FN overlay follows every value, the
+    hidden prediction segment is brought up to date on release (and at once for a change outside a drag)."""
+    set_state(web, threshold=0.5)
+    synced = web.session.prediction.labels.copy()
+    assert np.array_equal(synced.astype(bool), web.session.state.mask)
+    web.binding.threshold_start()
+    for t in (0.3, 0.2, 0.1):
+        set_state(web, threshold=t)
+        assert np.array_equal(web.session.review.labels, np.asarray(engine_at(web, t).overlay))
+    assert np.array_equal(web.session.prediction.labels, synced)  # not yet: the drag is under way
+    web.binding.threshold_end(0.1)
+    assert np.array_equal(web.session.prediction.labels.astype(bool), engine_at(web, 0.1).mask)
+    set_state(web, threshold=0.9)  # a keyboard step: no drag around it
+    assert np.array_equal(web.session.prediction.labels.astype(bool), engine_at(web, 0.9).mask)
+
+
+def test_the_page_slider_reports_drag_start_and_end(web) -> None:
+    html = web.page.html
+    slider = html[html.index('id="threshold-slider"') - 600: html.index('id="threshold-slider"') + 600]
+    assert "@start=" in slider and "@end=" in slider, slider

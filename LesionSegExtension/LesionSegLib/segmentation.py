@@ -87,7 +87,7 @@ class SharedLabelmapSegmentation:
         """Tell every view that the shared labelmap changed in place.
 
         Slicer's documented call after editing a segment's internal binary labelmap in place
-        (``slicer.util.arrayFromSegmentInternalBinaryLabelmap``) is ``Modified()`` on the segment: the
+        (see ``arrayFromSegmentInternalBinaryLabelmap`` in Slicer's util module) is ``Modified()`` on the segment: the
         segmentation turns it into a ``vtkSegmentation.SegmentModified`` event carrying the segment ID, which the
         2-D and 3-D segmentation displayable managers (desktop Slicer and slicer-core alike) redraw from. The
         image's own ``Modified()`` (or the segmentation's, or ``SourceRepresentationModified``) re-executes the

@@ -16,6 +16,7 @@ from .dependencies import ensure_dependencies, slicer_installer
 from .export import export_review
 from .parameters import ModelChoice
 from .runner import InferenceResult
+from .slider import ThresholdSlider
 
 POLL_MS = 200
 
@@ -44,6 +45,7 @@ class LesionSegPanel(VTKObservationMixin):
         self._parameter_node = None
         self._gui_tag = None
         self.session = None
+        self.slider: ThresholdSlider | None = None
         self.job = None
         self._request = None
         self._timer = qt.QTimer()
@@ -52,7 +54,11 @@ class LesionSegPanel(VTKObservationMixin):
         self._fill_models()
         ui.applyButton.clicked.connect(self.on_apply)
         ui.loadProbabilityButton.clicked.connect(self.on_load_probability)
-        ui.thresholdSlider.valueChanged.connect(self.on_threshold)
+        # tracking off: valueIsChanging while the handle is dragged (live review), valueChanged once it settles
+        # (release, arrow keys, typed value, the Recommended button): then the whole session is synced.
+        ui.thresholdSlider.tracking = False
+        ui.thresholdSlider.valueIsChanging.connect(self.on_threshold_dragged)
+        ui.thresholdSlider.valueChanged.connect(self.on_threshold_settled)
         ui.recommendedButton.clicked.connect(self.on_recommended)
         ui.modeComboBox.currentTextChanged.connect(lambda mode: self._guarded(self.session.set_mode, mode))
         ui.ruleComboBox.currentTextChanged.connect(lambda rule: self._guarded(self.session.set_rule, rule))
@@ -101,6 +107,7 @@ class LesionSegPanel(VTKObservationMixin):
     def _new_session(self):
         node = self._parameter_node
         self.session = self.logic.create_session()
+        self.slider = ThresholdSlider(self.session)
         self.session.set_inputs(node.flair, t2=node.t2, baseline=node.baseline)
         if node.reference is not None:
             self.session.set_reference(node.reference)
@@ -175,9 +182,13 @@ class LesionSegPanel(VTKObservationMixin):
         slicer.util.setSliceViewerLayers(background=session.flair_node, fit=True)
         self._parameter_node.threshold = session.threshold
 
-    def on_threshold(self, value: float) -> None:
-        if self.session is not None and self.session.engine is not None:
-            self._guarded(self.session.set_threshold, float(value))
+    def on_threshold_dragged(self, value: float) -> None:
+        if self.slider is not None:
+            self._guarded(self.slider.drag, float(value))
+
+    def on_threshold_settled(self, value: float) -> None:
+        if self.slider is not None:
+            self._guarded(self.slider.settle, float(value))
 
     def on_recommended(self) -> None:
         if self.session is not None and self.session.engine is not None:
