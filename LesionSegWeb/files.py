@@ -7,6 +7,8 @@ files of the machine it runs on: paths are resolved (symbolic links followed) be
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,3 +105,28 @@ def find_case(folder: Path) -> CaseFiles:
     if found["flair"] is None:
         raise FileMissingError("no flair.nii.gz (or .nii/.nrrd/.mha) in this case folder", folder)
     return CaseFiles(**found)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PredictionInfo:
+    """What ``lesionseg predict`` recorded beside a probability map: the model and the threshold of its mask."""
+
+    model: str | None = None
+    threshold: float | None = None
+
+
+def prediction_info(probability: Path) -> PredictionInfo:
+    """Read ``summary.json`` next to ``probability`` (``lesionseg predict``/``demo`` write one); an empty
+    :class:`PredictionInfo` when there is none, or when it is unreadable or does not describe a usable model."""
+    try:
+        summary = json.loads((Path(probability).parent / "summary.json").read_text(encoding="utf-8"))
+        model, settings = summary.get("model") or {}, summary.get("settings") or {}
+    except (OSError, ValueError, AttributeError):
+        return PredictionInfo()
+    name = model.get("name") if isinstance(model, dict) else None
+    threshold = settings.get("threshold") if isinstance(settings, dict) else None
+    if threshold is None and isinstance(model, dict):
+        threshold = model.get("recommended_threshold")
+    ok = isinstance(threshold, int | float) and not isinstance(threshold, bool) and math.isfinite(threshold) \
+        and 0.0 <= threshold <= 1.0
+    return PredictionInfo(name if isinstance(name, str) and name else None, float(threshold) if ok else None)

@@ -30,7 +30,7 @@ from LesionSegLib.slider import ThresholdSlider
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
 from .curve import curve_paths
-from .files import PathGate, find_case
+from .files import PathGate, find_case, prediction_info
 from .format import lesion_items, metric_items, summary_line
 from .services import DemoCase, Services
 
@@ -199,11 +199,18 @@ class ReviewBinding:
         self.session.set_inputs(flair, t2=t2)
         self.session.set_reference(reference)
         self._after_inputs(name)
-        if probability is not None:
-            self.session.load_probability(probability, self._selected_threshold())
-            self.session.model_name = probability.name
-            self.state.has_probability = True
-        return f"Opened {name}."
+        if probability is None:
+            return f"Opened {name}."
+        made_by = prediction_info(probability)  # `lesionseg predict`'s summary.json, when it is there
+        if made_by.model is not None and any(item["value"] == made_by.model for item in self.state.models or []):
+            self.state.model = made_by.model
+        threshold = made_by.threshold if made_by.threshold is not None else self._selected_threshold()
+        self.session.load_probability(probability, threshold)
+        self.session.model_name = made_by.model or probability.name
+        self.state.has_probability = True
+        if made_by.threshold is None:
+            return f"Opened {name}."
+        return f"Opened {name}; threshold {threshold:.2f} as recorded by {made_by.model or 'the prediction'}."
 
     def _use_probability(self, image, recommended: float, model_name: str) -> None:
         self.session.load_probability(image, recommended)

@@ -6,6 +6,7 @@ Also the safe file gate, the demo library and the ``lesionseg app`` command line
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -274,3 +275,31 @@ def test_the_page_slider_reports_drag_start_and_end(web) -> None:
     html = web.page.html
     slider = html[html.index('id="threshold-slider"') - 600: html.index('id="threshold-slider"') + 600]
     assert "@start=" in slider and "@end=" in slider, slider
+
+
+@pytest.mark.parametrize(("summary", "threshold", "selected"), [
+    ({"model": {"name": "fake-model", "recommended_threshold": 0.9}, "settings": {"threshold": 0.63}}, 0.63,
+     "fake-model"),
+    ({"model": {"name": "not-in-zoo", "recommended_threshold": 0.7}, "settings": {}}, 0.7, None),
+    ("{not json", 0.4, None),
+    ({"model": {"name": "fake-model"}, "settings": {"threshold": 7}}, 0.4, "fake-model"),
+])
+def test_probability_from_lesionseg_predict_opens_at_its_recorded_threshold(web, folders, summary, threshold,
+                                                                            selected) -> None:
+    """`lesionseg demo` prints `lesionseg app --flair … --probability prediction/probability.nii.gz`: the review
+    starts where the prediction's mask was cut (its summary.json), not at an unrelated zoo model's threshold;
+    a missing or broken summary falls back to the selected model's threshold."""
+    prediction = folders["case"] / "prediction"
+    prediction.mkdir(exist_ok=True)
+    flair, _, probability = synthetic_case()
+    write_image(flair.with_array(probability), prediction / "probability.nii.gz")
+    text = summary if isinstance(summary, str) else json.dumps(summary)
+    (prediction / "summary.json").write_text(text)
+    set_state(web, model="fake-model", path_flair=str(folders["case"] / "flair.nii.gz"), path_t2="",
+              path_reference=str(folders["case"] / "lesions.nii.gz"),
+              path_probability=str(prediction / "probability.nii.gz"))
+    assert web.binding.open_files()
+    assert web.server.state.message_kind == "info"
+    assert web.session.threshold == pytest.approx(threshold)
+    assert web.server.state.threshold == pytest.approx(threshold)
+    assert web.server.state.model == (selected or "fake-model")
