@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from LesionSegLib.parameters import MatchingRule, ReviewParameters
 from LesionSegLib.session import ReviewSession
 from LesionSegLib.views import SliceViewJumper
 
@@ -39,6 +40,8 @@ class AppConfig:
     reference: Path | None = None
     probability: Path | None = None
     model: str | None = None
+    #: Initial lesion matching rule (the panel's "Matching rule" select changes it).
+    rule: MatchingRule = "hussein"
     demo: bool = False
     run: bool = False
     host: str = "127.0.0.1"
@@ -93,7 +96,8 @@ class ReviewWebApp:
         self.viewport = SlicerViewport(self.slicer_app)
         extra = {} if self.config.engine_factory is None else {"engine_factory": self.config.engine_factory}
         self.session = ReviewSession(self.slicer_app.scene, runner=self.config.services.runner,
-                                     view_controller=SliceViewJumper(self.slicer_app.scene), **extra)
+                                     view_controller=SliceViewJumper(self.slicer_app.scene),
+                                     parameters=ReviewParameters(rule=self.config.rule), **extra)
         self.binding = ReviewBinding(self.server.state, self.session, self.viewport,
                                      services=self.config.services, gate=self.config.gate(),
                                      export_dir=self.config.out)

@@ -90,6 +90,18 @@ def _review(binding: ReviewBinding) -> None:
         v.VChip("TP", color="green", size="x-small", classes="mr-1")
         v.VChip("FP", color="red", size="x-small", classes="mr-1")
         v.VChip("FN", color="blue", size="x-small")
+    with html.Div(classes="d-flex align-center mt-1"):
+        html.Label("Matching rule", classes="text-caption mr-2", raw_attrs=['for="rule-select"'])
+        with html.Select(v_model=("rule",), id="rule-select", classes="mr-3 px-1",
+                         style="border: 1px solid #bbb; border-radius: 4px",
+                         disabled=("!has_probability",), raw_attrs=attrs(aria_label="Matching rule")):
+            html.Option("{{ name }}", v_for="name in rules", key="name", value=("name",))
+        with v.VBtnToggle(v_model=("mode",), mandatory=True, density="compact", variant="outlined",
+                          divided=True, color="primary", id="mode-toggle", disabled=("!has_probability",),
+                          raw_attrs=attrs(role="group", aria_label="Overlay mode")):
+            v.VBtn("Lesion-wise", value="lesion", size="small",
+                   raw_attrs=attrs(aria_label="Lesion-wise overlay"))
+            v.VBtn("Voxel-wise", value="voxel", size="small", raw_attrs=attrs(aria_label="Voxel-wise overlay"))
     v.VSlider(v_model=("opacity",), min=0.0, max=1.0, step=0.05, name="Overlay opacity",
               label="Overlay opacity", hide_details=True, density="compact", classes="mt-1")
 

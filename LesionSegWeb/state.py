@@ -3,7 +3,8 @@ only forwards what the user did and copies what the session says into state vari
 
 State variables (the page's contract; tests read and write them):
 
-``threshold`` (slider), ``recommended`` · ``opacity`` · ``message``/``message_kind`` (``info``/``error``) ·
+``threshold`` (slider), ``recommended`` · ``rule`` (lesion matching rule, one of ``rules``) · ``mode``
+(overlay ``lesion``/``voxel``) · ``opacity`` · ``message``/``message_kind`` (``info``/``error``) ·
 ``case_name`` · ``has_inputs``/``has_probability``/``has_reference`` · ``models`` (select items),
 ``model`` · ``running``/``progress``/``progress_text`` · ``summary`` (one-line metrics text) ·
 ``metric_rows`` (``[{group, name, value}]``) · ``lesions`` (``[{id, status, volume, pmax}]``) ·
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from LesionSegLib.nodes import image_from_volume_node
-from LesionSegLib.parameters import ModelChoice
+from LesionSegLib.parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice
 from LesionSegLib.runner import CancelToken, InferenceRequest, InferenceResult
 from LesionSegLib.session import ReviewSession, ReviewState
 from LesionSegLib.slider import ThresholdSlider
@@ -48,6 +49,7 @@ class Viewport(Protocol):
 def initial_state() -> dict[str, Any]:
     return {
         "threshold": 0.5, "recommended": 0.5, "opacity": 0.6,
+        "rule": "hussein", "rules": list(MATCHING_RULES), "mode": "lesion", "modes": list(OVERLAY_MODES),
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
         "case_name": "", "has_inputs": False, "has_probability": False, "has_reference": False,
         "models": [], "model": None, "running": False, "progress": 0.0, "progress_text": "",
@@ -81,8 +83,11 @@ class ReviewBinding:
         self._run: _Run | None = None
         state.update(initial_state())
         state.export_dir = str(self.export_dir)
+        state.rule, state.mode = session.parameters.rule, session.parameters.mode
         self.refresh_demos()
         state.change("threshold")(self._on_threshold)
+        state.change("rule")(self._on_rule)
+        state.change("mode")(self._on_mode)
         state.change("opacity")(self._on_opacity)
         session.updated.connect(self._on_updated)
         session.curve_changed.connect(self._on_curve)
@@ -302,9 +307,25 @@ class ReviewBinding:
         """The slider's ``end`` event (the drag released, with the final value): sync the whole session."""
         self._guard(lambda: self.slider.settle(None if threshold is None else float(threshold)) and None)
 
+    def _on_rule(self, rule: str, **_: Any) -> None:
+        """The "Matching rule" select: the session rebuilds its engine (metrics, lesions, overlay, curve) at the
+        current threshold; an unknown rule is refused in the panel and the select goes back."""
+        if rule is None or rule == self.session.parameters.rule:
+            return
+        if not self._guard(lambda: self.session.set_rule(str(rule)) or f"Matching rule: {rule}."):
+            self.state.rule = self.session.parameters.rule
+
+    def _on_mode(self, mode: str, **_: Any) -> None:
+        """The "Overlay mode" toggle: lesion-wise or voxel-wise TP/FP/FN colouring (the session redraws)."""
+        if mode is None or mode == self.session.parameters.mode:
+            return
+        if not self._guard(lambda: self.session.set_mode(str(mode)) or f"Overlay mode: {mode}-wise."):
+            self.state.mode = self.session.parameters.mode
+
     def _on_updated(self, review: ReviewState) -> None:
         s = self.state
         s.threshold = review.threshold
+        s.rule, s.mode = self.session.parameters.rule, review.mode
         s.recommended = self.session.recommended_threshold
         s.summary = summary_line(review.metrics, self.session.reference is not None, review.threshold,
                                  len(review.lesions))

@@ -303,3 +303,83 @@ def test_probability_from_lesionseg_predict_opens_at_its_recorded_threshold(web,
     assert web.session.threshold == pytest.approx(threshold)
     assert web.server.state.threshold == pytest.approx(threshold)
     assert web.server.state.model == (selected or "fake-model")
+
+
+def rule_engine_at(app: ReviewWebApp, t: float, rule: str):
+    session = app.session
+    return ThresholdEngine(session.probability.array, session.flair.spacing, reference=session.reference,
+                           rule=rule).at(t)
+
+
+def test_matching_rule_select_rescores_metrics_lesions_overlay_and_curve(web) -> None:
+    set_state(web, threshold=0.3, mode="lesion", rule="hussein")
+    results = {rule: rule_engine_at(web, 0.3, rule) for rule in ("hussein", "anima", "any-overlap")}
+    # The synthetic case must tell the rules apart, or this test could not fail.
+    assert len({json.dumps(r.metrics["lesion"], sort_keys=True) for r in results.values()}) > 1
+    curves = {}
+    for rule in ("anima", "any-overlap", "hussein"):
+        set_state(web, rule=rule)
+        state, expected = web.server.state, results[rule]
+        assert web.session.parameters.rule == rule and state.rule == rule
+        assert web.session.threshold == pytest.approx(0.3)  # the threshold stays where it was
+        assert web.session.metrics["lesion"] == expected.metrics["lesion"]
+        assert web.session.metrics["voxel"] == expected.metrics["voxel"]
+        lesion = expected.metrics["lesion"]
+        assert f"TP {lesion['tp_reference']} · FP {lesion['fp']} · FN {lesion['fn']}" in state.summary
+        f1 = next(row for row in state.metric_rows if row["key"] == "f1" and row["group"] == "lesion")
+        assert f1["value"] == ("n/a" if lesion["f1"] is None else f"{lesion['f1']:.3f}")
+        assert [row["status"] for row in state.lesions] == [str(r.status) for r in expected.lesions]
+        assert np.array_equal(web.session.review.labels, np.asarray(expected.overlay))
+        curves[rule] = json.dumps(state.curve["series"], sort_keys=True)
+    assert len(set(curves.values())) > 1  # the curve was recomputed with the new rule
+
+
+def test_an_unknown_rule_is_refused_in_the_panel(web) -> None:
+    set_state(web, rule="anima")
+    set_state(web, rule="nearest")
+    assert web.server.state.message_kind == "error" and "matching rule" in web.server.state.message
+    assert web.session.parameters.rule == "anima" and web.server.state.rule == "anima"
+    set_state(web, rule="hussein")
+
+
+def test_overlay_mode_toggle_shows_the_engine_voxel_wise_overlay(web) -> None:
+    set_state(web, threshold=0.3, rule="hussein", mode="lesion")
+    engine = ThresholdEngine(web.session.probability.array, web.session.flair.spacing,
+                             reference=web.session.reference)
+    lesion_wise, voxel_wise = (np.asarray(engine.at(0.3, mode=m).overlay) for m in ("lesion", "voxel"))
+    assert not np.array_equal(lesion_wise, voxel_wise)  # otherwise the test could not fail
+    set_state(web, mode="voxel")
+    assert web.session.parameters.mode == "voxel" and web.session.state.mode == "voxel"
+    assert np.array_equal(web.session.review.labels, voxel_wise)
+    set_state(web, threshold=0.5)  # the mode sticks while the slider moves
+    assert np.array_equal(web.session.review.labels, np.asarray(engine.at(0.5, mode="voxel").overlay))
+    set_state(web, mode="lesion")
+    assert np.array_equal(web.session.review.labels, np.asarray(engine.at(0.5).overlay))
+
+
+def test_the_page_labels_the_rule_select_and_the_mode_toggle(web) -> None:
+    html = web.page.html
+    assert 'aria-label="Matching rule"' in html and 'aria-label="Overlay mode"' in html
+    assert web.server.state.rules == ["hussein", "anima", "any-overlap"]
+
+
+@pytest.mark.parametrize("rule", ["anima", "hussein"])
+def test_cli_rule_option_sets_the_initial_rule(folders, rule) -> None:
+    from LesionSegLogic.cli import build_parser  # noqa: PLC0415
+
+    args = build_parser().parse_args(["app", "--case", str(folders["case"]),
+                                      *(["--rule", rule] if rule != "hussein" else [])])
+    assert args.rule == rule
+    config = AppConfig(case=args.case, rule=args.rule, views="direct", out=folders["root"] / "out-rule",
+                       services=Services(models=lambda: [ModelInfo("fake-model", 0.4)],
+                                         demos=DemoLibrary(folders["demo"], seeds=())))
+    app = ReviewWebApp(config)
+    assert app.session.parameters.rule == rule and app.server.state.rule == rule
+    expected = rule_engine_at(app, 0.4, rule)
+    assert app.session.metrics["lesion"] == expected.metrics["lesion"]
+
+
+def test_cli_refuses_an_unknown_rule(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "LesionSegLogic", "app", "--rule", "nearest"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -31,6 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--reference", type=Path, help="reference lesion mask (with --flair)")
     parser.add_argument("--probability", type=Path, help="probability map on the FLAIR grid (with --flair)")
     parser.add_argument("--model", help="zoo model selected in the panel (default: the first one)")
+    parser.add_argument("--rule", choices=("hussein", "anima", "any-overlap"), default="hussein",
+                        help="initial lesion matching rule (default hussein, the threshold engine's; "
+                             "`lesionseg demo` reports with anima); the panel's Matching rule select changes it")
     parser.add_argument("--run", action="store_true", help="run the selected model as soon as the page opens")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = AppConfig(
         case=args.case, flair=args.flair, t2=args.t2, reference=args.reference, probability=args.probability,
-        model=args.model, demo=args.demo, run=args.run, host=args.host, port=args.port,
+        model=args.model, rule=args.rule, demo=args.demo, run=args.run, host=args.host, port=args.port,
         allow=tuple(args.allow), out=args.out, demo_dir=args.demo_dir,
     )
     app = ReviewWebApp(config)
