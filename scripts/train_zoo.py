@@ -136,7 +136,7 @@ def _config(name: str, loss: str, params: dict, optimiser: str, recipe: Recipe, 
         data=str(work / "pool"),
         out=str(work / "runs" / name),
         contrasts=("flair", "t2"),
-        target_spacing=None,
+        target_spacing=None,  # predict at the input's own spacing: see "Spacing" in docs/training.md
         architecture="unet3d",
         model_params={"features": list(recipe.features), "norm": "batch"},
         loss=loss,
