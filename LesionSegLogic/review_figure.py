@@ -43,17 +43,30 @@ def _rgba(overlay: np.ndarray) -> np.ndarray:
 
 
 def _axial_slices(flair: Image, overlay: np.ndarray, count: int) -> tuple[int, list[int]]:
-    """The axial array axis and the ``count`` axial slices holding the most overlay voxels (spread apart)."""
+    """The axial array axis and ``count`` axial slices to show, spread apart: first the slice with the most
+    false-positive and the one with the most false-negative voxels (so every status present is seen), then the
+    slices holding the most overlay voxels."""
     axis, _ = _plane(flair, 2, None, None)
     other = tuple(a for a in range(3) if a != axis)
-    load = (overlay > 0).sum(axis=other)
-    chosen: list[int] = []
     min_gap = max(3, flair.shape[axis] // (3 * count))
-    for index in np.argsort(load)[::-1]:
-        if load[index] == 0 or len(chosen) == count:
+    chosen: list[int] = []
+
+    def take(load: np.ndarray, limit: int) -> None:
+        for index in np.argsort(load, kind="stable")[::-1]:
+            if load[index] == 0 or len(chosen) >= limit:
+                return
+            if all(abs(int(index) - c) >= min_gap for c in chosen):
+                chosen.append(int(index))
+                return
+
+    for status in (OVERLAY_FP, OVERLAY_FN):
+        take((overlay == status).sum(axis=other), count)
+    total = (overlay > 0).sum(axis=other)
+    while len(chosen) < count and len(chosen) < int((total > 0).sum()):
+        before = len(chosen)
+        take(np.where(np.isin(np.arange(total.size), chosen), 0, total), count)
+        if len(chosen) == before:
             break
-        if all(abs(int(index) - c) >= min_gap for c in chosen):
-            chosen.append(int(index))
     if not chosen:
         chosen = [flair.shape[axis] // 2]
     return axis, sorted(chosen)
