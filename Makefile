@@ -19,7 +19,7 @@ DEMO := demo_output
 app: setup
 	@test -f $(DEMO)/prediction/probability.nii.gz || $(PY) -m LesionSegLogic demo $(DEMO)
 	$(PY) -m LesionSegLogic app --flair $(DEMO)/case/flair.nii.gz --t2 $(DEMO)/case/t2.nii.gz \
-		--reference $(DEMO)/case/lesions.nii.gz --probability $(DEMO)/prediction/probability.nii.gz
+		--reference $(DEMO)/case/lesions.nii.gz --probability $(DEMO)/prediction/probability.nii.gz --rule anima
 
 test: setup-test
 	$(PY) -m ruff check .

@@ -122,6 +122,30 @@ def test_keyboard_moves_the_threshold_metrics_and_overlay(page) -> None:
     assert float(marker.get_attribute("x1")) == pytest.approx(200 * (start + 0.2), abs=0.5)
 
 
+def test_matching_rule_select_and_overlay_mode_toggle(page) -> None:
+    slider = page.get_by_role("slider", name="Decision threshold")
+    slider.focus()
+    page.keyboard.press("Home")
+    for _ in range(30):  # t = 0.30: hussein and anima disagree on this case there (test_web_state)
+        page.keyboard.press("ArrowRight")
+    page.locator("#summary").filter(has_text="t = 0.30").wait_for(timeout=20_000)
+    select = page.get_by_role("combobox", name="Matching rule")
+    assert select.input_value() == "hussein"
+    before = summary(page)
+    select.select_option("anima")
+    page.locator("#message").filter(has_text="Matching rule: anima").wait_for(timeout=20_000)
+    page.wait_for_function("(old) => document.querySelector('#summary').innerText !== old", arg=before,
+                           timeout=20_000)
+    before_frame = axial_frame(page)
+    toggle = page.get_by_role("group", name="Overlay mode")
+    toggle.get_by_role("button", name="Voxel-wise overlay").click()
+    page.locator("#message").filter(has_text="Overlay mode: voxel-wise").wait_for(timeout=20_000)
+    page.wait_for_function("(old) => document.querySelector('img').getAttribute('src') !== old",
+                           arg=before_frame, timeout=20_000)
+    toggle.get_by_role("button", name="Lesion-wise overlay").click()
+    page.locator("#message").filter(has_text="Overlay mode: lesion-wise").wait_for(timeout=20_000)
+
+
 def test_clicking_a_lesion_row_jumps_the_views(page) -> None:
     before = axial_frame(page)
     row = page.get_by_role("button", name=re.compile("Jump to reference lesion")).last
