@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,6 +107,11 @@ def render_montage(
     if title:
         fig.suptitle(title, color="white", fontsize=10)
     fig.tight_layout()
+    return save_figure(fig, path, dpi=dpi, what="montage")
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int, what: str) -> Path:
+    """Save a matplotlib ``Figure`` as PNG atomically (temporary file + rename); OutputError if it cannot."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +119,7 @@ def render_montage(
         fig.savefig(staged, dpi=dpi, facecolor="black")
         os.replace(staged, target)
     except OSError as error:
-        raise OutputError(f"{target}: cannot write the montage ({error.strerror})") from None
+        raise OutputError(f"{target}: cannot write the {what} ({error.strerror})") from None
     return target
 
 

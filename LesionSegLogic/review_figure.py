@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from LesionSegLogic.errors import OutputError
 from LesionSegLogic.image import Image
-from LesionSegLogic.montage import _oriented, _plane, _window
+from LesionSegLogic.montage import _oriented, _plane, _window, save_figure
 from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_PREDICTED, OVERLAY_TP, ThresholdEngine
 
 #: RGBA colour of each overlay value (TP green, FP red, FN blue, predicted-without-reference yellow).
@@ -114,15 +113,7 @@ def render_review(
     fig.suptitle(title or _headline(result.metrics, threshold), color="white", fontsize=10)
     fig.text(0.01, 0.01, "TP green · FP red · FN blue (lesion-wise)", color="white", fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = target.with_name(f".{target.name}.tmp.png")
-        fig.savefig(staged, dpi=dpi, facecolor="black")
-        os.replace(staged, target)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write the review picture ({error.strerror})") from None
-    return target
+    return save_figure(fig, path, dpi=dpi, what="review picture")
 
 
 def _head_box(flair: Image, axis: int, level: float) -> tuple[slice, slice]:

@@ -26,10 +26,10 @@ import numpy as np
 
 from LesionSegLogic.errors import InputError
 from LesionSegLogic.image import Image
-from LesionSegLogic.metrics.lesion import LesionRow, f1_score, label_components, match_lesions
+from LesionSegLogic.metrics.lesion import LesionRow, label_components, lesion_counts, match_lesions
 from LesionSegLogic.metrics.rules import MatchingRule
 from LesionSegLogic.metrics.surface import surface_distances
-from LesionSegLogic.metrics.voxel import VoxelCounts, ratio
+from LesionSegLogic.metrics.voxel import VoxelCounts
 from LesionSegLogic.threshold.forest import MergeForest, build_forest
 from LesionSegLogic.threshold.inputs import prepare
 from LesionSegLogic.threshold.live import LiveView
@@ -225,20 +225,7 @@ class ThresholdEngine:
                 state.tp_voxels, state.k, ref.raw_total, int(np.prod(self.shape))
             )
             metrics["voxel"] = counts.as_dict()
-            n_ref, n_pred = int(state.detected.size), int(state.true_pred.size)
-            tp_ref, tp_pred = int(state.detected.sum()), int(state.true_pred.sum())
-            sensitivity, precision = ratio(tp_ref, n_ref), ratio(tp_pred, n_pred)
-            metrics["lesion"] = {
-                "n_reference": n_ref,
-                "n_predicted": n_pred,
-                "tp_reference": tp_ref,
-                "tp_predicted": tp_pred,
-                "fp": n_pred - tp_pred,
-                "fn": n_ref - tp_ref,
-                "sensitivity": sensitivity,
-                "precision": precision,
-                "f1": f1_score(precision, sensitivity),
-            }
+            metrics["lesion"] = lesion_counts(state.detected, state.true_pred)
         metrics["surface"] = None
         return metrics
 

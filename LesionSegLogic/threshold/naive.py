@@ -12,10 +12,10 @@ import numpy as np
 from scipy import ndimage
 
 from LesionSegLogic.image import Image
-from LesionSegLogic.metrics.lesion import LesionRow, f1_score, label_components
+from LesionSegLogic.metrics.lesion import LesionRow, label_components, lesion_counts
 from LesionSegLogic.metrics.rules import MatchingRule
 from LesionSegLogic.metrics.surface import surface_distances
-from LesionSegLogic.metrics.voxel import VoxelCounts, ratio
+from LesionSegLogic.metrics.voxel import VoxelCounts
 from LesionSegLogic.threshold.inputs import EngineInputs, prepare
 from LesionSegLogic.threshold.result import (
     OVERLAY_FN,
@@ -116,19 +116,8 @@ def naive_at(
         partners_pred = {j: tuple(sorted(pred_overlaps[j])) for j in order}
         counts = VoxelCounts.from_masks(mask, ref)
         metrics["voxel"] = counts.as_dict()
-        tp_ref, tp_pred = sum(detected.values()), sum(true_pred.values())
-        sensitivity, precision = ratio(tp_ref, n_ref), ratio(tp_pred, n_pred)
-        metrics["lesion"] = {
-            "n_reference": n_ref,
-            "n_predicted": n_pred,
-            "tp_reference": tp_ref,
-            "tp_predicted": tp_pred,
-            "fp": n_pred - tp_pred,
-            "fn": n_ref - tp_ref,
-            "sensitivity": sensitivity,
-            "precision": precision,
-            "f1": f1_score(precision, sensitivity),
-        }
+        metrics["lesion"] = lesion_counts(np.array(list(detected.values()), dtype=bool),
+                                          np.array(list(true_pred.values()), dtype=bool))
         metrics["surface"] = surface_distances(mask, ref, inputs.spacing) if surface else None
 
     def lesion_row(labels: np.ndarray, label: int, box: tuple, kind: str, row_id: int, status, partners):
