@@ -49,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
     print("review it live in the browser (Ctrl-C to stop):")
     print(f"  .venv/bin/lesionseg app --flair {result.case_dir / 'flair.nii.gz'} --t2 {result.case_dir / 't2.nii.gz'} "
           f"--reference {result.case_dir / 'lesions.nii.gz'} --probability "
-          f"{result.prediction_dir / 'probability.nii.gz'}")
+          f"{result.prediction_dir / 'probability.nii.gz'} --rule {args.rule}")
     return 0
