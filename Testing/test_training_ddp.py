@@ -81,6 +81,14 @@ def test_ddp_two_gloo_processes_average_gradients(tmp_path):
     torch.testing.assert_close(r0["grad"], (grads[0] + grads[1]) / 2, rtol=1e-4, atol=1e-6)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.mark.heavy
 def test_lesionseg_train_under_torchrun(tmp_path):
     sys.path.insert(0, str(Path(__file__).parent))
@@ -95,7 +103,7 @@ def test_lesionseg_train_under_torchrun(tmp_path):
         "--nproc_per_node",
         "2",
         "--master_port",
-        "0",
+        str(_free_port()),  # port 0 reaches the workers as MASTER_PORT=0 and their rendezvous hangs
         "-m",
         "LesionSegLogic",
         "train",
@@ -125,7 +133,7 @@ def test_lesionseg_train_under_torchrun(tmp_path):
         "--no-progress",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with (out / "log.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
