@@ -20,34 +20,13 @@ from typing import Protocol
 
 import numpy as np
 
+from LesionSegLogic.cancel import CancelToken
 from LesionSegLogic.errors import Cancelled, LesionSegError
 from LesionSegLogic.image import Image
 
 from .parameters import ModelChoice
 
 Progress = Callable[[float, str], None]
-
-
-class CancelToken:
-    """Set once to ask long work to stop; safe to share between threads."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def __call__(self) -> bool:  # usable wherever a "should stop?" callable is expected
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        """What ``LesionSegLogic.inference.predict_volume`` calls between window batches."""
-        if self._event.is_set():
-            raise Cancelled("inference cancelled")
 
 
 @dataclass(frozen=True)

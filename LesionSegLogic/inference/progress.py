@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
-from LesionSegLogic.errors import Cancelled
+from LesionSegLogic.cancel import CancelToken
+
+__all__ = ["CancelToken", "Progress"]
 
 
 @dataclass(frozen=True)
@@ -30,22 +31,3 @@ class Progress:
         """Seconds left at the rate so far (``None`` before the first batch)."""
         rate = self.windows_per_s
         return None if rate <= 0 else (self.total - self.done) / rate
-
-
-class CancelToken:
-    """Thread-safe flag checked between window batches; after :meth:`cancel` the work raises
-    :class:`Cancelled`."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
-            raise Cancelled("cancelled by the user; no output was written")
