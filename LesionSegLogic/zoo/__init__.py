@@ -1,21 +1,27 @@
 """The model zoo: model cards (JSON), safetensors weights checked by sha256, and the bundled models.
 
 ``load_model("dice")`` → ``(model, card)``; ``save_model(model, card, folder)`` writes a zoo entry;
-``list_models()`` lists the bundled zoo. See ``docs/inference.md``.
+``list_models()``/``list_cards()`` list the bundled zoo (torch-free:
+:mod:`.catalog`). See ``docs/inference.md``.
 """
 
+from importlib import import_module
+
 from LesionSegLogic.zoo.card import CARD_FILE, DEMO_NOTE, WEIGHTS_FILE, ModelCard
-from LesionSegLogic.zoo.registry import (
-    ZooEntry,
-    build_from_card,
-    list_models,
-    load_card,
-    load_model,
-    resolve_model,
-    save_model,
-    zoo_dirs,
-)
-from LesionSegLogic.zoo.weights import load_weights, save_weights, sha256_of
+from LesionSegLogic.zoo.catalog import ZooEntry, list_cards, list_models, zoo_dirs
+
+#: names that need torch, imported on first use so that listing the zoo (``catalog``) stays torch-free
+_NEEDS_TORCH = {
+    "build_from_card": "registry", "load_card": "registry", "load_model": "registry", "resolve_model": "registry",
+    "save_model": "registry", "load_weights": "weights", "save_weights": "weights", "sha256_of": "weights",
+}
+
+
+def __getattr__(name: str):
+    if name in _NEEDS_TORCH:
+        return getattr(import_module(f"{__name__}.{_NEEDS_TORCH[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CARD_FILE",
@@ -24,6 +30,7 @@ __all__ = [
     "ModelCard",
     "ZooEntry",
     "build_from_card",
+    "list_cards",
     "list_models",
     "load_card",
     "load_model",

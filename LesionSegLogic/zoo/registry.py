@@ -1,10 +1,7 @@
 """The bundled model zoo and model loading by name or path.
 
-The zoo lives in ``Resources/Models/<name>/{card.json, model.safetensors}``. It is looked for, in order:
-
-1. ``<LesionSegLogic>/Resources/Models`` — Resources installed inside the package;
-2. ``<LesionSegLogic>/../Resources/Models`` — a source checkout, and the Slicer module layout where the
-   extension installs ``LesionSegLogic`` and ``Resources`` side by side.
+The zoo lives in ``Resources/Models/<name>/{card.json, model.safetensors}``; where it is looked for and how it is
+listed (without torch) is :mod:`LesionSegLogic.zoo.catalog`.
 
 ``resolve_model`` accepts a zoo name, a model folder, a ``card.json`` path or a weights path (whose folder
 holds the card). ``load_model`` builds the card's architecture with ``LesionSegLogic.models.build_model``,
@@ -15,60 +12,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from LesionSegLogic.errors import FileMissingError, LesionSegError, ModelFileError
+from LesionSegLogic.errors import FileMissingError, ModelFileError
 from LesionSegLogic.zoo.card import CARD_FILE, ModelCard
+from LesionSegLogic.zoo.catalog import ZooEntry, list_models, zoo_dirs  # noqa: F401 - re-exported
 from LesionSegLogic.zoo.weights import load_weights, save_weights
 
 _LOG = logging.getLogger(__name__)
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-def zoo_dirs(extra: Iterable[str | PathLike[str]] = ()) -> list[Path]:
-    """Existing zoo folders, ``extra`` first, then the package's and the source checkout's (deduplicated)."""
-    candidates = [
-        *(Path(p) for p in extra),
-        _PACKAGE_DIR / "Resources" / "Models",
-        _PACKAGE_DIR.parent / "Resources" / "Models",
-    ]
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for c in candidates:
-        resolved = c.resolve()
-        if resolved.is_dir() and resolved not in seen:
-            seen.add(resolved)
-            out.append(resolved)
-    return out
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """A model folder of the zoo with its card, or the reason the card could not be read."""
-
-    folder: Path
-    card: ModelCard | None
-    problem: str | None = None
-
-
-def list_models(extra: Iterable[str | PathLike[str]] = ()) -> list[ZooEntry]:
-    """Every ``<zoo>/<name>/card.json``, sorted by name; unreadable cards are listed with their problem."""
-    entries: dict[str, ZooEntry] = {}
-    for zoo in zoo_dirs(extra):
-        for card_path in sorted(zoo.glob(f"*/{CARD_FILE}")):
-            name = card_path.parent.name
-            if name in entries:
-                continue
-            try:
-                entries[name] = ZooEntry(card_path.parent, ModelCard.from_json(card_path))
-            except LesionSegError as error:
-                entries[name] = ZooEntry(card_path.parent, None, str(error))
-    return [entries[k] for k in sorted(entries)]
 
 
 def resolve_model(spec: str | PathLike[str], extra: Iterable[str | PathLike[str]] = ()) -> Path:
