@@ -347,12 +347,19 @@ class ReviewSession:
 
     # ------------------------------------------------------------------------------------------ annotate
     def accept(self, name: str | None = None):
-        """Copy the prediction at the current threshold into a new, ordinary, editable segmentation node."""
+        """Copy the prediction at the current threshold into a new, ordinary, editable segmentation node, drawn
+        in the slice views as an OUTLINE (2-D fill off): the live TP/FP/FN review stays visible under it and
+        keeps following the threshold. An earlier accepted node stays in the scene, hidden."""
         self._require_probability()
         self.sync_prediction()
         label = name or f"{self.name} accepted (t={self.state.threshold:.2f})"
+        if self.accepted_node is not None and self.accepted_node.GetDisplayNode() is not None:
+            self.accepted_node.GetDisplayNode().SetVisibility(False)
         self.accepted_node, _ = add_mask_segmentation(
             self.scene, label, self.state.mask, self.flair_node, PREDICTION_SEGMENTS[0])
+        display = self.accepted_node.GetDisplayNode()
+        display.SetVisibility2DFill(False)
+        display.SetVisibility2DOutline(True)
         self._place(self.accepted_node)
         return self.accepted_node
 
