@@ -7,7 +7,8 @@ Steps, each one a library call a user could make themselves:
    ``lesionseg predict``); with no zoo installed, a documented model-free stand-in
    (:func:`LesionSegLogic.threshold.synthetic.synthetic_probability`) is used instead and the output says so;
 3. the review at the model's recommended threshold against the phantom's exact ground truth —
-   :class:`LesionSegLogic.threshold.ThresholdEngine` (anima rule), the same numbers the review panels show;
+   :class:`LesionSegLogic.threshold.ThresholdEngine` under the default rule
+   (:data:`LesionSegLogic.defaults.DEFAULT_RULE`), the same numbers the review panels show;
 4. pictures: a montage of the case and the review figure (TP/FP/FN overlay + threshold curve).
 """
 
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from LesionSegLogic.defaults import DEFAULT_RULE, recommended_model
 
 #: First seed of the demo's phantoms; the zoo trains on seeds 1000+ and tests on 9000+ (scripts/train_zoo.py).
 DEMO_SEED = 4242
@@ -37,16 +40,17 @@ class DemoResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
+#: The images the demo's brain phantom provides (``flair.nii.gz``, ``t2.nii.gz``).
+DEMO_IMAGES = frozenset({"flair", "t2"})
+
+
 def best_zoo_model() -> str | None:
-    """The bundled model with the best held-out lesion F1 at its recommended threshold (from its card)."""
-    from LesionSegLogic.zoo import ModelCard, list_models
+    """The recommended bundled model for the demo's brain FLAIR + T2 (:func:`LesionSegLogic.defaults.
+    recommended_model`: the best held-out lesion F1 at its recommended threshold, from its card)."""
+    from LesionSegLogic.zoo import list_models
 
-    def score(card: ModelCard) -> float:
-        value = ((card.validation.get("at_recommended") or {}).get("mean") or {}).get("lesion_f1")
-        return -1.0 if value is None else float(value)
-
-    cards = [entry.card for entry in list_models() if entry.card is not None]
-    return max(cards, key=score).name if cards else None
+    best = recommended_model([entry.card for entry in list_models() if entry.card is not None], DEMO_IMAGES, "brain")
+    return None if best is None else best.name
 
 
 def run_demo(
@@ -54,7 +58,7 @@ def run_demo(
     *,
     seed: int = DEMO_SEED,
     model: str | None = None,
-    rule: str = "anima",
+    rule: str = DEFAULT_RULE,
     device: str = "auto",
     log: Callable[[str], None] = print,
 ) -> DemoResult:
@@ -79,8 +83,8 @@ def run_demo(
     if model is not None:
         from LesionSegLogic.predictor import Predictor, PredictSettings
 
-        predictor = Predictor.load(model, PredictSettings(device=device))
-        images = {name: case_dir / f"{name}.nii.gz" for name in predictor.card.inputs}
+        predictor = Predictor.load(model, PredictSettings(device=device, rule=rule))
+        images = {name: case_dir / f"{name}.nii.gz" for name in predictor.card.images_needed()}
         predictor.run(images, prediction_dir)
         threshold = float(predictor.card.recommended_threshold)
         label = f"zoo model '{model}' (loss {predictor.card.loss})"

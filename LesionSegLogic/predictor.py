@@ -1,5 +1,11 @@
 """One prediction, nnU-Net style in separate steps: ``preprocess`` → ``predict`` → ``export``.
 
+* **check** — the images given must be exactly those the card reads (:meth:`ModelCard.images_needed`): a missing
+  one is an error naming the model; one the model does not take (a baseline for a cross-sectional model) is an
+  error naming the file and the model, unless ``PredictSettings(ignore_extra_inputs=True)`` (``lesionseg predict
+  --ignore-extra-inputs``), which drops it with a warning recorded in ``summary.json`` (``ignored_inputs``). The
+  image's anatomy (the user's ``anatomy`` or :func:`LesionSegLogic.anatomy.guess_anatomy`) is compared with the
+  card's: a mismatch is a warning (``Prediction.warnings`` and ``summary["warnings"]``), not an error.
 * **preprocess** — put the T2 / baseline on the FLAIR's grid (``resample.align_inputs``), resample to the card's
   ``target_spacing`` (``resample.resample_to_spacing``, linear), compute the foreground mask on the FLAIR
   (``preprocessing.foreground_mask``; used to skip empty windows) and normalise each channel as the card says
@@ -9,9 +15,10 @@
 * **predict** — :func:`LesionSegLogic.inference.predict_volume` on the model grid.
 * **export** — the probability resampled (linear) back onto the FLAIR's own grid, so it overlays the input
   exactly; the mask at the card's recommended threshold unless overridden (``p ≥ t``, lesions as the threshold
-  engine counts them); ``lesions.csv``; ``summary.json``. The four files are written into a staging folder and
-  moved into place, ``summary.json`` last, so a folder with ``summary.json`` is complete and a failure or
-  cancel leaves none of them.
+  engine counts them under the matching rule — :data:`LesionSegLogic.defaults.DEFAULT_RULE` unless overridden —
+  which ``summary.json`` records as ``settings.rule``); ``lesions.csv``; ``summary.json``. The four files are
+  written into a staging folder and moved into place, ``summary.json`` last, so a folder with ``summary.json`` is
+  complete and a failure or cancel leaves none of them.
 """
 
 from __future__ import annotations
@@ -33,14 +40,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from LesionSegLogic.anatomy import ANATOMIES, anatomy_warning
+from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 from LesionSegLogic.errors import InputError, OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.inference import CancelToken, Progress, predict_volume
 from LesionSegLogic.zoo import ModelCard
+from LesionSegLogic.zoo.card import CONTRAST_IMAGES, IMAGE_ROLES
 
 OUTPUT_FILES = ("probability.nii.gz", "mask.nii.gz", "lesions.csv", "summary.json")
-#: card input name → the argument that supplies it
-_SOURCES = {"flair": "flair", "t2": "t2", "baseline": "baseline", "baseline_flair": "baseline"}
+#: card input name → the image that supplies it (``difference`` is computed from flair and baseline)
+_SOURCES = {contrast: images[0] for contrast, images in CONTRAST_IMAGES.items() if len(images) == 1}
 LESION_COLUMNS = (
     "id", "n_voxels", "volume_mm3", "centroid_lps_x", "centroid_lps_y", "centroid_lps_z",
     "centroid_i", "centroid_j", "centroid_k", "max_probability", "mean_probability",
@@ -49,7 +59,12 @@ LESION_COLUMNS = (
 
 @dataclass(frozen=True)
 class PredictSettings:
-    """How to run a model; ``None`` takes the card's default (``card.inference``, recommended threshold)."""
+    """How to run a model; ``None`` takes the card's default (``card.inference``, recommended threshold).
+
+    ``rule`` counts the lesions of ``lesions.csv`` (default :data:`LesionSegLogic.defaults.DEFAULT_RULE`);
+    ``anatomy`` is the user's word on what the image shows (``None``: guessed from its field of view);
+    ``ignore_extra_inputs`` drops, with a warning, images the model does not take instead of refusing them.
+    """
 
     device: str = "auto"
     overlap: float | None = None
@@ -58,12 +73,20 @@ class PredictSettings:
     threshold: float | None = None
     skip_background: bool = True
     batch_size: int | None = None
+    rule: str | None = None
+    anatomy: str | None = None
+    ignore_extra_inputs: bool = False
 
     def resolved(self, card: ModelCard) -> dict[str, Any]:
         inf = card.inference
         threshold = card.recommended_threshold if self.threshold is None else float(self.threshold)
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be in [0, 1], got {threshold}")
+        rule = DEFAULT_RULE if self.rule is None else self.rule
+        if rule not in RULE_NAMES:
+            raise InputError(f"unknown matching rule {rule!r}; choose one of {list(RULE_NAMES)}")
+        if self.anatomy is not None and self.anatomy not in ANATOMIES:
+            raise InputError(f"anatomy must be one of {list(ANATOMIES)}, got {self.anatomy!r}")
         return {
             "device": self.device,
             "overlap": float(inf.get("overlap", 0.5) if self.overlap is None else self.overlap),
@@ -73,6 +96,9 @@ class PredictSettings:
             "threshold_source": "card" if self.threshold is None else "user",
             "skip_background": self.skip_background,
             "batch_size": self.batch_size,
+            "rule": rule,
+            "anatomy": self.anatomy,
+            "ignore_extra_inputs": self.ignore_extra_inputs,
         }
 
 
@@ -86,6 +112,8 @@ class Preprocessed:
     foreground: np.ndarray
     inputs: dict[str, str]
     seconds: float
+    warnings: list[str] = field(default_factory=list)
+    ignored_inputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +123,11 @@ class Prediction:
     lesions: list[dict[str, Any]]
     summary: dict[str, Any]
     outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know about this run (anatomy mismatch, ignored inputs); ``summary["warnings"]``."""
+        return list(self.summary.get("warnings", []))
 
 
 def _read(path: str | PathLike[str]) -> Image:
@@ -141,20 +174,14 @@ class Predictor:
         from LesionSegLogic.resample import align_inputs, resample_to_spacing
 
         start = time.perf_counter()
-        if images.get("flair") is None:
-            raise InputError("a FLAIR image is required")
-        needed = {_SOURCES.get(c, c) for c in self.card.inputs if c != "difference"} | {"flair"}
-        if "difference" in self.card.inputs:
-            needed |= {"flair", "baseline"}
-        missing = sorted(k for k in needed if images.get(k) is None)
-        if missing:
-            raise InputError(
-                f"model {self.card.name} needs {', '.join(self.card.inputs)}; missing: {', '.join(missing)}"
-            )
+        needed, ignored, warnings = self.check_inputs(images)
         loaded = {k: v if isinstance(v, Image) else _read(v) for k, v in images.items()
                   if v is not None and k in needed}
-        names = {k: (str(v) if not isinstance(v, Image) else v.name) for k, v in images.items() if v is not None}
+        names = {k: _label(v) for k, v in images.items() if v is not None and k in needed}
         flair = loaded["flair"]
+        mismatch = anatomy_warning(self.card.name, self.card.anatomy, flair, self.settings.anatomy)
+        if mismatch:
+            warnings.append(mismatch)
         others = align_inputs(flair, {k: v for k, v in loaded.items() if k != "flair"})
         grid_images = {"flair": flair, **others}
         target = self.card.target_spacing
@@ -166,7 +193,33 @@ class Predictor:
             normalised["difference"] = normalised["flair"] - normalised["baseline"]
         channels = np.stack([normalised[_SOURCES.get(c, c)] for c in self.card.inputs]).astype(np.float32)
         foreground = foreground_mask(model_grid.array)
-        return Preprocessed(flair, model_grid, channels, foreground, names, time.perf_counter() - start)
+        return Preprocessed(flair, model_grid, channels, foreground, names, time.perf_counter() - start,
+                            warnings, ignored)
+
+    def check_inputs(
+        self, images: Mapping[str, str | PathLike[str] | Image | None]
+    ) -> tuple[frozenset[str], dict[str, str], list[str]]:
+        """``(images the model reads, images ignored by opt-in, warnings)``; an error for a missing image or
+        one the model does not take (unless ``ignore_extra_inputs``). Nothing is read from disk."""
+        unknown = sorted(k for k in images if k not in IMAGE_ROLES)
+        if unknown:
+            raise InputError(f"unknown image role(s) {unknown}; known: {list(IMAGE_ROLES)}")
+        needed = self.card.images_needed()
+        given = {k: v for k, v in images.items() if v is not None}
+        takes = ", ".join(self.card.inputs)
+        missing = sorted(needed - set(given))
+        if missing:
+            raise InputError(f"model {self.card.name} needs {takes}; missing: {', '.join(missing)}")
+        extra = {k: _label(v) for k, v in given.items() if k not in needed}
+        if extra and not self.settings.ignore_extra_inputs:
+            role, label = next(iter(sorted(extra.items())))
+            raise InputError(
+                f"model {self.card.name!r} takes {takes} and no {role} image; leave it out, choose a model that "
+                f"takes it, or ignore it explicitly (--ignore-extra-inputs)", label or role,
+            )  # fmt: skip
+        warnings = [f"ignored the {role} image {label} (model {self.card.name!r} takes {takes}; "
+                    f"--ignore-extra-inputs)" for role, label in sorted(extra.items())]  # fmt: skip
+        return needed, extra, warnings
 
     # step 2 ---------------------------------------------------------------------------------------------
     def predict(
@@ -221,14 +274,16 @@ class Predictor:
         prob = np.clip(np.asarray(back.array, dtype=np.float32), 0.0, 1.0)
         prob_image = pre.reference.with_array(prob, name="")
         threshold = self.config["threshold"]
-        mask, rows = lesion_table(prob_image, threshold)
+        mask, rows = lesion_table(prob_image, threshold, self.config["rule"])
         mask_image = pre.reference.with_array(mask.astype(np.uint8), name="")
         summary = {
             "model": {"name": self.card.name, "path": self.model_path, "architecture": self.card.architecture,
-                      "loss": self.card.loss, "inputs": list(self.card.inputs),
+                      "loss": self.card.loss, "inputs": list(self.card.inputs), "anatomy": self.card.anatomy,
                       "weights_sha256": self.card.weights_sha256,
                       "recommended_threshold": self.card.recommended_threshold, "note": self.card.note},
             "inputs": pre.inputs,
+            "ignored_inputs": dict(pre.ignored_inputs),
+            "warnings": list(pre.warnings),
             "settings": {**self.config, "patch_size": list(self.card.patch_size),
                          "target_spacing": None if self.card.target_spacing is None
                          else list(self.card.target_spacing)},
@@ -255,6 +310,9 @@ class Predictor:
         """preprocess → predict → export for one case."""
         start = time.perf_counter()
         pre = self.preprocess(images)
+        for warning in pre.warnings:
+            if notify is not None:
+                notify(f"warning: {warning}")
         probability, facts = self.predict(pre, progress=progress, cancel=cancel, notify=notify)
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -265,11 +323,13 @@ class Predictor:
         return result
 
 
-def lesion_table(probability: Image, threshold: float) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def lesion_table(
+    probability: Image, threshold: float, rule: str = DEFAULT_RULE
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Mask ``p ≥ threshold`` and one row per lesion (connected component) as the threshold engine counts them.
 
-    Uses :class:`LesionSegLogic.threshold.ThresholdEngine` (its default rule: connectivity, minimum size);
-    without it, 26-connected components of ``p ≥ t`` by ``scipy.ndimage.label``.
+    Uses :class:`LesionSegLogic.threshold.ThresholdEngine` under ``rule`` (its connectivity and minimum size;
+    the review's default rule unless told); without it, 26-connected components of ``p ≥ t``.
     """
     p = probability.array
     try:
@@ -278,7 +338,7 @@ def lesion_table(probability: Image, threshold: float) -> tuple[np.ndarray, list
         ThresholdEngine = None  # noqa: N806
     rows: list[dict[str, Any]] = []
     if ThresholdEngine is not None:
-        state = ThresholdEngine(probability).at(threshold)
+        state = ThresholdEngine(probability, rule=rule).at(threshold)
         mask = np.asarray(state.mask, dtype=bool)
         for r in state.predicted():
             rows.append(_row(probability, r.n_voxels, np.asarray(r.centroid_zyx), r.max_probability,
@@ -295,6 +355,10 @@ def lesion_table(probability: Image, threshold: float) -> tuple[np.ndarray, list
     for i, row in enumerate(rows, start=1):
         row["id"] = i
     return mask, rows
+
+
+def _label(value: str | PathLike[str] | Image) -> str:
+    return value.name if isinstance(value, Image) else str(value)
 
 
 def _row(image: Image, n: int, zyx: np.ndarray, pmax: float | None, pmean: float | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 from LesionSegLogic.errors import InputError
 
 
@@ -30,10 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--t2", type=Path, help="T2 volume (with --flair)")
     parser.add_argument("--reference", type=Path, help="reference lesion mask (with --flair)")
     parser.add_argument("--probability", type=Path, help="probability map on the FLAIR grid (with --flair)")
-    parser.add_argument("--model", help="zoo model selected in the panel (default: the first one)")
-    parser.add_argument("--rule", choices=("hussein", "anima", "any-overlap"), default="hussein",
-                        help="initial lesion matching rule (default hussein, the threshold engine's; "
-                             "`lesionseg demo` reports with anima); the panel's Matching rule select changes it")
+    parser.add_argument("--model", help="zoo model selected in the panel (default: the recommended one for the "
+                                        "case's images, LesionSegLogic.defaults.recommended_model)")
+    parser.add_argument("--rule", choices=RULE_NAMES, default=DEFAULT_RULE,
+                        help=f"initial lesion matching rule (default {DEFAULT_RULE}, the one default of every "
+                             "entry point: LesionSegLogic.defaults); the panel's Matching rule select changes it")
     parser.add_argument("--run", action="store_true", help="run the selected model as soon as the page opens")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")

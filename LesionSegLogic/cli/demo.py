@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from LesionSegLogic.demo import DEMO_SEED
@@ -21,9 +23,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("out", type=Path, nargs="?", default=Path("demo_output"), help="output folder")
     parser.add_argument("--seed", type=int, default=DEMO_SEED,
                         help=f"phantom seed (default {DEMO_SEED}, never used to train the zoo)")
-    parser.add_argument("--model", help="zoo model name or folder (default: the best bundled model by its card)")
-    parser.add_argument("--rule", default="anima", choices=["hussein", "anima", "any-overlap"],
-                        help="lesion matching rule (default anima)")
+    parser.add_argument("--model", help="zoo model name or folder (default: the recommended bundled model for a "
+                                        "brain FLAIR + T2, LesionSegLogic.defaults.recommended_model)")
+    parser.add_argument("--rule", default=DEFAULT_RULE, choices=RULE_NAMES,
+                        help=f"lesion matching rule (default {DEFAULT_RULE}, LesionSegLogic.defaults)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     return parser
 

@@ -1,4 +1,6 @@
-"""``lesionseg models``: list the bundled model zoo (name, loss, architecture, inputs, recommended threshold)."""
+"""``lesionseg models``: list the bundled model zoo (name, loss, architecture, inputs, anatomy, recommended
+threshold), then the recommended model for each anatomy and set of input images
+(:func:`LesionSegLogic.defaults.recommended_model`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from LesionSegLogic.defaults import recommended_model
     from LesionSegLogic.zoo import list_models
 
     entries = list_models(args.zoo)
@@ -24,19 +27,24 @@ def run(args: argparse.Namespace) -> int:
     if not entries:
         print("no bundled models (train some with `lesionseg train`, see docs/inference.md)")
         return 0
-    rows = [("name", "loss", "architecture", "inputs", "threshold")]
+    rows = [("name", "loss", "architecture", "inputs", "anatomy", "threshold")]
     for e in entries:
         if e.card is None:
             rows.append((e.folder.name, "INVALID", e.problem or "", "", ""))
             continue
         c = e.card
-        rows.append((c.name, c.loss, c.architecture, "+".join(c.inputs), f"{c.recommended_threshold:.2f}"))
+        rows.append((c.name, c.loss, c.architecture, "+".join(c.inputs), c.anatomy, f"{c.recommended_threshold:.2f}"))
     valid = [r for r in rows if r[1] != "INVALID"]
-    widths = [max(len(r[i]) for r in valid) for i in range(5)]
+    widths = [max(len(r[i]) for r in valid) for i in range(len(rows[0]))]
     for r in rows:
         if r[1] == "INVALID":
             print(f"{r[0]:<{widths[0]}}  invalid card: {r[2]}")
         else:
             print("  ".join(f"{v:<{w}}" for v, w in zip(r, widths, strict=True)).rstrip())
-    print(f"\n{sum(e.card is not None for e in entries)} model(s); demonstration only, not for clinical use.")
+    cards = [e.card for e in entries if e.card is not None]
+    print(f"\n{len(cards)} model(s); demonstration only, not for clinical use.")
+    for anatomy, images in sorted({(c.anatomy, c.images_needed()) for c in cards}, key=lambda x: (x[0], sorted(x[1]))):
+        best = recommended_model(cards, images, anatomy)
+        if best is not None:
+            print(f"recommended for {anatomy} {'+'.join(sorted(images))}: {best.name}")
     return 0

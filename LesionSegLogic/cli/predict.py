@@ -5,7 +5,14 @@ A cohort: ``lesionseg predict --model dice --cases ROOT [ROOT ...] --out DIR`` w
 (holding ``flair.nii.gz`` [``t2.nii.gz``] [``baseline_flair.nii.gz`` or ``baseline.nii.gz``]), a folder of case
 folders, or a ``.txt`` file listing case folders; outputs go to ``DIR/<case>/``. Cases already done (all four
 outputs present) are skipped, a bad case is reported and the rest carry on (exit status 1 if any failed).
-Under ``torchrun`` each rank takes ``cases[RANK::WORLD_SIZE]`` (no process group is needed).
+Under ``torchrun`` each rank takes ``cases[RANK::WORLD_SIZE]`` (no process group is needed). With ``--cases`` only
+the images the model reads are looked up in each folder (``summary.json`` lists the ones used).
+
+No silent wrong answers: ``--baseline`` (or ``--t2``) for a model that does not take it is an error naming the
+model and the file, unless ``--ignore-extra-inputs`` (then it is dropped with a warning, recorded in
+``summary.json``); a missing image the model needs is an error. A model trained on another anatomy than the image
+shows (``--anatomy``, else guessed from the field of view) runs with a one-line warning on stderr, recorded in
+``summary.json["warnings"]``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from LesionSegLogic.anatomy import ANATOMIES
+from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 
 _EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 _CONTRASTS = {"flair": ("flair",), "t2": ("t2",), "baseline": ("baseline_flair", "baseline")}
@@ -38,6 +48,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--fusion", choices=("mean", "gaussian", "hann", "bspline"), help="default: the card's")
     p.add_argument("--tta", choices=("none", "flip", "rot", "flip-rot"), help="default: the card's")
     p.add_argument("--threshold", type=float, help="decision threshold (default: the card's recommended one)")
+    p.add_argument("--rule", choices=RULE_NAMES, help=f"lesion matching rule of lesions.csv (default {DEFAULT_RULE})")
+    p.add_argument("--anatomy", choices=ANATOMIES,
+                   help="what the image shows (default: guessed from its field of view); a model trained on "
+                        "another anatomy warns")
+    p.add_argument("--ignore-extra-inputs", action="store_true",
+                   help="drop images the model does not take (e.g. --baseline for a cross-sectional model) with "
+                        "a warning instead of refusing them")
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: by device)")
     p.add_argument("--no-skip-background", action="store_true", help="run every window, even empty ones")
     p.add_argument("--force", action="store_true", help="redo cases whose outputs already exist")
@@ -87,7 +104,8 @@ def _settings(args: argparse.Namespace):
 
     return PredictSettings(
         device=args.device, overlap=args.overlap, fusion=args.fusion, tta=args.tta, threshold=args.threshold,
-        skip_background=not args.no_skip_background, batch_size=args.batch_size,
+        skip_background=not args.no_skip_background, batch_size=args.batch_size, rule=args.rule,
+        anatomy=args.anatomy, ignore_extra_inputs=args.ignore_extra_inputs,
     )  # fmt: skip
 
 
@@ -138,7 +156,8 @@ def _run_cases(args: argparse.Namespace) -> int:
                 skipped += 1
                 continue
             bar.set_postfix_str(case.name)
-            images = {k: find_image(case, stems) for k, stems in _CONTRASTS.items()}
+            images = {k: find_image(case, stems) for k, stems in _CONTRASTS.items()
+                      if k in predictor.card.images_needed()}
             try:
                 name = case.name
                 predictor.run(images, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))

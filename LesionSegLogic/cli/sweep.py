@@ -1,21 +1,48 @@
-"""``lesionseg sweep``: per-subject threshold curves, the median curve and the best threshold (seed 000)."""
+"""``lesionseg sweep``: per-subject threshold curves, the median curve and the best threshold (seed 000).
+
+The rule follows the one set of defaults (:mod:`LesionSegLogic.defaults`): ``--rule`` when given; else the rule
+the ``summary.json`` files beside the maps recorded, when they all agree; else the default rule. One line on
+stderr says which rule was used, where it came from, and the models and thresholds the summaries recorded (the
+sweep's best threshold can be compared with them); the JSON carries the same (``"defaults"``).
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("sweep", help=HELP, description=HELP + ".")
+    parser = subparsers.add_parser("sweep", help=HELP, description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prob", nargs="+", required=True, metavar="P", help="probability maps, one per subject")
     parser.add_argument("--ref", nargs="+", required=True, metavar="R", help="reference masks, same order")
     parser.add_argument("--step", type=float, default=0.05, help="threshold step over 0..1 (default 0.05)")
     parser.add_argument("--objective", default="voxel-f1", choices=("voxel-f1", "lesion-f1"))
-    parser.add_argument("--rule", default="hussein", choices=("hussein", "anima", "any-overlap"))
+    parser.add_argument("--rule", choices=RULE_NAMES,
+                        help=f"lesion matching rule (default: recorded beside the maps, else {DEFAULT_RULE})")
     parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
     return parser
+
+
+def cohort_defaults(prob_paths: list[str], rule: str | None) -> tuple[str, str, list[dict]]:
+    """``(rule, where it came from, per-map recorded model/threshold)`` for a cohort of maps."""
+    from LesionSegLogic.defaults import defaults_for_map
+
+    chosen = [defaults_for_map(p, rule=rule) for p in prob_paths]
+    recorded = [{"map": p, "model": c.model, "threshold": c.threshold, "threshold_source": c.threshold_source}
+                for p, c in zip(prob_paths, chosen, strict=True)]  # fmt: skip
+    if rule is not None:
+        return rule, "given", recorded
+    rules = {c.rule for c in chosen}
+    if len(rules) == 1:
+        only = chosen[0]
+        source = only.rule_source if only.rule_source == "the default rule" else "recorded beside the maps"
+        return only.rule, source, recorded
+    return DEFAULT_RULE, f"the default rule (the summaries disagree: {sorted(rules)})", recorded
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if len(args.prob) != len(args.ref):
         raise InputError(f"{len(args.prob)} probability maps but {len(args.ref)} reference masks")
     grid = threshold_grid(args.step)
+    rule, rule_source, recorded = cohort_defaults(list(args.prob), args.rule)
+    models = sorted({f"{r['model']} ({r['threshold']:.2f})" for r in recorded if r["model"]})
+    print(f"lesionseg sweep: rule {rule} ({rule_source}); recorded models (threshold): "
+          f"{', '.join(models) or 'none'}", file=sys.stderr)
 
     def engines():
         for prob_path, ref_path in tqdm(
@@ -40,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
             prob = read_image(prob_path, role="probability")
             ref = read_image(ref_path, role="mask")
             same_grid_or_fail(prob, ref)
-            yield ThresholdEngine(prob, reference=ref.with_array(ref.array > 0), rule=args.rule)
+            yield ThresholdEngine(prob, reference=ref.with_array(ref.array > 0), rule=rule)
 
     result = sweep_cohort(engines(), grid, args.objective, names=list(args.prob))
-    data = {"rule": args.rule, **result.to_json()}
+    data = {"rule": rule, **result.to_json(), "defaults": {"rule_source": rule_source, "recorded": recorded}}
     emit_json(data, args.json, inputs=[*args.prob, *args.ref])
     if args.json:
         print(f"best threshold {result.best_threshold} (median {args.objective} {result.best_value})", file=sys.stderr)

@@ -3,7 +3,8 @@
 A card is data about a model (issue 6): architecture and its parameters, loss and its parameters, the input
 contrasts in channel order, the patch size, the target spacing and normalisation used in training, how it was
 trained, its validation metrics at 0.5 and at its **recommended threshold** (with the objective that picked
-it, e.g. seed 000's median voxel-wise F1 on a threshold-optimisation set), the weights file name and its
+it, e.g. seed 000's median voxel-wise F1 on a threshold-optimisation set), the anatomy it was trained on
+(``"brain"`` or ``"cord"``; default ``"brain"``, what every bundled model saw), the weights file name and its
 sha256, the exact command that produced it, and a plain "demonstration only" note.
 
 ``ModelCard.from_json(path)`` validates everything and raises :class:`~LesionSegLogic.errors.ModelFileError`
@@ -22,6 +23,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.errors import FileMissingError, ModelFileError, OutputError
 
 CARD_FILE = "card.json"
@@ -30,6 +32,13 @@ FORMAT_VERSION = 1
 #: contrast names a card may list as inputs (file stems of the phantom layout); ``difference`` is
 #: follow-up FLAIR minus baseline FLAIR after normalisation (seed 004).
 KNOWN_CONTRASTS = ("flair", "t2", "baseline", "baseline_flair", "difference")
+#: the image each card input is computed from (``flair``/``t2``/``baseline``: the predictor's image roles)
+CONTRAST_IMAGES: dict[str, tuple[str, ...]] = {
+    "flair": ("flair",), "t2": ("t2",), "baseline": ("baseline",), "baseline_flair": ("baseline",),
+    "difference": ("flair", "baseline"),
+}  # fmt: skip
+IMAGE_ROLES = ("flair", "t2", "baseline")
+DEFAULT_ANATOMY = "brain"
 NORMALISATIONS = ("zscore-foreground", "zscore", "nyul", "none")
 FUSIONS = ("mean", "gaussian", "hann", "bspline")
 TTAS = ("none", "flip", "flip-rot")
@@ -45,13 +54,16 @@ class ModelCard:
     """Everything needed to run and judge one model. ``target_spacing`` is in array order (z, y, x) mm;
     ``None`` means the model runs on the input's own grid. ``normalisation`` is ``{"method": ...}`` plus the
     method's parameters (``"landmarks"`` for Nyúl). ``inference`` holds default ``overlap``, ``fusion`` and
-    ``tta``. ``validation`` maps ``"at_0.5"`` and ``"at_recommended"`` to metric dictionaries."""
+    ``tta``. ``validation`` maps ``"at_0.5"`` and ``"at_recommended"`` to metric dictionaries. ``anatomy`` is
+    what the model was trained on (:data:`LesionSegLogic.anatomy.ANATOMIES`); the predictor warns when an image
+    shows another one."""
 
     name: str
     architecture: str
     inputs: tuple[str, ...]
     patch_size: tuple[int, int, int]
     recommended_threshold: float = 0.5
+    anatomy: str = DEFAULT_ANATOMY
     architecture_params: dict[str, Any] = field(default_factory=dict)
     loss: str = ""
     loss_params: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +86,10 @@ class ModelCard:
         object.__setattr__(self, "patch_size", tuple(self.patch_size))
         if self.target_spacing is not None:
             object.__setattr__(self, "target_spacing", tuple(self.target_spacing))
+
+    def images_needed(self) -> frozenset[str]:
+        """The image roles (``flair``, ``t2``, ``baseline``) this model reads; FLAIR always (the output grid)."""
+        return frozenset({"flair"}.union(*(CONTRAST_IMAGES.get(c, (c,)) for c in self.inputs)))
 
     # validation -------------------------------------------------------------------------------------------
     def problems(self, *, require_sha256: bool = True) -> list[str]:
@@ -103,6 +119,8 @@ class ModelCard:
             out.append(f"target_spacing must be null or three positive numbers, got {self.target_spacing}")
         if not _is_number(self.recommended_threshold) or not 0.0 < self.recommended_threshold < 1.0:
             out.append(f"recommended_threshold must be in (0, 1), got {self.recommended_threshold!r}")
+        if self.anatomy not in ANATOMIES:
+            out.append(f"anatomy must be one of {list(ANATOMIES)}, got {self.anatomy!r}")
         method = self.normalisation.get("method") if isinstance(self.normalisation, dict) else None
         if method not in NORMALISATIONS:
             out.append(f"normalisation.method must be one of {list(NORMALISATIONS)}, got {method!r}")
