@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from LesionSegLogic.defaults import DEFAULT_RULE
 from LesionSegLogic.errors import InputError
 
 OverlayMode = Literal["lesion", "voxel"]
@@ -32,7 +33,7 @@ class ReviewParameters:
     """
 
     mode: OverlayMode = "lesion"
-    rule: MatchingRule = "hussein"
+    rule: MatchingRule = DEFAULT_RULE  # type: ignore[assignment]  # one default: LesionSegLogic.defaults
     curve_step: float = 0.05
 
     def __post_init__(self) -> None:
