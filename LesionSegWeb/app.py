@@ -20,6 +20,8 @@ from LesionSegLib.parameters import MatchingRule, ReviewParameters
 from LesionSegLib.session import ReviewSession
 from LesionSegLib.views import SliceViewJumper
 
+from LesionSegLogic.defaults import DEFAULT_RULE
+
 from .files import PathGate
 from .services import DemoLibrary, Services
 from .state import ReviewBinding
@@ -41,7 +43,7 @@ class AppConfig:
     probability: Path | None = None
     model: str | None = None
     #: Initial lesion matching rule (the panel's "Matching rule" select changes it).
-    rule: MatchingRule = "hussein"
+    rule: MatchingRule = DEFAULT_RULE  # type: ignore[assignment]
     demo: bool = False
     run: bool = False
     host: str = "127.0.0.1"

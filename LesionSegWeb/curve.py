@@ -30,15 +30,15 @@ def _hex(color: tuple[float, float, float]) -> str:
     return "#" + "".join(f"{round(255 * c):02x}" for c in color)
 
 
-def curve_paths(curve: Any, threshold: float | None) -> dict[str, Any]:
-    """``{"series": [{label, color, d}], "best": {label: threshold}, "threshold": t}`` for ``curve``
-    (a :class:`LesionSegLib.plot.Curve` or ``None``)."""
+def curve_paths(curve: Any) -> dict[str, Any]:
+    """``{"series": [{label, color, d}]}`` for ``curve`` (a :class:`LesionSegLib.plot.Curve` or ``None``); sent
+    when the curve changes (new map, rule), never on a slider move."""
     if curve is None:
-        return {"series": [], "threshold": threshold}
+        return {"series": []}
     x = np.asarray(curve.thresholds, dtype=float)
     series = []
     for column, label, _, _, color in CURVE_SERIES:
         y = np.asarray(curve.values.get(column, np.full(x.shape, np.nan)), dtype=float)
         if np.isfinite(y).any():
             series.append({"label": label, "color": _hex(color), "d": _path(x, y)})
-    return {"series": series, "threshold": threshold}
+    return {"series": series}

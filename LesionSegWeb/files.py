@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from LesionSegLogic.errors import FileMissingError, InputError
+from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
 
 #: File name stems of a case folder (the layout ``lesionseg phantom`` writes), in lookup order.
 CASE_STEMS: dict[str, tuple[str, ...]] = {
@@ -105,6 +105,21 @@ def find_case(folder: Path) -> CaseFiles:
     if found["flair"] is None:
         raise FileMissingError("no flair.nii.gz (or .nii/.nrrd/.mha) in this case folder", folder)
     return CaseFiles(**found)  # type: ignore[arg-type]
+
+
+def check_openable(case: CaseFiles) -> None:
+    """Read every file of ``case`` with the project's reader (:func:`LesionSegLogic.io.read_image`, each in
+    its role) and check that the probability map lies on the FLAIR grid, before anything of the open review is
+    replaced: a missing, corrupt or mismatched file raises an ``InputError`` that names it."""
+    from LesionSegLogic.io import read_image  # noqa: PLC0415 - SimpleITK/nibabel: imported on use
+
+    flair = read_image(case.flair)
+    if case.t2 is not None:
+        read_image(case.t2)
+    if case.reference is not None:
+        read_image(case.reference, role="mask")
+    if case.probability is not None and not read_image(case.probability, role="probability").same_grid(flair):
+        raise GeometryError(f"probability map is not on the grid of the FLAIR {case.flair.name}", case.probability)
 
 
 @dataclass(frozen=True)

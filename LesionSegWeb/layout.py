@@ -47,7 +47,7 @@ def _inputs(binding: ReviewBinding) -> None:
     with html.Div(classes="d-flex align-center"):
         v.VSelect(v_model=("demo_name",), items=("demo_names",), label="Demo phantom", density="compact",
                   hide_details=True, classes="mr-2", no_data_text="no demo cases")
-        _button("Load demo", binding.load_demo, "Load demo phantom", disabled=("running",))
+        _button("Load demo", binding.start_demo, "Load demo phantom", disabled=("running",))
     with (v.VExpansionPanels(variant="accordion", classes="mt-2"), v.VExpansionPanel(title="Open a case or files"),
           v.VExpansionPanelText()):
         v.VTextField(v_model=("path_case",), label="Case folder", density="compact", hide_details=True,
@@ -67,8 +67,8 @@ def _model(binding: ReviewBinding) -> None:
     v.VSelect(v_model=("model",), items=("models",), item_title="title", item_value="value", label="Model",
               density="compact", hide_details=True, no_data_text="no models in the zoo")
     with html.Div(classes="d-flex align-center mt-1"):
-        _button("Run", binding.run_model, "Run model", disabled=("running || !has_inputs || !model",))
-        _button("Cancel", binding.cancel, "Cancel inference", disabled=("!running",))
+        _button("Run", binding.start_run, "Run model", disabled=("running || !has_inputs || !model",))
+        _button("Cancel", binding.cancel, "Cancel inference", disabled=("!running || cancelling",))
     v.VProgressLinear(model_value=("progress",), v_show="running", height=8, color="primary",
                       raw_attrs=attrs(aria_label="Inference progress"), classes="mt-1")
     html.Div("{{ progress_text }}", v_show="running", classes="text-caption")
@@ -76,12 +76,18 @@ def _model(binding: ReviewBinding) -> None:
 
 def _review(binding: ReviewBinding) -> None:
     _section("Review")
-    v.VSlider(v_model=("threshold",), min=0.0, max=1.0, step=0.01, name="Decision threshold",
-              label="Decision threshold", thumb_label=True, hide_details=True, color="primary",
-              disabled=("!has_probability",), id="threshold-slider",
-              start=binding.threshold_start, end=(binding.threshold_end, "[$event]"))
     with html.Div(classes="d-flex align-center"):
-        html.Div("Recommended: {{ recommended.toFixed(2) }}", classes="text-caption mr-2")
+        v.VSlider(v_model=("threshold",), min=0.0, max=1.0, step=0.01, name="Decision threshold",
+                  label="Decision threshold", thumb_label=True, hide_details=True, color="primary",
+                  disabled=("!has_probability",), id="threshold-slider",
+                  start=binding.threshold_start, end=(binding.threshold_end, "[$event]"))
+        # the value as text, updated in the browser while dragging (no round trip to the server)
+        html.Div("{{ Number(threshold).toFixed(2) }}", id="threshold-value",
+                 classes="text-body-2 font-weight-medium ml-2", style="min-width: 2.5em")
+    with html.Div(classes="d-flex align-center"):
+        html.Div("Recommended: {{ recommended == null ? '—' : Number(recommended).toFixed(2) }}"
+                 "{{ recommended_by ? ' (' + recommended_by + ')' : '' }}", classes="text-caption mr-2",
+                 id="recommended")
         _button("Reset", binding.reset_threshold, "Reset to recommended threshold",
                 disabled=("!has_probability",))
     html.Div("{{ summary }}", id="summary", raw_attrs=attrs(role="status", aria_live="polite"),
@@ -115,24 +121,31 @@ def _metrics() -> None:
         html.Td("{{ row.value }}", classes="text-right")
 
 
+LESION_COLUMNS = "2.5em 3em 3.5em 1fr 3.5em"
+LESION_ROW_HEIGHT = 28
+
+
 def _lesions(binding: ReviewBinding) -> None:
+    """The lesion list, virtualised (``VVirtualScroll``: only the rows in sight are in the page), so thousands
+    of lesions at a low threshold do not freeze the browser."""
     _section("Lesions ({{ lesions.length }})")
-    with html.Div(style="max-height: 220px; overflow-y: auto"), v.VTable(
-            density="compact", raw_attrs=attrs(aria_label="Lesions"), id="lesion-table", hover=True):
-        with html.Thead(), html.Tr():
+    grid = f"display: grid; grid-template-columns: {LESION_COLUMNS}; align-items: center; column-gap: 6px"
+    with html.Div(raw_attrs=attrs(role="table", aria_label="Lesions"), id="lesion-table", classes="text-body-2"):
+        with html.Div(style=grid, classes="font-weight-medium text-caption", raw_attrs=attrs(role="row")):
             for head in ("#", "Kind", "Status", "Volume (mm³)", "Max p"):
-                html.Th(head)
-        with html.Tbody(), html.Tr(
-                v_for="row in lesions", key="row.kind + row.id", style="cursor: pointer", classes="lesion-row",
+                html.Div(head, raw_attrs=attrs(role="columnheader"))
+        with v.VVirtualScroll(items=("lesions",), height=220, item_height=LESION_ROW_HEIGHT), v.Template(
+                raw_attrs=['v-slot:default="{ item: row }"']), html.Div(
+                style=f"{grid}; height: {LESION_ROW_HEIGHT}px; cursor: pointer", classes="lesion-row",
                 raw_attrs=attrs(role="button", tabindex="0",
                                 aria_label_bound="`Jump to ${row.kind} lesion ${row.id} (${row.status})`"),
                 click=(binding.jump, "[row.id, row.kind]"), keydown_enter=(binding.jump, "[row.id, row.kind]")):
-            html.Td("{{ row.id }}")
-            html.Td("{{ row.kind === 'reference' ? 'ref' : 'pred' }}")
-            with html.Td():
+            html.Div("{{ row.id }}")
+            html.Div("{{ row.kind === 'reference' ? 'ref' : 'pred' }}")
+            with html.Div():
                 v.VChip("{{ row.status }}", color=(STATUS_COLOR,), size="x-small")
-            html.Td("{{ row.volume }}")
-            html.Td("{{ row.pmax }}")
+            html.Div("{{ row.volume }}")
+            html.Div("{{ row.pmax }}")
 
 
 def _curve() -> None:
@@ -162,7 +175,15 @@ def _curve() -> None:
 def _finish(binding: ReviewBinding) -> None:
     _section("Accept / export")
     _button("Accept", binding.accept, "Accept prediction", disabled=("!has_probability",))
+    _button("Re-score", binding.rescore, "Re-score accepted segmentation",
+            disabled=("!accepted || !has_reference || running",))
     _button("Export", binding.export, "Export review", disabled=("!has_probability",))
+    with html.Div(classes="d-flex align-center", v_show="accepted"):
+        v.VCheckbox(v_model=("accepted_visible",), label="Show accepted outline", density="compact",
+                    hide_details=True, classes="mr-2", raw_attrs=attrs(aria_label="Show accepted outline"))
+        v.VSlider(v_model=("accepted_opacity",), min=0.0, max=1.0, step=0.05, name="Accepted opacity",
+                  label="Opacity", hide_details=True, density="compact")
+    html.Div("Accepted: {{ accepted }}", id="accepted", v_show="accepted", classes="text-caption")
     html.Div("Export folder: {{ export_dir }}", classes="text-caption")
     html.Div("{{ exported }}", id="exported", v_show="exported", classes="text-caption")
 

@@ -28,6 +28,8 @@ class ModelInfo:
     name: str
     recommended_threshold: float
     description: str = ""
+    #: the zoo's ``ModelCard`` (anatomy, inputs, held-out metrics) for :func:`LesionSegLogic.defaults.recommended_model`
+    card: Any = None
 
     @property
     def title(self) -> str:
@@ -62,7 +64,7 @@ def zoo_models() -> list[ModelInfo]:
         if card is None:
             continue
         description = f"{card.architecture}, {card.loss}" if card.loss else card.architecture
-        models.append(ModelInfo(card.name, float(card.recommended_threshold), description))
+        models.append(ModelInfo(card.name, float(card.recommended_threshold), description, card))
     return models
 
 

@@ -3,13 +3,19 @@ only forwards what the user did and copies what the session says into state vari
 
 State variables (the page's contract; tests read and write them):
 
-``threshold`` (slider), ``recommended`` · ``rule`` (lesion matching rule, one of ``rules``) · ``mode``
+``threshold`` (slider), ``recommended`` (``None`` until a model or its ``summary.json`` gave one),
+``recommended_by`` · ``rule`` (lesion matching rule, one of ``rules``) · ``mode``
 (overlay ``lesion``/``voxel``) · ``opacity`` · ``message``/``message_kind`` (``info``/``error``) ·
 ``case_name`` · ``has_inputs``/``has_probability``/``has_reference`` · ``models`` (select items),
-``model`` · ``running``/``progress``/``progress_text`` · ``summary`` (one-line metrics text) ·
+``model`` · ``running``/``cancelling``/``progress``/``progress_text`` · ``summary`` (one-line metrics text) ·
 ``metric_rows`` (``[{group, name, value}]``) · ``lesions`` (``[{id, status, volume, pmax}]``) ·
-``curve`` (SVG paths, see :mod:`.curve`) · ``accepted`` · ``export_dir``/``exported`` ·
-``path_*`` (the open fields).
+``curve`` (SVG paths, see :mod:`.curve`) · ``accepted`` (name of the accepted segmentation),
+``accepted_visible``/``accepted_opacity`` · ``export_dir``/``exported`` · ``path_*`` (the open fields).
+
+Long work (a model run, a demo being generated) runs as a task on the server's event loop with the heavy part
+in a worker thread, so the trigger that started it returns at once and the page keeps answering (slider,
+opacity, Cancel) while it runs. Slider values are coalesced (:class:`.latest.LatestValue`): only the newest is
+processed; the lesion list is sent when the slider rests (counts and metrics follow live).
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ from LesionSegLib.slider import ThresholdSlider
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
 from .curve import curve_paths
-from .files import PathGate, find_case, prediction_info
+from .files import CaseFiles, PathGate, check_openable, find_case, prediction_info
 from .format import lesion_items, metric_items, summary_line
+from .latest import LatestValue
 from .services import DemoCase, Services
 
 log = logging.getLogger(__name__)
@@ -45,16 +52,18 @@ class Viewport(Protocol):
 
     def set_overlay_opacity(self, nodes: list[Any], opacity: float) -> None: ...
 
+    def set_visible(self, node: Any, visible: bool) -> None: ...
+
 
 def initial_state() -> dict[str, Any]:
     return {
-        "threshold": 0.5, "recommended": 0.5, "opacity": 0.6,
+        "threshold": 0.5, "recommended": None, "recommended_by": "", "opacity": 0.6,
         "rule": "hussein", "rules": list(MATCHING_RULES), "mode": "lesion", "modes": list(OVERLAY_MODES),
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
         "case_name": "", "has_inputs": False, "has_probability": False, "has_reference": False,
-        "models": [], "model": None, "running": False, "progress": 0.0, "progress_text": "",
-        "summary": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None, None),
-        "accepted": "", "export_dir": "", "exported": "",
+        "models": [], "model": None, "running": False, "cancelling": False, "progress": 0.0, "progress_text": "",
+        "summary": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None),
+        "accepted": "", "accepted_visible": True, "accepted_opacity": 1.0, "export_dir": "", "exported": "",
         "demo_names": [], "demo_name": None,
         "path_case": "", "path_flair": "", "path_t2": "", "path_reference": "", "path_probability": "",
     }
@@ -64,6 +73,7 @@ def initial_state() -> dict[str, Any]:
 class _Run:
     token: CancelToken
     model: str
+    flair_node: Any  # the inputs it was started on: a result for other inputs is dropped
 
 
 class ReviewBinding:
@@ -81,6 +91,12 @@ class ReviewBinding:
         self.gate = gate
         self.export_dir = Path(export_dir)
         self._run: _Run | None = None
+        self._models: list[Any] = []
+        self._model_pinned = False  # the user named a model (--model): keep it
+        self._auto_model: str | None = None  # the last model selected for the user (recommended)
+        self._recommended: tuple[float, str] | None = None  # (threshold, by whom) when a model gave one
+        self._thresholds: LatestValue[float] = LatestValue(self._show_threshold)
+        self._tasks: set[asyncio.Task] = set()
         state.update(initial_state())
         state.export_dir = str(self.export_dir)
         state.rule, state.mode = session.parameters.rule, session.parameters.mode
@@ -89,6 +105,7 @@ class ReviewBinding:
         state.change("rule")(self._on_rule)
         state.change("mode")(self._on_mode)
         state.change("opacity")(self._on_opacity)
+        state.change("accepted_visible", "accepted_opacity")(self._on_accepted_display)
         session.updated.connect(self._on_updated)
         session.curve_changed.connect(self._on_curve)
 
@@ -114,17 +131,41 @@ class ReviewBinding:
     def flush(self) -> None:
         self.state.flush()
 
+    def _spawn(self, work: Any) -> None:
+        """Run the coroutine ``work`` as a task on the server loop: the trigger that asked for it returns at once,
+        so this tab's next messages (slider, Cancel) are not queued behind it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # ------------------------------------------------------------------------------------------ models
     def refresh_models(self, preferred: str | None = None) -> None:
+        """The zoo in the model select; ``preferred`` (``--model``) stays selected, else the recommended model
+        for the open inputs (:func:`LesionSegLogic.defaults.recommended_model`) is, again after every open."""
         def load() -> None:
-            models = self.services.models()
+            self._models = self.services.models()
             self.state.models = [{"title": m.title, "value": m.name, "threshold": m.recommended_threshold}
-                                 for m in models]
-            names = [m.name for m in models]
+                                 for m in self._models]
+            names = [m.name for m in self._models]
             if preferred and preferred not in names:
                 raise LesionSegError(f"model {preferred!r} is not in the zoo (have: {', '.join(names)})")
-            self.state.model = preferred or (names[0] if names else None)
+            self._model_pinned = preferred is not None
+            self.state.model = self._auto_model = preferred or self._recommended_model()
         self._guard(load)
+
+    def _recommended_model(self) -> str | None:
+        """The recommended zoo model for the open inputs (FLAIR [+ T2], anatomy guessed from the FLAIR's extent;
+        brain FLAIR before anything is open); the first model when no card says (cards missing)."""
+        from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
+        from LesionSegLogic.defaults import recommended_model  # noqa: PLC0415
+
+        inputs = {"flair"} | ({"t2"} if self.session.t2_node is not None else set())
+        anatomy = guess_anatomy(self.session.flair) if self.session.flair is not None else "brain"
+        cards = [m.card for m in self._models if m.card is not None]
+        best = recommended_model(cards, inputs, anatomy) or recommended_model(cards, inputs, None)
+        if best is not None:
+            return best.name
+        return self._models[0].name if self._models else None
 
     def refresh_demos(self) -> None:
         def load() -> None:
@@ -142,8 +183,16 @@ class ReviewBinding:
         self.state.has_probability = False
         self.state.has_reference = self.session.reference is not None
         self.state.summary, self.state.metric_rows, self.state.lesions = "", [], []
-        self.state.curve = curve_paths(None, None)
+        self.state.curve = curve_paths(None)
         self.state.accepted = self.state.exported = ""
+        if not self._model_pinned and self.state.model == self._auto_model:  # not changed by the user
+            self.state.model = self._auto_model = self._recommended_model()
+        self._recommended = None
+        self.state.recommended, self.state.recommended_by = None, ""
+
+    def start_demo(self) -> None:
+        """The "Load demo" button: :meth:`load_demo` as a task."""
+        self._spawn(self.load_demo())
 
     async def load_demo(self, name: str | None = None, with_stand_in: bool = True) -> bool:
         """A demo phantom (flair + lesions; generated in a worker thread the first time), with a model-free
@@ -185,17 +234,20 @@ class ReviewBinding:
         def load() -> str:
             path = self.gate.folder(folder if folder is not None else self.state.path_case)
             case = find_case(path)
+            check_openable(case)
             return self._open(case.flair, case.t2, case.reference, case.probability, path.name)
         return self._guard(load)
 
     def open_files(self) -> bool:
-        """Open the paths typed in the panel (``path_flair`` required, others optional)."""
+        """Open the paths typed in the panel (``path_flair`` required, others optional). Every file is read and
+        checked before the session is touched: a bad one is named in the panel and the open review stays."""
         def load() -> str:
             s = self.state
             flair = self.gate.file(s.path_flair, "FLAIR file")
             optional = [self.gate.file(p, what) if str(p or "").strip() else None for p, what in
                         ((s.path_t2, "T2 file"), (s.path_reference, "reference file"),
                          (s.path_probability, "probability file"))]
+            check_openable(CaseFiles(flair, *optional))
             return self._open(flair, *optional, flair.name)
         return self._guard(load)
 
@@ -210,6 +262,8 @@ class ReviewBinding:
         if made_by.model is not None and any(item["value"] == made_by.model for item in self.state.models or []):
             self.state.model = made_by.model
         threshold = made_by.threshold if made_by.threshold is not None else self._selected_threshold()
+        if made_by.threshold is not None:
+            self._recommended = (made_by.threshold, made_by.model or "the prediction's summary.json")
         self.session.load_probability(probability, threshold)
         self.session.model_name = made_by.model or probability.name
         self.state.has_probability = True
@@ -229,17 +283,23 @@ class ReviewBinding:
         return 0.5
 
     # ------------------------------------------------------------------------------------------ inference
+    def start_run(self) -> None:
+        """The "Run" button: :meth:`run_model` as a task (the page keeps answering while it runs)."""
+        self._spawn(self.run_model())
+
     async def run_model(self) -> bool:
-        """Run the selected model in a worker thread (progress bar, cancel); the result goes to the session"""
+        """Run the selected model in a worker thread (progress bar, cancel); the result goes to the session.
+        Until it is applied nothing of the open review changes: a cancelled or failed run leaves it as it was."""
         if self._run is not None:
             self._say("a model is already running", "error")
             return False
         if not self._guard(self._check_can_run):
             return False
         request = self._request()
-        self._run = _Run(CancelToken(), request.model.spec)
+        run = self._run = _Run(CancelToken(), request.model.spec, self.session.flair_node)
         loop = asyncio.get_running_loop()
         self.state.running, self.state.progress, self.state.progress_text = True, 0.0, "starting"
+        self.state.cancelling = False
         self._say(f"Running {request.model.spec}…")
         self.flush()
 
@@ -247,10 +307,11 @@ class ReviewBinding:
             loop.call_soon_threadsafe(self._on_progress, float(fraction), str(text))
 
         try:
-            result = await loop.run_in_executor(
-                None, lambda: self.services.runner.run(request, progress, self._run.token))
+            result = await loop.run_in_executor(None, lambda: self.services.runner.run(request, progress, run.token))
+            if run.token.cancelled:  # cancelled after the last check: the result is not wanted either
+                raise Cancelled("inference cancelled")
         except Cancelled:
-            self._say("Inference cancelled; nothing changed.")
+            self._say("Inference cancelled; the review is unchanged.")
             return False
         except LesionSegError as error:
             self._say(str(error), "error")
@@ -261,8 +322,12 @@ class ReviewBinding:
             return False
         finally:
             self._run = None
-            self.state.running = False
+            self.state.running = self.state.cancelling = False
             self.flush()
+        if run.flair_node is not self.session.flair_node:
+            self._say(f"{run.model} finished on a case that is no longer open; result dropped.", "error")
+            self.flush()
+            return False
         ok = self._guard(lambda: self._apply(result))
         self.flush()
         return ok
@@ -279,6 +344,7 @@ class ReviewBinding:
         return InferenceRequest(s.flair, ModelChoice(str(self.state.model)), t2)
 
     def _apply(self, result: InferenceResult) -> str:
+        self._recommended = (float(result.recommended_threshold), result.model_name or "the model")
         self._use_probability(result.probability, result.recommended_threshold, result.model_name)
         return f"{result.model_name or 'model'} done; threshold set to its recommended value."
 
@@ -288,24 +354,41 @@ class ReviewBinding:
         self.flush()
 
     def cancel(self) -> None:
-        if self._run is not None:
+        """The "Cancel" button: ask the running model to stop (it checks between patches)."""
+        if self._run is not None and not self._run.token.cancelled:
             self._run.token.cancel()
+            self.state.cancelling = True
             self._say("Cancelling…")
+            self.flush()
 
     # ------------------------------------------------------------------------------------------ review
     def _on_threshold(self, threshold: float, **_: Any) -> None:
-        """Each value of the bound slider: live during a drag (between its ``start`` and ``end`` events), else
-        a settled value (keyboard step, a state write) that also syncs the whole session."""
-        if threshold is not None:
-            self._guard(lambda: self.slider.change(float(threshold)) and None)
+        """Each value of the bound slider, coalesced: only the newest value is processed, live during a drag
+        (between its ``start`` and ``end`` events), else settled (keyboard step, state write: the whole session
+        is synced). The session's own value coming back (Reset, a new map) is not processed again."""
+        if threshold is None:
+            return
+        if not self._thresholds.pending and self.session.threshold == float(threshold):
+            return
+        self._thresholds.submit(float(threshold))
+
+    def _show_threshold(self, threshold: float) -> None:
+        with self.state:  # pushed to the page when done (this may run in a task, outside any message)
+            self._guard(lambda: self.slider.change(threshold) and None)
 
     def threshold_start(self) -> None:
         """The slider's ``start`` event: a drag begins."""
         self.slider.start()
 
     def threshold_end(self, threshold: float | None = None) -> None:
-        """The slider's ``end`` event (the drag released, with the final value): sync the whole session."""
+        """The slider's ``end`` event (the drag released, with the final value): sync the whole session and
+        send the lesion list."""
+        self._thresholds.discard()
         self._guard(lambda: self.slider.settle(None if threshold is None else float(threshold)) and None)
+        self._send_lesions()
+
+    def _send_lesions(self) -> None:
+        self.state.lesions = lesion_items(self.session.lesions)
 
     def _on_rule(self, rule: str, **_: Any) -> None:
         """The "Matching rule" select: the session rebuilds its engine (metrics, lesions, overlay, curve) at the
@@ -323,23 +406,26 @@ class ReviewBinding:
             self.state.mode = self.session.parameters.mode
 
     def _on_updated(self, review: ReviewState) -> None:
+        """Copy what the session shows into the page. The curve marker moves client side (from ``threshold``);
+        during a drag the lesion list waits for the release (the summary's counts are live)."""
         s = self.state
-        s.threshold = review.threshold
+        if not self._thresholds.pending:  # a newer value is on its way: do not send the slider back
+            s.threshold = review.threshold
         s.rule, s.mode = self.session.parameters.rule, review.mode
-        s.recommended = self.session.recommended_threshold
+        s.recommended, s.recommended_by = self._recommended or (None, "")
         s.summary = summary_line(review.metrics, self.session.reference is not None, review.threshold,
                                  len(review.lesions))
         s.metric_rows = metric_items(review.metrics)
-        s.lesions = lesion_items(review.lesions)
-        s.curve = curve_paths(self.session.plot.curve if self.session.plot else None, review.threshold)
-        self._on_opacity(s.opacity)  # the segments redraw themselves: the session notifies MRML
+        if not self.slider.dragging:
+            self._send_lesions()
+        self._on_opacity(s.opacity)  # new overlay nodes take the panel's opacity; the session notifies MRML
 
     def _overlay_nodes(self) -> list[Any]:
         return [seg.node for seg in (self.session.prediction, self.session.review) if seg is not None]
 
     def _on_curve(self) -> None:
         plot = self.session.plot
-        self.state.curve = curve_paths(plot.curve if plot else None, self.session.threshold)
+        self.state.curve = curve_paths(plot.curve if plot else None)
 
     def _on_opacity(self, opacity: float, **_: Any) -> None:
         nodes = self._overlay_nodes()
@@ -357,10 +443,29 @@ class ReviewBinding:
         self._guard(go)
 
     def accept(self) -> None:
+        """Copy the current mask into an editable segmentation drawn as an outline over the live review."""
         def go() -> str:
             node = self.session.accept()
             self.state.accepted = node.GetName()
-            return f"Accepted as the segmentation “{node.GetName()}”."
+            self._on_accepted_display(self.state.accepted_visible, self.state.accepted_opacity)
+            return f"Accepted as the segmentation “{node.GetName()}” (outline); the review keeps following the slider."
+        self._guard(go)
+
+    def _on_accepted_display(self, accepted_visible: bool, accepted_opacity: float, **_: Any) -> None:
+        node = self.session.accepted_node
+        if node is None:
+            return
+        self.viewport.set_visible(node, bool(accepted_visible))
+        if accepted_opacity is not None:
+            self.viewport.set_overlay_opacity([node], float(accepted_opacity))
+
+    def rescore(self) -> None:
+        """Score the accepted (possibly edited) segmentation against the reference as a fixed prediction."""
+        def go() -> str:
+            self.session.rescore("prediction")
+            self._send_lesions()
+            return "Re-scored the accepted segmentation as the prediction (a fixed mask: the slider has no effect " \
+                   "until a probability map is loaded or a model runs)."
         self._guard(go)
 
     def export(self) -> None:

@@ -26,5 +26,10 @@ class SlicerViewport:
             if display is not None and abs(display.GetOpacity() - opacity) > 1e-6:
                 display.SetOpacity(opacity)
 
+    def set_visible(self, node: Any, visible: bool) -> None:
+        display = node.GetDisplayNode()
+        if display is not None and bool(display.GetVisibility()) != visible:
+            display.SetVisibility(visible)
+
     def slice_views(self) -> list[Any]:
         return list(self._app.view_manager.get_slice_views())
