@@ -162,6 +162,7 @@ def test_weights_that_do_not_fit_architecture(tmp_path: Path) -> None:
         ({"weights_file": "../x.safetensors"}, "weights_file"),
         ({"surprise": 1}, "unknown field"),
         ({"inference": {"fusion": "median"}}, "inference.fusion"),
+        ({"anatomy": "knee"}, "anatomy must be one of"),
     ],
 )
 def test_invalid_cards_name_the_file(tmp_path: Path, change: dict, message: str) -> None:
@@ -187,3 +188,33 @@ def test_save_weights_returns_file_digest(tmp_path: Path) -> None:
     assert digest == sha256_of(tmp_path / "w.safetensors")
     state = load_weights(tmp_path / "w.safetensors", digest)
     assert torch.equal(state["a"], torch.tensor([[0.0, 2.0], [3.0, 5.0]]))
+
+
+def test_card_anatomy_defaults_to_brain_for_cards_written_before_the_field(tmp_path: Path) -> None:
+    data = _card(weights_sha256="a" * 64).to_dict()
+    del data["anatomy"]
+    (tmp_path / CARD_FILE).write_text(json.dumps(data))
+    assert ModelCard.from_json(tmp_path / CARD_FILE).anatomy == "brain"
+    cord = _card(anatomy="cord", weights_sha256="a" * 64)
+    assert ModelCard.from_json(cord.to_json(tmp_path / "cord" / CARD_FILE)).anatomy == "cord"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "images"),
+    [(("flair",), {"flair"}), (("t2", "flair"), {"flair", "t2"}), (("flair", "baseline_flair"), {"flair", "baseline"}),
+     (("difference",), {"flair", "baseline"}), (("t2",), {"flair", "t2"})],
+)
+def test_images_needed_maps_card_inputs_to_images(inputs: tuple[str, ...], images: set[str]) -> None:
+    assert _card(inputs=inputs).images_needed() == images
+
+
+def test_bundled_cards_state_their_anatomy_and_their_weights_still_match() -> None:
+    """Adding ``anatomy`` to card.json must not touch the weights: their sha256 is the file's, not the card's."""
+    entries = [e for e in list_models() if e.card is not None]
+    if not entries:
+        pytest.skip("no bundled zoo in this checkout")
+    for entry in entries:
+        raw = json.loads((entry.folder / CARD_FILE).read_text())
+        assert raw["anatomy"] in ("brain", "cord"), entry.folder
+        assert sha256_of(entry.folder / entry.card.weights_file) == entry.card.weights_sha256, entry.folder
+        assert "brain phantoms" in entry.card.training.get("data", "") and entry.card.anatomy == "brain"
