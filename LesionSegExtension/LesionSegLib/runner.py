@@ -8,12 +8,13 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -103,15 +104,53 @@ def library_predict(
 CommandFactory = Callable[[InferenceRequest, dict[str, Path], Path], Sequence[str]]
 _PERCENT = re.compile(r"(\d{1,3})%")
 
+#: What the child runs, by absolute path (``python -m LesionSegLogic`` fails in Slicer: see predict_child.py).
+CHILD_SCRIPT = Path(__file__).resolve().with_name("predict_child.py")
 
-def cli_command(request: InferenceRequest, inputs: dict[str, Path], out_dir: Path) -> list[str]:
-    """``python -m LesionSegLogic predict ...`` (the contract of ``lesionseg predict``)."""
-    command = [sys.executable, "-m", "LesionSegLogic", "predict", "--model", request.model.spec,
-               "--flair", str(inputs["flair"]), "--out", str(out_dir), "--device", request.model.device]
-    for key in ("t2", "baseline"):
-        if key in inputs:
-            command += [f"--{key}", str(inputs[key])]
-    return command
+# Win32 process-creation values (winbase.h, winuser.h), written out so the Windows branch is testable anywhere.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+STARTF_USESHOWWINDOW = 0x00000001
+SW_HIDE = 0
+
+
+@dataclass(frozen=True)
+class ChildCommand:
+    """``python <LesionSegLib>/predict_child.py predict ...``: the contract of ``lesionseg predict``.
+
+    ``python`` is the running interpreter (in 3D Slicer ``sys.executable`` is ``PythonSlicer``)."""
+
+    python: str = field(default_factory=lambda: sys.executable)
+    script: Path = CHILD_SCRIPT
+
+    def __call__(self, request: InferenceRequest, inputs: dict[str, Path], out_dir: Path) -> list[str]:
+        command = [self.python, str(self.script), "predict", "--model", request.model.spec,
+                   "--flair", str(inputs["flair"]), "--out", str(out_dir), "--device", request.model.device]
+        for key in ("t2", "baseline"):
+            if key in inputs:
+                command += [f"--{key}", str(inputs[key])]
+        return command
+
+
+def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's own environment: ``base`` (default: this process's) with unbuffered UTF-8 output, so progress
+    lines arrive as they are printed and decode the same on every platform. The parent's is never changed."""
+    environment = dict(os.environ if base is None else base)
+    environment.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    return environment
+
+
+def popen_options(os_name: str = os.name, startupinfo_type: Callable[[], object] | None = None) -> dict[str, object]:
+    """``Popen`` keyword arguments: the child leads its own process group (so cancel can stop the whole tree) and,
+    on Windows, opens no console window (``STARTUPINFO`` with ``SW_HIDE``, as Slicer's
+    ``slicer.util.launchConsoleProcess`` does, plus ``CREATE_NO_WINDOW``). ``startupinfo_type`` defaults to
+    ``subprocess.STARTUPINFO`` (Windows only; tests pass a stand-in)."""
+    if os_name != "nt":
+        return {"start_new_session": True}
+    info = (startupinfo_type or subprocess.STARTUPINFO)()  # type: ignore[attr-defined]
+    info.dwFlags |= STARTF_USESHOWWINDOW
+    info.wShowWindow = SW_HIDE
+    return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW, "startupinfo": info}
 
 
 def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
@@ -120,7 +159,9 @@ def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
     if process.poll() is not None:
         return
     if os.name == "nt":  # pragma: no cover - Windows only
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False)
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False,
+                       creationflags=CREATE_NO_WINDOW)
+        process.wait()
         return
     try:
         os.killpg(process.pid, signal.SIGTERM)
@@ -135,25 +176,30 @@ def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
 
 
 class SubprocessJob:
-    """A running child process; poll it from a GUI timer, or :meth:`wait` for it."""
+    """A running child process in its own work folder; poll it from a GUI timer, or :meth:`wait` for it.
+
+    The work folder holds copies of the user's images: :meth:`close` (called by :meth:`SubprocessRunner.finish`
+    and :meth:`cancel`) stops the child if it still runs and removes the folder."""
 
     def __init__(
-        self, command: Sequence[str], work_dir: Path, out_dir: Path, progress: Progress | None
+        self, command: Sequence[str], work_dir: Path, out_dir: Path, progress: Progress | None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.work_dir = work_dir
         self.out_dir = out_dir
         self.fraction = 0.0
         self.lines: list[str] = []
+        self.cancelled = False
         self._progress = progress
-        popen_extra = {"start_new_session": True} if os.name != "nt" else {
-            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-        self.process = subprocess.Popen(
-            list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            **popen_extra,
-        )
+        try:
+            self.process = subprocess.Popen(
+                list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                errors="replace", bufsize=1, cwd=work_dir, env=child_environment(environment), **popen_options(),
+            )
+        except OSError as error:
+            raise LesionSegError(f"{command[0]}: cannot start the inference process ({error.strerror})") from None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.cancelled = False
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -184,15 +230,24 @@ class SubprocessJob:
     def poll(self) -> int | None:
         return self.process.poll()
 
+    def join_reader(self, timeout_s: float = 10.0) -> None:
+        """Wait until every line the child printed has been read (after it exited)."""
+        self._reader.join(timeout=timeout_s)
+
     def cancel(self) -> None:
         self.cancelled = True
+        self.close()
+
+    def close(self) -> None:
+        """Stop the child (and its children) if it still runs and remove the work folder; safe to call twice."""
         kill_process_tree(self.process)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def wait(self, cancel: CancelToken | None = None, interval_s: float = 0.1) -> int:
         while True:
             try:
                 code = self.process.wait(timeout=interval_s)
-                self._reader.join(timeout=5)
+                self.join_reader()
                 return code
             except subprocess.TimeoutExpired:
                 if cancel is not None and cancel.cancelled:
@@ -200,34 +255,55 @@ class SubprocessJob:
 
 
 class SubprocessRunner:
-    """Writes the inputs to a temporary folder, runs the CLI in a child process, reads the probability map."""
+    """Writes the inputs to a temporary work folder, runs ``lesionseg predict`` in a child process (by the
+    script's absolute path, in the work folder), reads the probability map and removes the work folder.
 
-    def __init__(self, command_factory: CommandFactory = cli_command, temp_root: str | None = None) -> None:
-        self._command_factory = command_factory
+    ``environment``: the child's base environment (default: this process's); tests pass a clean one."""
+
+    def __init__(
+        self, command_factory: CommandFactory | None = None, temp_root: str | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        self._command_factory = command_factory or ChildCommand()
         self._temp_root = temp_root
+        self._environment = environment
 
     def start(self, request: InferenceRequest, progress: Progress | None = None) -> SubprocessJob:
         from LesionSegLogic.io import write_image  # noqa: PLC0415
 
         work_dir = Path(tempfile.mkdtemp(prefix="lesionseg-", dir=self._temp_root))
-        inputs = {"flair": work_dir / "flair.nii.gz"}
-        write_image(request.flair, inputs["flair"])
-        for key in ("t2", "baseline"):
-            image = getattr(request, key)
-            if image is not None:
-                inputs[key] = work_dir / f"{key}.nii.gz"
-                write_image(image, inputs[key])
-        out_dir = work_dir / "out"
-        return SubprocessJob(self._command_factory(request, inputs, out_dir), work_dir, out_dir, progress)
+        try:
+            inputs = {"flair": work_dir / "flair.nii.gz"}
+            write_image(request.flair, inputs["flair"])
+            for key in ("t2", "baseline"):
+                image = getattr(request, key)
+                if image is not None:
+                    inputs[key] = work_dir / f"{key}.nii.gz"
+                    write_image(image, inputs[key])
+            out_dir = work_dir / "out"
+            command = self._command_factory(request, inputs, out_dir)
+            return SubprocessJob(command, work_dir, out_dir, progress, self._environment)
+        except BaseException:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise
 
     def finish(self, job: SubprocessJob, request: InferenceRequest) -> InferenceResult:
-        """Read the child's outputs (after it exited with status 0)."""
+        """Read the child's outputs once it has exited; the work folder is removed whatever the outcome."""
+        try:
+            return self._read_result(job, request)
+        finally:
+            job.close()
+
+    @staticmethod
+    def _read_result(job: SubprocessJob, request: InferenceRequest) -> InferenceResult:
         from LesionSegLogic.io import read_image  # noqa: PLC0415
 
         if job.cancelled:
             raise Cancelled("inference cancelled")
-        if job.process.returncode != 0:
-            reason = job.lines[-1] if job.lines else f"exit status {job.process.returncode}"
+        code = job.process.wait()
+        job.join_reader()  # the reader thread may still hold the child's last lines (its error)
+        if code != 0:
+            reason = job.lines[-1] if job.lines else f"exit status {code}"
             raise LesionSegError(f"inference failed: {reason}")
         probability = read_image(job.out_dir / "probability.nii.gz")
         summary_path = job.out_dir / "summary.json"

@@ -1,0 +1,56 @@
+"""A Python interpreter that has the project's dependencies but not the project (checks (c) and (d) of issue 11).
+
+The test venv has lesionseg installed in editable mode: a ``.pth`` file of its site-packages maps
+``LesionSegLogic`` to this checkout, so any child started with the venv's Python imports the checkout whatever its
+``sys.path`` or environment. A throwaway venv whose site-packages holds one ``.pth`` line naming the test venv's
+site-packages sees numpy, torch, ... but not the checkout: ``site`` runs the ``.pth`` files of site directories
+only, and a folder named in a ``.pth`` is not one. :func:`assert_cannot_import` proves that for each use.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+import sysconfig
+import venv
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def make_isolated_python(folder: Path, extra_paths: Sequence[Path] = ()) -> Path:
+    """A venv in ``folder`` that imports the running interpreter's site-packages (and ``extra_paths``, first)
+    without their ``.pth`` hooks; returns its python executable."""
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(folder)
+    scheme = "nt" if os.name == "nt" else "posix_prefix"
+    site_dir = Path(sysconfig.get_path("purelib", scheme, vars={"base": str(folder), "platbase": str(folder)}))
+    lines = [str(p) for p in extra_paths] + site.getsitepackages()
+    (site_dir / "lesionseg_test_dependencies.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    assert python.exists(), f"no python in the throwaway venv {folder}"
+    return python
+
+
+def clean_environment() -> dict[str, str]:
+    """An ``env -i``-like environment: PATH and HOME only (no PYTHONPATH, no virtual-env variables)."""
+    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.environ.get("HOME", str(Path.home()))}
+
+
+def run_python(python: Path, args: Sequence[str], cwd: Path, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(python), *args], cwd=cwd, env=clean_environment(), capture_output=True, text=True,
+                          timeout=timeout_s, check=False)
+
+
+def assert_cannot_import(python: Path, cwd: Path, *modules: str) -> None:
+    """The control that makes a check able to fail: ``python`` alone imports none of ``modules``."""
+    for module in modules:
+        probe = run_python(python, ["-c", f"import {module}"], cwd)
+        assert probe.returncode != 0 and "No module named" in probe.stderr, (
+            f"{module} is importable in the isolated interpreter without the layout under test: {probe.stderr}")
+
+
+def interpreter_matches(python: Path, cwd: Path) -> bool:
+    """The isolated interpreter is the same Python version as this one (the dependencies are binary)."""
+    probe = run_python(python, ["-c", "import sys; print(sys.version_info[:2])"], cwd)
+    return probe.stdout.strip() == str(tuple(sys.version_info[:2]))
