@@ -269,3 +269,96 @@ def test_cli_models_lists_zoo_and_handles_empty(tmp_path: Path, tiny_model: Path
     if not list_models():  # no bundled zoo in this checkout yet
         assert main(["models"]) == 0
         assert "no bundled models" in capsys.readouterr().out
+
+
+# no silent wrong answers -------------------------------------------------------------------------------------
+def test_an_image_the_model_does_not_take_is_refused_or_dropped_on_request(tmp_path: Path, oblique_flair) -> None:
+    baseline = write_image(read_image(oblique_flair), tmp_path / "in" / "baseline_flair.nii.gz")
+    refusing = Predictor(Bright(), _card(), PredictSettings(device="cpu"))
+    with pytest.raises(InputError) as info:
+        refusing.run({"flair": oblique_flair, "baseline": baseline}, tmp_path / "refused")
+    assert str(baseline) in str(info.value) and "'bright'" in str(info.value) and "baseline" in str(info.value)
+    assert not (tmp_path / "refused").exists()
+    dropping = Predictor(Bright(), _card(), PredictSettings(device="cpu", ignore_extra_inputs=True))
+    result = dropping.run({"flair": oblique_flair, "baseline": baseline}, tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "baseline" not in summary["inputs"] and summary["ignored_inputs"] == {"baseline": str(baseline)}
+    assert any("ignored the baseline image" in w for w in summary["warnings"])
+    assert result.warnings == summary["warnings"]
+    with pytest.raises(InputError, match="missing: t2"):  # a FLAIR+T2 model without T2: an error, not a guess
+        Predictor(Bright(), _card(inputs=("flair", "t2")), PredictSettings(device="cpu")).preprocess(
+            {"flair": oblique_flair})
+
+
+def test_summary_records_the_rule_lesions_are_counted_with(tmp_path: Path, oblique_flair: Path) -> None:
+    from LesionSegLogic.defaults import DEFAULT_RULE
+
+    default = Predictor(Bright(), _card(), PredictSettings(device="cpu")).run({"flair": oblique_flair})
+    assert default.summary["settings"]["rule"] == DEFAULT_RULE
+    settings = PredictSettings(device="cpu", rule="any-overlap")
+    chosen = Predictor(Bright(), _card(), settings).run({"flair": oblique_flair})
+    assert chosen.summary["settings"]["rule"] == "any-overlap"
+    with pytest.raises(InputError, match="matching rule"):
+        Predictor(Bright(), _card(), PredictSettings(rule="nearest"))
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory) -> dict[str, Path]:
+    """A small cord phantom and a brain crop like the zoo's training data, written by `lesionseg phantom`."""
+    root = tmp_path_factory.mktemp("phantoms")
+    assert main(["phantom", str(root / "cord"), "--anatomy", "cord", "--spacing", "2", "--seed", "5"]) == 0
+    assert main(["phantom", str(root / "brain"), "--spacing", "2", "--fov", "96,128,128", "--seed", "5"]) == 0
+    return {"cord": root / "cord" / "case_000", "brain": root / "brain" / "case_000"}
+
+
+def _zoo_brain_model() -> str:
+    from LesionSegLogic.defaults import recommended_model
+    from LesionSegLogic.zoo import list_models
+
+    best = recommended_model([e.card for e in list_models() if e.card], {"flair", "t2"}, "brain")
+    if best is None:
+        pytest.skip("no bundled brain model in this checkout")
+    return best.name
+
+
+@pytest.mark.parametrize("anatomy", ["cord", "brain"])
+def test_cli_warns_when_a_brain_model_meets_a_cord(tmp_path: Path, phantoms, anatomy: str, capsys) -> None:
+    case = phantoms[anatomy]
+    code = main(["predict", "--model", _zoo_brain_model(), "--flair", str(case / "flair.nii.gz"), "--t2",
+                 str(case / "t2.nii.gz"), "--out", str(tmp_path / "out"), "--device", "cpu", "--no-progress"])
+    assert code == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    if anatomy == "cord":
+        assert len(err) == 1 and "trained on brain images" in err[0] and "spinal cord" in err[0]
+        assert len(summary["warnings"]) == 1 and summary["warnings"][0] in err[0]
+    else:
+        assert err == [] and summary["warnings"] == []
+    assert summary["model"]["anatomy"] == "brain"
+
+
+def test_the_users_anatomy_overrides_the_guess(phantoms) -> None:
+    flair = phantoms["brain"] / "flair.nii.gz"
+    said_cord = Predictor(Bright(), _card(), PredictSettings(device="cpu", anatomy="cord")).preprocess({"flair": flair})
+    assert len(said_cord.warnings) == 1 and "--anatomy cord" in said_cord.warnings[0]
+    cord_model = _card(anatomy="cord")
+    on_cord = Predictor(Bright(), cord_model, PredictSettings(device="cpu")).preprocess(
+        {"flair": phantoms["cord"] / "flair.nii.gz"})
+    assert on_cord.warnings == []
+    said_brain = Predictor(Bright(), cord_model, PredictSettings(device="cpu", anatomy="brain")).preprocess(
+        {"flair": phantoms["cord"] / "flair.nii.gz"})
+    assert "trained on spinal cord images" in said_brain.warnings[0]
+
+
+def test_cli_baseline_for_a_cross_sectional_model(tmp_path: Path, tiny_model: Path, oblique_flair: Path,
+                                                   capsys) -> None:
+    args = ["predict", "--model", str(tiny_model), "--flair", str(oblique_flair), "--baseline", str(oblique_flair),
+            "--out", str(tmp_path / "out"), "--device", "cpu", "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'tiny'" in err and "baseline" in err and "--ignore-extra-inputs" in err
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert main([*args, "--ignore-extra-inputs"]) == 0
+    assert "warning: ignored the baseline image" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["inputs"]) == {"flair"} and set(summary["ignored_inputs"]) == {"baseline"}
