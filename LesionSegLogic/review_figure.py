@@ -3,7 +3,9 @@
 This is the non-interactive twin of the review panel (Slicer module, web app): the same
 :class:`~LesionSegLogic.threshold.ThresholdEngine` gives the overlay at the chosen threshold and the curves
 (lesion F1, voxel Dice, lesion sensitivity and precision vs threshold) from ``engine.sweep``. Colours are the
-panel's: TP green, FP red, FN blue. Uses ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state).
+panel's: TP green, FP red, FN blue, drawn from the engine's overlay, so the picture follows the overlay rule
+(``docs/metrics.md``): every voxel of a missed reference lesion is blue, even where a predicted lesion covers it.
+Uses ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ OVERLAY_COLOURS = {
     OVERLAY_FN: (0.20, 0.45, 1.00, 0.85),
     OVERLAY_PREDICTED: (1.00, 0.85, 0.10, 0.85),
 }
+
+#: The picture's legend line.
+LEGEND = "lesion-wise: TP green · FP red · FN blue (a missed lesion stays blue where a prediction covers it)"
 
 CURVES = (
     ("lesion F1", ("lesion", "f1"), "#f0a020"),
@@ -111,7 +116,7 @@ def render_review(
         ax = fig.add_subplot(1, columns, columns)
         _plot_curves(ax, thresholds, curves, threshold)
     fig.suptitle(title or _headline(result.metrics, threshold), color="white", fontsize=10)
-    fig.text(0.01, 0.01, "TP green · FP red · FN blue (lesion-wise)", color="white", fontsize=8)
+    fig.text(0.01, 0.01, LEGEND, color="white", fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     return save_figure(fig, path, dpi=dpi, what="review picture")
 

@@ -41,6 +41,32 @@ def test_review_picture_shows_each_status_colour(tmp_path):
         assert ((channel - others) > 0.35).sum() > 20, f"no {value} pixels"
 
 
+def test_a_missed_lesion_inside_a_true_prediction_is_blue_in_the_picture(tmp_path):
+    """The overlay rule: lesion C lies wholly inside a predicted lesion that is true (anima: 17 % of it is
+    reference) while C is missed (the prediction leaks 83 % outside it); C must show FN blue, not TP green."""
+    from matplotlib.image import imread
+
+    shape = (24, 40, 40)
+    reference = np.zeros(shape, dtype=np.uint8)
+    probability = np.zeros(shape, dtype=np.float32)
+    reference[10:14, 17:23, 17:23] = 1
+    probability[9:15, 14:26, 14:26] = 0.9
+    flair = Image(np.full(shape, 100.0, dtype=np.float32), spacing=(1.0, 1.0, 1.0))
+    engine = ThresholdEngine(probability, flair.spacing, reference, rule="anima")
+    result = engine.at(0.5)
+    assert [r.status for r in result.lesions] == ["TP", "FN"]  # the prediction, then the reference lesion
+    png = imread(render_review(flair, engine, 0.5, tmp_path / "rule.png", slices=1))
+
+    def pixels(value: int) -> int:
+        dominant = int(np.argmax(OVERLAY_COLOURS[value][:3]))
+        others = np.delete(png[..., :3], dominant, axis=-1).max(axis=-1)
+        return int(((png[..., dominant] - others) > 0.35).sum())
+
+    blue, green = pixels(OVERLAY_FN), pixels(OVERLAY_TP)
+    assert blue > 20 and green > blue  # C (6×6 voxels) blue inside the green 12×12 ring
+    assert abs(blue / (blue + green) - 36 / 144) < 0.08
+
+
 def test_above_every_probability_the_picture_has_no_prediction(tmp_path):
     flair, engine = _case()
     result = engine.at(0.95)

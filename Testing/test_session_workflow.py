@@ -102,7 +102,7 @@ def review_labels(session, flair_node, scene) -> np.ndarray:
 def test_slider_segments_tables_and_plot_hold_the_engines_numbers(app, case) -> None:
     session, flair_node = start_session(app, case)
     assert session.threshold == pytest.approx(0.45)  # the model's recommended threshold is the start
-    engine = ThresholdEngine(session.flair.with_array(case[2]), reference=case[1], rule="hussein")
+    engine = ThresholdEngine(session.flair.with_array(case[2]), reference=case[1], rule=session.parameters.rule)
     seen: set[str] = set()
     for t in THRESHOLDS:
         state = session.set_threshold(t)

@@ -201,7 +201,8 @@ def test_cli_evaluate_and_sweep(tmp_path, capsys):
     write_image(Image(p, spacing=(2.0, 1.0, 1.0)), prob_path, dtype=np.float32)
     write_image(Image(ref.astype(np.uint8), spacing=(2.0, 1.0, 1.0)), ref_path, dtype=np.uint8)
     out = tmp_path / "eval.json"
-    assert main(["evaluate", "--prob", str(prob_path), "--ref", str(ref_path), "--json", str(out)]) == 0
+    assert main(["evaluate", "--prob", str(prob_path), "--ref", str(ref_path), "--threshold", "0.5",
+                 "--rule", "hussein", "--json", str(out)]) == 0  # explicit: the defaults live elsewhere
     data = json.loads(out.read_text())
     engine = ThresholdEngine(p, (2.0, 1.0, 1.0), ref).at(0.5, surface=True).metrics
     for block in ("voxel", "lesion", "surface"):

@@ -110,17 +110,20 @@ def test_changes_are_exactly_the_voxels_that_moved_or_changed_status():
 
 
 def test_voxels_whose_value_stays_are_not_reported():
-    ref = np.zeros((4, 4, 6), bool)
+    ref = np.zeros((4, 4, 8), bool)
     ref[1:3, 1:3, 1:3] = True  # one lesion of 8 voxels, detected once half of it is predicted
     p = np.zeros(ref.shape)
-    p[1, 1, 1:3], p[2, 1, 1:3] = 0.9, 0.4
+    p[1, 1, 1:3] = 0.9  # a true predicted lesion covering a quarter of it: the lesion is missed
+    p[1, 1, 3:7], p[2, 1, 3:5] = 0.4, 0.4  # six voxels outside: at 0.3 they join it and make it false
     rule = MatchingRule(connectivity=6, alpha=0.5, alpha_inclusive=True, beta=1.0, gamma=1.0)
     live = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, rule).live()
-    live.set(0.5)
-    assert np.count_nonzero(live.overlay == OVERLAY_TP) == 2 and np.count_nonzero(live.overlay == OVERLAY_FN) == 6
-    update = live.set(0.3)  # two voxels enter, the lesion is detected: its four unpredicted voxels leave FN
-    assert np.count_nonzero(live.overlay == OVERLAY_TP) == 4 and np.count_nonzero(live.overlay == OVERLAY_FN) == 0
-    assert np.array_equal(update.changed, flat_of(ref & (p < 0.5)))  # the two TP voxels that stayed TP: not reported
+    update = live.set(0.5)
+    assert update.metrics["lesion"]["tp_predicted"] == 1 and update.metrics["lesion"]["fn"] == 1
+    assert np.array_equal(live.overlay == OVERLAY_FN, ref) and not (live.overlay == OVERLAY_TP).any()  # FN on top
+    update = live.set(0.3)  # the predicted lesion turns FP; its two voxels inside the missed lesion stay FN
+    assert update.metrics["lesion"]["fp"] == 1 and update.metrics["lesion"]["fn"] == 1
+    assert np.array_equal(live.overlay == OVERLAY_FN, ref) and np.count_nonzero(live.overlay == OVERLAY_FP) == 6
+    assert np.array_equal(update.changed, flat_of(p == 0.4))  # the entering voxels only
 
 
 def test_voxel_mode_rewrites_only_the_entering_slice():

@@ -313,10 +313,7 @@ class ThresholdEngine:
                 in_ref[ref.raw_rank_pos[: np.searchsorted(ref.raw_rank_pos, state.k)]] = True
                 overlay[flat] = np.where(in_ref, OVERLAY_TP, OVERLAY_FP)
             return overlay.reshape(self.shape)
-        if ref is not None:
-            assert state.detected is not None
-            for i in np.flatnonzero(~state.detected):
-                overlay[ref.lesion_flat[ref.lesion_start[i] : ref.lesion_start[i + 1]]] = OVERLAY_FN
+        # the overlay rule (docs/metrics.md): predicted components first, missed reference lesions on top
         lut = self._status_lut(state)
         if whole:
             if state.kept.size:
@@ -325,6 +322,10 @@ class ThresholdEngine:
             status = lut[self._rank_status(state)]
             lesion = status > 0
             overlay[self._forest.flat[: state.k][lesion]] = status[lesion]
+        if ref is not None:
+            assert state.detected is not None
+            for i in np.flatnonzero(~state.detected):
+                overlay[ref.lesion_flat[ref.lesion_start[i] : ref.lesion_start[i + 1]]] = OVERLAY_FN
         return overlay.reshape(self.shape)
 
     def _status_lut(self, state: _State) -> np.ndarray:

@@ -19,7 +19,8 @@ is a function of two small pieces of bookkeeping kept beside the buffers:
   0 outside the prefix or in a component removed by the size rule), and
 * ``fn[i]`` — whether reference lesion ``i`` is missed;
 
-the voxel shows ``values[r]`` if that is non-zero, else FN if it lies in a missed reference lesion, else 0.
+the voxel shows FN if it lies in a missed reference lesion (the overlay rule: a missed lesion is always
+visible, see ``docs/metrics.md``), else ``values[r]``.
 Per call the new ``values`` over the prefix come from the components the metrics need anyway (work ∝ ``k``,
 vectorised over the candidate list, no pass over the grid); comparing them with the old ones yields exactly the
 ranks of components that entered, left, merged, or changed status or size-rule fate, and comparing ``fn``
@@ -238,21 +239,21 @@ class LiveView:
             ranks = np.concatenate([ranks, k1 + np.flatnonzero(values[k1:k0])])
         values[:k1] = new
         values[k1:k0] = 0
-        index, value = flat[ranks], self._value_at(ranks, None if ref is None else self._ref_of_rank[ranks])
-        if ref is not None:
+        flipped = np.zeros(0, dtype=np.int64)
+        if ref is not None:  # the FN flags first: every voxel below is valued with the new flags and values
             assert state.detected is not None
             fn = ~state.detected
             flipped = np.flatnonzero(fn != self._fn)
             self._fn = fn
-            if flipped.size:
-                counts = ref.sizes[flipped]
-                pos = np.repeat(ref.lesion_start[flipped] - np.r_[0, np.cumsum(counts)[:-1]], counts)
-                pos += np.arange(pos.size)
-                lesion_index = ref.lesion_flat[pos]
-                lesion_value = self._value_at(self._lesion_rank[pos], np.repeat(flipped, counts))
-                index = np.concatenate([index, lesion_index])
-                value = np.concatenate([value, lesion_value])
-        before = self._overlay[index]
+        index, value = flat[ranks], self._value_at(ranks, None if ref is None else self._ref_of_rank[ranks])
+        if flipped.size:  # reference lesions whose FN flag flipped: all their voxels
+            assert ref is not None
+            counts = ref.sizes[flipped]
+            pos = np.repeat(ref.lesion_start[flipped] - np.r_[0, np.cumsum(counts)[:-1]], counts)
+            pos += np.arange(pos.size)
+            index = np.concatenate([index, ref.lesion_flat[pos]])
+            value = np.concatenate([value, self._value_at(self._lesion_rank[pos], np.repeat(flipped, counts))])
+        before = self._overlay[index]  # a voxel listed twice gets the same value both times
         self._overlay[index] = value
         return index[before != value]
 
@@ -262,7 +263,7 @@ class LiveView:
         if lesions is None:
             return value
         missed = (lesions >= 0) & self._fn[np.maximum(lesions, 0)] if self._fn.size else np.zeros(value.size, bool)
-        return np.where(value > 0, value, np.where(missed, OVERLAY_FN, 0)).astype(np.uint8)
+        return np.where(missed, OVERLAY_FN, value).astype(np.uint8)  # the overlay rule: a missed lesion on top
 
     def _set_other(
         self, threshold: float

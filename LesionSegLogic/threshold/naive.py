@@ -164,16 +164,15 @@ def naive_at(
         overlay[~mask & ref] = OVERLAY_FN
     elif ref is None:
         overlay[pred_labels > 0] = OVERLAY_PREDICTED
-    else:
-        ref_lut = np.zeros(n_ref + 1, dtype=np.uint8)
-        for r in ref_size:
-            ref_lut[r] = 0 if detected[r] else OVERLAY_FN
-        overlay = ref_lut[ref_labels]
+    else:  # the overlay rule: predicted lesions by status, then every voxel of a missed reference lesion FN
         pred_lut = np.zeros(n_pred + 1, dtype=np.uint8)
         for j in order:
             pred_lut[j] = OVERLAY_TP if true_pred[j] else OVERLAY_FP
-        predicted = pred_labels > 0
-        overlay[predicted] = pred_lut[pred_labels[predicted]]
+        overlay = pred_lut[pred_labels]
+        missed = np.zeros(n_ref + 1, dtype=bool)
+        for r in ref_size:
+            missed[r] = not detected[r]
+        overlay[missed[ref_labels]] = OVERLAY_FN
     surface_fn = None if ref is None else (lambda: surface_distances(mask, ref, inputs.spacing))
     return ThresholdResult(
         threshold=float(threshold),

@@ -11,9 +11,10 @@ import numpy as np
 
 from LesionSegLogic.metrics.lesion import LesionRow
 
-#: Overlay values (uint8). Lesion-wise mode: 1/2 mark the voxels of true/false predicted lesions, 3 the
-#: voxels of missed reference lesions not covered by a predicted lesion. Voxel-wise mode (Hussein et al. 2023 Fig. 3):
-#: 1 TP, 2 FP, 3 FN voxels. Without a reference, predicted lesions are marked 4 (status unknown).
+#: Overlay values (uint8). Lesion-wise mode (the overlay rule, docs/metrics.md): 3 marks every voxel of a missed
+#: reference lesion, whatever predicted lesion covers it; elsewhere 1/2 mark the voxels of true/false predicted
+#: lesions. Voxel-wise mode (Hussein et al. 2023 Fig. 3): 1 TP, 2 FP, 3 FN voxels. Without a reference, predicted
+#: lesions are marked 4 (status unknown).
 OVERLAY_BACKGROUND, OVERLAY_TP, OVERLAY_FP, OVERLAY_FN, OVERLAY_PREDICTED = 0, 1, 2, 3, 4
 OVERLAY_MODES = ("lesion", "voxel")
 
