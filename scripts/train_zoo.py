@@ -15,7 +15,11 @@ One command, CPU only, no downloads. Stages (each skips work already done in ``-
 4. **measure/export** — recommended threshold by the median voxel-wise F1 on the threshold-optimisation set
    (seed 000), held-out metrics at 0.5 and at that threshold (anima rule), ``card.json`` and
    ``model.safetensors``.
-5. **table** — ``docs/zoo.md`` from the cards (numbers read from the cards, never typed in).
+5. **table** — ``docs/zoo.md`` from the cards (numbers read from the cards, never typed in), with the default
+   matching rule and the recommended model (:mod:`LesionSegLogic.defaults`) computed from the same cards.
+
+Every card states ``"anatomy": ANATOMY`` (the phantoms' anatomy), so ``lesionseg predict`` can warn when a model
+meets an image of another anatomy.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ POOL_SEED = 1000
 TEST_SEED = 9000
 SPACING = (1.5, 1.5, 1.5)
 FOV_MM = (96.0, 128.0, 128.0)
+#: the anatomy of the training phantoms, written into every card (``card.anatomy``)
+ANATOMY = "brain"
 
 # loss name -> (zoo name, loss params, optimiser). Parameters left out use the paper defaults of
 # LesionSegLogic.losses; Tversky beta = 0.7 on false negatives is Hashemi's best (seed 001); Combo is trained
@@ -85,7 +91,7 @@ def _phantom_job(args: tuple[int, str]) -> str:
     torch.set_num_threads(1)
     from LesionSegLogic.phantom import generate_case, write_case
 
-    case = generate_case(seed, spacing=SPACING, fov_mm=FOV_MM)
+    case = generate_case(seed, anatomy=ANATOMY, spacing=SPACING, fov_mm=FOV_MM)
     write_case(case, folder)
     return folder
 
@@ -203,11 +209,43 @@ def _train_job(job: tuple[str, str, dict, str, Recipe, str, str | None, str]) ->
         ),
     }
     card = write_model(Path(models_s) / name, name, result.model, config, measured, training, config.command)
+    _state_anatomy(card)
     return {"name": name, "card": str(card), "train_s": train_s, "measure_s": measure_s}
 
 
 def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}"
+
+
+def _state_anatomy(card_path: Path) -> None:
+    """Write :data:`ANATOMY` into the card (the weights and their sha256 are untouched)."""
+    from LesionSegLogic.zoo.card import ModelCard
+
+    card = ModelCard.from_json(card_path)
+    if card.anatomy != ANATOMY:
+        card.with_updates(anatomy=ANATOMY).validate(card_path).to_json(card_path)
+
+
+def _defaults_text(cards: list) -> str:
+    """The default rule and, per anatomy and input images, the recommended model — computed from the cards."""
+    from LesionSegLogic.defaults import DEFAULT_RULE, recommended_model
+
+    anatomies = sorted({c.anatomy for c in cards})
+    lines = []
+    for anatomy, images in sorted({(c.anatomy, c.images_needed()) for c in cards}, key=lambda x: (x[0], sorted(x[1]))):
+        best = recommended_model(cards, images, anatomy)
+        f1 = best.validation["at_recommended"]["mean"]["lesion_f1"]
+        lines.append(f"for {anatomy} {' + '.join(sorted(images))}: `{best.name}` (held-out lesion F1 {f1:.3f} at "
+                     f"{best.recommended_threshold:.2f})")
+    return (
+        f"**Anatomy and defaults.** Every card states the anatomy its model was trained on (`\"anatomy\"`: "
+        f"{', '.join(anatomies)}); `lesionseg predict` warns (stderr and `summary.json[\"warnings\"]`) when the "
+        "image's field of view, or `--anatomy`, says it shows another one (see [inference.md](inference.md)). "
+        f"Every entry point's default matching rule is **{DEFAULT_RULE}**, the rule of the lesion-wise numbers below "
+        "(`LesionSegLogic.defaults`). The default model of `lesionseg demo` and the web app is the recommended one "
+        "for the images at hand — the highest held-out lesion F1 at its recommended threshold among the models "
+        "taking those images: " + "; ".join(lines) + "."
+    )
 
 
 def write_table(models: Path, out: Path) -> str:
@@ -275,6 +313,8 @@ Metrics are means over the held-out test phantoms, voxel-wise (Dice, sensitivity
 (anima rule: `lesionseg evaluate --rule anima`), at 0.5 and at each model's **recommended threshold**, chosen
 as the threshold with the highest median voxel-wise F1 on the threshold-optimisation phantoms (seed 000).
 Rows are sorted by Dice at the recommended threshold. Zoo size: {size / 1e6:.2f} MB.
+
+{_defaults_text([c for c, _, _ in rows])}
 
 {table}
 {missing_text}
