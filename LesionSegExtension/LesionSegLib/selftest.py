@@ -16,6 +16,9 @@ from .session import ReviewSession
 def run_review_self_test(scene, runner: InferenceRunner | None = None, model: str | None = None,
                          seed: int = 7) -> dict:
     """Run the review workflow on a small phantom; raises ``AssertionError`` when something is off."""
+    from .dependencies import require_dependencies  # noqa: PLC0415 - installs (in Slicer) or checks what follows needs
+
+    require_dependencies()
     from LesionSegLogic.phantom import generate_case  # noqa: PLC0415
     from LesionSegLogic.zoo import list_models  # noqa: PLC0415
 
