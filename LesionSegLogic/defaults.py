@@ -48,6 +48,8 @@ RULE_NAMES: tuple[str, ...] = tuple(PRESETS)
 #: The threshold used when neither the user nor a ``summary.json`` gives one.
 FALLBACK_THRESHOLD = 0.5
 SUMMARY_FILE = "summary.json"
+#: the maps ``lesionseg predict`` writes beside its ``summary.json`` (the only files that summary describes)
+PREDICTION_MAPS: tuple[str, ...] = ("probability.nii.gz", "mask.nii.gz")
 
 
 class CardLike(Protocol):
@@ -100,10 +102,16 @@ def _threshold(value: Any) -> float | None:
 
 
 def read_recorded(map_path: str | PathLike[str]) -> Recorded:
-    """The model, threshold and rule of the ``summary.json`` in the folder of ``map_path`` (never raises)."""
+    """The model, threshold and rule of the ``summary.json`` in the folder of ``map_path`` (never raises).
+
+    Only a map named as ``lesionseg predict`` writes it (:data:`PREDICTION_MAPS`) is described by that summary;
+    for another file in the same folder the summary is not used and ``problem`` says so.
+    """
     path = Path(map_path).parent / SUMMARY_FILE
     if not path.is_file():
         return Recorded()
+    if Path(map_path).name not in PREDICTION_MAPS:
+        return Recorded(problem=f"{path} describes {' and '.join(PREDICTION_MAPS)}, not {Path(map_path).name}")
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(summary, dict):

@@ -41,14 +41,14 @@ import torch
 from torch import nn
 
 from LesionSegLogic.anatomy import ANATOMIES, anatomy_warning
-from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+from LesionSegLogic.defaults import DEFAULT_RULE, PREDICTION_MAPS, RULE_NAMES, SUMMARY_FILE
 from LesionSegLogic.errors import InputError, OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.inference import CancelToken, Progress, predict_volume
 from LesionSegLogic.zoo import ModelCard
 from LesionSegLogic.zoo.card import CONTRAST_IMAGES, IMAGE_ROLES
 
-OUTPUT_FILES = ("probability.nii.gz", "mask.nii.gz", "lesions.csv", "summary.json")
+OUTPUT_FILES = (*PREDICTION_MAPS, "lesions.csv", SUMMARY_FILE)
 #: card input name → the image that supplies it (``difference`` is computed from flair and baseline)
 _SOURCES = {contrast: images[0] for contrast, images in CONTRAST_IMAGES.items() if len(images) == 1}
 LESION_COLUMNS = (

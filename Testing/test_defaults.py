@@ -201,3 +201,11 @@ def test_recommended_bundled_model_is_the_best_by_its_card() -> None:
     from LesionSegLogic.demo import best_zoo_model
 
     assert best_zoo_model() == best.name
+
+
+def test_a_summary_describes_only_the_maps_predict_wrote(tmp_path: Path) -> None:
+    _summary(tmp_path, threshold=0.65, threshold_source="card", rule="hussein")
+    assert defaults_for_map(tmp_path / "mask.nii.gz").rule == "hussein"
+    other = defaults_for_map(tmp_path / "probability_tta.nii.gz")
+    assert (other.threshold, other.rule) == (FALLBACK_THRESHOLD, DEFAULT_RULE)
+    assert "not probability_tta.nii.gz" in other.threshold_source
