@@ -12,10 +12,26 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from LesionSegLogic.errors import CorruptFileError
+from LesionSegLogic.errors import CorruptFileError, FileMissingError
 
-MODULE_DIR = Path(__file__).resolve().parent.parent
-TERMINOLOGY_FILE = MODULE_DIR / "Resources" / "Terminology" / "LesionSeg.term.json"
+LIB_DIR = Path(__file__).resolve().parent
+MODULE_DIR = LIB_DIR.parent
+TERMINOLOGY_NAME = "LesionSeg.term.json"
+
+
+def terminology_candidates() -> list[Path]:
+    """Where the file may be: the module's ``Resources`` (source checkout, installed extension), then the one a
+    wheel carries inside ``LesionSegLib`` (``setup.py``)."""
+    return [folder / "Resources" / "Terminology" / TERMINOLOGY_NAME for folder in (MODULE_DIR, LIB_DIR)]
+
+
+def terminology_file() -> Path:
+    """The first existing candidate (the first one when none exists: loading it then names the missing file)."""
+    candidates = terminology_candidates()
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+TERMINOLOGY_FILE = terminology_file()
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,8 @@ def _code(item: dict) -> str:
 @lru_cache(maxsize=4)
 def load_terminology(path: Path = TERMINOLOGY_FILE) -> dict[str, TerminologyType]:
     """Types of the shipped terminology keyed by their ``3dSlicerLabel``."""
+    if not Path(path).is_file():
+        raise FileMissingError("the segment terminology file is missing (installed without its data?)", path)
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         context = document["SegmentationCategoryTypeContextName"]
