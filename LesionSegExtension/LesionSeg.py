@@ -58,8 +58,8 @@ class LesionSegWidget(ScriptedLoadableModuleWidget):
         self.layout.addWidget(ui_widget)
         self.ui = slicer.util.childWidgetVariables(ui_widget)
         ui_widget.setMRMLScene(slicer.mrmlScene)
-        self.logic = LesionSegLogic()
-        self.panel = LesionSegPanel(self.ui, self.logic, self.logic.getWrappedParameterNode)
+        self.logic = LesionSegModuleLogic()
+        self.panel = LesionSegPanel(self.ui, self.logic, slicer.mrmlScene, is_entered=lambda: self.parent.isEntered)
         self.layout.addStretch(1)
 
     def enter(self):
@@ -72,26 +72,36 @@ class LesionSegWidget(ScriptedLoadableModuleWidget):
         self.panel.cleanup()
 
 
-class LesionSegLogic(ScriptedLoadableModuleLogic):
-    """Creates review sessions bound to Slicer's scene, logics and slice views."""
+class LesionSegModuleLogic(ScriptedLoadableModuleLogic):
+    """Parameter node, review sessions bound to Slicer's scene/views. Not named ``LesionSegLogic`` (the library
+    package); ``ScriptedLoadableModuleLogic`` derives the parameter node's module name from the class name, so
+    it is set back to ``LesionSeg`` (scenes saved before the rename keep their parameter node)."""
 
-    def getWrappedParameterNode(self):
+    def __init__(self, parent=None):
+        ScriptedLoadableModuleLogic.__init__(self, parent)
+        self.moduleName = "LesionSeg"
+
+    def getParameterNode(self):
         from LesionSegLib.widget import LesionSegParameterNode
 
         return LesionSegParameterNode(super().getParameterNode())
 
-    def create_session(self):
+    def create_session(self, parameters=None):
         _ensure_import_paths()
         from LesionSegLib.runner import SubprocessRunner
         from LesionSegLib.session import ReviewSession
         from LesionSegLib.views import SliceViewJumper
 
-        return ReviewSession(slicer.mrmlScene, runner=SubprocessRunner(), view_controller=SliceViewJumper(
-            slicer.mrmlScene))
+        return ReviewSession(slicer.mrmlScene, runner=SubprocessRunner(), parameters=parameters,
+                             view_controller=SliceViewJumper(slicer.mrmlScene))
+
+    def show_volume(self, node):
+        slicer.util.setSliceViewerLayers(background=node, fit=True)
 
 
 class LesionSegTest(ScriptedLoadableModuleTest):
-    """Self-test inside Slicer: phantom → zoo model → threshold moves → metrics and segments checked."""
+    """Self-test inside Slicer: the panel's widget tests (mock session/runner), then the review workflow on a
+    phantom with a zoo model (after the dependency check)."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
@@ -99,7 +109,15 @@ class LesionSegTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         _ensure_import_paths()
+        from LesionSegLib.dependencies import ensure_dependencies, slicer_installer
         from LesionSegLib.selftest import run_review_self_test
+        from LesionSegLib.widget_tests import run_widget_tests
 
+        self.assertTrue(run_widget_tests().wasSuccessful(), "LesionSeg widget tests failed (see the log)")
+        self.delayDisplay("LesionSeg widget tests passed")
+        self.setUp()
+        if not ensure_dependencies(slicer_installer()):
+            self.delayDisplay("Dependencies were not installed: the review self-test did not run")
+            return
         report = run_review_self_test(slicer.mrmlScene)
         self.delayDisplay(f"LesionSeg self-test passed: {report}")

@@ -7,13 +7,18 @@ from typing import Literal
 
 from LesionSegLogic.defaults import DEFAULT_RULE
 from LesionSegLogic.errors import InputError
+from LesionSegLogic.metrics.rules import PRESETS
+from LesionSegLogic.threshold.result import OVERLAY_MODES as ENGINE_OVERLAY_MODES
 
 OverlayMode = Literal["lesion", "voxel"]
 MatchingRule = Literal["hussein", "anima", "any-overlap"]
 EditedAs = Literal["prediction", "reference"]
 
-OVERLAY_MODES: tuple[str, ...] = ("lesion", "voxel")
-MATCHING_RULES: tuple[str, ...] = ("hussein", "anima", "any-overlap")
+#: the engine's overlay modes and matching rules (one source of truth: the library), in display order
+OVERLAY_MODES: tuple[str, ...] = tuple(ENGINE_OVERLAY_MODES)
+MATCHING_RULES: tuple[str, ...] = tuple(PRESETS)
+#: where inference runs (``auto``: CUDA when present)
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 def _check_threshold(value: float, what: str = "threshold") -> float:
@@ -56,8 +61,8 @@ class ModelChoice:
     def __post_init__(self) -> None:
         if not str(self.spec).strip():
             raise InputError("no model chosen")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.device not in DEVICES:
+            raise InputError(f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,37 @@
-"""The desktop panel: binds ``Resources/UI/LesionSeg.ui`` to a parameter node and forwards events to a
-:class:`ReviewSession`. Imported only inside 3D Slicer (it uses qt and slicer's GUI helpers)."""
+"""The desktop panel: binds ``Resources/UI/LesionSeg.ui`` to the parameter node and to :class:`PanelPresenter`.
 
-from __future__ import annotations
+Imported only inside 3D Slicer (qt, slicer's GUI helpers). Opening the panel imports only what a stock Slicer
+ships (numpy, scipy, SimpleITK, VTK, qt/ctk/slicer): the model list comes from the cards (``zoo.catalog``, no
+torch); the session, the runner and the exporter are imported when first used, after ``ensure_dependencies``
+(checked without Slicer by ``Testing/test_slicer_widget_fakes.py``). Every decision is the presenter's.
 
-from typing import Annotated
+The parameter node (Slicer's ``parameterNodeWrapper``, ``Base/Python/slicer/parameterNodeWrapper``; the
+accepted type/widget pairs are the table in ``Testing/slicer_gui_connectors.json``):
+
+- ``model`` is stored in the node but NOT bound in the ``.ui``: ``QComboBoxToStringableConnector`` needs a
+  ``Choice`` and clears the box, so the panel fills the model list itself and writes the choice back;
+- ``reference`` is ``Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]``: the node combo box
+  connector instantiates every class of the union for ``nodeTypes`` (``vtkMRMLNode`` is abstract), and the
+  union serializer can write the default ``None`` only when ``None`` is part of the union.
+"""
+
+from typing import Annotated, Union
 
 import qt
 import slicer
+import vtk
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.util import VTKObservationMixin
 
-from LesionSegLogic.errors import Cancelled, LesionSegError
+from LesionSegLogic.zoo.catalog import list_cards
 
 from .dependencies import ensure_dependencies, slicer_installer
-from .export import export_review
-from .parameters import ModelChoice
-from .runner import InferenceResult
-from .slider import ThresholdSlider
+from .parameters import DEVICES, MATCHING_RULES, OVERLAY_MODES, ReviewParameters
+from .presenter import PanelPresenter, PanelView
+from .views import panel_plot_view_node
 
 POLL_MS = 200
+_DEFAULTS = ReviewParameters()
 
 
 @parameterNodeWrapper
@@ -26,31 +39,55 @@ class LesionSegParameterNode:
     flair: slicer.vtkMRMLScalarVolumeNode
     t2: slicer.vtkMRMLScalarVolumeNode
     baseline: slicer.vtkMRMLScalarVolumeNode
-    reference: slicer.vtkMRMLNode
+    # typing.Union, not "|": get_type_hints must evaluate it on the Python of older Slicer releases
+    reference: Union[slicer.vtkMRMLSegmentationNode, slicer.vtkMRMLLabelMapVolumeNode, None]  # noqa: UP007
     model: str = ""
-    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    device: Annotated[str, Choice(list(DEVICES))] = DEVICES[0]
     threshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
-    mode: Annotated[str, Choice(["lesion", "voxel"])] = "lesion"
-    rule: Annotated[str, Choice(["hussein", "anima", "any-overlap"])] = "hussein"
+    mode: Annotated[str, Choice(list(OVERLAY_MODES))] = _DEFAULTS.mode
+    rule: Annotated[str, Choice(list(MATCHING_RULES))] = _DEFAULTS.rule
+
+
+def export_review(session, folder):
+    """The exporter, imported on use: it needs matplotlib and nibabel (installed by ``ensure_dependencies``)."""
+    from .export import export_review as export  # noqa: PLC0415
+
+    return export(session, folder)
+
+
+def open_in_segment_editor(segmentation_node, source_node) -> None:
+    slicer.util.selectModule("SegmentEditor")
+    editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
+    editor.setSegmentationNode(segmentation_node)
+    editor.setSourceVolumeNode(source_node)
 
 
 class LesionSegPanel(VTKObservationMixin):
-    """Everything the panel does; ``logic.create_session()`` gives a session over ``slicer.mrmlScene``."""
+    """The panel. ``logic`` gives ``getParameterNode()`` (wrapped), ``create_session(parameters)`` and
+    ``show_volume(node)``; ``is_entered()`` says whether the module is shown (scene close re-creates the parameter
+    node then, as the template does); the other arguments replace Slicer's installer, exporter, error dialog
+    and Segment Editor (tests pass mocks)."""
 
-    def __init__(self, ui, logic, parameter_node_factory) -> None:
+    def __init__(self, ui, logic, scene, *, is_entered=lambda: True, cards=None, ensure=None, export=None,
+                 report_error=None, open_editor=None) -> None:
         VTKObservationMixin.__init__(self)
         self.ui = ui
         self.logic = logic
-        self._parameter_node_factory = parameter_node_factory
+        self.scene = scene
         self._parameter_node = None
         self._gui_tag = None
-        self.session = None
-        self.slider: ThresholdSlider | None = None
-        self.job = None
-        self._request = None
+        self._is_entered = is_entered
+        self._open_editor = open_editor or open_in_segment_editor
+        self.presenter = PanelPresenter(
+            list_cards() if cards is None else cards,
+            logic.create_session,
+            ensure or (lambda: ensure_dependencies(slicer_installer())),
+            export or export_review,
+            report_error or slicer.util.errorDisplay,
+        )
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
+        self._timer.timeout.connect(self.on_poll)
         self._fill_models()
         ui.applyButton.clicked.connect(self.on_apply)
         ui.loadProbabilityButton.clicked.connect(self.on_load_probability)
@@ -60,169 +97,200 @@ class LesionSegPanel(VTKObservationMixin):
         ui.thresholdSlider.valueIsChanging.connect(self.on_threshold_dragged)
         ui.thresholdSlider.valueChanged.connect(self.on_threshold_settled)
         ui.recommendedButton.clicked.connect(self.on_recommended)
-        ui.modeComboBox.currentTextChanged.connect(lambda mode: self._guarded(self.session.set_mode, mode))
-        ui.ruleComboBox.currentTextChanged.connect(lambda rule: self._guarded(self.session.set_rule, rule))
-        ui.modelComboBox.currentIndexChanged.connect(self._show_model_info)
+        ui.modeComboBox.currentTextChanged.connect(self.on_mode)
+        ui.ruleComboBox.currentTextChanged.connect(self.on_rule)
+        ui.modelComboBox.currentTextChanged.connect(self.on_model)
+        ui.deviceComboBox.currentTextChanged.connect(self.on_device)
         ui.lesionTableView.clicked.connect(self.on_lesion_clicked)
         ui.acceptButton.clicked.connect(self.on_accept)
         ui.editButton.clicked.connect(self.on_edit)
-        ui.rescorePredictionButton.clicked.connect(lambda: self._guarded(self.session.rescore, "prediction"))
-        ui.rescoreReferenceButton.clicked.connect(lambda: self._guarded(self.session.rescore, "reference"))
+        ui.rescorePredictionButton.clicked.connect(self.on_rescore_prediction)
+        ui.rescoreReferenceButton.clicked.connect(self.on_rescore_reference)
         ui.exportButton.clicked.connect(self.on_export)
-        self.enter()
+        self.presenter.changed.connect(self.render)
+        self.presenter.review_started.connect(self.show_review)
+        self.addObserver(scene, scene.StartCloseEvent, self.on_scene_start_close)
+        self.addObserver(scene, scene.EndCloseEvent, self.on_scene_end_close)
+        self._attach_plot_view()
+        self.initialize_parameter_node()
 
-    # parameter node ------------------------------------------------------------------------------------
+    # parameter node (Utilities/Templates/Modules/Scripted/TemplateKey.py) -------------------------------
+    def initialize_parameter_node(self) -> None:
+        self.set_parameter_node(self.logic.getParameterNode())
+
+    def set_parameter_node(self, node) -> None:
+        """Disconnect the GUI from the wrapper that connected it, then connect the new one (one at a time)."""
+        self._release_parameter_node()
+        self._parameter_node = node
+        if node is not None:
+            self._gui_tag = node.connectGui(self.ui)
+            self.addObserver(node, vtk.vtkCommand.ModifiedEvent, self.on_parameters_modified)
+            self._select_model(node.model)
+            self.on_parameters_modified()
+
     def enter(self) -> None:
-        self._parameter_node = self._parameter_node_factory()
-        if self._gui_tag is None:
-            self._gui_tag = self._parameter_node.connectGui(self.ui)
+        self.initialize_parameter_node()
 
     def exit(self) -> None:
-        if self._gui_tag is not None and self._parameter_node is not None:
-            self._parameter_node.disconnectGui(self._gui_tag)
+        self._release_parameter_node()
+
+    def _release_parameter_node(self) -> None:
+        """Disconnect the GUI from the very wrapper that connected it and stop observing its node."""
+        node = self._parameter_node
+        if node is None:
+            return
+        if self._gui_tag is not None:
+            node.disconnectGui(self._gui_tag)
             self._gui_tag = None
+        if self.hasObserver(node, vtk.vtkCommand.ModifiedEvent, self.on_parameters_modified):
+            self.removeObserver(node, vtk.vtkCommand.ModifiedEvent, self.on_parameters_modified)
 
     def cleanup(self) -> None:
-        self._cancel_job()
+        self._timer.stop()
+        self.presenter.stop()
         self.exit()
         self.removeObservers()
 
-    # model list ----------------------------------------------------------------------------------------
-    def _fill_models(self) -> None:
-        from LesionSegLogic.zoo import list_models  # noqa: PLC0415
-
-        self._cards = {}
-        for entry in list_models():
-            if entry.card is not None:
-                self._cards[entry.card.name] = entry.card
-                self.ui.modelComboBox.addItem(entry.card.name)
-
-    def _show_model_info(self, *_args) -> None:
-        card = self._cards.get(self.ui.modelComboBox.currentText)
-        self.ui.modelInfoLabel.text = "" if card is None else (
-            f"loss: {card.loss}; inputs: {', '.join(card.inputs)}; "
-            f"recommended threshold: {card.recommended_threshold:.2f}")
-
-    # run -----------------------------------------------------------------------------------------------
-    def _new_session(self):
+    def on_parameters_modified(self, *_args) -> None:
         node = self._parameter_node
-        self.session = self.logic.create_session()
-        self.slider = ThresholdSlider(self.session)
-        self.session.set_inputs(node.flair, t2=node.t2, baseline=node.baseline)
-        if node.reference is not None:
-            self.session.set_reference(node.reference)
-        self.ui.metricsTableView.setMRMLTableNode(None)
-        return self.session
+        if node is None:
+            return
+        self.presenter.set_mode(node.mode)
+        self.presenter.set_rule(node.rule)
+        self.presenter.select_device(node.device)
+        self.presenter.set_inputs(node.flair, t2=node.t2, baseline=node.baseline, reference=node.reference)
 
-    def on_apply(self) -> None:
-        if self.job is not None:
-            self._cancel_job()
-            return
-        if not ensure_dependencies(slicer_installer()):
-            self.ui.statusLabel.text = "Dependencies are missing: nothing was run."
-            return
-        try:
-            session = self._new_session()
-            self._request = session.inference_request(ModelChoice(self._parameter_node.model,
-                                                                  self._parameter_node.device))
-            self.job = session.runner.start(self._request, None)
-        except LesionSegError as error:
-            slicer.util.errorDisplay(str(error))
-            return
-        self.ui.applyButton.text = "Cancel"
-        self.ui.progressBar.visible = True
-        self.ui.progressBar.value = 0
-        self._timer.start()
-
-    def _poll(self) -> None:
-        self.ui.progressBar.value = int(100 * self.job.fraction)
-        if self.job.lines:
-            self.ui.statusLabel.text = self.job.lines[-1]
-        if self.job.poll() is None:
-            return
+    # scene close ------------------------------------------------------------------------------------------
+    def on_scene_start_close(self, *_args) -> None:
+        """The scene's nodes are about to go: stop the run, drop the review and the parameter node."""
         self._timer.stop()
-        job, self.job = self.job, None
-        self._reset_run_controls()
-        try:
-            result: InferenceResult = self.session.runner.finish(job, self._request)
-            self.session.use_result(result)
-        except Cancelled:
-            self.ui.statusLabel.text = "Cancelled."
-            return
-        except LesionSegError as error:
-            slicer.util.errorDisplay(str(error))
-            return
-        self._show_review()
+        self.set_parameter_node(None)
+        self.presenter.scene_closed()
+        self.ui.metricsTableView.setMRMLTableNode(None)
+        self.ui.lesionTableView.setMRMLTableNode(None)
 
-    def _cancel_job(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
+    def on_scene_end_close(self, *_args) -> None:
+        self._attach_plot_view()
+        if self._is_entered():
+            self.initialize_parameter_node()
 
-    def _reset_run_controls(self) -> None:
-        self.ui.applyButton.text = "Apply"
-        self.ui.progressBar.visible = False
+    def _attach_plot_view(self) -> None:
+        self.ui.plotWidget.setMRMLPlotViewNode(panel_plot_view_node(self.scene))
 
-    def on_load_probability(self) -> None:
-        try:
-            session = self._new_session()
-            card = self._cards.get(self._parameter_node.model)
-            session.load_probability(self.ui.probabilityPathLineEdit.currentPath,
-                                     card.recommended_threshold if card else 0.5)
-        except LesionSegError as error:
-            slicer.util.errorDisplay(str(error))
-            return
-        self._show_review()
+    # model list -------------------------------------------------------------------------------------------
+    def _fill_models(self) -> None:
+        box = self.ui.modelComboBox
+        box.clear()
+        for name in sorted(self.presenter.cards):
+            box.addItem(name)
 
-    # review --------------------------------------------------------------------------------------------
-    def _show_review(self) -> None:
-        session = self.session
-        self.ui.metricsTableView.setMRMLTableNode(session.metrics_table)
-        self.ui.lesionTableView.setMRMLTableNode(session.lesion_table)
-        self.ui.plotWidget.mrmlPlotViewNode().SetPlotChartNodeID(session.plot.chart.GetID())
-        slicer.util.setSliceViewerLayers(background=session.flair_node, fit=True)
-        self._parameter_node.threshold = session.threshold
+    def _select_model(self, name: str) -> None:
+        """Show the parameter node's model; an empty or unknown one becomes the first listed model."""
+        box = self.ui.modelComboBox
+        index = box.findText(name) if name else -1
+        if index < 0 and box.count > 0:
+            index = 0
+        box.currentIndex = index
+        self.on_model(box.currentText)
 
-    def on_threshold_dragged(self, value: float) -> None:
-        if self.slider is not None:
-            self._guarded(self.slider.drag, float(value))
+    def on_model(self, name: str) -> None:
+        if self._parameter_node is not None and name and self._parameter_node.model != name:
+            self._parameter_node.model = name
+        self.presenter.select_model(name)
 
-    def on_threshold_settled(self, value: float) -> None:
-        if self.slider is not None:
-            self._guarded(self.slider.settle, float(value))
+    def on_device(self, device: str) -> None:
+        if device in DEVICES:
+            self.presenter.select_device(device)
 
-    def on_recommended(self) -> None:
-        if self.session is not None and self.session.engine is not None:
-            self._parameter_node.threshold = self.session.recommended_threshold
+    # actions ----------------------------------------------------------------------------------------------
+    def on_apply(self, *_args) -> None:
+        self.presenter.apply()
+        if self.presenter.job is not None:
+            self._timer.start()
+
+    def on_poll(self) -> None:
+        if not self.presenter.poll():
+            self._timer.stop()
+
+    def on_load_probability(self, *_args) -> None:
+        self.presenter.load_probability(self.ui.probabilityPathLineEdit.currentPath)
+
+    def on_threshold_dragged(self, value) -> None:
+        self.presenter.threshold_dragged(float(value))
+
+    def on_threshold_settled(self, value) -> None:
+        self.presenter.threshold_settled(float(value))
+
+    def on_recommended(self, *_args) -> None:
+        value = self.presenter.recommended_threshold()
+        if value is not None:
+            self._move_slider(value)
+
+    def on_mode(self, mode: str) -> None:
+        self.presenter.set_mode(mode)
+
+    def on_rule(self, rule: str) -> None:
+        self.presenter.set_rule(rule)
 
     def on_lesion_clicked(self, index) -> None:
-        table = self.session.lesion_table.GetTable()
-        lesion_id = int(table.GetColumnByName("id").GetValue(index.row()))
-        kind = table.GetColumnByName("kind").GetValue(index.row())
-        self._guarded(self.session.jump_to_lesion, lesion_id, kind)
+        self.presenter.lesion_clicked(index.row())
 
-    # edit & export -------------------------------------------------------------------------------------
-    def on_accept(self) -> None:
-        self._guarded(self.session.accept)
+    def on_accept(self, *_args) -> None:
+        self.presenter.accept()
 
-    def on_edit(self) -> None:
-        if self.session is None or self.session.accepted_node is None:
-            self.on_accept()
-        slicer.util.selectModule("SegmentEditor")
-        editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
-        editor.setSegmentationNode(self.session.accepted_node)
-        editor.setSourceVolumeNode(self.session.flair_node)
+    def on_edit(self, *_args) -> None:
+        nodes = self.presenter.edit()
+        if nodes is not None:
+            self._open_editor(*nodes)
 
-    def on_export(self) -> None:
-        folder = self.ui.outputDirectoryButton.directory
-        files = self._guarded(export_review, self.session, folder)
-        if files is not None:
-            self.ui.statusLabel.text = f"Exported to {folder}"
+    def on_rescore_prediction(self, *_args) -> None:
+        self.presenter.rescore("prediction")
 
-    def _guarded(self, function, *args):
-        if self.session is None:
-            return None
-        try:
-            with slicer.util.tryWithErrorDisplay("LesionSeg failed", waitCursor=True):
-                return function(*args)
-        except LesionSegError:
-            return None
+    def on_rescore_reference(self, *_args) -> None:
+        self.presenter.rescore("reference")
+
+    def on_export(self, *_args) -> None:
+        self.presenter.export(self.ui.outputDirectoryButton.directory)
+
+    # drawing ----------------------------------------------------------------------------------------------
+    def _move_slider(self, value: float) -> None:
+        """Through the parameter node when the GUI is connected (the wrapper moves the slider, whose
+        valueChanged settles the session); straight to the slider otherwise."""
+        if self._parameter_node is not None and self._gui_tag is not None:
+            self._parameter_node.threshold = float(value)
+        else:
+            self.ui.thresholdSlider.value = float(value)
+
+    def show_review(self, session) -> None:
+        self.ui.metricsTableView.setMRMLTableNode(session.metrics_table)
+        self.ui.lesionTableView.setMRMLTableNode(session.lesion_table)
+        plot_view = self.ui.plotWidget.mrmlPlotViewNode()
+        if plot_view is None:  # the widget lost its node (scene change): attach the panel's again
+            self._attach_plot_view()
+            plot_view = self.ui.plotWidget.mrmlPlotViewNode()
+        plot_view.SetPlotChartNodeID(session.plot.chart.GetID())
+        if session.threshold is not None:
+            self._move_slider(session.threshold)
+        self.logic.show_volume(session.flair_node)
+
+    def render(self, view: PanelView) -> None:
+        ui = self.ui
+        ui.statusLabel.text = view.status
+        ui.applyButton.text = view.apply_text
+        ui.applyButton.enabled = view.apply_enabled
+        for widget in (ui.flairSelector, ui.t2Selector, ui.baselineSelector, ui.referenceSelector,
+                       ui.modelComboBox, ui.deviceComboBox):
+            widget.enabled = view.inputs_enabled
+        ui.loadProbabilityButton.enabled = view.load_probability_enabled
+        ui.progressBar.visible = view.progress_visible
+        ui.progressBar.value = view.progress_percent
+        for widget in (ui.thresholdSlider, ui.lesionTableView, ui.metricsTableView):
+            widget.enabled = view.review_enabled
+        ui.recommendedButton.enabled = view.recommended_enabled
+        ui.recommendedButton.text = view.recommended_text
+        ui.acceptButton.enabled = view.accept_enabled
+        ui.editButton.enabled = view.edit_enabled
+        ui.rescorePredictionButton.enabled = view.rescore_prediction_enabled
+        ui.rescoreReferenceButton.enabled = view.rescore_reference_enabled
+        ui.exportButton.enabled = view.export_enabled
+        ui.modelInfoLabel.text = view.model_info

@@ -1,0 +1,425 @@
+"""What the LesionSeg panel shows and does in each state — Qt-free, so every face behaves the same and plain
+pytest checks it (``Testing/test_presenter.py``).
+
+A face (the desktop widget, later the web page) forwards user actions to :class:`PanelPresenter` and draws the
+:class:`PanelView` it publishes through :attr:`PanelPresenter.changed`; it never decides anything itself.
+
+States (:class:`PanelState`, derived from what the presenter holds, never stored apart from it):
+
+- ``idle``: no FLAIR chosen — Apply and "load probability" are disabled;
+- ``ready``: a FLAIR is chosen and nothing is under review — Apply runs the chosen model;
+- ``running`` / ``cancelling``: a model runs in a child process (Apply turns into Cancel; inputs are locked);
+  a review that was open before the run stays usable and is replaced only when the new run succeeds;
+- ``reviewing``: a probability map is under review (slider, overlay mode, matching rule, tables, curve, export);
+- ``accepted``: the prediction was copied into an editable segmentation (edit in the Segment Editor, re-score).
+
+Every action is safe in every state: an action that does not apply (the slider before any run, Accept with no
+review, Cancel when nothing runs) does nothing. Bad input (:class:`LesionSegError`) is reported through
+``report_error`` and shown as the status; nothing the user had is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any, Protocol
+
+from LesionSegLogic.errors import Cancelled, LesionSegError
+
+from .parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice, ReviewParameters
+from .signal import Signal
+from .slider import ThresholdSlider
+
+
+class PanelState(str, Enum):
+    IDLE = "idle"
+    READY = "ready"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    REVIEWING = "reviewing"
+    ACCEPTED = "accepted"
+
+
+RUN_STATES = (PanelState.RUNNING, PanelState.CANCELLING)
+REVIEW_STATES = (PanelState.REVIEWING, PanelState.ACCEPTED)
+
+
+class CardInfo(Protocol):
+    """The part of a model card the panel shows (``LesionSegLogic.zoo.ModelCard`` has it)."""
+
+    name: str
+    loss: str
+    inputs: tuple[str, ...]
+    recommended_threshold: float
+
+
+class Job(Protocol):
+    """A running inference (``runner.SubprocessJob``)."""
+
+    fraction: float
+    lines: list[str]
+
+    def poll(self) -> int | None: ...
+
+    def cancel(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PanelInputs:
+    """What the user picked (volume/segmentation nodes; ``None`` when not chosen)."""
+
+    flair: Any = None
+    t2: Any = None
+    baseline: Any = None
+    reference: Any = None
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """Everything a face draws: texts and what is enabled/visible."""
+
+    state: PanelState
+    status: str
+    apply_text: str
+    apply_enabled: bool
+    inputs_enabled: bool
+    load_probability_enabled: bool
+    progress_visible: bool
+    progress_percent: int
+    review_enabled: bool
+    recommended_enabled: bool
+    recommended_text: str
+    accept_enabled: bool
+    edit_enabled: bool
+    rescore_prediction_enabled: bool
+    rescore_reference_enabled: bool
+    export_enabled: bool
+    model_info: str
+
+
+STATUS = {
+    PanelState.IDLE: "Choose a FLAIR volume (T2, baseline and reference are optional), a model, then Apply.",
+    PanelState.READY: "Ready: Apply runs the chosen model on the inputs.",
+    PanelState.RUNNING: "Running…",
+    PanelState.CANCELLING: "Cancelling…",
+    PanelState.REVIEWING: "Reviewing: move the threshold; click a lesion to centre the views on it.",
+    PanelState.ACCEPTED: "Accepted: edit the segmentation in the Segment Editor, then re-score.",
+}
+NO_MODEL = "Choose a model first."
+NO_DEPENDENCIES = "Dependencies are missing: nothing was run."
+CANCELLED = "Cancelled: the previous review (if any) is unchanged."
+
+
+def model_info(card: CardInfo | None) -> str:
+    """The line under the model list (empty when no model is chosen)."""
+    if card is None:
+        return ""
+    return (f"loss: {card.loss or 'n/a'}; inputs: {', '.join(card.inputs)}; "
+            f"recommended threshold: {card.recommended_threshold:.2f}")
+
+
+class PanelPresenter:
+    """The panel's behaviour.
+
+    ``cards``: the zoo's model cards (listed without torch). ``create_session(parameters)``: a new
+    ``ReviewSession`` (with its runner) for one run or loaded map. ``ensure_dependencies()``: asks once and
+    installs what a run/export needs; False when the user declined. ``export(session, folder)``: writes the
+    review and returns the files. ``report_error(message)``: shows an error to the user.
+    """
+
+    def __init__(
+        self,
+        cards: Sequence[CardInfo],
+        create_session: Callable[[ReviewParameters], Any],
+        ensure_dependencies: Callable[[], bool],
+        export: Callable[[Any, str], Sequence[Any]],
+        report_error: Callable[[str], None] = lambda message: None,
+        parameters: ReviewParameters | None = None,
+    ) -> None:
+        self.cards = {card.name: card for card in cards}
+        self._create_session = create_session
+        self._ensure_dependencies = ensure_dependencies
+        self._export = export
+        self._report_error = report_error
+        self.parameters = parameters or ReviewParameters()
+        self.inputs = PanelInputs()
+        self.model = ""
+        self.device = "auto"
+        self.session: Any = None
+        self.slider: ThresholdSlider | None = None
+        self.recommended: float | None = None
+        self.job: Job | None = None
+        self._pending: Any = None
+        self._request: Any = None
+        self._cancelling = False
+        self._message = ""
+        #: ``changed(PanelView)`` after every action; ``review_started(session)`` when a new review is shown
+        #: (the face binds its tables/plot and moves its slider to ``session.threshold``)
+        self.changed = Signal()
+        self.review_started = Signal()
+
+    # ---------------------------------------------------------------------------------------------- state
+    @property
+    def state(self) -> PanelState:
+        if self.job is not None:
+            return PanelState.CANCELLING if self._cancelling else PanelState.RUNNING
+        if self.session is not None:
+            return PanelState.ACCEPTED if self.session.accepted_node is not None else PanelState.REVIEWING
+        return PanelState.READY if self.inputs.flair is not None else PanelState.IDLE
+
+    def view(self) -> PanelView:
+        state = self.state
+        running = state in RUN_STATES
+        reviewing = self.session is not None
+        accepted = reviewing and self.session.accepted_node is not None
+        can_start = state not in RUN_STATES and self.inputs.flair is not None
+        if state is PanelState.RUNNING and self.job is not None and self.job.lines:
+            status = self.job.lines[-1]
+        elif self._message:
+            status = self._message
+        elif can_start and not self.model:
+            status = NO_MODEL
+        else:
+            status = STATUS[state]
+        has_recommended = reviewing and self.recommended is not None
+        return PanelView(
+            state=state,
+            status=status,
+            apply_text="Cancel" if running else "Apply",
+            apply_enabled=state is PanelState.RUNNING or (can_start and bool(self.model)),
+            inputs_enabled=not running,
+            load_probability_enabled=can_start,
+            progress_visible=running,
+            progress_percent=int(round(100 * self.job.fraction)) if self.job is not None else 0,
+            review_enabled=reviewing,
+            recommended_enabled=has_recommended,
+            recommended_text=f"Recommended ({self.recommended:.2f})" if has_recommended else "Recommended",
+            accept_enabled=reviewing,
+            edit_enabled=reviewing,
+            rescore_prediction_enabled=accepted and self.session.reference is not None,
+            rescore_reference_enabled=accepted,
+            export_enabled=reviewing,
+            model_info=model_info(self.cards.get(self.model)),
+        )
+
+    def _publish(self, message: str = "") -> None:
+        self._message = message
+        self.changed.emit(self.view())
+
+    def _attempt(self, function: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """``(True, result)``, or ``(False, None)`` after reporting a :class:`LesionSegError`."""
+        try:
+            return True, function(*args)
+        except LesionSegError as error:
+            self._report_error(str(error))
+            self._publish(str(error))
+            return False, None
+
+    # ---------------------------------------------------------------------------------------------- inputs
+    def set_inputs(self, flair: Any = None, t2: Any = None, baseline: Any = None, reference: Any = None) -> None:
+        """The user's picks. A new reference re-scores the open review; other inputs take effect on Apply."""
+        old_reference = self.inputs.reference
+        self.inputs = PanelInputs(flair, t2, baseline, reference)
+        changed = self.session is not None and reference is not old_reference
+        if changed and not self._attempt(self.session.set_reference, reference)[0]:
+            return
+        self._publish()
+
+    def select_model(self, name: str) -> None:
+        """A model of the zoo (unknown names are kept: a face may offer a model file path)."""
+        self.model = str(name or "")
+        self._publish()
+
+    def select_device(self, device: str) -> None:
+        self.device = device
+        self._publish()
+
+    def set_mode(self, mode: str) -> None:
+        """Overlay mode; remembered before any run and used by the next review. Values outside the vocabulary
+        (a combo box that is being refilled reports ``""``) are ignored."""
+        if mode in OVERLAY_MODES and mode != self.parameters.mode:
+            self.parameters = replace(self.parameters, mode=mode)
+            if self.session is not None:
+                self._attempt(self.session.set_mode, mode)
+        self._publish()
+
+    def set_rule(self, rule: str) -> None:
+        """Lesion matching rule; as :meth:`set_mode`."""
+        if rule in MATCHING_RULES and rule != self.parameters.rule:
+            self.parameters = replace(self.parameters, rule=rule)
+            if self.session is not None:
+                self._attempt(self.session.set_rule, rule)
+        self._publish()
+
+    # ---------------------------------------------------------------------------------------------- run
+    def apply(self) -> None:
+        """Run the chosen model (or cancel the run in progress). The open review, if any, stays until the new
+        run succeeds."""
+        state = self.state
+        if state is PanelState.RUNNING:
+            self.cancel()
+            return
+        if state is PanelState.CANCELLING or self.inputs.flair is None:
+            self._publish()
+            return
+        if not self.model:
+            self._publish(NO_MODEL)
+            return
+        if not self._ensure_dependencies():
+            self._publish(NO_DEPENDENCIES)
+            return
+        ok, started = self._attempt(self._start)
+        if ok:
+            self._pending, self._request, self.job = started
+            self._cancelling = False
+            self._publish()
+
+    def _start(self):
+        session = self._new_session()
+        request = session.inference_request(ModelChoice(self.model, self.device))
+        return session, request, session.runner.start(request, None)
+
+    def _new_session(self):
+        session = self._create_session(self.parameters)
+        session.set_inputs(self.inputs.flair, t2=self.inputs.t2, baseline=self.inputs.baseline)
+        if self.inputs.reference is not None:
+            session.set_reference(self.inputs.reference)
+        return session
+
+    def cancel(self) -> None:
+        """Stop the run in progress (nothing happens when nothing runs)."""
+        if self.job is None or self._cancelling:
+            return
+        self._cancelling = True
+        self._publish()
+        self.job.cancel()
+
+    def poll(self) -> bool:
+        """Called by the face's timer while a run is in progress: progress, then the result. Returns True while
+        the face should keep polling."""
+        if self.job is None:
+            return False
+        if self.job.poll() is None:
+            self._publish()
+            return True
+        job, session, request = self.job, self._pending, self._request
+        self.job = self._pending = self._request = None
+        self._cancelling = False
+        try:
+            result = session.runner.finish(job, request)
+            session.use_result(result)
+        except Cancelled:
+            self._publish(CANCELLED)
+            return False
+        except LesionSegError as error:
+            self._report_error(str(error))
+            self._publish(str(error))
+            return False
+        self._show(session, getattr(result, "recommended_threshold", None))
+        return False
+
+    def load_probability(self, path: str) -> None:
+        """Review an existing probability map on the FLAIR grid. No model gave it a threshold, so there is no
+        "recommended" value: the review starts at the session's default and the button stays disabled."""
+        if self.state in RUN_STATES or self.inputs.flair is None:
+            self._publish()
+            return
+        if not str(path or "").strip():
+            self._publish("Choose a probability map file first.")
+            return
+
+        def load():
+            session = self._new_session()
+            session.load_probability(path)
+            return session
+
+        ok, session = self._attempt(load)
+        if ok:
+            self._show(session, None)
+
+    def _show(self, session: Any, recommended: float | None) -> None:
+        self.session = session
+        self.slider = ThresholdSlider(session)
+        self.recommended = None if recommended is None else float(recommended)
+        self._publish()
+        self.review_started.emit(session)
+
+    # ---------------------------------------------------------------------------------------------- review
+    def threshold_dragged(self, value: float) -> None:
+        """A slider value while its handle is dragged: live review only."""
+        if self.slider is not None:
+            self._attempt(self.slider.drag, float(value))
+
+    def threshold_settled(self, value: float) -> None:
+        """A slider value that settled (release, keyboard, typed, Recommended): the whole session is synced."""
+        if self.slider is not None and self._attempt(self.slider.settle, float(value))[0]:
+            self._publish()
+
+    def recommended_threshold(self) -> float | None:
+        """The value the slider should move to for "Recommended" (``None``: no model gave one)."""
+        return self.recommended if self.session is not None else None
+
+    def lesion_clicked(self, row: int) -> None:
+        """Row ``row`` of the lesion table (same order as ``session.lesions``): centre the views on it."""
+        if self.session is None:
+            return
+        lesions = self.session.lesions
+        if 0 <= row < len(lesions):
+            self._attempt(self.session.jump_to_lesion, lesions[row].id, lesions[row].kind)
+
+    # ---------------------------------------------------------------------------------------------- edit
+    def accept(self) -> Any:
+        """Copy the prediction at the current threshold into an editable segmentation (``None``: no review)."""
+        if self.session is None:
+            return None
+        ok, node = self._attempt(self.session.accept)
+        if ok:
+            self._publish()
+        return node
+
+    def edit(self) -> tuple[Any, Any] | None:
+        """``(segmentation node, source volume node)`` for the Segment Editor, accepting first when needed."""
+        if self.session is None:
+            return None
+        if self.session.accepted_node is None and self.accept() is None:
+            return None
+        return self.session.accepted_node, self.session.flair_node
+
+    def rescore(self, edited_as: str) -> None:
+        """Re-score after edits (``"prediction"`` or ``"reference"``); only once something was accepted."""
+        if self.session is None or self.session.accepted_node is None:
+            return
+        if self._attempt(self.session.rescore, edited_as)[0]:
+            self._publish()
+
+    def export(self, folder: str) -> Sequence[Any]:
+        """Write the review into ``folder`` (after the dependency check: export needs matplotlib/nibabel)."""
+        if self.session is None:
+            return ()
+        if not str(folder or "").strip():
+            self._publish("Choose an output folder first.")
+            return ()
+        if not self._ensure_dependencies():
+            self._publish(NO_DEPENDENCIES)
+            return ()
+        ok, files = self._attempt(self._export, self.session, folder)
+        if not ok:
+            return ()
+        self._publish(f"Exported {len(files)} files to {folder}")
+        return files
+
+    # ---------------------------------------------------------------------------------------------- scene
+    def scene_closed(self) -> None:
+        """The scene was closed: its nodes are gone, so the run, the review and the picks are dropped."""
+        self.stop()
+        self.session = self.slider = self.recommended = None
+        self.inputs = PanelInputs()
+        self._publish()
+
+    def stop(self) -> None:
+        """Kill a run in progress without waiting for its result (module cleanup, scene close)."""
+        job, self.job, self._pending, self._request = self.job, None, None, None
+        self._cancelling = False
+        if job is not None:
+            job.cancel()
