@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import site
 import subprocess
-import sys
 import sysconfig
 import venv
 from collections.abc import Sequence
@@ -49,8 +48,3 @@ def assert_cannot_import(python: Path, cwd: Path, *modules: str) -> None:
         assert probe.returncode != 0 and "No module named" in probe.stderr, (
             f"{module} is importable in the isolated interpreter without the layout under test: {probe.stderr}")
 
-
-def interpreter_matches(python: Path, cwd: Path) -> bool:
-    """The isolated interpreter is the same Python version as this one (the dependencies are binary)."""
-    probe = run_python(python, ["-c", "import sys; print(sys.version_info[:2])"], cwd)
-    return probe.stdout.strip() == str(tuple(sys.version_info[:2]))

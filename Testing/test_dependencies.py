@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tomllib
 from LesionSegLib.dependencies import (
     SLICER_OWNS,
     CheckOnlyInstaller,
@@ -24,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from LesionSegLogic.errors import ConfigError
 
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11, as in every Slicer that runs the module
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
