@@ -15,7 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from isolated_python import assert_cannot_import, clean_environment, make_isolated_python, run_python
+from isolated_python import (
+    assert_cannot_import,
+    clean_environment,
+    extras_only_modules,
+    make_isolated_python,
+    run_python,
+)
 from LesionSegLib.parameters import ModelChoice
 from LesionSegLib.predict_child import prepare_import_path
 from LesionSegLib.runner import (
@@ -215,12 +221,13 @@ def test_prepare_import_path_replaces_the_script_folder_with_the_library_root(tm
 
 
 def test_the_child_command_runs_from_a_source_checkout_in_a_clean_environment(tmp_path) -> None:
-    """Check (c): a Python in which lesionseg is not installed, an ``env -i``-like environment and a working
-    folder outside the layout; the runner's own command (and its whole run) must find LesionSegLogic and the
-    zoo in the layout. The controls show the same set-up fails without them (and with ``-m LesionSegLogic``)."""
+    """Check (c): a Python in which lesionseg is not installed (nor the extras' packages: pytest, trame, ...), an
+    ``env -i``-like environment and a working folder outside the layout; the runner's own command (and its whole
+    run) must find LesionSegLogic and the zoo in the layout. The controls show the same set-up fails without them
+    (and with ``-m LesionSegLogic``)."""
     model = smallest_two_contrast_model()
     layout = source_checkout_layout(tmp_path / "checkout", model)
-    python = make_isolated_python(tmp_path / "venv")
+    python = make_isolated_python(tmp_path / "venv", blocked=extras_only_modules())  # as in Slicer
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     assert_cannot_import(python, elsewhere, "LesionSegLogic")
