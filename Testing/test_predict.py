@@ -362,3 +362,17 @@ def test_cli_baseline_for_a_cross_sectional_model(tmp_path: Path, tiny_model: Pa
     assert "warning: ignored the baseline image" in capsys.readouterr().err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(summary["inputs"]) == {"flair"} and set(summary["ignored_inputs"]) == {"baseline"}
+
+
+def test_cli_cohort_reads_only_the_images_the_model_takes(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    """A longitudinal case folder given to a FLAIR-only model: its baseline is not an input (the user named no
+    file), and summary.json says which images were used."""
+    case = tmp_path / "cases" / "long0"
+    write_image(Image(_head(seed=3)), case / "flair.nii.gz")
+    write_image(Image(_head(seed=4)), case / "baseline_flair.nii.gz")
+    assert main(["predict", "--model", str(tiny_model), "--cases", str(case), "--out", str(tmp_path / "out"),
+                 "--device", "cpu", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "out" / "long0" / "summary.json").read_text())
+    assert set(summary["inputs"]) == {"flair"} and summary["ignored_inputs"] == {}
+    with pytest.raises(InputError, match="anatomy must be one of"):
+        Predictor(Bright(), _card(), PredictSettings(anatomy="knee"))
