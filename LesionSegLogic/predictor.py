@@ -104,7 +104,8 @@ class PredictSettings:
 
 @dataclass
 class Preprocessed:
-    """The model input: ``channels`` (C, z, y, x) on ``model_grid``, the FLAIR as read (``reference``)."""
+    """The model input: ``channels`` (C, z, y, x) on ``model_grid``, the FLAIR as read (``reference``), the images
+    used (``inputs``: role → file), those dropped by opt-in (``ignored_inputs``) and one-line ``warnings``."""
 
     reference: Image
     model_grid: Image
