@@ -9,7 +9,15 @@ import itertools
 import numpy as np
 import pytest
 from LesionSegLib.parameters import MATCHING_RULES, OVERLAY_MODES, ReviewParameters
-from LesionSegLib.presenter import CANCELLED, NO_DEPENDENCIES, NO_MODEL, STATUS, PanelPresenter, PanelState
+from LesionSegLib.presenter import (
+    CANCELLED,
+    NO_DEPENDENCIES,
+    NO_MODEL,
+    STATUS,
+    PanelPresenter,
+    PanelState,
+    table_row,
+)
 from LesionSegLib.widget_tests import FakeCard, FakeSession
 
 from LesionSegLogic.errors import InputError, LesionSegError
@@ -247,6 +255,12 @@ def test_lesion_click_accept_edit_rescore_export(h: Harness) -> None:
     assert session.calls[-1] == ("rescore", "reference")
     assert h.presenter.export("") == () and "output folder" in h.view.status
     assert len(h.presenter.export("/tmp/out")) == 3 and h.view.status == "Exported 3 files to /tmp/out"
+
+
+def test_table_view_rows_map_to_table_node_rows_as_qmrmltablemodel_does() -> None:
+    """qMRMLTableModel::mrmlTableRowIndex: without column titles as header, model row 0 shows the names."""
+    assert [table_row(r, False) for r in range(3)] == [-1, 0, 1]
+    assert [table_row(r, True) for r in range(3)] == [0, 1, 2]
 
 
 def test_a_reference_picked_during_the_review_rescores_it(h: Harness) -> None:

@@ -111,6 +111,15 @@ NO_DEPENDENCIES = "Dependencies are missing: nothing was run."
 CANCELLED = "Cancelled: the previous review (if any) is unchanged."
 
 
+def table_row(model_row: int, column_titles_as_header: bool) -> int:
+    """The ``vtkTable`` row shown in row ``model_row`` of a (not transposed) ``qMRMLTableView``'s model.
+
+    ``qMRMLTableModel::mrmlTableRowIndex``: unless the table node uses its column titles as the header
+    (``UseColumnTitleAsColumnHeader``, off by default), the model's first row shows the column names, so model
+    row ``r`` is table row ``r - 1`` (``-1``: the names row)."""
+    return model_row if column_titles_as_header else model_row - 1
+
+
 def model_info(card: CardInfo | None) -> str:
     """The line under the model list (empty when no model is chosen)."""
     if card is None:
@@ -361,7 +370,8 @@ class PanelPresenter:
         return self.recommended if self.session is not None else None
 
     def lesion_clicked(self, row: int) -> None:
-        """Row ``row`` of the lesion table (same order as ``session.lesions``): centre the views on it."""
+        """Row ``row`` of the lesion table node (same order as ``session.lesions``; see :func:`table_row`): centre
+        the views on that lesion. Rows that are not lesions (``-1``: the column names) do nothing."""
         if self.session is None:
             return
         lesions = self.session.lesions

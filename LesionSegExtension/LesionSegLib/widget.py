@@ -27,7 +27,7 @@ from LesionSegLogic.zoo.catalog import list_cards
 
 from .dependencies import ensure_dependencies, slicer_installer
 from .parameters import DEVICES, MATCHING_RULES, OVERLAY_MODES, ReviewParameters
-from .presenter import PanelPresenter, PanelView
+from .presenter import PanelPresenter, PanelView, table_row
 from .views import panel_plot_view_node
 
 POLL_MS = 200
@@ -233,7 +233,13 @@ class LesionSegPanel(VTKObservationMixin):
         self.presenter.set_rule(rule)
 
     def on_lesion_clicked(self, index) -> None:
-        self.presenter.lesion_clicked(index.row())
+        """``qMRMLTableView.clicked`` gives an index of its sort proxy: map it to the table model, then to the
+        table node's row."""
+        view = self.ui.lesionTableView
+        table = view.mrmlTableNode()
+        if table is not None:
+            model_row = view.sortFilterProxyModel().mapToSource(index).row()
+            self.presenter.lesion_clicked(table_row(model_row, table.GetUseColumnTitleAsColumnHeader()))
 
     def on_accept(self, *_args) -> None:
         self.presenter.accept()

@@ -118,7 +118,23 @@ class FakeSession:
         self.lesions = (FakeLesion(1, "predicted"), FakeLesion(2, "reference"))
         self.metrics_table = scene.AddNewNodeByClass("vtkMRMLTableNode", "fake metrics")
         self.lesion_table = scene.AddNewNodeByClass("vtkMRMLTableNode", "fake lesions")
+        self._write_lesions()
         self.plot = type("FakePlot", (), {"chart": scene.AddNewNodeByClass("vtkMRMLPlotChartNode", "fake chart")})()
+
+    def _write_lesions(self) -> None:
+        """The lesion table as the session writes it: one row per lesion, in ``lesions`` order."""
+        if not hasattr(self.lesion_table, "GetTable"):
+            return
+        import vtk  # noqa: PLC0415
+
+        ids, kinds = vtk.vtkIntArray(), vtk.vtkStringArray()
+        ids.SetName("id")
+        kinds.SetName("kind")
+        for lesion in self.lesions:
+            ids.InsertNextValue(lesion.id)
+            kinds.InsertNextValue(lesion.kind)
+        self.lesion_table.GetTable().AddColumn(ids)
+        self.lesion_table.GetTable().AddColumn(kinds)
 
     def _record(self, *call: Any) -> None:
         self.calls.append(call)
@@ -233,6 +249,9 @@ class SlicerPanelEnvironment:
 
     def close_scene(self, scene) -> None:
         scene.Clear(0)  # what File > Close Scene does (StartCloseEvent/EndCloseEvent)
+
+    def click_table_row(self, view, panel, model_row: int) -> None:
+        panel.on_lesion_clicked(view.model().index(model_row, 0))  # what qMRMLTableView.clicked passes
 
     def teardown(self, panel) -> None:
         panel.cleanup()
@@ -369,8 +388,10 @@ class PanelFlowTests(unittest.TestCase):
 
     def test_lesion_click_accept_edit_rescore_export(self) -> None:
         session = self.run_to_review()
-        self.panel.presenter.lesion_clicked(1)  # qMRMLTableView.clicked gives a QModelIndex; the row matters
-        self.assertIn(("jump_to_lesion", 2, "reference"), session.calls)
+        self.environment.click_table_row(self.ui.lesionTableView, self.panel, 0)  # the column names row
+        self.assertNotIn("jump_to_lesion", session.names())
+        self.environment.click_table_row(self.ui.lesionTableView, self.panel, 2)  # the second lesion
+        self.assertEqual([c for c in session.calls if c[0] == "jump_to_lesion"], [("jump_to_lesion", 2, "reference")])
         self.assertFalse(self.ui.rescoreReferenceButton.enabled)
         self.ui.editButton.click()  # accepts first, then opens the Segment Editor on the accepted node
         self.assertEqual(session.names().count("accept"), 1)

@@ -210,9 +210,37 @@ class qMRMLNodeComboBox(QWidget):
             self.currentNodeChanged.emit(node)
 
 
+class QModelIndex:
+    def __init__(self, row: int, column: int) -> None:
+        self._row, self._column = row, column
+
+    def row(self) -> int:
+        return self._row
+
+    def column(self) -> int:
+        return self._column
+
+
+class IdentityProxy:
+    """An unsorted QSortFilterProxyModel: proxy rows are source rows."""
+
+    def index(self, row: int, column: int) -> QModelIndex:
+        return QModelIndex(row, column)
+
+    def mapToSource(self, index: QModelIndex) -> QModelIndex:
+        return index
+
+
 class qMRMLTableView(QWidget):
     SIGNALS = ("clicked",)
     _table = None
+    _proxy = IdentityProxy()
+
+    def model(self):
+        return self._proxy
+
+    def sortFilterProxyModel(self):
+        return self._proxy
 
     def setMRMLTableNode(self, node) -> None:
         self._table = node

@@ -86,6 +86,9 @@ class FakeEnvironment:
     def close_scene(self, scene):
         scene.Clear(0)
 
+    def click_table_row(self, view, panel, model_row):
+        view.clicked.emit(view.model().index(model_row, 0))
+
     def teardown(self, panel):
         panel.cleanup()
 
