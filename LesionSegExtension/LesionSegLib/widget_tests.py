@@ -233,7 +233,8 @@ class SlicerPanelEnvironment:
         slicer.mrmlScene.Clear()
         ui_widget = slicer.util.loadUI(UI_FILE)
         ui_widget.setMRMLScene(slicer.mrmlScene)
-        test.ui_widget = ui_widget
+        ui_widget.show()  # Qt's "visible" is False for a child of a hidden widget (the progress bar check)
+        self.ui_widget = ui_widget
         ui = slicer.util.childWidgetVariables(ui_widget)
         scene = slicer.mrmlScene
         logic = FakeLogic(scene, lambda: LesionSegParameterNode(widget_test_parameter_node(scene)))
@@ -255,6 +256,8 @@ class SlicerPanelEnvironment:
 
     def teardown(self, panel) -> None:
         panel.cleanup()
+        self.ui_widget.hide()
+        self.ui_widget.deleteLater()
 
 
 # ------------------------------------------------------------------------------------------------ flows
