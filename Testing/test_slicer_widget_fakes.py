@@ -20,9 +20,9 @@ FAKES = Path(__file__).resolve().parent / "slicer_fakes"
 ROOT = FAKES.parents[1]
 
 
-def run_panel(mode: str) -> dict:
-    done = subprocess.run([sys.executable, str(FAKES / "run_panel.py"), mode], capture_output=True, text=True,
-                          cwd=FAKES, timeout=300)
+def run_panel(mode: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, str(FAKES / "run_panel.py"), mode, *args], capture_output=True,
+                          text=True, cwd=FAKES, timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     # VTK prints (and swallows) exceptions raised in observers, e.g. a parameter-node handler that dereferences a
     # session that does not exist yet: any traceback on stderr is a failure
@@ -47,6 +47,17 @@ def test_in_slicer_widget_flows_pass_on_fake_widgets() -> None:
     assert report["failures"] == [], "\n".join(report["failures"]) + report["log"]
     assert report["run"] >= 10
     assert report["blocked_loaded"] == []
+
+
+def test_a_probability_map_is_reviewed_with_the_real_session_and_no_heavy_package(tmp_path) -> None:
+    """Real module logic and ReviewSession behind the fake widgets: load a map file, drag, release, change mode."""
+    report = run_panel("review", str(tmp_path))
+    assert report["blocked_loaded"] == []
+    assert report["state"] == "reviewing" and report["metrics_bound"] and report["chart_bound"]
+    assert report["shown"] == ["FLAIR"]
+    assert report["recommended_enabled"] is False  # no model gave this map a threshold
+    assert (report["dragged"], report["settled"], report["mode"]) == (0.3, 0.7, "voxel")
+    assert report["predicted_voxels"] == report["expected_voxels"] > 0
 
 
 def test_the_import_block_really_blocks() -> None:

@@ -457,6 +457,8 @@ def install() -> types.ModuleType:
     slicer.util.loadUI = load_ui
     slicer.util.childWidgetVariables = child_widget_variables
     slicer.util.errorDisplay = lambda text, *args, **kwargs: print("errorDisplay:", text)
+    slicer.util.shown_volumes = []
+    slicer.util.setSliceViewerLayers = lambda background=None, **kwargs: slicer.util.shown_volumes.append(background)
 
     wrapper = types.ModuleType("slicer.parameterNodeWrapper")
     wrapper.Choice, wrapper.WithinRange = Choice, WithinRange

@@ -63,6 +63,49 @@ def run_module() -> dict:
     return report
 
 
+def run_review(folder: str) -> dict:
+    """The real module logic and session: load a probability map file for a FLAIR and review it, with the heavy
+    packages blocked (reviewing a map needs none of them)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    module = load_module_file()
+    widget = module.LesionSegWidget(types.SimpleNamespace(isEntered=True))
+    widget.setup()
+    widget.enter()
+    zz, yy, xx = np.indices((10, 14, 12))
+    probability = np.exp(-((zz - 4) ** 2 + (yy - 5) ** 2 + (xx - 6) ** 2) / 6.0).astype(np.float32)
+    paths = {}
+    for name, array in (("flair", 100 + 50 * probability), ("probability", probability)):
+        image = sitk.GetImageFromArray(array.astype(np.float32))
+        image.SetSpacing((1.2, 1.0, 2.0))
+        paths[name] = str(Path(folder) / f"{name}.nii.gz")
+        sitk.WriteImage(image, paths[name])
+    from LesionSegLib.nodes import load_volume_node
+
+    flair = load_volume_node(slicer.mrmlScene, paths["flair"], "FLAIR")
+    ui, panel = widget.ui, widget.panel
+    ui.flairSelector.setCurrentNode(flair)
+    ui.probabilityPathLineEdit.currentPath = paths["probability"]
+    ui.loadProbabilityButton.click()
+    session = panel.presenter.session
+    report = {"state": panel.presenter.state.value, "recommended_enabled": ui.recommendedButton.enabled,
+              "metrics_bound": ui.metricsTableView.mrmlTableNode() is session.metrics_table,
+              "chart_bound": ui.plotWidget.mrmlPlotViewNode().GetPlotChartNodeID() == session.plot.chart.GetID(),
+              "shown": [n.GetName() for n in slicer.util.shown_volumes], "start": session.threshold}
+    ui.thresholdSlider.valueIsChanging.emit(0.3)
+    report["dragged"] = session.threshold
+    ui.thresholdSlider.value = 0.7
+    report["settled"] = session.threshold
+    ui.modeComboBox.currentText = "voxel"
+    report["mode"] = session.parameters.mode
+    report["predicted_voxels"] = int(session.state.mask.sum())
+    report["expected_voxels"] = int((probability >= 0.7).sum())
+    widget.cleanup()
+    report["blocked_loaded"] = loaded_blocked()
+    return report
+
+
 class FakeEnvironment:
     """Builds the panel on fake widgets over a fresh slicer-core scene."""
 
@@ -139,5 +182,6 @@ def run_parameters() -> dict:
 
 if __name__ == "__main__":
     mode = sys.argv[1]
-    report = {"module": run_module, "flows": run_flows, "parameters": run_parameters}[mode]()
+    report = {"module": run_module, "flows": run_flows, "parameters": run_parameters,
+              "review": run_review}[mode](*sys.argv[2:])
     print(json.dumps(report, default=str))
