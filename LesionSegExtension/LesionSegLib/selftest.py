@@ -20,11 +20,11 @@ def run_review_self_test(scene, runner: InferenceRunner | None = None, model: st
 
     require_dependencies()
     from LesionSegLogic.phantom import generate_case  # noqa: PLC0415
-    from LesionSegLogic.zoo import list_models  # noqa: PLC0415
+    from LesionSegLogic.zoo.catalog import list_cards  # noqa: PLC0415
 
     case = generate_case(seed, fov_mm=(40, 60, 60), spacing=(2.0, 2.0, 2.0), n_lesions=6)
     if model is None:
-        cards = [entry.card for entry in list_models() if entry.card is not None]
+        cards = list_cards()
         if not cards and runner is None:
             raise LesionSegError("no bundled model to run the self-test with")
         model = cards[0].name if cards else "injected"
