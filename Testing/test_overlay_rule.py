@@ -74,7 +74,7 @@ def test_every_missed_lesion_is_wholly_fn_in_engine_live_and_oracle(rule: str) -
             result = engine.at(t)
             covered_fn += check_rule(result.overlay, result, reference, rule)
             assert np.array_equal(live.set(t).overlay, result.overlay)
-            assert np.array_equal(naive_at(engine._inputs, t).overlay, result.overlay)
+            assert np.array_equal(naive_at(engine.inputs, t).overlay, result.overlay)
     assert covered_fn > 0  # the cases exercise the rule: some missed lesions are covered by predicted ones
 
 
@@ -125,7 +125,7 @@ def test_constructed_covered_missed_lesions_show_fn() -> None:
     live = engine.live()
     live.set(0.95)
     assert np.array_equal(live.set(0.5).overlay, overlay)
-    assert np.array_equal(naive_at(engine._inputs, 0.5).overlay, overlay)
+    assert np.array_equal(naive_at(engine.inputs, 0.5).overlay, overlay)
     voxel = engine.at(0.5, mode="voxel").overlay  # voxel mode is unchanged: a partition of the raw masks
     assert np.array_equal(voxel == OVERLAY_TP, (probability > 0.5) & reference)
     assert np.array_equal(voxel == OVERLAY_FN, (probability <= 0.5) & reference)

@@ -66,7 +66,7 @@ def test_engine_equals_naive_oracle(case):
     engine = ThresholdEngine(p, spacing, ref, rule, floor=floor, origin=(3.0, -2.0, 1.0))
     for t in thresholds:
         for mode in ("lesion", "voxel"):
-            fast, slow = engine.at(t, mode=mode), naive_at(engine._inputs, t, mode=mode)
+            fast, slow = engine.at(t, mode=mode), naive_at(engine.inputs, t, mode=mode)
             assert_same(fast, slow)
         lesions = fast.metrics["lesion"]
         if ref is not None:
@@ -140,11 +140,11 @@ def test_thresholds_below_floor_whole_grid_and_sweep_match_oracle():
     p = p + np.float32(0.001)  # min(p) > 0
     engine = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, "anima", floor=0.2)
     for t in (0.0, 0.001, 0.05, 0.2, 0.25, 0.95, 1.0):
-        assert_same(engine.at(t), naive_at(engine._inputs, t))
+        assert_same(engine.at(t), naive_at(engine.inputs, t))
     curve = engine.sweep(threshold_grid(0.1))
     assert [c["threshold"] for c in curve] == pytest.approx(list(np.linspace(0, 1, 11)))
     assert curve[0]["lesion"]["n_predicted"] == 1  # everything is one lesion at t = 0
-    assert curve == [naive_at(engine._inputs, t).metrics for t in threshold_grid(0.1)]
+    assert curve == [naive_at(engine.inputs, t).metrics for t in threshold_grid(0.1)]
 
 
 def test_sweep_picks_best_median_threshold():

@@ -47,11 +47,11 @@ def test_live_path_equals_oracle_along_any_threshold_sequence(case, mode):
     engine = ThresholdEngine(p, spacing, ref, rule, floor=floor, origin=(3.0, -2.0, 1.0))
     live = engine.live(mode)
     previous_mask = np.zeros(p.shape, bool)
-    previous_overlay = naive_at(engine._inputs, 1.5, mode=mode).overlay  # empty mask: the initial buffers
+    previous_overlay = naive_at(engine.inputs, 1.5, mode=mode).overlay  # empty mask: the initial buffers
     assert np.array_equal(live.mask, previous_mask) and np.array_equal(live.overlay, previous_overlay)
     for t in walk:
         update = live.set(t)
-        oracle = naive_at(engine._inputs, t, mode=mode)
+        oracle = naive_at(engine.inputs, t, mode=mode)
         assert_same(update, oracle)
         assert update.metrics == engine.at(t, mode=mode).metrics
         expected = np.flatnonzero((oracle.mask != previous_mask).ravel() | (oracle.overlay != previous_overlay).ravel())
@@ -106,7 +106,7 @@ def test_changes_are_exactly_the_voxels_that_moved_or_changed_status():
     update = live.set(0.6)  # back up: lesion 2 leaves (FN again), the FP lesion stays
     assert np.array_equal(update.changed, flat_of(lesion2))
     assert (live.overlay[lesion2] == OVERLAY_FN).all()
-    assert_same(update, naive_at(engine._inputs, 0.6))
+    assert_same(update, naive_at(engine.inputs, 0.6))
 
 
 def test_voxels_whose_value_stays_are_not_reported():
@@ -169,7 +169,7 @@ def test_outside_the_forest_and_back():
     for t, full in ((0.5, False), (0.05, True), (0.0, True), (0.001, True), (0.5, True), (0.25, False)):
         update = live.set(t)
         assert update.full is full
-        assert_same(update, naive_at(engine._inputs, t))
+        assert_same(update, naive_at(engine.inputs, t))
 
 
 def test_without_reference_and_bad_arguments():
@@ -178,9 +178,31 @@ def test_without_reference_and_bad_arguments():
     for mode in ("lesion", "voxel"):
         live = engine.live(mode)
         for t in (0.7, 0.2, 0.95, 0.0):
-            assert_same(live.set(t), naive_at(engine._inputs, t, mode=mode))
+            assert_same(live.set(t), naive_at(engine.inputs, t, mode=mode))
     assert isinstance(engine.live(), LiveView)
     with pytest.raises(InputError):
         engine.live("nope")
     with pytest.raises(InputError):
         engine.live().set(float("nan"))
+
+
+class PublicOnly:
+    """An engine seen through its public attributes only: reaching for a private one fails."""
+
+    def __init__(self, engine: ThresholdEngine) -> None:
+        self.__dict__["wrapped"] = engine
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(f"the live view reached for the engine's private {name!r}")
+        return getattr(self.__dict__["wrapped"], name)
+
+
+@pytest.mark.parametrize("mode", ["lesion", "voxel"])
+def test_the_live_view_needs_only_the_engines_public_interface(mode):
+    p, ref = missed_half_case()
+    engine = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, "anima", floor=0.2)
+    live = LiveView(PublicOnly(engine), mode)
+    for t in (0.5, 0.25, 0.05, 0.95, 0.3, 0.0, 0.3):
+        update = live.set(t)
+        assert_same(update, engine.at(t, mode=mode))

@@ -146,12 +146,12 @@ def main() -> None:
         fast_full.append(time.perf_counter() - t1)
     for t in thresholds[: args.naive_repeats]:
         t1 = time.perf_counter()
-        oracle = naive_at(engine._inputs, float(t))
+        oracle = naive_at(engine.inputs, float(t))
         _ = oracle.mask, oracle.overlay, oracle.lesions
         naive.append(time.perf_counter() - t1)
         equal &= same(engine.at(float(t)), oracle)
     for t in (0.0, 0.5, 1.0):
-        equal &= same(engine.at(t), naive_at(engine._inputs, t))
+        equal &= same(engine.at(t), naive_at(engine.inputs, t))
 
     path = drag(rng, args.drag)
     drag_at, drag_live, n_changed = [], [], []
@@ -171,7 +171,7 @@ def main() -> None:
         live_equal &= same_live(update, engine.at(float(t)))
     for t in (0.0, 0.5, 1.0, 0.005, 0.5):  # outside the forest and back
         update = live.set(t)
-        live_equal &= same(update, naive_at(engine._inputs, t))
+        live_equal &= same(update, naive_at(engine.inputs, t))
 
     t2 = time.perf_counter()
     curve = engine.sweep(np.linspace(0.0, 1.0, 101))
@@ -183,7 +183,7 @@ def main() -> None:
     print(
         f"map {SHAPE} from {source}: {int(reference.sum())} lesion voxels, "
         f"{lesions['n_reference']} reference lesions, {lesions['n_predicted']} predicted at 0.5; rule {args.rule}; "
-        f"{engine._forest.flat.size} candidates ≥ floor {engine.floor}"
+        f"{engine.n_candidates} candidates ≥ floor {engine.floor}"
     )
     rows = [
         ("construction (s)", f"{construction:.3f}", ""),

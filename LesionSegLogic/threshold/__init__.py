@@ -1,7 +1,7 @@
 """Decision thresholds: the fast :class:`ThresholdEngine`, its naive oracle, cohort sweeps, synthetic maps."""
 
-from LesionSegLogic.threshold.engine import ThresholdEngine
-from LesionSegLogic.threshold.live import LiveUpdate, LiveView, StaleLiveViewError
+from LesionSegLogic.threshold.engine import ReferenceLayout, ThresholdEngine, ThresholdState
+from LesionSegLogic.threshold.live import LiveEngine, LiveUpdate, LiveView, StaleLiveViewError
 from LesionSegLogic.threshold.result import (
     OVERLAY_BACKGROUND,
     OVERLAY_FN,
@@ -17,9 +17,12 @@ __all__ = [
     "OVERLAY_FP",
     "OVERLAY_PREDICTED",
     "OVERLAY_TP",
+    "LiveEngine",
     "LiveUpdate",
     "LiveView",
+    "ReferenceLayout",
     "StaleLiveViewError",
     "ThresholdEngine",
     "ThresholdResult",
+    "ThresholdState",
 ]

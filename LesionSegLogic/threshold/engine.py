@@ -4,12 +4,14 @@ Built once (:mod:`LesionSegLogic.threshold.forest`): the candidate voxels ``p �
 probability, their merge forest, and everything about the reference (components under the rule, each
 candidate's reference label). A call :meth:`ThresholdEngine.at` then costs work proportional to the number of
 voxels in the mask, never a pass over the volume: a binary search gives the mask as a rank prefix, the forest
-edges of that prefix give the components (compiled ``connected_components``), and ``np.bincount`` over the
-prefix gives sizes and the sparse overlap table that the matching rule reads. The mask, overlay and lesion
-rows are built only when read, as independent volumes (:meth:`ThresholdEngine.live` keeps persistent volumes
-instead and writes only the voxels that change: the slider's path, :mod:`LesionSegLogic.threshold.live`);
-surface distances only on request (``at(t, surface=True)`` or ``result.compute_surface()``), since they cost a
-pass over the surfaces.
+restricted to that prefix gives the components (the forest is rooted once at each tree's most probable voxel,
+so a rank's component is found by pointer jumping along parents inside the prefix — no graph is built per
+threshold), and ``np.bincount`` over the prefix gives sizes and the sparse overlap table that the matching rule
+reads. The mask, overlay and lesion rows are built only when read, as independent volumes
+(:meth:`ThresholdEngine.live` keeps persistent volumes instead and writes only the voxels that change: the
+slider's path, :mod:`LesionSegLogic.threshold.live`, which uses only the engine's public live-path interface,
+:class:`LesionSegLogic.threshold.live.LiveEngine`); surface distances only on request (``at(t, surface=True)``
+or ``result.compute_surface()``), since they cost a pass over the surfaces.
 
 Exactness: results equal the naive path (:func:`LesionSegLogic.threshold.naive.naive_at`) at every threshold.
 For ``t ≥ floor`` the engine is used; for ``t ≤ min(p)`` the mask is the whole grid (one lesion), computed
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from LesionSegLogic.errors import InputError
 from LesionSegLogic.image import Image
@@ -31,7 +35,7 @@ from LesionSegLogic.metrics.rules import MatchingRule
 from LesionSegLogic.metrics.surface import surface_distances
 from LesionSegLogic.metrics.voxel import VoxelCounts
 from LesionSegLogic.threshold.forest import MergeForest, build_forest
-from LesionSegLogic.threshold.inputs import prepare
+from LesionSegLogic.threshold.inputs import EngineInputs, prepare
 from LesionSegLogic.threshold.live import LiveView
 from LesionSegLogic.threshold.naive import naive_at
 from LesionSegLogic.threshold.result import (
@@ -48,8 +52,10 @@ DEFAULT_MAX_CANDIDATES = 2_000_000
 
 
 @dataclass(frozen=True)
-class _Reference:
-    """Everything about the reference that does not depend on the threshold."""
+class ReferenceLayout:
+    """Everything about the reference that does not depend on the threshold (arrays are the engine's: read only).
+
+    Part of the engine's live-path interface (:class:`LesionSegLogic.threshold.live.LiveEngine`)."""
 
     n: int  # lesions kept by the rule
     sizes: np.ndarray  # (n,) voxels
@@ -64,8 +70,11 @@ class _Reference:
 
 
 @dataclass(frozen=True)
-class _State:
-    """Components of the mask at one threshold and their matching."""
+class ThresholdState:
+    """Components of the mask at one threshold and their matching (:meth:`ThresholdEngine.state_at`).
+
+    Opaque to callers except ``k`` (voxels in the mask) and ``detected`` (per reference lesion, or ``None``);
+    hand it back to the engine's ``*_of`` methods."""
 
     k: int  # voxels in the mask (a rank prefix, or the whole grid)
     labels: np.ndarray | None  # (k,) component of each rank; None for the whole grid
@@ -110,12 +119,16 @@ class ThresholdEngine:
         self.floor = _choose_floor(p, floor, max_candidates)
         self.p_min = float(p.min()) if p.size else 0.0
         self._forest: MergeForest = build_forest(p, self.floor, self.rule.structure())
+        self._neg_probability = -self._forest.probability  # prefix_length: one negation here, not one per call
+        self._parent = _rooted_parents(self._forest)
         flat = self._forest.flat
+        self._candidate_order = flat.view()
+        self._candidate_order.flags.writeable = False
         self._zyx = np.stack(np.unravel_index(flat, self.shape), axis=1).astype(np.float64)
         self._reference = None if self._inputs.reference is None else self._build_reference()
 
     # construction ---------------------------------------------------------------------------------------
-    def _build_reference(self) -> _Reference:
+    def _build_reference(self) -> ReferenceLayout:
         ref = self._inputs.reference
         assert ref is not None
         p = self._inputs.probability.ravel()
@@ -155,7 +168,7 @@ class ThresholdEngine:
                         status=None,
                     )
                 )
-        return _Reference(
+        return ReferenceLayout(
             n=n,
             sizes=sizes.astype(np.int64),
             raw_total=int(np.count_nonzero(ref)),
@@ -168,16 +181,44 @@ class ThresholdEngine:
             rows=rows,
         )
 
-    # threshold → state ----------------------------------------------------------------------------------
-    def _state(self, threshold: float) -> _State:
-        forest, ref = self._forest, self._reference
+    # the live-path interface (LesionSegLogic.threshold.live.LiveEngine) ------------------------------------
+    @property
+    def inputs(self) -> EngineInputs:
+        """The validated inputs (probability, reference, rule, geometry): what the naive oracle takes."""
+        return self._inputs
+
+    @property
+    def candidate_order(self) -> np.ndarray:
+        """Flat (raster) indices of the candidates ``p ≥ floor`` by rank (decreasing ``p``, ties raster order): the
+        mask at a forest threshold is the first :meth:`prefix_length` of them. Read only."""
+        return self._candidate_order
+
+    @property
+    def reference_layout(self) -> ReferenceLayout | None:
+        """The reference lesions as flat-index lists and candidate ranks; ``None`` without a reference."""
+        return self._reference
+
+    def prefix_length(self, threshold: float) -> int:
+        """Candidates with ``p ≥ threshold`` (the mask's size at a forest threshold; ``MergeForest.prefix``)."""
+        return int(np.searchsorted(self._neg_probability, -np.float64(threshold), side="right"))
+
+    def serves(self, threshold: float) -> bool:
+        """Whether ``threshold`` is served by the merge forest: its mask is a rank prefix (``t > min(p)`` and
+        ``t ≥ floor``); the others (whole grid, naive fallback) only through :meth:`at`."""
+        return threshold > self.p_min and threshold >= self.floor
+
+    def state_at(self, threshold: float) -> ThresholdState:
+        """Components and matching at ``threshold`` (a forest threshold, ``t ≤ min(p)``, or ``inf`` = empty)."""
+        if self.p_min < threshold < self.floor:
+            raise InputError(f"threshold {threshold} lies below the engine's floor {self.floor}: use at()")
+        ref = self._reference
         whole = threshold <= self.p_min
         if whole:
             k = int(np.prod(self.shape))
             labels, n_comp, comp_sizes = None, (1 if k else 0), np.array([k] if k else [], dtype=np.int64)
         else:
-            k = forest.prefix(threshold)
-            n_comp, labels = forest.components(k)
+            k = self.prefix_length(threshold)
+            n_comp, labels = _prefix_components(self._parent, k)
             comp_sizes = np.bincount(labels, minlength=n_comp)
         kept = np.flatnonzero(comp_sizes >= self._min_voxels)
         compact = np.full(n_comp + 1, -1, dtype=np.int64)  # last slot: index -1 stays -1
@@ -185,7 +226,7 @@ class ThresholdEngine:
         sizes = comp_sizes[kept].astype(np.int64)
         empty = np.zeros(0, dtype=np.int64)
         if ref is None:
-            return _State(k, labels, kept, compact, sizes, (empty, empty, empty), None, None, 0)
+            return ThresholdState(k, labels, kept, compact, sizes, (empty, empty, empty), None, None, 0)
         if whole:
             tp_voxels = ref.raw_total
             pred_of = np.zeros(ref.n, dtype=np.int64) if kept.size else np.full(ref.n, -1, dtype=np.int64)
@@ -205,9 +246,10 @@ class ThresholdEngine:
             keys, overlap = key, weights[valid]
         pairs = (keys // max(ref.n, 1), keys % max(ref.n, 1), overlap.astype(np.int64))
         detected, true_pred = match_lesions(ref.sizes, sizes, pairs[0], pairs[1], pairs[2], self.rule)
-        return _State(k, labels, kept, compact, sizes, pairs, detected, true_pred, tp_voxels)
+        return ThresholdState(k, labels, kept, compact, sizes, pairs, detected, true_pred, tp_voxels)
 
-    def _metrics(self, state: _State, threshold: float) -> dict[str, Any]:
+    def metrics_of(self, state: ThresholdState, threshold: float) -> dict[str, Any]:
+        """The ``evaluate`` dictionary of ``state`` (``surface`` ``None``), a new dictionary per call."""
         metrics: dict[str, Any] = {"threshold": float(threshold), "rule": self.rule.name}
         ref = self._reference
         if ref is None:
@@ -244,7 +286,7 @@ class ThresholdEngine:
         threshold = _check_threshold(threshold)
         if self.p_min < threshold < self.floor:
             return naive_at(self._inputs, threshold).metrics
-        return self._metrics(self._state(threshold), threshold)
+        return self.metrics_of(self.state_at(threshold), threshold)
 
     def at(self, threshold: float, *, mode: str = "lesion", surface: bool = False) -> ThresholdResult:
         """The review state at ``threshold`` (see :class:`ThresholdResult`).
@@ -257,15 +299,15 @@ class ThresholdEngine:
             raise InputError(f"overlay mode must be one of {OVERLAY_MODES}, got {mode!r}")
         if self.p_min < threshold < self.floor:
             return naive_at(self._inputs, threshold, mode=mode, surface=surface)
-        state = self._state(threshold)
-        metrics = self._metrics(state, threshold)
+        state = self.state_at(threshold)
+        metrics = self.metrics_of(state, threshold)
         result = ThresholdResult(
             threshold=threshold,
             mode=mode,
             metrics=metrics,
-            _mask=lambda: self._mask(state),
-            _overlay=lambda: self._overlay(state, mode),
-            _lesions=lambda: self._rows(state),
+            _mask=lambda: self.mask_of(state),
+            _overlay=lambda: self.overlay_of(state, mode),
+            _lesions=lambda: self.rows_of(state),
             _surface=None,
         )
         if self._reference is not None:
@@ -286,19 +328,21 @@ class ThresholdEngine:
         return [self.metrics_at(float(t)) for t in thresholds]
 
     # lazy outputs --------------------------------------------------------------------------------------
-    def _rank_status(self, state: _State) -> np.ndarray:
+    def _rank_status(self, state: ThresholdState) -> np.ndarray:
         """Per rank in the prefix: its lesion's index into ``kept`` (−1 for removed components)."""
         assert state.labels is not None
         return state.compact[state.labels]
 
-    def _mask(self, state: _State) -> np.ndarray:
+    def mask_of(self, state: ThresholdState) -> np.ndarray:
+        """The mask of ``state`` as a new bool volume."""
         if state.labels is None:
             return np.ones(self.shape, dtype=bool)
         mask = np.zeros(int(np.prod(self.shape)), dtype=bool)
         mask[self._forest.flat[: state.k]] = True
         return mask.reshape(self.shape)
 
-    def _overlay(self, state: _State, mode: str) -> np.ndarray:
+    def overlay_of(self, state: ThresholdState, mode: str) -> np.ndarray:
+        """The overlay of ``state`` in ``mode`` as a new uint8 volume (the overlay rule: docs/metrics.md)."""
         ref = self._reference
         overlay = np.zeros(int(np.prod(self.shape)), dtype=np.uint8)
         whole = state.labels is None
@@ -328,7 +372,7 @@ class ThresholdEngine:
                 overlay[ref.lesion_flat[ref.lesion_start[i] : ref.lesion_start[i + 1]]] = OVERLAY_FN
         return overlay.reshape(self.shape)
 
-    def _status_lut(self, state: _State) -> np.ndarray:
+    def _status_lut(self, state: ThresholdState) -> np.ndarray:
         """Lesion-mode overlay value of each kept component (index into ``kept``), plus a last slot 0 for −1."""
         if state.true_pred is None:
             lut = np.full(state.kept.size + 1, OVERLAY_PREDICTED, dtype=np.uint8)
@@ -337,11 +381,13 @@ class ThresholdEngine:
         lut[-1] = 0
         return lut
 
-    def _predicted_values(self, state: _State) -> np.ndarray:
-        """Lesion-mode overlay value of each rank in the prefix (0 for components removed by the size rule)."""
+    def lesion_values_of(self, state: ThresholdState) -> np.ndarray:
+        """Per rank in the prefix: the value its predicted lesion gives it in lesion mode (TP/FP, or *predicted*
+        without a reference; 0 in components removed by the size rule), before the FN layer goes on top."""
         return self._status_lut(state)[self._rank_status(state)]
 
-    def _rows(self, state: _State) -> list[LesionRow]:
+    def rows_of(self, state: ThresholdState) -> list[LesionRow]:
+        """The lesion rows of ``state`` (predicted by decreasing peak probability, then reference), a new list."""
         ref = self._reference
         n = state.kept.size
         p = self._forest.probability
@@ -374,36 +420,70 @@ class ThresholdEngine:
         for j, r in zip(state.pairs[0].tolist(), state.pairs[1].tolist(), strict=True):
             pred_partners[j].append(r + 1)
             ref_partners[r].append(int(row_id[j]))
-        rows = []
-        for j in order.tolist():
-            status = None if state.true_pred is None else ("TP" if state.true_pred[j] else "FP")
-            rows.append(
-                LesionRow(
-                    id=int(row_id[j]),
-                    kind="predicted",
-                    n_voxels=int(state.sizes[j]),
-                    volume_mm3=float(state.sizes[j] * self._voxel_volume),
-                    centroid_zyx=tuple(float(c) for c in centroids[j]),
-                    centroid_lps=tuple(float(c) for c in physical[j]),
-                    max_probability=float(peaks[j]),
-                    mean_probability=float(means[j]),
-                    status=status,
-                    partners=tuple(sorted(pred_partners[j])),
-                )
-            )
+        # plain Python values in bulk (tolist), one row per lesion: the slider builds these on every move
+        ids, sizes = row_id.tolist(), state.sizes.tolist()
+        volumes = (state.sizes * self._voxel_volume).tolist()
+        zyx_list, lps_list, peak_list, mean_list = centroids.tolist(), physical.tolist(), peaks.tolist(), means.tolist()
+        statuses = [None] * n if state.true_pred is None else np.where(state.true_pred, "TP", "FP").tolist()
+        rows = [
+            LesionRow(ids[j], "predicted", sizes[j], volumes[j], tuple(zyx_list[j]), tuple(lps_list[j]),
+                      peak_list[j], mean_list[j], statuses[j], tuple(sorted(pred_partners[j])))
+            for j in order.tolist()
+        ]
         if ref is not None:
             assert state.detected is not None
-            for i, row in enumerate(ref.rows):
-                rows.append(
-                    LesionRow(
-                        **{
-                            **row.__dict__,
-                            "status": "TP" if state.detected[i] else "FN",
-                            "partners": tuple(sorted(ref_partners[i])),
-                        }
-                    )
-                )
+            detected = state.detected.tolist()
+            rows.extend(
+                LesionRow(r.id, r.kind, r.n_voxels, r.volume_mm3, r.centroid_zyx, r.centroid_lps, r.max_probability,
+                          r.mean_probability, "TP" if detected[i] else "FN", tuple(sorted(ref_partners[i])))
+                for i, r in enumerate(ref.rows)
+            )
         return rows
+
+
+def _rooted_parents(forest: MergeForest) -> np.ndarray:
+    """The merge forest rooted at each tree's first-ranked (most probable) candidate: ``parent[r]`` (int32) is the
+    neighbour of rank ``r`` towards its tree's root, a root is its own parent.
+
+    Why: the mask at prefix ``k`` has the components of the forest restricted to the ranks ``< k`` (an edge is
+    active iff both ends are), and a connected part of a rooted tree is a subtree hanging from one top vertex.
+    So the component of a rank is found by following parents while they are ``< k``
+    (:func:`_prefix_components`), with no graph built per threshold. A tree's root is in every prefix that holds
+    any of the tree's ranks.
+    """
+    n = forest.flat.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    e = forest.edge_a.size
+    tree_graph = sparse.csr_matrix((np.ones(e, np.int8), (forest.edge_a, forest.edge_b)), shape=(n, n))
+    _, tree = csgraph.connected_components(tree_graph, directed=False)
+    roots = np.unique(tree, return_index=True)[1]  # first rank of each tree: ranks run by decreasing p
+    rows = np.concatenate([forest.edge_a, np.full(roots.size, n, np.int32)])
+    cols = np.concatenate([forest.edge_b, roots.astype(np.int32)])
+    graph = sparse.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(n + 1, n + 1))
+    _, predecessors = csgraph.breadth_first_order(graph, n, directed=False, return_predecessors=True)
+    parent = predecessors[:n].astype(np.int32)
+    parent[roots] = roots
+    return parent
+
+
+def _prefix_components(parent: np.ndarray, k: int) -> tuple[int, np.ndarray]:
+    """``(n_components, label per rank < k)`` of the first ``k`` candidates, by pointer jumping on the rooted
+    forest (:func:`_rooted_parents`): each rank's top vertex among the ranks ``< k``; labels number the tops in
+    rank order."""
+    if k == 0:
+        return 0, np.zeros(0, dtype=np.int32)
+    own = np.arange(k, dtype=np.int32)
+    top = parent[:k]
+    top = np.where(top < k, top, own)
+    while True:
+        jumped = top[top]
+        if np.array_equal(jumped, top):
+            break
+        top = jumped
+    is_top = top == own
+    index = np.cumsum(is_top, dtype=np.int32) - 1
+    return int(index[-1]) + 1, index[top]
 
 
 def _check_threshold(threshold: float) -> float:

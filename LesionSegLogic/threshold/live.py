@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -49,7 +49,46 @@ from LesionSegLogic.threshold.result import OVERLAY_FN, OVERLAY_FP, OVERLAY_MODE
 if TYPE_CHECKING:  # pragma: no cover - typing only (engine imports this module)
     from collections.abc import Callable
 
-    from LesionSegLogic.threshold.engine import ThresholdEngine, _Reference, _State
+    from LesionSegLogic.threshold.engine import ReferenceLayout, ThresholdState
+    from LesionSegLogic.threshold.result import ThresholdResult
+
+
+class LiveEngine(Protocol):
+    """What a :class:`LiveView` needs of its engine: :class:`~LesionSegLogic.threshold.engine.ThresholdEngine`'s
+    public live-path interface, and nothing private.
+
+    ``candidate_order`` (flat indices by rank) and ``prefix_length(t)`` say which voxels form the mask at a forest
+    threshold (``serves(t)``); ``reference_layout`` gives the reference lesions as flat-index lists and candidate
+    ranks; ``state_at(t)`` the components and matching at ``t``, which ``metrics_of``, ``lesion_values_of`` (the
+    lesion-mode value per rank), ``mask_of``/``overlay_of`` (whole volumes, for resynchronising) and ``rows_of``
+    read; ``at`` serves the thresholds outside the forest.
+    """
+
+    shape: tuple[int, int, int]
+
+    @property
+    def candidate_order(self) -> np.ndarray: ...
+
+    @property
+    def reference_layout(self) -> ReferenceLayout | None: ...
+
+    def prefix_length(self, threshold: float) -> int: ...
+
+    def serves(self, threshold: float) -> bool: ...
+
+    def state_at(self, threshold: float) -> ThresholdState: ...
+
+    def metrics_of(self, state: ThresholdState, threshold: float) -> dict[str, Any]: ...
+
+    def lesion_values_of(self, state: ThresholdState) -> np.ndarray: ...
+
+    def mask_of(self, state: ThresholdState) -> np.ndarray: ...
+
+    def overlay_of(self, state: ThresholdState, mode: str) -> np.ndarray: ...
+
+    def rows_of(self, state: ThresholdState) -> list[LesionRow]: ...
+
+    def at(self, threshold: float, *, mode: str = "lesion", surface: bool = False) -> ThresholdResult: ...
 
 
 class StaleLiveViewError(LesionSegError, RuntimeError):
@@ -107,16 +146,15 @@ class LiveView:
     first :meth:`set` the buffers show an empty mask (threshold ``None``).
     """
 
-    def __init__(self, engine: ThresholdEngine, mode: str = "lesion") -> None:
+    def __init__(self, engine: LiveEngine, mode: str = "lesion") -> None:
         if mode not in OVERLAY_MODES:
             raise InputError(f"overlay mode must be one of {OVERLAY_MODES}, got {mode!r}")
         self._engine = engine
         self.mode = mode
-        ref = engine._reference
+        ref = engine.reference_layout
         # without a reference both modes draw predicted lesions (as engine.at does)
         self._voxel_mode = mode == "voxel" and ref is not None
-        forest = engine._forest
-        n = forest.flat.size
+        n = engine.candidate_order.size
         size = int(np.prod(engine.shape))
         self._mask = np.zeros(size, dtype=bool)
         self._overlay = np.zeros(size, dtype=np.uint8)
@@ -126,7 +164,7 @@ class LiveView:
         self._synced = True  # the bookkeeping below describes the buffers
         self._values = np.zeros(n + 1, dtype=np.uint8)  # lesion mode: value per rank; slot n: "not a candidate"
         self._fn = np.zeros(0 if ref is None else ref.n, dtype=bool)
-        self._cache: tuple[int, _State, Callable[[], list[LesionRow]]] | None = None
+        self._cache: tuple[int, ThresholdState, Callable[[], list[LesionRow]]] | None = None
         self.threshold: float | None = None
         self.generation = 0
         self._ref_of_rank: np.ndarray | None = None
@@ -135,20 +173,20 @@ class LiveView:
             self._in_raw[ref.raw_rank_pos] = True
         elif ref is not None:
             self._init_lesion_lists(ref)
-        empty = engine._state(np.inf)  # the empty prefix: what the buffers show before the first set
-        self._overlay[:] = engine._overlay(empty, mode).ravel()
+        empty = engine.state_at(np.inf)  # the empty prefix: what the buffers show before the first set
+        self._overlay[:] = engine.overlay_of(empty, mode).ravel()
         self._remember(empty)
 
-    def _init_lesion_lists(self, ref: _Reference) -> None:
+    def _init_lesion_lists(self, ref: ReferenceLayout) -> None:
         """Per rank its reference lesion, per reference-lesion voxel its rank (``n`` if not a candidate)."""
-        forest = self._engine._forest
-        n = forest.flat.size
+        order = self._engine.candidate_order
+        n = order.size
         self._ref_of_rank = np.full(n, -1, dtype=np.int64)
         self._ref_of_rank[ref.rank_pos] = ref.rank_label
         self._lesion_rank = np.full(ref.lesion_flat.size, n, dtype=np.int64)  # rank of each lesion voxel, or n
         if n:
-            by_raster = np.argsort(forest.flat, kind="stable")
-            raster = forest.flat[by_raster]
+            by_raster = np.argsort(order, kind="stable")
+            raster = order[by_raster]
             pos = np.minimum(np.searchsorted(raster, ref.lesion_flat), n - 1)
             hit = raster[pos] == ref.lesion_flat
             self._lesion_rank[hit] = by_raster[pos[hit]]
@@ -170,7 +208,7 @@ class LiveView:
         threshold = float(threshold)
         if not np.isfinite(threshold):
             raise InputError(f"threshold must be a finite number, got {threshold}")
-        if threshold > engine.p_min and threshold >= engine.floor:
+        if engine.serves(threshold):
             changed, full, metrics, rows = self._set_forest(threshold)
         else:
             changed, full, metrics, rows = self._set_other(threshold)
@@ -189,17 +227,17 @@ class LiveView:
         )
 
     # internals -------------------------------------------------------------------------------------------
-    def _state(self, threshold: float) -> tuple[_State, Callable[[], list[LesionRow]]]:
+    def _state(self, threshold: float) -> tuple[ThresholdState, Callable[[], list[LesionRow]]]:
         """The engine state at ``threshold`` (reused when the prefix is the last one's) and its lazy rows."""
         engine = self._engine
-        k = engine._forest.prefix(threshold)
+        k = engine.prefix_length(threshold)
         if self._cache is None or self._cache[0] != k:
-            state = engine._state(threshold)
+            state = engine.state_at(threshold)
             rows: list[list[LesionRow]] = []
 
             def build() -> list[LesionRow]:
                 if not rows:
-                    rows.append(engine._rows(state))
+                    rows.append(engine.rows_of(state))
                 return list(rows[0])  # a fresh list per caller; the rows themselves are frozen
 
             self._cache = (k, state, build)
@@ -210,14 +248,14 @@ class LiveView:
     ) -> tuple[np.ndarray, bool, dict[str, Any], Callable[[], list[LesionRow]]]:
         engine = self._engine
         state, rows = self._state(threshold)
-        metrics = engine._metrics(state, threshold)
+        metrics = engine.metrics_of(state, threshold)
         if not self._synced:
-            changed = self._write_full(engine._mask(state).ravel(), engine._overlay(state, self.mode).ravel())
+            changed = self._write_full(engine.mask_of(state).ravel(), engine.overlay_of(state, self.mode).ravel())
             self._remember(state)
             return changed, True, metrics, rows
         k0, k1 = self._k, state.k
         lo, hi = min(k0, k1), max(k0, k1)
-        moved = engine._forest.flat[lo:hi]  # the rank slice that entered (k1 > k0) or left the mask
+        moved = engine.candidate_order[lo:hi]  # the rank slice that entered (k1 > k0) or left the mask
         self._mask[moved] = k1 > k0
         self._k = k1
         if self._voxel_mode:
@@ -229,11 +267,11 @@ class LiveView:
             return np.sort(moved), False, metrics, rows
         return np.union1d(moved, self._update_lesion_overlay(state, k0, k1)), False, metrics, rows
 
-    def _update_lesion_overlay(self, state: _State, k0: int, k1: int) -> np.ndarray:
+    def _update_lesion_overlay(self, state: ThresholdState, k0: int, k1: int) -> np.ndarray:
         """Rewrite the lesion-mode overlay where its value changed; returns those flat indices."""
-        engine, ref = self._engine, self._engine._reference
-        flat, values = engine._forest.flat, self._values
-        new = engine._predicted_values(state)
+        engine, ref = self._engine, self._engine.reference_layout
+        flat, values = engine.candidate_order, self._values
+        new = engine.lesion_values_of(state)
         ranks = np.flatnonzero(values[:k1] != new)
         if k0 > k1:
             ranks = np.concatenate([ranks, k1 + np.flatnonzero(values[k1:k0])])
@@ -281,12 +319,12 @@ class LiveView:
         self._overlay[changed] = overlay[changed]
         return changed
 
-    def _remember(self, state: _State) -> None:
+    def _remember(self, state: ThresholdState) -> None:
         """Bookkeeping for buffers that show the forest ``state`` (after a whole-volume write)."""
         self._k = state.k
         if not self._voxel_mode:
             self._values[:] = 0
-            self._values[: state.k] = self._engine._predicted_values(state)
+            self._values[: state.k] = self._engine.lesion_values_of(state)
             if state.detected is not None:
                 self._fn = ~state.detected
         self._synced = True
