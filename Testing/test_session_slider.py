@@ -85,3 +85,116 @@ def test_hidden_prediction_is_stale_during_a_drag_and_current_once_settled() -> 
     assert np.array_equal(session.prediction.labels, before)  # ...which waits for the release
     slider.settle(0.75)
     assert np.array_equal(session.prediction.labels.astype(bool), session.state.mask)
+
+
+def changed_box(before: np.ndarray, after: np.ndarray) -> tuple[slice, ...] | None:
+    zyx = np.nonzero(before != after)
+    return None if zyx[0].size == 0 else tuple(slice(int(a.min()), int(a.max()) + 1) for a in zyx)
+
+
+@pytest.mark.slicer
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_random_drag_keeps_segments_and_tables_equal_to_the_engine(seed: int) -> None:
+    """Up and down, small steps and jumps, thresholds outside the engine's forest, overlay mode and matching rule
+    switched mid-way: after every step the review labelmap (read back through MRML) is ``engine.at(t, mode)``'s
+    overlay, ``changed_bbox`` is exactly the box of the labels that changed, the tables hold the engine's numbers,
+    and after ``sync_prediction`` the prediction segment is the engine's mask."""
+    pytest.importorskip("slicer")
+    from LesionSegLib.headless import make_scene  # noqa: PLC0415
+    from LesionSegLib.segmentation import segment_mask  # noqa: PLC0415
+    from LesionSegLib.tables import read_metrics_table, table_column  # noqa: PLC0415
+    from test_session_workflow import make_case, review_labels, start_session  # noqa: PLC0415
+
+    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
+
+    app = make_scene()
+    case = make_case()
+    session, flair_node = start_session(app, case)
+    rng = np.random.default_rng(seed)
+    t = 0.45
+    engines, fulls = {}, []
+    for step in range(24):
+        kind = rng.choice(["step", "step", "step", "jump", "special"])
+        t = float(np.clip(t + rng.uniform(-0.06, 0.06), 0, 1)) if kind == "step" else (
+            float(rng.uniform(0, 1)) if kind == "jump" else float(rng.choice([0.0, 0.005, 1.0, 0.45])))
+        if step == 8:
+            session.set_mode("voxel")
+            assert session.state.full  # the other mode's live view: the labelmap is rewritten whole
+        if step == 16:
+            session.set_rule("anima" if session.parameters.rule != "anima" else "hussein")
+            assert session.state.full  # a new engine
+        before = session.review.labels
+        state = session.set_threshold(t)
+        fulls.append(state.full)
+        rule, mode = session.parameters.rule, session.parameters.mode
+        if rule not in engines:
+            engines[rule] = ThresholdEngine(session.flair.with_array(case[2]), reference=case[1], rule=rule)
+        expected = engines[rule].at(t, mode=mode)
+        labels = review_labels(session, flair_node, app.scene)
+        assert np.array_equal(labels, expected.overlay), (step, t, mode, rule)
+        box = changed_box(before, labels)
+        if state.full:
+            assert box is None or state.changed_bbox == tuple(slice(0, n) for n in labels.shape)
+        else:
+            assert state.changed_bbox == box, (step, t)
+        assert np.array_equal(state.overlay, expected.overlay) and np.array_equal(state.mask, expected.mask)
+        table = read_metrics_table(session.metrics_table)
+        for group in ("voxel", "lesion"):
+            for key, value in expected.metrics[group].items():
+                assert np.isnan(table[group][key]) if value is None else table[group][key] == pytest.approx(value)
+        assert table_column(session.lesion_table, "status") == [r.status or "" for r in expected.lesions]
+        assert state.metrics == expected.metrics
+        if step % 3 == 0:
+            session.sync_prediction()
+            prediction_id = session.prediction.segment_ids[1]
+            mask = segment_mask(session.prediction.node, prediction_id, flair_node, app.scene)
+            assert np.array_equal(mask, expected.mask), (step, t)
+    assert session.parameters.mode == "voxel"
+    assert fulls.count(False) >= 10  # slider moves write only what changed
+
+
+@pytest.mark.slicer
+def test_a_state_read_after_later_moves_is_never_stale() -> None:
+    pytest.importorskip("slicer")
+    from LesionSegLib.headless import make_scene  # noqa: PLC0415
+    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+
+    session, _ = start_session(make_scene(), make_case())
+    early = session.set_threshold(0.2)
+    copied = early.overlay  # read while current: a copy of the live buffer
+    later = session.set_threshold(0.7)
+    assert not np.array_equal(copied, later.overlay)
+    assert np.array_equal(early.overlay, session.engine.at(0.2).overlay)
+    unread = session.set_threshold(0.3)
+    session.set_threshold(0.6)
+    session.set_mode("voxel")
+    current = session.set_threshold(0.65)
+    assert np.array_equal(unread.mask, session.engine.at(0.3).mask)  # read after the buffers moved on
+    assert np.array_equal(unread.overlay, session.engine.at(0.3, mode="lesion").overlay)
+    assert unread.result.metrics == unread.metrics
+    assert session.set_threshold(0.65) is current  # the same threshold again: nothing to do
+    again = session.set_threshold(0.65, force=True)  # forced: the live step finds no voxel to change
+    assert again.changed_bbox is None and not again.full
+    assert np.array_equal(again.overlay, session.engine.at(0.65, mode="voxel").overlay)
+
+
+@pytest.mark.slicer
+def test_without_a_reference_the_prediction_follows_the_live_mask() -> None:
+    pytest.importorskip("slicer")
+    from LesionSegLib.headless import make_scene  # noqa: PLC0415
+    from LesionSegLib.nodes import add_volume_node  # noqa: PLC0415
+    from LesionSegLib.session import ReviewSession  # noqa: PLC0415
+    from test_session_workflow import make_case  # noqa: PLC0415
+
+    app = make_scene()
+    flair, _, probability = make_case()
+    session = ReviewSession(app.scene)
+    session.set_inputs(add_volume_node(app.scene, flair, "FLAIR"))
+    session.load_probability(flair.with_array(probability), recommended_threshold=0.5)
+    for t in (0.3, 0.35, 0.9, 0.0, 0.6, 0.59):
+        before = session.prediction.labels
+        state = session.set_threshold(t)
+        assert np.array_equal(session.prediction.labels, probability.astype(np.float64) >= t)  # in double
+        assert state.overlay is None
+        if not state.full:
+            assert state.changed_bbox == changed_box(before, session.prediction.labels)

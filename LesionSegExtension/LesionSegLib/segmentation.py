@@ -2,10 +2,11 @@
 
 :class:`SharedLabelmapSegmentation` keeps a ``vtkOrientedImageData`` on the reference volume's grid as the
 binary-labelmap representation of all its segments (label values 1, 2, 3, …): Slicer's own "shared labelmap"
-layout, which the Segment Editor and the storage node understand. Updating means copying a uint8 label array
-into that buffer (skipped when nothing changed), then ``Modified()`` on the image and on each segment (what
-the slice views redraw from; see :meth:`SharedLabelmapSegmentation.notify_modified`); no labelmap nodes, no
-imports, no per-segment copies.
+layout, which the Segment Editor and the storage node understand. Updating means writing uint8 labels into
+that buffer — a whole volume (:meth:`~SharedLabelmapSegmentation.update`) or only given voxels
+(:meth:`~SharedLabelmapSegmentation.update_at`: the live slider path) — then ``Modified()`` on the image and on
+each segment whose voxels changed (what the slice views redraw from; see
+:meth:`SharedLabelmapSegmentation.notify_modified`); no labelmap nodes, no imports, no per-segment copies.
 
 The other helpers move single segments in and out as numpy masks on a reference volume's grid.
 """
@@ -51,7 +52,6 @@ class SharedLabelmapSegmentation:
         self.styles = tuple(styles)
         self._image = _oriented_image(reference_node)
         self._labels = oriented_view(self._image)
-        self._last: np.ndarray | None = None
         segmentation = self.node.GetSegmentation()
         representation = segmentation.GetSourceRepresentationName()
         tag = slicer.vtkSegment.GetTerminologyEntryTagName()
@@ -72,19 +72,47 @@ class SharedLabelmapSegmentation:
         """Read-only copy of the current label array ``(z, y, x)``."""
         return self._labels.copy()
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self._labels.shape  # type: ignore[return-value]
+
     def update(self, labels: np.ndarray) -> bool:
-        """Show ``labels`` (0 background, else style label values); False when given the same array again."""
+        """Show ``labels`` (0 background, else style label values), a whole-volume write; False (and no redraw)
+        when the labelmap already holds exactly these labels."""
         if labels.shape != self._labels.shape:
             raise GeometryError(f"labels of shape {labels.shape} do not fit the grid {self._labels.shape}")
-        if labels is self._last:  # the same result object again (e.g. a repeated slider value)
+        different = self._labels != labels
+        if not different.any():
             return False
-        np.copyto(self._labels, labels, casting="unsafe")  # one memcpy; cheaper than comparing first
-        self._last = labels
-        self.notify_modified()
+        involved = np.union1d(np.unique(self._labels[different]), np.unique(labels[different]))
+        np.copyto(self._labels, labels, casting="unsafe")
+        self.notify_modified(involved)
         return True
 
-    def notify_modified(self) -> None:
-        """Tell every view that the shared labelmap changed in place.
+    def update_at(self, flat_indices: np.ndarray, values: np.ndarray) -> tuple[slice, slice, slice] | None:
+        """Write ``values`` at the flat (raster, z y x) ``flat_indices`` only, through the numpy view of the VTK
+        buffer, and notify MRML once. Returns the (z, y, x) bounding box of the voxels whose label changed
+        (``None``: none did, nothing redraws)."""
+        flat = self._labels.reshape(-1)
+        flat_indices = np.asarray(flat_indices, dtype=np.int64)
+        values = np.asarray(values, dtype=self._labels.dtype)
+        if flat_indices.shape != values.shape:
+            raise GeometryError(f"{flat_indices.size} indices but {values.size} values")
+        if flat_indices.size and (flat_indices.min() < 0 or flat_indices.max() >= flat.size):
+            raise GeometryError(f"flat indices outside the grid {self._labels.shape}")
+        before = flat[flat_indices]
+        different = before != values
+        if not different.any():
+            return None
+        index = flat_indices[different]
+        flat[index] = values[different]
+        self.notify_modified(np.union1d(np.unique(before[different]), np.unique(values[different])))
+        zyx = np.unravel_index(index, self._labels.shape)
+        return tuple(slice(int(a.min()), int(a.max()) + 1) for a in zyx)  # type: ignore[return-value]
+
+    def notify_modified(self, labels: np.ndarray | None = None) -> None:
+        """Tell every view that the shared labelmap changed in place (the segments of ``labels`` only, when given;
+        label 0 — background — has no segment).
 
         Slicer's documented call after editing a segment's internal binary labelmap in place
         (see ``arrayFromSegmentInternalBinaryLabelmap`` in Slicer's util module) is ``Modified()`` on the segment: the
@@ -96,8 +124,10 @@ class SharedLabelmapSegmentation:
         """
         self._image.Modified()
         segmentation = self.node.GetSegmentation()
-        for segment_id in self.segment_ids.values():
-            segmentation.GetSegment(segment_id).Modified()
+        wanted = None if labels is None else {int(v) for v in labels}
+        for label, segment_id in self.segment_ids.items():
+            if wanted is None or label in wanted:
+                segmentation.GetSegment(segment_id).Modified()
 
     def set_visible(self, visible: bool) -> None:
         display = self.node.GetDisplayNode()

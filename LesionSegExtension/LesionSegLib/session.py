@@ -25,7 +25,8 @@ Signals (:class:`Signal`): ``threshold_changed(float)``, ``updated(ReviewState)`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,20 +62,55 @@ def default_engine_factory(probability: Image, spacing, reference=None, rule: st
     return ThresholdEngine(probability, spacing, reference=reference, rule=rule)
 
 
-@dataclass(frozen=True)
+#: A (z, y, x) box of voxels, as slices.
+Box = tuple[slice, slice, slice]
+
+
+@dataclass(frozen=True, eq=False)
 class ReviewState:
-    """What the review shows at one threshold."""
+    """What the review shows at one threshold (one :meth:`ReviewSession.set_threshold`).
+
+    ``metrics`` (the ``evaluate`` dictionary) and ``lesions`` (the lesion table's rows) are built with the update.
+    ``changed_bbox``: the (z, y, x) box of the voxels whose displayed label changed in this update (the review
+    overlay with a reference, else the prediction); ``None`` when none did. ``full``: the update rewrote the whole
+    labelmap (first display, a mode/rule/map change, a threshold outside the engine's merge forest);
+    ``changed_bbox`` then spans the grid (or is ``None`` if nothing differed).
+
+    ``mask`` (bool) and ``overlay`` (uint8; ``None`` without a reference) are independent arrays made on first
+    access, never stale: a copy of the session's live buffers while this state is still what they show, else
+    recomputed by the engine at this threshold (exact, slower). ``result`` is the engine's ``ThresholdResult`` at
+    this threshold (``engine.at``), made on first access.
+    """
 
     threshold: float
     mode: OverlayMode
     metrics: dict
     lesions: tuple[LesionRow, ...]
-    result: Any  # the engine's ThresholdResult (mask/overlay/lesions built lazily)
-    overlay: np.ndarray | None
+    changed_bbox: Box | None
+    full: bool
+    _engine: Any = field(repr=False)
+    _update: Any = field(repr=False)  # the LiveUpdate whose buffers the views showed
+    _has_reference: bool = field(repr=False, default=True)
 
-    @property
+    @cached_property
+    def result(self) -> Any:
+        return self._engine.at(self.threshold, mode=self.mode)
+
+    @cached_property
     def mask(self) -> np.ndarray:
-        return np.asarray(self.result.mask, dtype=bool)
+        return np.array(self._current("mask"), dtype=bool)
+
+    @cached_property
+    def overlay(self) -> np.ndarray | None:
+        return np.array(self._current("overlay"), dtype=np.uint8) if self._has_reference else None
+
+    def _current(self, name: str) -> np.ndarray:
+        from LesionSegLogic.threshold import StaleLiveViewError  # noqa: PLC0415 - other layer, imported on use
+
+        try:
+            return getattr(self._update, name)
+        except StaleLiveViewError:  # the live view moved on since: ask the engine
+            return getattr(self.result, name)
 
 
 class ReviewSession:
@@ -115,7 +151,8 @@ class ReviewSession:
         self.model_name = ""
         self.engine = None
         self.state: ReviewState | None = None
-        self._result = None
+        self._live: dict[str, Any] = {}  # one LiveView per overlay mode, made on first use; reset with the engine
+        self._mirrors: dict[str, tuple[Any, int]] = {}  # labelmap → (LiveView, generation) whose buffer it equals
         self._prediction_stale = False
         self.prediction: SharedLabelmapSegmentation | None = None
         self.review: SharedLabelmapSegmentation | None = None
@@ -207,6 +244,8 @@ class ReviewSession:
         self.engine = self._engine_factory(
             probability, probability.spacing, reference=self.reference, rule=self.parameters.rule
         )
+        self._live.clear()
+        self._mirrors.clear()
         self._ensure_nodes()
         self._update_curve()
         if keep_threshold and self.state is not None:
@@ -252,47 +291,77 @@ class ReviewSession:
     def _drop_results(self) -> None:
         self.engine = None
         self.state = None
+        self._live.clear()
+        self._mirrors.clear()
 
     # ------------------------------------------------------------------------------------------ threshold
     def set_threshold(self, threshold: float, force: bool = False) -> ReviewState:
-        """Show the review at ``threshold``: engine + segments + tables + curve marker (only what changed)."""
+        """Show the review at ``threshold``: segments + tables + curve marker, writing only what changed.
+
+        The engine's live path (one ``LiveView`` per overlay mode) moves persistent mask/overlay buffers and lists
+        the voxels that changed; only those are written into the displayed labelmap (the review overlay with a
+        reference, else the prediction). The hidden prediction segment waits for :meth:`sync_prediction`.
+        """
         self._require_probability()
         threshold = float(threshold)
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
-        if not force and self.state is not None and self.state.threshold == threshold:
-            return self.state
-        result = self.engine.at(threshold, mode=self.parameters.mode)
-        overlay = None
+        current = self.state
+        if not force and current is not None and current.threshold == threshold and current._engine is self.engine:
+            return current
+        mode = self.parameters.mode
+        live = self._live_view(mode)
+        update = live.set(threshold)
         if self.reference is not None:
-            overlay = np.asarray(result.overlay, dtype=np.uint8)
-            self.review.update(overlay)
+            bbox, full = self._show(self.review, "review", live, update, live.overlay)
             self._prediction_stale = True  # hidden behind the review; refreshed by sync_prediction()
         else:
-            self.prediction.update(np.asarray(result.mask, dtype=bool).view(np.uint8))
+            bbox, full = self._show(self.prediction, "prediction", live, update, live.mask.view(np.uint8))
             self._prediction_stale = False
-        rows = tuple(lesion_rows(result.lesions, self.flair))
-        write_metrics_table(self.metrics_table, result.metrics)
+        rows = tuple(lesion_rows(update.lesions, self.flair))
+        write_metrics_table(self.metrics_table, update.metrics)
         write_lesion_table(self.lesion_table, rows)
         self.plot.set_current(threshold)
-        self._result = result
-        self.state = ReviewState(threshold, self.parameters.mode, dict(result.metrics), rows, result, overlay)
+        self.state = ReviewState(threshold, mode, dict(update.metrics), rows, bbox, full, self.engine, update,
+                                 self.reference is not None)
         self.threshold_changed.emit(threshold)
         self.updated.emit(self.state)
         return self.state
+
+    def _live_view(self, mode: str):
+        """The engine's ``LiveView`` for ``mode`` (made on first use; dropped when the engine is rebuilt)."""
+        if mode not in self._live:
+            self._live[mode] = self.engine.live(mode)
+        return self._live[mode]
+
+    def _show(self, segmentation: SharedLabelmapSegmentation, key: str, live, update,
+              labels: np.ndarray) -> tuple[Box | None, bool]:
+        """Make ``segmentation`` show ``labels`` (a live buffer): only the update's changed voxels when the labelmap
+        equals this view's buffer as it was before ``update``, else (and for full updates) the whole volume."""
+        mirrored = self._mirrors.pop(key, None)
+        if update.full or mirrored is None or mirrored[0] is not live or mirrored[1] != live.generation - 1:
+            whole = segmentation.update(labels)
+            bbox, full = (tuple(slice(0, n) for n in segmentation.shape) if whole else None), True
+        else:
+            index = update.changed
+            bbox, full = segmentation.update_at(index, labels.reshape(-1)[index]), False
+        self._mirrors[key] = (live, live.generation)
+        return bbox, full  # type: ignore[return-value]
 
     def sync_prediction(self) -> None:
         """Bring the (hidden) prediction segmentation up to the current threshold; called when a slider drag
         ends, and by accept/export. Without a reference the prediction is always current."""
         if self._prediction_stale and self.state is not None:
             self.prediction.update(self.state.mask.view(np.uint8))
+            self._mirrors.pop("prediction", None)
             self._prediction_stale = False
 
     def compute_surface(self) -> dict:
         """Fill the surface distances (HD, HD95, ASD): slow on big volumes, so not on every slider move."""
         self._require_probability()
-        surface = self._result.compute_surface() if hasattr(self._result, "compute_surface") else None
-        metrics = dict(self._result.metrics)
+        result = self.state.result
+        surface = result.compute_surface() if hasattr(result, "compute_surface") else None
+        metrics = {**self.state.metrics, "surface": surface}
         write_metrics_table(self.metrics_table, metrics)
         self.state = replace(self.state, metrics=metrics)
         return surface or {}

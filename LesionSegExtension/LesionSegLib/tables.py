@@ -20,6 +20,7 @@ import vtk
 from vtk.util import numpy_support
 
 from LesionSegLogic.image import Image
+from LesionSegLogic.metrics.lesion import LesionRow as EngineLesionRow
 
 METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
 LESION_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability")
@@ -59,6 +60,9 @@ def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
     Centroids are accepted as ``centroid_ras``/``centroid_lps`` (mm) or as array indices
     ``centroid_zyx``/``centroid`` (voxels, converted with ``grid``'s geometry).
     """
+    lesions = list(lesions)
+    if all(type(row) is EngineLesionRow and row.centroid_lps is not None for row in lesions):
+        return _engine_rows(lesions)
     rows = []
     for row in lesions:
         ras = _field(row, ("centroid_ras",))
@@ -84,6 +88,17 @@ def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
             )
         )
     return rows
+
+
+def _engine_rows(lesions: list[EngineLesionRow]) -> list[LesionRow]:
+    """:func:`lesion_rows` for the engine's own rows (physical LPS centroids): the slider's path, no field lookups."""
+    out = []
+    for row in lesions:
+        x, y, z = row.centroid_lps  # type: ignore[misc]
+        maximum = math.nan if row.max_probability is None else float(row.max_probability)
+        out.append(LesionRow(int(row.id), row.kind, row.status or "", float(row.volume_mm3),
+                             (-float(x), -float(y), float(z)), maximum))
+    return out
 
 
 def _number(value: Any) -> float:
@@ -126,15 +141,30 @@ def metrics_items(metrics: Mapping[str, Any]) -> list[tuple[str, str, float]]:
 def write_metrics_table(table_node, metrics: Mapping[str, Any]) -> None:
     """Fill ``table_node`` with the metrics (rule recorded as a node attribute)."""
     items = metrics_items(metrics)
-    _replace(
-        table_node,
-        [
-            _string_column("group", [g for g, _, _ in items]),
-            _string_column("metric", [m for _, m, _ in items]),
-            _number_column("value", [v for _, _, v in items]),
-        ],
-    )
+    table = table_node.GetTable()
+    keys = [(g, m) for g, m, _ in items]
+    if table is not None and table.GetNumberOfRows() == len(items) and _metric_keys(table) == keys:
+        column = table.GetColumnByName("value")  # the same rows (every slider move): rewrite the numbers only
+        numpy_support.vtk_to_numpy(column)[:] = [v for _, _, v in items]
+        column.Modified()
+        table.Modified()
+    else:
+        _replace(
+            table_node,
+            [
+                _string_column("group", [g for g, _ in keys]),
+                _string_column("metric", [m for _, m in keys]),
+                _number_column("value", [v for _, _, v in items]),
+            ],
+        )
     table_node.SetAttribute("LesionSeg.rule", str(metrics.get("rule", "")))
+
+
+def _metric_keys(table) -> list[tuple[str, str]] | None:
+    groups, names, values = (table.GetColumnByName(c) for c in ("group", "metric", "value"))
+    if groups is None or names is None or values is None or values.GetDataType() != vtk.VTK_DOUBLE:
+        return None
+    return [(groups.GetValue(i), names.GetValue(i)) for i in range(table.GetNumberOfRows())]
 
 
 def read_metrics_table(table_node) -> dict[str, dict[str, float]]:
