@@ -448,16 +448,18 @@ def _rooted_parents(forest: MergeForest) -> np.ndarray:
     Why: the mask at prefix ``k`` has the components of the forest restricted to the ranks ``< k`` (an edge is
     active iff both ends are), and a connected part of a rooted tree is a subtree hanging from one top vertex.
     So the component of a rank is found by following parents while they are ``< k``
-    (:func:`_prefix_components`), with no graph built per threshold. A tree's root is in every prefix that holds
-    any of the tree's ranks.
+    (:func:`_prefix_components`), with no graph built per threshold. One breadth-first pass (compiled) at build.
     """
     n = forest.flat.size
     if n == 0:
         return np.zeros(0, dtype=np.int32)
     e = forest.edge_a.size
     tree_graph = sparse.csr_matrix((np.ones(e, np.int8), (forest.edge_a, forest.edge_b)), shape=(n, n))
-    _, tree = csgraph.connected_components(tree_graph, directed=False)
-    roots = np.unique(tree, return_index=True)[1]  # first rank of each tree: ranks run by decreasing p
+    n_trees, tree = csgraph.connected_components(tree_graph, directed=False)
+    roots = np.empty(n_trees, dtype=np.int64)
+    # one rank per tree (numpy writes the last duplicate in practice: the tree's first, most probable rank; any
+    # rank of the tree would do, the components do not depend on where a tree is rooted)
+    roots[tree[::-1]] = np.arange(n - 1, -1, -1)
     rows = np.concatenate([forest.edge_a, np.full(roots.size, n, np.int32)])
     cols = np.concatenate([forest.edge_b, roots.astype(np.int32)])
     graph = sparse.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(n + 1, n + 1))
