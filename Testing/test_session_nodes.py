@@ -119,6 +119,58 @@ def test_shared_labelmap_update_signals_every_segment_modified(scene) -> None:
     assert on_segmentation == []
 
 
+def test_shared_labelmap_update_at_writes_only_the_given_voxels(scene) -> None:
+    """The live path's write: given flat indices and values, only voxels whose label differs are written, their
+    (z, y, x) box is returned, and only the segments whose voxels changed are told (one SegmentModified each)."""
+    image = oblique_image()
+    node = add_volume_node(scene, image, "flair")
+    review = SharedLabelmapSegmentation(scene, "review", node, REVIEW_SEGMENTS)
+    labels = np.zeros(image.shape, np.uint8)
+    labels[2:5, 3:6, 4:8] = 1
+    review.update(labels)
+    told: list[str] = []
+
+    def segment_modified(_caller, _event, segment_id: str) -> None:
+        told.append(segment_id)
+
+    segment_modified.CallDataType = vtk.VTK_STRING
+    review.node.GetSegmentation().AddObserver(slicer.vtkSegmentation.SegmentModified, segment_modified)
+    index = np.ravel_multi_index(([3, 3, 9], [4, 5, 1], [5, 6, 2]), image.shape)
+    box = review.update_at(index, np.array([1, 3, 3], np.uint8))  # the first voxel already holds 1
+    assert box == (slice(3, 10), slice(1, 6), slice(2, 7))
+    expected = labels.copy()
+    expected[3, 5, 6], expected[9, 1, 2] = 3, 3
+    assert np.array_equal(review.labels, expected)
+    assert sorted(set(told)) == sorted({review.segment_ids[1], review.segment_ids[3]})  # 1 → 3 and 0 → 3
+    for style in REVIEW_SEGMENTS:
+        assert np.array_equal(segment_mask(review.node, review.segment_ids[style.label], node, scene),
+                              expected == style.label)
+    told.clear()
+    assert review.update_at(index, expected.reshape(-1)[index]) is None and told == []  # nothing differs
+    with pytest.raises(GeometryError):
+        review.update_at(np.array([expected.size]), np.array([1], np.uint8))
+    with pytest.raises(GeometryError):
+        review.update_at(index, np.array([1], np.uint8))
+
+
+def test_metrics_table_rewrites_values_in_place_and_rebuilds_on_new_keys(scene) -> None:
+    from LesionSegLib.tables import read_metrics_table, write_metrics_table  # noqa: PLC0415
+
+    table_node = scene.AddNewNodeByClass("vtkMRMLTableNode", "metrics")
+    first = {"threshold": 0.3, "rule": "anima", "voxel": {"dice": 0.5, "tp": 3}, "lesion": {"f1": None}}
+    write_metrics_table(table_node, first)
+    table = table_node.GetTable()
+    modified: list[int] = []
+    table_node.AddObserver(vtk.vtkCommand.ModifiedEvent, lambda *_: modified.append(1))
+    write_metrics_table(table_node, {**first, "threshold": 0.4, "voxel": {"dice": 0.75, "tp": 5}})
+    assert table_node.GetTable() is table and modified  # same rows: values rewritten, views told
+    got = read_metrics_table(table_node)
+    assert got["threshold"] == {"threshold": 0.4} and got["voxel"] == {"dice": 0.75, "tp": 5.0}
+    assert np.isnan(got["lesion"]["f1"])
+    write_metrics_table(table_node, {**first, "surface": {"hd": 2.0}})  # a new metric: a new table
+    assert table_node.GetTable() is not table and read_metrics_table(table_node)["surface"] == {"hd": 2.0}
+
+
 def test_editable_segment_round_trip_through_import(scene) -> None:
     image = oblique_image()
     node = add_volume_node(scene, image, "flair")

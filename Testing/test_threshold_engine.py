@@ -215,3 +215,25 @@ def test_cli_evaluate_and_sweep(tmp_path, capsys):
     write_image(Image(ref.astype(np.uint8), spacing=(1.0, 1.0, 1.0)), other, dtype=np.uint8)
     assert main(["evaluate", "--prob", str(prob_path), "--ref", str(other)]) == 2
     assert "is not on the grid" in capsys.readouterr().err
+
+
+def test_prefix_components_by_pointer_jumping_equal_the_forest_components():
+    """The engine's components of a rank prefix (rooted forest, pointer jumping) are the connected components of
+    the merge forest's edges active in that prefix (``MergeForest.components``), for every prefix length."""
+    from LesionSegLogic.threshold.engine import _prefix_components, _rooted_parents
+    from LesionSegLogic.threshold.forest import build_forest
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        shape = tuple(int(v) for v in rng.integers(1, 10, 3))
+        p = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0, 2))
+        if trial % 3 == 0:
+            p = np.round(p, 2)  # ties
+        structure = ndimage.generate_binary_structure(3, int(rng.integers(1, 4)))
+        forest = build_forest(p, float(np.quantile(p, rng.uniform(0, 0.9))), structure)
+        parent = _rooted_parents(forest)
+        for k in range(forest.flat.size + 1):
+            n_expected, expected = forest.components(k)
+            n_got, got = _prefix_components(parent, k)
+            assert n_got == n_expected and got.shape == (k,)
+            assert len(set(zip(expected.tolist(), got.tolist(), strict=True))) == n_expected  # the same partition
