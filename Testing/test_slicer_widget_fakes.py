@@ -7,6 +7,7 @@ touch this process."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +19,13 @@ pytestmark = pytest.mark.slicer
 
 FAKES = Path(__file__).resolve().parent / "slicer_fakes"
 ROOT = FAKES.parents[1]
+#: a Slicer source checkout: when set, the flows also run with Slicer's own parameterNodeWrapper
+SLICER_SOURCE = os.environ.get("LESIONSEG_SLICER_SOURCE", "")
 
 
-def run_panel(mode: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, str(FAKES / "run_panel.py"), mode, *args], capture_output=True,
+def run_panel(mode: str, *args: str, slicer_source: str = "") -> dict:
+    source = ["--slicer-source", slicer_source] if slicer_source else []
+    done = subprocess.run([sys.executable, str(FAKES / "run_panel.py"), *source, mode, *args], capture_output=True,
                           text=True, cwd=FAKES, timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     # VTK prints (and swallows) exceptions raised in observers, e.g. a parameter-node handler that dereferences a
@@ -58,6 +62,16 @@ def test_a_probability_map_is_reviewed_with_the_real_session_and_no_heavy_packag
     assert report["recommended_enabled"] is False  # no model gave this map a threshold
     assert (report["dragged"], report["settled"], report["mode"]) == (0.3, 0.7, "voxel")
     assert report["predicted_voxels"] == report["expected_voxels"] > 0
+
+
+@pytest.mark.skipif(not SLICER_SOURCE, reason="set LESIONSEG_SLICER_SOURCE to a Slicer source checkout")
+def test_flows_pass_with_slicers_own_parameter_node_wrapper(tmp_path) -> None:
+    """The same flows with Slicer's parameterNodeWrapper package (its serializers and GUI connectors) in place of
+    the table-driven fake: the fake's rules cannot hide a pair the real wrapper refuses."""
+    flows = run_panel("flows", slicer_source=SLICER_SOURCE)
+    assert flows["failures"] == [], "\n".join(flows["failures"]) + flows["log"]
+    review = run_panel("review", str(tmp_path), slicer_source=SLICER_SOURCE)
+    assert (review["state"], review["settled"], review["blocked_loaded"]) == ("reviewing", 0.7, [])
 
 
 def test_the_import_block_really_blocks() -> None:

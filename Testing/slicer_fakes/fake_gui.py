@@ -11,6 +11,8 @@ Widgets record their values and emit their signals the way Qt does when a value 
 from __future__ import annotations
 
 import importlib.abc
+import importlib.util
+import inspect
 import sys
 import types
 import typing
@@ -32,6 +34,20 @@ class BlockedImports(importlib.abc.MetaPathFinder):
 
 
 # ---------------------------------------------------------------------------------------------- qt / ctk
+def _accepted(slot, args: tuple) -> tuple:
+    """The leading arguments ``slot`` can take: PythonQt calls a Python slot with fewer arguments than the
+    signal carries when the slot takes fewer (Slicer's ``GuiConnector.changed()`` is connected to
+    ``valueChanged(double)``)."""
+    try:
+        parameters = inspect.signature(slot).parameters.values()
+    except (TypeError, ValueError):
+        return args
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return args
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return args[:len(positional)]
+
+
 class Signal:
     def __init__(self) -> None:
         self.slots: list = []
@@ -44,7 +60,7 @@ class Signal:
 
     def emit(self, *args) -> None:
         for slot in list(self.slots):
-            slot(*args)
+            slot(*_accepted(slot, args))
 
 
 class QWidget:
@@ -436,8 +452,31 @@ def parameter_node_wrapper(slicer, vtk):
 
 
 # ---------------------------------------------------------------------------------------------- install
-def install() -> types.ModuleType:
-    """Block the heavy packages and register the fakes; returns the (real, extended) ``slicer`` module."""
+def use_slicer_wrapper(slicer, slicer_source: str) -> None:
+    """Replace the fake ``slicer.parameterNodeWrapper`` by Slicer's own package from a Slicer source checkout
+    (``<slicer_source>/Base/Python/slicer/parameterNodeWrapper``), over the fake widgets. Its connectors list widget
+    classes the panel never uses (``type(widget) in (qt.QCheckBox, ...)``): placeholders stand in for them."""
+    folder = Path(slicer_source) / "Base" / "Python" / "slicer" / "parameterNodeWrapper"
+    qt, ctk = sys.modules["qt"], sys.modules["ctk"]
+    unused = {qt: ("QCheckBox", "QSlider", "QSpinBox", "QDoubleSpinBox", "QLineEdit", "QTextEdit", "QColor"),
+              ctk: ("ctkCheckBox", "ctkCheckablePushButton", "ctkDoubleSlider", "ctkDoubleSpinBox", "ctkComboBox",
+                    "ctkRangeWidget", "ctkDoubleRangeSlider", "ctkColorPickerButton"),
+              slicer: ("qMRMLSliderWidget", "qMRMLSpinBox", "qMRMLRangeWidget")}
+    for module, names in unused.items():
+        for name in names:
+            if not hasattr(module, name):
+                setattr(module, name, type(name, (), {}))
+    spec = importlib.util.spec_from_file_location("slicer.parameterNodeWrapper", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    wrapper = importlib.util.module_from_spec(spec)
+    sys.modules["slicer.parameterNodeWrapper"] = wrapper
+    spec.loader.exec_module(wrapper)
+    slicer.parameterNodeWrapper = wrapper
+
+
+def install(slicer_source: str | None = None) -> types.ModuleType:
+    """Block the heavy packages and register the fakes; returns the (real, extended) ``slicer`` module. With
+    ``slicer_source``, Slicer's own parameterNodeWrapper is used instead of the table-driven fake."""
     sys.meta_path.insert(0, BlockedImports())
     qt = types.ModuleType("qt")
     for name in ("QWidget", "QLabel", "QProgressBar", "QPushButton", "QComboBox", "QTimer"):
@@ -502,4 +541,6 @@ def install() -> types.ModuleType:
         setattr(scripted, cls.__name__, cls)
     sys.modules.update({"slicer.parameterNodeWrapper": wrapper, "slicer.ScriptedLoadableModule": scripted})
     slicer.parameterNodeWrapper, slicer.ScriptedLoadableModule = wrapper, scripted
+    if slicer_source:
+        use_slicer_wrapper(slicer, slicer_source)
     return slicer

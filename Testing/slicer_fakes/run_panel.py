@@ -4,7 +4,8 @@
 - ``flows``: run ``LesionSegLib.widget_tests.PanelFlowTests`` (the in-Slicer widget tests) on the fake widgets;
 - ``parameters``: describe the panel's parameter node and the ``.ui`` bindings for the connector check.
 
-Prints one JSON object on the last line of stdout.
+``--slicer-source DIR`` (first arguments) uses Slicer's own parameterNodeWrapper from a Slicer source checkout
+instead of the table-driven fake. Prints one JSON object on the last line of stdout.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import fake_gui
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "LesionSegExtension"
-slicer = fake_gui.install()
+_SOURCE = sys.argv[2] if sys.argv[1:2] == ["--slicer-source"] else None
+ARGS = sys.argv[3:] if _SOURCE else sys.argv[1:]
+slicer = fake_gui.install(_SOURCE)
 
 
 def loaded_blocked() -> list[str]:
@@ -181,7 +184,6 @@ def run_parameters() -> dict:
 
 
 if __name__ == "__main__":
-    mode = sys.argv[1]
-    report = {"module": run_module, "flows": run_flows, "parameters": run_parameters,
-              "review": run_review}[mode](*sys.argv[2:])
+    mode, *args = ARGS
+    report = {"module": run_module, "flows": run_flows, "parameters": run_parameters, "review": run_review}[mode](*args)
     print(json.dumps(report, default=str))
