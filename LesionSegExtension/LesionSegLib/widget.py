@@ -91,8 +91,9 @@ class LesionSegPanel(VTKObservationMixin):
         self._fill_models()
         ui.applyButton.clicked.connect(self.on_apply)
         ui.loadProbabilityButton.clicked.connect(self.on_load_probability)
-        # tracking off: valueIsChanging while the handle is dragged (live review), valueChanged once it settles
-        # (release, arrow keys, typed value, the Recommended button): then the whole session is synced.
+        # tracking off (ctkSliderWidget.cpp): a mouse drag emits only valueIsChanging (live review), its release
+        # valueChanged; any other change (arrow keys, typed value, the Recommended button) emits valueIsChanging
+        # then valueChanged. valueChanged syncs the whole session.
         ui.thresholdSlider.tracking = False
         ui.thresholdSlider.valueIsChanging.connect(self.on_threshold_dragged)
         ui.thresholdSlider.valueChanged.connect(self.on_threshold_settled)

@@ -188,9 +188,14 @@ class ctkSliderWidget(QWidget):
 
     @value.setter
     def value(self, value: float) -> None:
-        value = min(max(float(value), self.minimum), self.maximum)
+        """A value set outside a mouse drag (CTK's ``ctkSliderWidget::setSpinBoxValue``): with tracking off it
+        emits ``valueIsChanging`` and then ``valueChanged``; a mouse drag emits only ``valueIsChanging`` (the
+        fakes' environment emits that signal itself)."""
+        value = round(min(max(float(value), self.minimum), self.maximum), self.decimals)
         if value != self._value:
             self._value = value
+            if not self.tracking:
+                self.valueIsChanging.emit(value)
             self.valueChanged.emit(value)
 
 
