@@ -29,6 +29,9 @@ from .viewport import SlicerViewport
 
 ViewKind = Literal["remote", "direct"]
 LAYOUT_ID = "LesionSeg"
+#: Streamed views: frames per second at most, and the JPEG quality of every frame (trame-rca's still quality).
+FRAME_RATE = 60.0
+FRAME_QUALITY = 90
 _server_names = itertools.count()
 
 
@@ -115,7 +118,12 @@ class ReviewWebApp:
             return
         from trame_slicer.rca_view import register_rca_factories  # noqa: PLC0415
 
-        register_rca_factories(self.slicer_app.view_manager, self.server)
+        # One frame per update at a quality the page keeps (no second "still" render of every frame), and the
+        # full frame rate when the mouse is on the panel, not on a view (slider drags): trame-rca's defaults
+        # (quality 50 then a re-render at 90; 10 fps for views without the mouse) doubled the renders and held
+        # each view's next frame back up to 100 ms.
+        register_rca_factories(self.slicer_app.view_manager, self.server, target_fps=FRAME_RATE,
+                               blur_fps=FRAME_RATE, interactive_quality=FRAME_QUALITY)
 
     def _open_initial(self) -> None:
         c = self.config

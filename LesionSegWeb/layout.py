@@ -76,7 +76,7 @@ def _model(binding: ReviewBinding) -> None:
 
 def _review(binding: ReviewBinding) -> None:
     _section("Review")
-    with html.Div(classes="d-flex align-center"):
+    with html.Div(classes="d-flex align-center", id="threshold-row"):
         v.VSlider(v_model=("threshold",), min=0.0, max=1.0, step=0.01, name="Decision threshold",
                   label="Decision threshold", thumb_label=True, hide_details=True, color="primary",
                   disabled=("!has_probability",), id="threshold-slider",

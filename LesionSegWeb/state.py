@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +54,12 @@ class Viewport(Protocol):
     def set_overlay_opacity(self, nodes: list[Any], opacity: float) -> None: ...
 
     def set_visible(self, node: Any, visible: bool) -> None: ...
+
+    def redraw_only_changed(self, changed: Callable[[], Any], volume_node: Any,
+                            segmentations: Callable[[], list[Any]], dragging: bool = False,
+                            ) -> AbstractContextManager[None]: ...
+
+    def redraw_stale(self) -> None: ...
 
 
 def initial_state() -> dict[str, Any]:
@@ -373,8 +380,21 @@ class ReviewBinding:
         self._thresholds.submit(float(threshold))
 
     def _show_threshold(self, threshold: float) -> None:
-        with self.state:  # pushed to the page when done (this may run in a task, outside any message)
+        """One slider value → session; each view that shows a changed voxel redraws once, the others not at all.
+        The state is pushed to the page when done (this may run in a task, outside any message)."""
+        with self.state, self.viewport.redraw_only_changed(self._changed_box, self.session.flair_node,
+                                                           self._overlay_nodes, dragging=self.slider.dragging):
             self._guard(lambda: self.slider.change(threshold) and None)
+
+    def _changed_box(self) -> Any:
+        """The (z, y, x) box of voxels the last update changed (``ReviewState.changed_bbox``; the whole grid when
+        the session does not say)."""
+        review = self.session.state
+        if review is None:
+            return None
+        if hasattr(review, "changed_bbox"):
+            return review.changed_bbox
+        return tuple(slice(0, n) for n in self.session.flair.shape)
 
     def threshold_start(self) -> None:
         """The slider's ``start`` event: a drag begins."""
@@ -384,7 +404,9 @@ class ReviewBinding:
         """The slider's ``end`` event (the drag released, with the final value): sync the whole session and
         send the lesion list."""
         self._thresholds.discard()
-        self._guard(lambda: self.slider.settle(None if threshold is None else float(threshold)) and None)
+        with self.viewport.redraw_only_changed(self._changed_box, self.session.flair_node, self._overlay_nodes):
+            self._guard(lambda: self.slider.settle(None if threshold is None else float(threshold)) and None)
+        self.viewport.redraw_stale()
         self._send_lesions()
 
     def _send_lesions(self) -> None:

@@ -1,17 +1,27 @@
-"""Benchmark the review web app as a user meets it: ``lesionseg app`` start time, slider-change-to-new-frame
-latency in a real browser (Chromium via Playwright, keyboard steps on the "Decision threshold" slider), and
-the server's memory. Baselines measured in the same run: the bare CLI start (``lesionseg --help``) for the
-start time, and the session's own ``set_threshold`` (no server, no browser) for the latency.
+"""Benchmark the review web app as a user meets it: ``lesionseg app`` start time, slider latency in a real
+browser (Chromium via Playwright) — keyboard steps and MOUSE DRAGS of the "Decision threshold" slider — browser
+long tasks, and the server's memory. Baselines measured in the same run: the bare CLI start (``lesionseg
+--help``) for the start time, and the session's own ``set_threshold`` (no server, no browser) for the latency.
 
     python benchmarks/bench_app.py [--phantom | --case DIR] [--moves 20] [--screenshot docs/web_screenshot.png]
 
-By default the case is a phantom brain crop (seed 0) with a model-free stand-in probability map
-(the reference lesions blurred, with noise), written to a temporary folder.
+``--case DIR`` takes a case folder (``flair``, ``lesions``, ``probability``) or the folder ``lesionseg demo OUT``
+wrote (``OUT/case`` + ``OUT/prediction/probability.nii.gz``, the full-size demo case). By default the case is a
+phantom brain crop (seed 0) with a model-free stand-in probability map (the reference lesions blurred, with
+noise), written to a temporary folder.
+
+Mouse drags (60 Hz moves, ``page.mouse`` down/move/up on the slider track): in-page observers time-stamp each
+new value the slider shows (client side), each summary line the server sends (``t = …``) and each new axial
+image (``src`` of the streamed ``<img>``). For each new slider value, *move → frame* is the time from the move to
+the first new axial frame after the server showed that value (or a newer one: values are coalesced); *settle*
+is the time from the last move to the first frame after the final value; long tasks come from a
+``PerformanceObserver('longtask')``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import statistics
@@ -19,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,15 +80,15 @@ def cli_help_seconds() -> float:
     return time.perf_counter() - start
 
 
-def session_latency(case: Path, thresholds: list[float]) -> float:
-    """Median seconds of ``ReviewSession.set_threshold`` alone (same case, same thresholds)."""
+def session_latency(files: dict[str, Path], thresholds: list[float]) -> float:
+    """Median seconds of ``ReviewSession.set_threshold`` alone (same case, same thresholds, the app's rule)."""
     from LesionSegLib.headless import make_scene
     from LesionSegLib.session import ReviewSession
 
     session = ReviewSession(make_scene().scene)
-    session.set_inputs(case / "flair.nii.gz")
-    session.set_reference(case / "lesions.nii.gz")
-    session.load_probability(case / "probability.nii.gz", 0.5)
+    session.set_inputs(files["flair"])
+    session.set_reference(files["reference"])
+    session.load_probability(files["probability"], 0.5)
     times = []
     for t in thresholds:
         start = time.perf_counter()
@@ -86,7 +97,96 @@ def session_latency(case: Path, thresholds: list[float]) -> float:
     return statistics.median(times)
 
 
-def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[float], float]:
+PROBE_JS = """() => {
+  const probe = {values: [], summaries: [], frames: [], longtasks: []};
+  window.__probe = probe;
+  const img = document.querySelector('img');
+  new MutationObserver(() => probe.frames.push(performance.now()))
+    .observe(img, {attributes: true, attributeFilter: ['src']});
+  const summary = document.querySelector('#summary');
+  new MutationObserver(() => {
+    const m = summary.innerText.match(/t = ([0-9.]+)/);
+    if (m) probe.summaries.push([performance.now(), parseFloat(m[1])]);
+  }).observe(summary, {childList: true, characterData: true, subtree: true});
+  const value = document.querySelector('#threshold-value');
+  new MutationObserver(() => probe.values.push([performance.now(), parseFloat(value.innerText)]))
+    .observe(value, {childList: true, characterData: true, subtree: true});
+  new PerformanceObserver((list) => list.getEntries().forEach(
+    (e) => probe.longtasks.push([e.startTime, e.duration]))).observe({type: 'longtask'});
+}"""
+
+
+@dataclass
+class DragResult:
+    """Times (ms) of one mouse drag from ``start`` to ``end`` (threshold values)."""
+
+    start: float
+    end: float
+    move_to_frame: list[float]
+    settle: float
+    longest_task: float
+    values: int  #: new values the slider showed (client side)
+    summaries: int  #: summary lines the server sent
+    frames: int  #: new axial frames
+
+
+def _after(times: list[float], t: float) -> float | None:
+    return next((x for x in times if x >= t), None)
+
+
+def analyse_drag(probe: dict, start: float, end: float, stop_ms: float) -> DragResult:
+    """Per-value move → frame latencies from the in-page probe (see the module docstring)."""
+    rising = end > start
+    frames = sorted(probe["frames"])
+    latencies = []
+    for moved, value in probe["values"]:
+        shown = next((t for t, v in probe["summaries"] if t >= moved and (v >= value if rising else v <= value)),
+                     None)
+        frame = None if shown is None else _after(frames, shown)
+        if frame is not None:
+            latencies.append(frame - moved)
+    final = probe["values"][-1][1] if probe["values"] else end
+    shown = next((t for t, v in probe["summaries"] if t >= stop_ms - 5000 and abs(v - final) < 1e-9), None)
+    frame = None if shown is None else _after(frames, shown)
+    settle = float("nan") if frame is None else max(0.0, frame - stop_ms)
+    longest = max((d for _, d in probe["longtasks"]), default=0.0)
+    return DragResult(start, end, latencies, settle, longest, len(probe["values"]), len(probe["summaries"]),
+                      len(frames))
+
+
+def mouse_drag(page, start: float, end: float, seconds: float = 1.5, hz: float = 60.0) -> DragResult:
+    """Drag the slider's thumb from ``start`` to ``end`` with the mouse at ``hz`` moves per second, hold, release."""
+    track = page.locator("#threshold-row .v-slider-track").bounding_box()
+    y = track["y"] + track["height"] / 2
+
+    def x_of(value: float) -> float:
+        return track["x"] + value * track["width"]
+
+    slider = page.get_by_role("slider", name="Decision threshold")
+    current = float(slider.get_attribute("aria-valuenow"))
+    page.mouse.move(x_of(current), y)
+    page.mouse.down()
+    page.wait_for_timeout(300)
+    page.mouse.move(x_of(start), y, steps=5)
+    page.wait_for_timeout(3000)  # the server catches up with the start value
+    page.evaluate("() => { const p = window.__probe; p.values = []; p.summaries = []; p.frames = [];"
+                  " p.longtasks = []; }")
+    steps = max(2, int(seconds * hz))
+    period = 1.0 / hz
+    begin = time.perf_counter()
+    for i in range(1, steps + 1):
+        page.mouse.move(x_of(start + (end - start) * i / steps), y)
+        delay = begin + i * period - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    stop_ms = page.evaluate("() => performance.now()")
+    page.wait_for_timeout(2500)
+    page.mouse.up()
+    page.wait_for_timeout(1500)
+    return analyse_drag(page.evaluate("() => window.__probe"), start, end, stop_ms)
+
+
+def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[float], float, list[DragResult]]:
     """(per-move latencies in s, seconds until the first frame) for keyboard moves of the slider."""
     from playwright.sync_api import sync_playwright
 
@@ -101,6 +201,8 @@ def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[flo
                                timeout=120_000)
         page.locator("#summary").filter(has_text="t = ").wait_for(timeout=120_000)
         first_frame = time.perf_counter() - start
+        page.evaluate(PROBE_JS)
+        drags = [mouse_drag(page, 0.6, 0.3), mouse_drag(page, 0.3, 0.3), mouse_drag(page, 0.3, 0.7)]
         slider = page.get_by_role("slider", name="Decision threshold")
         slider.focus()
         latencies = []
@@ -124,13 +226,45 @@ def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[flo
             page.wait_for_timeout(500)
             page.screenshot(path=str(screenshot))
         context.close()
-    return latencies, first_frame
+    return latencies, first_frame, drags
+
+
+def case_files(folder: Path) -> dict[str, Path]:
+    """flair, lesions and probability of a case folder, or of a ``lesionseg demo`` output folder."""
+    if (folder / "case" / "flair.nii.gz").is_file():
+        return {"flair": folder / "case" / "flair.nii.gz", "reference": folder / "case" / "lesions.nii.gz",
+                "probability": folder / "prediction" / "probability.nii.gz"}
+    return {"flair": folder / "flair.nii.gz", "reference": folder / "lesions.nii.gz",
+            "probability": folder / "probability.nii.gz"}
+
+
+def drag_values(drags: list[DragResult]) -> list[float]:
+    """The 0.01 slider values the drags passed through, in order (the baseline replays them)."""
+    out: list[float] = []
+    for drag in drags:
+        n = round(abs(drag.end - drag.start) / 0.01)
+        sign = 1 if drag.end >= drag.start else -1
+        out += [round(drag.start + sign * 0.01 * i, 2) for i in range(n + 1)]
+    return out
+
+
+def print_table(rows: list[tuple[str, float, float | None, str]]) -> None:
+    print(f"| {'measure':<64} | {'value':>9} | {'baseline':>9} | {'ratio':>6} | baseline is")
+    print(f"|{'-' * 66}|{'-' * 11}|{'-' * 11}|{'-' * 8}|---")
+    for name, value, base, what in rows:
+        ratio = f"{value / base:6.1f}" if base else "      "
+        base_text = f"{base:9.2f}" if base else " " * 9
+        print(f"| {name:<64} | {value:9.2f} | {base_text} | {ratio} | {what}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--case", type=Path, help="case folder with flair, lesions and probability")
+    source.add_argument("--case", type=Path, help="case folder (flair, lesions, probability) or a demo output")
     source.add_argument("--phantom", action="store_true", help="the whole 1 mm phantom brain (slow to make)")
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--screenshot", type=Path)
@@ -138,11 +272,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         case = args.case or make_case(Path(tmp) / "case", None if args.phantom else (90.0, 150.0, 150.0))
+        files = case_files(case)
         port = free_port()
         begin = time.perf_counter()
+        load_before = os.getloadavg()
         server = subprocess.Popen(
-            [sys.executable, "-m", "LesionSegLogic", "app", "--case", str(case), "--port", str(port),
-             "--out", str(Path(tmp) / "out")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [sys.executable, "-m", "LesionSegLogic", "app", "--flair", str(files["flair"]),
+             "--reference", str(files["reference"]), "--probability", str(files["probability"]),
+             "--port", str(port), "--out", str(Path(tmp) / "out")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             while True:
                 if server.poll() is not None:
@@ -153,32 +291,43 @@ def main() -> int:
                         break
                 time.sleep(0.05)
             listening = time.perf_counter() - begin
-            latencies, first_frame = browser_run(f"http://127.0.0.1:{port}/", args.moves, args.screenshot)
+            latencies, first_frame, drags = browser_run(f"http://127.0.0.1:{port}/", args.moves, args.screenshot)
             rss, peak = rss_mib(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=20)
-        shape = __import__("nibabel").load(str(case / "flair.nii.gz")).shape
+        load_after = os.getloadavg()
+        shape = __import__("nibabel").load(str(files["flair"])).shape
         baseline_start = cli_help_seconds()
         thresholds = [0.5 + 0.01 * (i if i < args.moves // 2 else args.moves - i) for i in range(1, args.moves + 1)]
-        baseline_latency = session_latency(case, thresholds)
+        baseline_latency = session_latency(files, thresholds)
+        baseline_drag = session_latency(files, drag_values(drags))
 
     median = statistics.median(latencies)
+    moving = [x for d in drags if d.start != d.end for x in d.move_to_frame]
     rows = [
         ("server start → listening (s)", listening, baseline_start, "`lesionseg --help`"),
         ("page load → first frame (s)", first_frame, None, ""),
         (f"slider key → new frame + metrics, median of {len(latencies)} (ms)", 1000 * median,
          1000 * baseline_latency, "session.set_threshold alone"),
         ("slider key → new frame, max (ms)", 1000 * max(latencies), None, ""),
-        ("server memory RSS / peak (MiB)", rss, None, f"peak {peak:.0f}"),
+        (f"mouse drag move → new axial frame, median of {len(moving)} (ms)", statistics.median(moving or [np.nan]),
+         1000 * baseline_drag, "session.set_threshold alone"),
+        ("mouse drag move → new axial frame, p95 (ms)", percentile(moving, 95), None, ""),
     ]
-    print(f"case: {case} grid {shape} (x, y, z); machine: {__import__('os').cpu_count()} CPUs")
-    print(f"| {'measure':<62} | {'value':>9} | {'baseline':>9} | {'ratio':>6} | baseline is")
-    print(f"|{'-' * 64}|{'-' * 11}|{'-' * 11}|{'-' * 8}|---")
-    for name, value, base, what in rows:
-        ratio = f"{value / base:6.1f}" if base else "      "
-        base_text = f"{base:9.2f}" if base else " " * 9
-        print(f"| {name:<62} | {value:9.2f} | {base_text} | {ratio} | {what}")
+    for drag in drags:
+        label = f"{drag.start:.2f} → {drag.end:.2f}" if drag.start != drag.end else f"held at {drag.end:.2f}"
+        if drag.start != drag.end:
+            rows.append((f"drag {label}: mouse stops → final frame (ms)", drag.settle, None, ""))
+        rows.append((f"drag {label}: longest browser task (ms)", drag.longest_task, None, ""))
+        if drag.start != drag.end:
+            rows.append((f"drag {label}: values shown / summaries / axial frames", drag.values, None,
+                         f"{drag.summaries} summaries, {drag.frames} frames"))
+    rows.append(("server memory RSS / peak (MiB)", rss, None, f"peak {peak:.0f}"))
+    print(f"case: {case} grid {shape} (x, y, z); machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) "
+          f"before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print_table(rows)
     return 0
 
 
