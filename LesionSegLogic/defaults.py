@@ -84,6 +84,8 @@ class MapDefaults:
     rule: str
     rule_source: str
     model: str | None = None
+    #: the threshold is the one a model recommended (recorded beside the map), not the user's or the fallback
+    recommended: bool = False
 
     def describe(self) -> str:
         """One line: ``threshold 0.90 (…), rule anima (…)``; without a threshold only the rule."""
@@ -140,6 +142,7 @@ def defaults_for_map(
     threshold ``None``; the rule is still read from a ``summary.json`` beside the file.
     """
     recorded = read_recorded(map_path) if map_path is not None else Recorded()
+    recommended = False
     where = str(recorded.path) if recorded.path else ""
     note = f"; {recorded.problem}" if recorded.problem else ""
     if rule is not None:
@@ -156,10 +159,11 @@ def defaults_for_map(
         kind = "recommended threshold" if recorded.threshold_is_recommended else "prediction threshold"
         owner = f"model {recorded.model}'s " if recorded.model else "the "
         value, source = recorded.threshold, f"{owner}{kind}, from {where}"
+        recommended = recorded.threshold_is_recommended
     else:
         value = FALLBACK_THRESHOLD
         source = f"no threshold given and no {SUMMARY_FILE} with one beside the map: fallback {FALLBACK_THRESHOLD}"
-    return MapDefaults(value, source + note, rule_value, rule_source, recorded.model)
+    return MapDefaults(value, source + note, rule_value, rule_source, recorded.model, recommended)
 
 
 def _held_out(card: CardLike, metric: str) -> float:

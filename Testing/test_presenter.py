@@ -18,7 +18,7 @@ from LesionSegLib.presenter import (
     PanelState,
     table_row,
 )
-from LesionSegLib.widget_tests import FakeCard, FakeSession
+from LesionSegLib.widget_tests import FakeCard, FakeResult, FakeSession
 
 from LesionSegLogic.errors import InputError, LesionSegError
 
@@ -349,3 +349,35 @@ def test_presenter_drives_a_real_review_session() -> None:
     assert presenter.view().rescore_prediction_enabled
     presenter.rescore("prediction")
     assert presenter.state is PanelState.ACCEPTED
+
+
+def test_a_map_from_lesionseg_predict_opens_at_the_threshold_its_model_recommended(h: Harness, tmp_path) -> None:
+    """The desktop face applies the one threshold policy (LesionSegLogic.defaults): the summary.json beside a
+    map from `lesionseg predict` gives the threshold, "Recommended" is enabled, and the status says so."""
+    import json
+
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"model": {"name": "dice", "recommended_threshold": 0.8}, "settings": {"threshold": 0.8}}))
+    h.presenter.set_inputs(Node("vtkMRMLScalarVolumeNode"))
+    h.presenter.load_probability(str(tmp_path / "probability.nii.gz"))
+    session = h.sessions[-1]
+    assert session.recommended_threshold == pytest.approx(0.8)
+    view = h.view
+    assert view.recommended_enabled and view.recommended_text == "Recommended (0.80)"
+    assert "model dice's recommended threshold" in view.status
+    # the same file name without a summary beside it: the fallback, said in words, and no "recommended"
+    other = tmp_path / "other"
+    other.mkdir()
+    h.presenter.load_probability(str(other / "probability.nii.gz"))
+    assert h.sessions[-1].recommended_threshold == pytest.approx(0.5)
+    assert not h.view.recommended_enabled and "fallback" in h.view.status
+
+
+def test_a_runs_warnings_are_shown_not_swallowed(h: Harness) -> None:
+    h.ready()
+    session, job = h.start()
+    session.runner.result = FakeResult(details={"warnings": ["image looks like a spinal cord; model is brain"]})
+    job.exit_code = 0
+    h.presenter.poll()
+    assert h.view.state is PanelState.REVIEWING
+    assert h.view.status.startswith("Warning:") and "spinal cord" in h.view.status

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Protocol
 
+from LesionSegLogic.defaults import defaults_for_map
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
 from .parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice, ReviewParameters
@@ -326,11 +327,16 @@ class PanelPresenter:
             self._publish(str(error))
             return False
         self._show(session, getattr(result, "recommended_threshold", None))
+        warnings = (getattr(result, "details", None) or {}).get("warnings") or []
+        if warnings:  # e.g. a brain model on a spinal-cord image: said, never silent (issue 15 item 5)
+            self._publish("Warning: " + " ".join(str(w) for w in warnings))
         return False
 
     def load_probability(self, path: str) -> None:
-        """Review an existing probability map on the FLAIR grid. No model gave it a threshold, so there is no
-        "recommended" value: the review starts at the session's default and the button stays disabled."""
+        """Review an existing probability map on the FLAIR grid, at the threshold of the project's one policy
+        (:func:`LesionSegLogic.defaults.defaults_for_map`: the ``summary.json`` that ``lesionseg predict`` wrote
+        beside the map, else the fallback). Only a threshold a model recommended there enables "Recommended";
+        the status says where the threshold came from."""
         if self.state in RUN_STATES or self.inputs.flair is None:
             self._publish()
             return
@@ -338,14 +344,17 @@ class PanelPresenter:
             self._publish("Choose a probability map file first.")
             return
 
+        chosen = defaults_for_map(path, rule=self.parameters.rule)
+
         def load():
             session = self._new_session()
-            session.load_probability(path)
+            session.load_probability(path, chosen.threshold)
             return session
 
         ok, session = self._attempt(load)
         if ok:
-            self._show(session, None)
+            self._show(session, chosen.threshold if chosen.recommended else None)
+            self._publish(f"Opened the map at {chosen.describe()}.")
 
     def _show(self, session: Any, recommended: float | None) -> None:
         self.session = session

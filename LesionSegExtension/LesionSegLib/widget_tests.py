@@ -73,6 +73,7 @@ class FakeJob:
 class FakeResult:
     recommended_threshold: float = 0.35
     model_name: str = "fake"
+    details: dict = field(default_factory=dict)
 
 
 class FakeRunner:
@@ -81,6 +82,7 @@ class FakeRunner:
     def __init__(self) -> None:
         self.jobs: list[FakeJob] = []
         self.error: LesionSegError | None = None
+        self.result = FakeResult()
 
     def start(self, request, progress=None) -> FakeJob:
         self.jobs.append(FakeJob())
@@ -91,7 +93,7 @@ class FakeRunner:
             raise Cancelled("inference cancelled")
         if self.error is not None:
             raise self.error
-        return FakeResult()
+        return self.result
 
 
 @dataclass
