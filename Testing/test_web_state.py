@@ -177,6 +177,82 @@ def test_bad_paths_become_a_panel_message_and_change_nothing(web, folders, path,
     assert web.session.flair_node is before
 
 
+@pytest.mark.parametrize("which, bad, words", [
+    ("path_reference", "broken.nii.gz", "broken.nii.gz"),
+    ("path_probability", "broken.nii.gz", "broken.nii.gz"),
+    ("path_probability", "other-grid.nii.gz", "other-grid.nii.gz: probability map is not on the grid"),
+    ("path_t2", "missing.nii.gz", "missing.nii.gz"),
+])
+def test_a_failed_open_keeps_the_open_review_and_names_the_file(web, folders, which, bad, words) -> None:
+    """Issue 15 item 7: a good FLAIR with a bad companion file used to replace the inputs before failing."""
+    case = folders["case"]
+    (case / "broken.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
+    flair, _, probability = synthetic_case()
+    write_image(Image(probability[:, :20], (2.0, 1.0, 1.0), (0.0, 0.0, 0.0), np.eye(3), "p"),
+                case / "other-grid.nii.gz")
+    set_state(web, threshold=0.33)
+    session, state = web.session, web.server.state
+    before = (session.flair_node, session.probability, session.threshold, state.summary, state.case_name)
+    fields = {"path_flair": str(case / "flair.nii.gz"), "path_t2": "", "path_reference": "", "path_probability": ""}
+    set_state(web, **{**fields, which: str(case / bad)})
+    assert web.binding.open_files() is False
+    assert state.message_kind == "error" and words in state.message
+    assert (session.flair_node, session.probability, session.threshold, state.summary, state.case_name) == before
+
+
+def test_recommended_shows_nothing_until_a_model_gave_a_threshold(web, folders) -> None:
+    """Issue 15 item 6: a map with no model behind it (no summary.json) has no "recommended" threshold."""
+    set_state(web, path_case=str(folders["case"]))
+    assert web.binding.open_case()
+    assert web.server.state.recommended is None and web.server.state.recommended_by == ""
+    assert "Recommended: {{ recommended == null ? '—'" in web.page.html
+
+
+def test_accept_draws_an_outline_that_stays_while_the_review_follows_the_slider(web) -> None:
+    set_state(web, threshold=0.3, accepted_visible=True, accepted_opacity=1.0)
+    accepted_mask = web.session.state.mask.copy()
+    web.binding.accept()
+    node = web.session.accepted_node
+    display = node.GetDisplayNode()
+    assert web.server.state.accepted == node.GetName() and "t=0.30" in node.GetName()
+    assert not display.GetVisibility2DFill() and display.GetVisibility2DOutline() and display.GetVisibility()
+    set_state(web, threshold=0.7)
+    assert np.array_equal(web.session.review.labels, np.asarray(engine_at(web, 0.7).overlay))
+    from LesionSegLib.segmentation import merged_mask  # noqa: PLC0415
+
+    assert np.array_equal(merged_mask(node, web.session.flair_node, web.session.scene), accepted_mask)
+    assert not np.array_equal(accepted_mask, web.session.state.mask)
+    set_state(web, accepted_visible=False, accepted_opacity=0.4)
+    assert not display.GetVisibility() and display.GetOpacity() == pytest.approx(0.4)
+    set_state(web, accepted_visible=True)
+    assert display.GetVisibility()
+    web.binding.rescore()
+    expected = ThresholdEngine(accepted_mask.astype(np.float32), web.session.flair.spacing,
+                               reference=web.session.reference, rule=web.session.parameters.rule).at(0.5)
+    assert web.session.metrics["lesion"] == expected.metrics["lesion"]
+    assert "Re-scored" in web.server.state.message
+
+
+def test_latest_value_processes_only_the_newest_of_a_burst() -> None:
+    from LesionSegWeb.latest import LatestValue  # noqa: PLC0415
+
+    seen: list[int] = []
+    latest = LatestValue(seen.append)
+
+    async def burst() -> None:
+        for value in range(50):  # arrives faster than the loop runs the processing task
+            latest.submit(value)
+        await asyncio.sleep(0.01)
+        latest.submit(99)
+        latest.discard()  # a settled value superseded it
+        await asyncio.sleep(0.01)
+
+    asyncio.run(burst())
+    assert seen == [49] and latest.dropped == 49 and not latest.pending
+    latest.submit(7)  # outside a running loop: at once
+    assert seen == [49, 7]
+
+
 def test_demo_case_loads_with_a_stand_in_probability(web) -> None:
     assert web.server.state.demo_names == ["demo-a"]
     assert asyncio.run(web.binding.load_demo("demo-a"))
