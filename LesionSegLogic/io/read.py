@@ -29,7 +29,7 @@ ROLES: tuple[str, ...] = ("image", "mask", "probability")
 PROBABILITY_TOLERANCE = 1e-3
 
 
-def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
+def read_image(path: str | PathLike[str], *, role: Role = "image", series: str | None = None) -> Image:
     """Read a 3-D scalar volume and check it for its ``role``.
 
     * ``"image"``: float32; finite; not constant.
@@ -39,14 +39,20 @@ def read_image(path: str | PathLike[str], *, role: Role = "image") -> Image:
     * ``"probability"``: float32 within [0, 1] (± :data:`PROBABILITY_TOLERANCE`, then clipped).
 
     The header is read and checked first (:mod:`LesionSegLogic.io.header`), so a corrupt header never makes
-    the reader allocate the memory it declares. Errors are :class:`~LesionSegLogic.errors.InputError`
-    subclasses whose message starts with the path.
+    the reader allocate the memory it declares. A folder is read as a DICOM series (``series`` names one when
+    it holds several; :func:`LesionSegLogic.io.dicom.read_dicom_series`). Errors are
+    :class:`~LesionSegLogic.errors.InputError` subclasses whose message starts with the path.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     path = Path(path)
     if not path.exists():
         raise FileMissingError("file not found", path)
+    if path.is_dir():  # a DICOM series folder (``series`` chooses among several): LesionSegLogic.io.dicom
+        from LesionSegLogic.io.dicom import read_dicom_series
+
+        image = read_dicom_series(path, series=series).image
+        return image.with_array(_check_values(image.array, role, path))
     if not path.is_file():
         raise FileMissingError("is not a regular file", path)
     is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
