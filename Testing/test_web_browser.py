@@ -1,9 +1,12 @@
-"""The web app in a real browser (Chromium through Playwright): ``lesionseg app`` is started as a user would,
-then the page is driven with the keyboard and the mouse — slider, metrics text, overlay frames, lesion rows,
-demo, bad paths, export."""
+"""The web app in a real browser (Chromium through Playwright): the app is started as ``lesionseg app`` builds it
+(same ``AppConfig`` from the same command line), with one difference: its model list is a slow fake model that
+honours cancel (this file, run as a script, is the launcher). The page is driven with the keyboard and the mouse
+— slider, metrics text, overlay frames, lesion rows, run + cancel, accept, failed opens, demo, bad paths, export.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -13,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("slicer")
@@ -54,6 +58,43 @@ def wait_for_server(process: subprocess.Popen, port: int, timeout_s: float = 90.
     raise TimeoutError("lesionseg app did not start listening")
 
 
+#: The slow fake model: this many steps of SLOW_STEP_S seconds (progress after each, cancel checked before each).
+SLOW_STEPS, SLOW_STEP_S = 400, 0.1
+
+
+class SlowModel:
+    """A model run that takes SLOW_STEPS × SLOW_STEP_S seconds, reports progress and honours the CancelToken."""
+
+    def __call__(self, request, progress, cancel):
+        from LesionSegLib.runner import InferenceResult  # noqa: PLC0415
+
+        from LesionSegLogic.errors import Cancelled  # noqa: PLC0415
+
+        for step in range(SLOW_STEPS):
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("inference cancelled")
+            if progress:
+                progress(step / SLOW_STEPS, f"patch {step}/{SLOW_STEPS}")
+            time.sleep(SLOW_STEP_S)
+        return InferenceResult(request.flair.with_array(np.full(request.flair.shape, 0.9, np.float32)), 0.5,
+                               "slow-fake")
+
+
+def serve(argv: list[str]) -> None:
+    """``lesionseg app ARGV`` with the slow fake model as the only model (the launcher of this module's server)."""
+    from LesionSegLib.runner import InProcessRunner  # noqa: PLC0415
+
+    from LesionSegLogic.cli import build_parser  # noqa: PLC0415
+    from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: PLC0415
+    from LesionSegWeb.services import ModelInfo, Services  # noqa: PLC0415
+
+    args = build_parser().parse_args(["app", *argv])
+    services = Services(models=lambda: [ModelInfo("slow-fake", 0.5)], runner=InProcessRunner(SlowModel()))
+    config = AppConfig(case=args.case, rule=args.rule, port=args.port, out=args.out, demo_dir=args.demo_dir,
+                       services=services)
+    ReviewWebApp(config).start()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     ensure_chromium()
@@ -61,7 +102,7 @@ def served(tmp_path_factory):
     case = write_case(root / "cases" / "case-a")
     write_case(root / "demos" / "demo-a")
     port = free_port()
-    command = [sys.executable, "-m", "LesionSegLogic", "app", "--case", str(case), "--port", str(port),
+    command = [sys.executable, __file__, "--case", str(case), "--port", str(port),
                "--demo-dir", str(root / "demos"), "--out", str(root / "out")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
     try:
@@ -129,11 +170,14 @@ def test_matching_rule_select_and_overlay_mode_toggle(page) -> None:
     for _ in range(30):  # t = 0.30: hussein and anima disagree on this case there (test_web_state)
         page.keyboard.press("ArrowRight")
     page.locator("#summary").filter(has_text="t = 0.30").wait_for(timeout=20_000)
+    from LesionSegLogic.defaults import DEFAULT_RULE  # noqa: PLC0415
+
     select = page.get_by_role("combobox", name="Matching rule")
-    assert select.input_value() == "hussein"
+    assert select.input_value() == DEFAULT_RULE
+    other = "hussein" if DEFAULT_RULE == "anima" else "anima"
     before = summary(page)
-    select.select_option("anima")
-    page.locator("#message").filter(has_text="Matching rule: anima").wait_for(timeout=20_000)
+    select.select_option(other)
+    page.locator("#message").filter(has_text=f"Matching rule: {other}").wait_for(timeout=20_000)
     page.wait_for_function("(old) => document.querySelector('#summary').innerText !== old", arg=before,
                            timeout=20_000)
     before_frame = axial_frame(page)
@@ -153,6 +197,125 @@ def test_clicking_a_lesion_row_jumps_the_views(page) -> None:
     page.locator("#message").filter(has_text=re.compile("Reference lesion \\d+ at R")).wait_for(timeout=20_000)
     page.wait_for_function("(old) => document.querySelector('img').getAttribute('src') !== old",
                            arg=before, timeout=20_000)
+
+
+MESSAGE_LOG_JS = """() => {
+  window.__messages = [];
+  const box = document.querySelector('#message');
+  new MutationObserver(() => window.__messages.push([performance.now(), box.innerText]))
+    .observe(box, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def progress_percent(page) -> float:
+    return float(page.get_by_role("progressbar", name="Inference progress").get_attribute("aria-valuenow") or 0)
+
+
+def drag_slider(page, by: float) -> None:
+    """Drag the threshold slider's thumb with the mouse by ``by`` (a fraction of the track), in small moves."""
+    track = page.locator("#threshold-row .v-slider-track").bounding_box()
+    value = float(page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow"))
+    x, y = track["x"] + value * track["width"], track["y"] + track["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x + by * track["width"] * i / 10, y)
+        page.wait_for_timeout(16)
+    page.mouse.up()
+
+
+def axial_pixels(page) -> np.ndarray:
+    """RGB pixels of the axial view as the browser shows them."""
+    from PIL import Image as PILImage  # noqa: PLC0415
+
+    return np.asarray(PILImage.open(io.BytesIO(page.locator("img").first.screenshot())).convert("RGB"), dtype=int)
+
+
+def changed_pixels(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.count_nonzero(np.abs(a - b).max(axis=-1) > 40))
+
+
+def wait_for_axial_change(page, reference: np.ndarray, timeout_s: float = 20.0) -> int:
+    """Pixels that differ from ``reference`` in the first axial frame that differs (0 on time-out)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        changed = changed_pixels(axial_pixels(page), reference)
+        if changed > 20:
+            return changed
+    return 0
+
+
+def test_cancel_from_the_page_stops_the_run_and_keeps_the_review(page, served) -> None:
+    """Issue 15 item 2: the page answers while a model runs (slider, Cancel); Cancel stops the run at once and
+    the review is the one from before the run."""
+    out_before = sorted(p.name for p in (served["root"] / "out").glob("*")) if (served["root"] / "out").exists() \
+        else []
+    page.get_by_role("button", name="Run model").click()
+    page.wait_for_function("() => { const b = document.querySelector('[aria-label=\"Inference progress\"]');"
+                           " return b && Number(b.getAttribute('aria-valuenow')) >= 5; }", timeout=60_000)
+    before = summary(page)
+    drag_slider(page, -0.1)  # the slider keeps working during the run: a new summary comes back
+    threshold = page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow")
+    page.locator("#summary").filter(has_text=f"t = {float(threshold):.2f}").wait_for(timeout=10_000)
+    during = summary(page)
+    assert during != before
+    assert page.locator("#message").inner_text().startswith("Running")
+    assert progress_percent(page) < 100
+    page.evaluate(MESSAGE_LOG_JS)  # every message text with its time: "Cancelling…" may show only briefly
+    clicked = page.evaluate("() => performance.now()")
+    page.get_by_role("button", name="Cancel inference").click()
+    page.locator("#message").filter(has_text="cancelled").wait_for(timeout=5_000)
+    log = page.evaluate("() => window.__messages")
+    cancelling = next(t for t, text in log if "Cancelling…" in text)
+    ended = next(t for t, text in log if "cancelled" in text)
+    assert cancelling - clicked < 1_000 and ended - clicked < 2_000, log
+    assert page.get_by_role("button", name="Run model").is_enabled()
+    assert summary(page) == during
+    assert page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow") == threshold
+    after = sorted(p.name for p in (served["root"] / "out").glob("*")) if (served["root"] / "out").exists() else []
+    assert after == out_before  # nothing written
+
+
+def test_accept_shows_an_outline_that_stays_while_the_review_follows(page) -> None:
+    """Issue 15 item 3: accept at t1, move to t2: the summary follows t2, the accepted outline stays t1, the
+    toggle hides it (the axial frame changes each time)."""
+    slider = page.get_by_role("slider", name="Decision threshold")
+    t1 = float(slider.get_attribute("aria-valuenow"))
+    page.get_by_role("button", name="Accept prediction").click()
+    page.locator("#accepted").filter(has_text=f"t={t1:.2f}").wait_for(timeout=20_000)
+    page.get_by_role("button", name=re.compile("Jump to predicted lesion")).first.click()  # a slice it covers
+    page.locator("#message").filter(has_text=re.compile("Predicted lesion \\d+ at R")).wait_for(timeout=20_000)
+    slider.focus()
+    for _ in range(15):
+        page.keyboard.press("ArrowRight")
+    page.locator("#summary").filter(has_text=f"t = {t1 + 0.15:.2f}").wait_for(timeout=20_000)
+    assert f"t={t1:.2f}" in page.locator("#accepted").inner_text()
+    page.wait_for_timeout(1500)  # the last frames at t2 land
+    shown = axial_pixels(page)
+    page.get_by_role("checkbox", name="Show accepted outline").uncheck()
+    assert wait_for_axial_change(page, shown) > 20  # the outline went away …
+    page.get_by_role("checkbox", name="Show accepted outline").check()
+    hidden = axial_pixels(page)
+    assert wait_for_axial_change(page, hidden) > 20  # … and comes back
+
+
+def test_a_failed_open_names_the_file_and_keeps_the_review(page, served) -> None:
+    """Issue 15 item 7: a good FLAIR with a corrupt probability map: the message names the file; the open case,
+    its summary and threshold stay."""
+    case = served["root"] / "cases" / "case-a"
+    (case / "corrupt.nii.gz").write_bytes(b"\x1f\x8b this is not a volume")
+    before, case_name = summary(page), page.locator("#case-name").inner_text()
+    threshold = page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow")
+    page.get_by_text("Open a case or files").click()
+    page.get_by_label("FLAIR file").fill(str(case / "flair.nii.gz"))
+    page.get_by_label("Probability map (optional)").fill(str(case / "corrupt.nii.gz"))
+    page.get_by_role("button", name="Open files").click()
+    page.locator("#message").filter(has_text="corrupt.nii.gz").wait_for(timeout=20_000)
+    assert summary(page) == before and page.locator("#case-name").inner_text() == case_name
+    assert page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow") == threshold
+    page.get_by_label("Probability map (optional)").fill("")
+    page.get_by_text("Open a case or files").click()  # fold the panel again
 
 
 def test_a_path_outside_the_allowed_folders_is_refused_in_the_panel(page) -> None:
@@ -176,3 +339,7 @@ def test_export_writes_the_review(page, served) -> None:
     assert (folder / "lesionseg_metrics.json").is_file()
     assert (folder / "lesionseg_prediction.seg.nrrd").is_file()
     assert served["process"].poll() is None
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
