@@ -66,7 +66,18 @@ class PathGate:
             raise FileMissingError(f"{what} does not exist", text)
         if not path.is_file():
             raise FileMissingError(f"{what} is not a file", text)
+        self.check_data_files(path, what)
         return path
+
+    def check_data_files(self, path: Path, what: str = "file") -> None:
+        """Refuse a detached header (``.nhdr``/``.mhd``) whose data files, resolved, lie outside the allowed
+        folders (:func:`LesionSegLogic.io.detached.data_files`; issue 18)."""
+        from LesionSegLogic.io.detached import data_files  # noqa: PLC0415 - imported on use, like read_image
+
+        for data in data_files(path):
+            if not self.allows(data.resolve()):
+                raise OutsideAllowedError(
+                    f"{what}'s data file {data} is outside the folders this app may read", path)
 
     def folder(self, raw: str | Path, what: str = "case folder") -> Path:
         text = str(raw).strip()

@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module ``LesionSegLogic.cli.<name>`` exposing ``add_parser(subparsers)`` and
 ``run(args) -> int``. Modules import heavy packages (torch, scipy) inside ``run`` so ``--help`` stays fast.
-A :class:`~LesionSegLogic.errors.LesionSegError` becomes a one-line reason on stderr and exit status 2.
+A :class:`~LesionSegLogic.errors.LesionSegError` (and an ``OSError``, ``MemoryError`` or ``RecursionError`` caused by
+the input) becomes a one-line reason on stderr and exit status 2 (:func:`main`).
 """
 
 from __future__ import annotations
@@ -50,17 +51,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ALLOW_EXTERNAL_DATA_HELP = (
+    "read the voxels of a detached header (.nhdr/.mhd) even when its data file lies outside the header's own "
+    "folder (refused by default: a header can name any file, see docs/security.md)"
+)
+
+
+def add_allow_external_data(parser: argparse.ArgumentParser) -> None:
+    """The ``--allow-external-data`` option of every subcommand that reads images given on its command line."""
+    parser.add_argument("--allow-external-data", action="store_true", help=ALLOW_EXTERNAL_DATA_HELP)
+
+
+#: longest file name an error message repeats in full (longer ones are elided in the middle)
+MAX_SHOWN_PATH = 160
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. Every error the user can cause is one line on stderr and exit status 2: a
+    :class:`LesionSegError`, an :class:`OSError` (permission denied, a file name too long, a full disk), a
+    :class:`MemoryError` and a :class:`RecursionError` (absurdly nested input). Anything else is a bug and keeps
+    its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except LesionSegError as error:
-        print(f"lesionseg {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(error))
+    except OSError as error:
+        return _fail(args.command, os_error_line(error))
+    except MemoryError as error:
+        return _fail(args.command, f"out of memory ({error or 'no detail'}); try a smaller input or a machine "
+                                   "with more memory")
+    except RecursionError:
+        return _fail(args.command, "input nested too deeply to process")
     except KeyboardInterrupt:
         print(f"lesionseg {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def os_error_line(error: OSError) -> str:
+    """``"<file>: <reason>"`` for an operating-system error, on one line (long names elided)."""
+    reason = error.strerror or type(error).__name__
+    if error.filename is None:
+        return _one_line(f"{reason} ({error})" if str(error) and str(error) != reason else reason)
+    name = shorten_path(str(error.filename))
+    other = f" -> {shorten_path(str(error.filename2))}" if error.filename2 is not None else ""
+    return _one_line(f"{name}{other}: {reason}")
+
+
+def shorten_path(text: str, limit: int = MAX_SHOWN_PATH) -> str:
+    """``text`` itself, or its start and end around ``…`` when it is longer than ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[-half:]}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"lesionseg {command}: error: {_one_line(message)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, RULE_NAMES
 
 HELP = "metrics of a probability map (at a threshold) or a mask against a reference mask"
@@ -29,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"lesion matching rule (default: recorded beside the map, else {DEFAULT_RULE})")
     parser.add_argument("--no-surface", action="store_true", help="skip the surface distances")
     parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
+    add_allow_external_data(parser)
     return parser
 
 
@@ -51,13 +53,14 @@ def run(args: argparse.Namespace) -> int:
     chosen = defaults_for_map(args.prob or args.mask, threshold=args.threshold, rule=args.rule,
                               need_threshold=args.prob is not None)
     print(f"lesionseg evaluate: {chosen.describe()}", file=sys.stderr)
-    reference = read_image(args.ref, role="mask")
+    external = args.allow_external_data
+    reference = read_image(args.ref, role="mask", allow_external_data=external)
     if args.prob is not None:
-        source = read_image(args.prob, role="probability")
+        source = read_image(args.prob, role="probability", allow_external_data=external)
         same_grid_or_fail(source, reference)
         prediction = source.array >= np.float64(chosen.threshold)
     else:
-        source = read_image(args.mask, role="mask")
+        source = read_image(args.mask, role="mask", allow_external_data=external)
         same_grid_or_fail(source, reference)
         prediction = source.array > 0
     result = evaluate(prediction, reference.array > 0, reference.spacing, chosen.rule, threshold=chosen.threshold,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
@@ -25,6 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--rule", choices=RULE_NAMES,
                         help=f"lesion matching rule (default: recorded beside the maps, else {DEFAULT_RULE})")
     parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
+    add_allow_external_data(parser)
     return parser
 
 
@@ -68,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         for prob_path, ref_path in tqdm(
             list(zip(args.prob, args.ref, strict=True)), desc="subjects", unit="subject", file=sys.stderr
         ):
-            prob = read_image(prob_path, role="probability")
-            ref = read_image(ref_path, role="mask")
+            prob = read_image(prob_path, role="probability", allow_external_data=args.allow_external_data)
+            ref = read_image(ref_path, role="mask", allow_external_data=args.allow_external_data)
             same_grid_or_fail(prob, ref)
             yield ThresholdEngine(prob, reference=ref.with_array(ref.array > 0), rule=rule)
 

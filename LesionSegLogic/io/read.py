@@ -19,6 +19,7 @@ from LesionSegLogic.errors import (
     NonFiniteError,
 )
 from LesionSegLogic.image import Image
+from LesionSegLogic.io.detached import check_data_files
 from LesionSegLogic.io.formats import image_io_for_reading
 from LesionSegLogic.io.header import check_header, precheck_text_header
 from LesionSegLogic.io.nifti_scan import check_nifti_header, scan_nifti
@@ -29,7 +30,9 @@ ROLES: tuple[str, ...] = ("image", "mask", "probability")
 PROBABILITY_TOLERANCE = 1e-3
 
 
-def read_image(path: str | PathLike[str], *, role: Role = "image", series: str | None = None) -> Image:
+def read_image(
+    path: str | PathLike[str], *, role: Role = "image", series: str | None = None, allow_external_data: bool = False
+) -> Image:
     """Read a 3-D scalar volume and check it for its ``role``.
 
     * ``"image"``: float32; finite; not constant.
@@ -39,22 +42,29 @@ def read_image(path: str | PathLike[str], *, role: Role = "image", series: str |
     * ``"probability"``: float32 within [0, 1] (± :data:`PROBABILITY_TOLERANCE`, then clipped).
 
     The header is read and checked first (:mod:`LesionSegLogic.io.header`), so a corrupt header never makes
-    the reader allocate the memory it declares. A folder is read as a DICOM series (``series`` names one when
-    it holds several; :func:`LesionSegLogic.io.dicom.read_dicom_series`). Errors are
-    :class:`~LesionSegLogic.errors.InputError` subclasses whose message starts with the path.
+    the reader allocate the memory it declares. A detached header (``.nhdr``/``.mhd``) whose data file lies
+    outside its own folder is refused unless ``allow_external_data`` (:mod:`LesionSegLogic.io.detached`). A
+    folder is read as a DICOM series (``series`` names one when it holds several;
+    :func:`LesionSegLogic.io.dicom.read_dicom_series`). Errors are :class:`~LesionSegLogic.errors.InputError`
+    subclasses whose message starts with the path.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     path = Path(path)
-    if not path.exists():
-        raise FileMissingError("file not found", path)
-    if path.is_dir():  # a DICOM series folder (``series`` chooses among several): LesionSegLogic.io.dicom
+    try:
+        if not path.exists():
+            raise FileMissingError("file not found", path)
+        is_dir = path.is_dir()
+    except OSError as error:  # a name too long, a folder without permission
+        raise FileMissingError(f"cannot be opened ({error.strerror})", path) from None
+    if is_dir:  # a DICOM series folder (``series`` chooses among several): LesionSegLogic.io.dicom
         from LesionSegLogic.io.dicom import read_dicom_series
 
         image = read_dicom_series(path, series=series).image
         return image.with_array(_check_values(image.array, role, path))
     if not path.is_file():
         raise FileMissingError("is not a regular file", path)
+    check_data_files(path, allow_external=allow_external_data)
     is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
     if is_nifti:
         check_nifti_header(path)
