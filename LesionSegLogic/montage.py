@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from LesionSegLogic.errors import FileMissingError, OutputError
+from LesionSegLogic.errors import FileMissingError
 from LesionSegLogic.image import Image
 
 
@@ -111,32 +111,46 @@ def render_montage(
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int, what: str) -> Path:
-    """Save a matplotlib ``Figure`` as PNG atomically (temporary file + rename); OutputError if it cannot."""
+    """Save a matplotlib ``Figure`` as PNG with the one atomic writer (:func:`LesionSegLogic.io.write.staged_file`);
+    OutputError if it cannot. Whether ``path`` may be replaced is the caller's decision (``claim_outputs``)."""
+    from LesionSegLogic.io.write import staged_file
+    from LesionSegLogic.io.write_policy import refuse_image_extension
+
+    refuse_image_extension(path, f"{what} (PNG)")
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = target.with_name(f".{target.name}.tmp.png")
-        fig.savefig(staged, dpi=dpi, facecolor="black")
-        os.replace(staged, target)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write the {what} ({error.strerror})") from None
+    with staged_file(target, what=what) as staged:
+        fig.savefig(staged, dpi=dpi, facecolor="black", format="png")
     return target
+
+
+#: the files of a case folder a montage reads, in column order (label, file name)
+CASE_IMAGES = (("baseline FLAIR", "baseline_flair.nii.gz"), ("FLAIR", "flair.nii.gz"), ("T2", "t2.nii.gz"))
+#: ground-truth files, the first one present is drawn as the contour
+CASE_TRUTHS = ("new_lesions.nii.gz", "lesions.nii.gz")
+
+
+def case_inputs(case_dir: str | os.PathLike[str]) -> list[Path]:
+    """Every file of ``case_dir`` that :func:`montage_case` may read (an output must never replace one)."""
+    folder = Path(case_dir)
+    return [folder / name for name in (*(n for _, n in CASE_IMAGES), *CASE_TRUTHS)]
 
 
 def montage_case(case_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     """Montage of a phantom (or any) case folder holding ``flair.nii.gz``, ``t2.nii.gz`` and ``lesions.nii.gz``
     (and ``baseline_flair.nii.gz`` / ``new_lesions.nii.gz`` when present: the contour is then the new lesions)."""
     from LesionSegLogic.io import read_image
+    from LesionSegLogic.io.write_policy import refuse_inputs
 
     folder = Path(case_dir)
+    refuse_inputs([path], case_inputs(folder))
     if not folder.is_dir():
         raise FileMissingError("not a case folder", folder)
     images: dict[str, Image] = {}
-    for label, name in (("baseline FLAIR", "baseline_flair.nii.gz"), ("FLAIR", "flair.nii.gz"), ("T2", "t2.nii.gz")):
+    for label, name in CASE_IMAGES:
         if (folder / name).exists():
             images[label] = read_image(folder / name)
     if not images:
         raise FileMissingError("no flair.nii.gz or t2.nii.gz in the case folder", folder)
-    truth_name = "new_lesions.nii.gz" if (folder / "new_lesions.nii.gz").exists() else "lesions.nii.gz"
+    truth_name = next((name for name in CASE_TRUTHS if (folder / name).exists()), CASE_TRUTHS[-1])
     truth = read_image(folder / truth_name, role="mask") if (folder / truth_name).exists() else None
     return render_montage(images, truth, path, title=f"{folder.name} — contour: {truth_name if truth else 'none'}")

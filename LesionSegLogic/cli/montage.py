@@ -14,12 +14,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "longitudinal case) and write an axial + sagittal montage through the lesion load.",
     )
     parser.add_argument("case_dir", type=Path, help="case folder (e.g. written by `lesionseg phantom`)")
-    parser.add_argument("out", type=Path, help="PNG file to write")
+    parser.add_argument("out", type=Path, help="PNG file to write (never one of the case's images)")
+    parser.add_argument("--force", action="store_true", help="replace an existing OUT")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from LesionSegLogic.montage import montage_case
+    from LesionSegLogic.io.write_policy import claim_outputs, refuse_image_extension
+    from LesionSegLogic.montage import case_inputs, montage_case
 
+    refuse_image_extension(args.out, "montage (PNG)")
+    claim_outputs([args.out], inputs=case_inputs(args.case_dir), force=args.force)
     print(montage_case(args.case_dir, args.out))
     return 0

@@ -42,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--no-noise", action="store_true", help="noise-free images")
     parser.add_argument("--bias", type=float, default=0.15, help="bias field amplitude (0 = none)")
     parser.add_argument("--first-case", type=int, default=0, help="index of the first case (to extend a series)")
+    parser.add_argument("--force", action="store_true", help="replace the files of existing case folders")
     return parser
 
 
@@ -50,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from LesionSegLogic.io.write_policy import claim_outputs, terminate_as_exit
     from LesionSegLogic.phantom import PhantomOptions, case_seed, generate_case, load_brain_maps, write_case
+    from LesionSegLogic.phantom.case import case_files
 
     if args.cases < 1:
         raise InputError(f"--cases must be at least 1, got {args.cases}")
-    if args.n_lesions is not None and args.n_lesions < 0:
-        raise InputError(f"--lesions must be >= 0, got {args.n_lesions}")
     if args.snr is not None and args.snr <= 0:
         raise InputError(f"--snr must be positive, got {args.snr}")
     options = PhantomOptions(
@@ -67,13 +68,17 @@ def run(args: argparse.Namespace) -> int:
         noise=not args.no_noise,
         bias=args.bias,
     )
+    indices = range(args.first_case, args.first_case + args.cases)
+    names = case_files(args.longitudinal)
+    claim_outputs([args.out / f"case_{i:03d}" / n for i in indices for n in names], force=args.force)
     maps = load_brain_maps() if args.anatomy == "brain" else None
     start = time.perf_counter()
-    indices = range(args.first_case, args.first_case + args.cases)
-    for index in tqdm(indices, desc="phantom", unit="case"):
-        seed = case_seed(args.seed, index)
-        case = generate_case(seed, anatomy=args.anatomy, longitudinal=args.longitudinal, options=options, maps=maps)
-        folder = write_case(case, args.out / f"case_{index:03d}")
-        tqdm.write(f"{folder}: {len(case.records)} lesions, SNR {case.snr:.1f}, grid {case.flair.shape}")
+    with terminate_as_exit():
+        for index in tqdm(indices, desc="phantom", unit="case"):
+            seed = case_seed(args.seed, index)
+            case = generate_case(seed, anatomy=args.anatomy, longitudinal=args.longitudinal, options=options,
+                                 maps=maps)
+            folder = write_case(case, args.out / f"case_{index:03d}")
+            tqdm.write(f"{folder}: {len(case.records)} lesions, SNR {case.snr:.1f}, grid {case.flair.shape}")
     print(f"wrote {args.cases} case(s) to {args.out} in {time.perf_counter() - start:.1f} s")
     return 0

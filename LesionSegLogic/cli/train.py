@@ -73,6 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--lf1-estimator-only", action="store_true", help="train the LF1 estimator into --out")
     p.add_argument("--pairs", type=int, default=2000, help="LF1 estimator training pairs")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--force", action="store_true", help="start over in a run folder that holds an earlier run")
     p.add_argument(
         "--export",
         metavar="NAME",
@@ -130,6 +131,38 @@ def _config(args: argparse.Namespace):
         raise InputError(f"bad training option: {exc}") from None
 
 
+def _claim_run_folder(args: argparse.Namespace) -> None:
+    """The write policy (:mod:`LesionSegLogic.io.write_policy`): an earlier run in ``--out`` is continued with
+    ``--resume`` or replaced with ``--force``, never silently; the data, config and estimator are never written
+    over."""
+    from LesionSegLogic.io.write_policy import claim_outputs
+    from LesionSegLogic.training.loop import RUN_FILES
+    from LesionSegLogic.zoo.card import CARD_FILE, WEIGHTS_FILE
+
+    out = Path(args.out)
+    if args.lf1_estimator_only:
+        names: tuple[str, ...] = ("lf1_estimator.safetensors", "lf1_estimator.json")
+    else:
+        names = () if args.resume else RUN_FILES
+    targets = [out / n for n in names]
+    if args.export:
+        targets += [out / "model" / CARD_FILE, out / "model" / WEIGHTS_FILE]
+    inputs = [args.config, args.lf1_estimator, *(_data_files(args.data) if args.data else [])]
+    claim_outputs(targets, inputs=inputs, force=args.force or (args.resume and not args.lf1_estimator_only),
+                  override="--resume (continue the run) or --force (start over)")
+
+
+def _data_files(data: str) -> list[Path]:
+    """The manifest or the data folder's top files (an output must never replace one of them)."""
+    path = Path(data)
+    if path.is_file():
+        return [path]
+    try:
+        return [p for p in path.iterdir() if p.is_file()] if path.is_dir() else []
+    except OSError:
+        return []
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -137,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    _claim_run_folder(args)
     if args.lf1_estimator_only:
         from dataclasses import asdict
 

@@ -1,14 +1,23 @@
-"""``write_image``: atomic writes that never replace an input."""
+"""The one atomic writer: images (``write_image``), text/JSON (``write_text``, ``write_json``) and any file a
+library writes itself (``staged_file``), each moved into place whole and never over an input.
+
+Every writer stages under :func:`LesionSegLogic.io.write_policy.staging_path` in the target's folder and removes
+the staging entry on every failure path (including ``SystemExit`` from
+:func:`~LesionSegLogic.io.write_policy.terminate_as_exit` and ``KeyboardInterrupt``). Files are created with
+mode ``0o666`` filtered by the umask, as ``open(path, "w")`` does. Whether an existing output may be replaced is
+the commands' decision (:func:`~LesionSegLogic.io.write_policy.claim_outputs`), made before any work.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -17,6 +26,7 @@ from LesionSegLogic.errors import OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.convert import to_sitk
 from LesionSegLogic.io.formats import extension_for_writing
+from LesionSegLogic.io.write_policy import refuse_inputs, staging_path
 
 #: dtypes an output may be stored as
 WRITABLE_DTYPES = tuple(
@@ -42,29 +52,83 @@ def write_image(
     target = Path(path)
     ext = extension_for_writing(target)
     out_dtype = _output_dtype(image, dtype, target)
-    _refuse_protected(target, [*protect, *([image.name] if image.name else [])])
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot create the folder ({error.strerror})") from None
+    refuse_inputs([target], [*protect, *([image.name] if image.name else [])])
+    _make_parent(target)
     itk_image = to_sitk(image, out_dtype)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write in {target.parent} ({error.strerror})") from None
-    try:
+    with staged_file(target, what="image", directory=True) as staging:
         staged = staging / target.name
-        sitk.WriteImage(itk_image, str(staged), useCompression=ext != ".nii")
+        try:
+            sitk.WriteImage(itk_image, str(staged), useCompression=ext != ".nii")
+        except RuntimeError as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+            raise OutputError(f"{target}: cannot write the image ({reason})") from None
         # detached headers (.nhdr, .mhd) come with a data file: move it first, the header last
         for extra in sorted(p for p in staging.iterdir() if p != staged):
             os.replace(extra, target.parent / extra.name)
         os.replace(staged, target)
-    except (RuntimeError, OSError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-        raise OutputError(f"{target}: cannot write the image ({reason})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@contextlib.contextmanager
+def staged_file(target: str | PathLike[str], *, what: str = "file", directory: bool = False) -> Iterator[Path]:
+    """Yield a staging path next to ``target`` for a writer (``savefig``, ``torch.save``, ...) to fill; on success
+    it is moved onto ``target``; on any failure it is removed and an ``OSError`` becomes an :class:`OutputError`
+    naming ``target``. With ``directory=True`` a staging folder is made and yielded: the caller moves what it
+    wrote (the folder is removed afterwards either way)."""
+    target = Path(target)
+    _make_parent(target)
+    staged = staging_path(target)
+    try:
+        if directory:
+            staged.mkdir()
+        yield staged
+        if not directory:
+            os.replace(staged, target)
+    except OSError as error:
+        raise OutputError(f"{target}: cannot write the {what} ({_reason(error)})") from None
+    finally:
+        if staged.is_dir() and not staged.is_symlink():
+            shutil.rmtree(staged, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+
+
+def write_bytes(target: str | PathLike[str], data: bytes, *, what: str = "file") -> Path:
+    """Write ``data`` to ``target`` atomically (mode ``0o666 & ~umask``); returns the path."""
+    target = Path(target)
+    with staged_file(target, what=what) as staged:
+        handle = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(handle, "wb") as stream:
+            _write_all(stream, data)
+    return target
+
+
+def write_text(target: str | PathLike[str], text: str, *, what: str = "file") -> Path:
+    """Write UTF-8 ``text`` to ``target`` atomically; returns the path."""
+    return write_bytes(target, text.encode("utf-8"), what=what)
+
+
+def write_json(target: str | PathLike[str], data: Any, *, what: str = "JSON file", indent: int = 2) -> Path:
+    """Write ``data`` as strict JSON (no NaN: ``ValueError`` before anything is written) atomically."""
+    return write_text(target, json.dumps(data, indent=indent, allow_nan=False) + "\n", what=what)
+
+
+def _write_all(stream: Any, data: bytes) -> None:
+    """The one place bytes reach the disk (a test injects a full disk here)."""
+    stream.write(data)
+    stream.flush()
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{target}: cannot create the folder ({_reason(error)})") from None
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error) or type(error).__name__).lower()
 
 
 def _output_dtype(image: Image, dtype: np.dtype | type | str | None, target: Path) -> np.dtype:
@@ -75,16 +139,3 @@ def _output_dtype(image: Image, dtype: np.dtype | type | str | None, target: Pat
         names = ", ".join(str(d) for d in WRITABLE_DTYPES)
         raise OutputError(f"{target}: cannot store pixels as {out} (expected one of {names})")
     return out
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    with contextlib.suppress(OSError):
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    return os.path.abspath(a) == os.path.abspath(b)
-
-
-def _refuse_protected(target: Path, protected: Iterable[str | PathLike[str]]) -> None:
-    for candidate in protected:
-        if _same_file(target, Path(candidate)):
-            raise OutputError(f"{target}: refusing to overwrite an input file")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +10,21 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from LesionSegLogic.errors import OutputError
 from LesionSegLogic.image import Image
+
+#: the files of every case (file name → the ``PhantomCase`` field written there), then the longitudinal ones;
+#: ``phantom.json`` (:data:`CASE_JSON`) is written last
+CASE_IMAGES: dict[str, str] = {"flair.nii.gz": "flair", "t2.nii.gz": "t2", "lesions.nii.gz": "lesions"}
+LONGITUDINAL_IMAGES: dict[str, str] = {
+    "baseline_flair.nii.gz": "baseline_flair", "baseline_lesions.nii.gz": "baseline_lesions",
+    "new_lesions.nii.gz": "new_lesions",
+}  # fmt: skip
+CASE_JSON = "phantom.json"
+
+
+def case_files(longitudinal: bool) -> tuple[str, ...]:
+    """The names of the files :func:`write_case` writes into a case folder (the JSON last)."""
+    return (*CASE_IMAGES, *(LONGITUDINAL_IMAGES if longitudinal else ()), CASE_JSON)
 
 
 @dataclass(frozen=True)
@@ -73,18 +84,12 @@ class PhantomCase:
         return self.baseline_flair is not None
 
     def images(self) -> dict[str, tuple[Image, type]]:
-        """File name → (image, dtype) of everything :func:`write_case` writes."""
-        files: dict[str, tuple[Image, type]] = {
-            "flair.nii.gz": (self.flair, np.int16),
-            "t2.nii.gz": (self.t2, np.int16),
-            "lesions.nii.gz": (self.lesions, np.uint8),
-        }
-        if self.baseline_flair is not None:
-            files["baseline_flair.nii.gz"] = (self.baseline_flair, np.int16)
-        if self.baseline_lesions is not None:
-            files["baseline_lesions.nii.gz"] = (self.baseline_lesions, np.uint8)
-        if self.new_lesions is not None:
-            files["new_lesions.nii.gz"] = (self.new_lesions, np.uint8)
+        """File name → (image, dtype) of everything :func:`write_case` writes (masks uint8, images int16)."""
+        files: dict[str, tuple[Image, type]] = {}
+        for name, attribute in {**CASE_IMAGES, **LONGITUDINAL_IMAGES}.items():
+            image = getattr(self, attribute)
+            if image is not None:
+                files[name] = (image, np.uint8 if "lesions" in attribute else np.int16)
         return files
 
     def to_json(self) -> dict[str, Any]:
@@ -141,26 +146,24 @@ def measure_records(
 
 
 def write_case(case: PhantomCase, folder: str | os.PathLike[str]) -> Path:
-    """Write the case's NIfTI files and ``phantom.json`` into ``folder`` (created); returns the folder.
+    """Write the case's NIfTI files and ``phantom.json`` into ``folder``; returns the folder.
 
-    Every file is written atomically (:func:`LesionSegLogic.io.write_image`; the JSON via a temporary file and
-    ``os.replace``).
+    The whole case is written into one staging folder beside ``folder`` (the one atomic writer,
+    :mod:`LesionSegLogic.io.write`), then renamed to ``folder`` (or, when ``folder`` exists, its files moved in,
+    ``phantom.json`` last): a failure (a full disk, a signal) leaves no partial case and no temporary file.
+    Whether an existing case may be replaced is the caller's decision (``lesionseg phantom --force``).
     """
-    from LesionSegLogic.io import write_image
+    from LesionSegLogic.io.write import staged_file, write_image, write_json
 
     out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{out}: cannot create the folder ({error.strerror})") from None
-    for name, (image, dtype) in case.images().items():
-        write_image(image, out / name, dtype=dtype)
-    target = out / "phantom.json"
-    try:
-        handle, staged = tempfile.mkstemp(prefix=".phantom.", suffix=".json", dir=out)
-        with os.fdopen(handle, "w") as stream:
-            json.dump(case.to_json(), stream, indent=1)
-        os.replace(staged, target)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write ({error.strerror})") from None
+    names = case_files(case.longitudinal)
+    with staged_file(out, what="phantom case", directory=True) as staging:
+        for name, (image, dtype) in case.images().items():
+            write_image(image, staging / name, dtype=dtype)
+        write_json(staging / CASE_JSON, case.to_json(), indent=1)
+        if not out.exists():
+            os.rename(staging, out)
+        else:
+            for name in names:
+                os.replace(staging / name, out / name)
     return out

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 ANATOMIES = ("brain", "cord")
 
+#: the most lesions a case may ask for. Each lesion costs up to 30 placement attempts (a rasterisation and an
+#: overlap test each) and a term in every rendered image; a brain has room for a few hundred separate lesions at
+#: most, so larger counts only make the generator run for hours (``--lesions 100000``: days) without placing them.
+MAX_LESIONS = 500
+
 #: Brain ``anisotropic`` preset: 3 mm axial slices, 0.5 × 0.5 mm in plane (array order z, y, x).
 BRAIN_ANISOTROPIC_SPACING = (3.0, 0.5, 0.5)
 #: Cord default: sagittal slices (x, left–right) of 2.8 mm, 0.6 × 0.6 mm in plane (seed 000's data:
@@ -43,6 +48,15 @@ class PhantomOptions:
     n_new: int | None = None
     n_enlarging: int | None = None
     max_shift_mm: float = 2.0
+
+    def __post_init__(self) -> None:
+        from LesionSegLogic.errors import ConfigError
+
+        if self.n_lesions is not None and not 0 <= self.n_lesions <= MAX_LESIONS:
+            raise ConfigError(
+                f"lesion count must lie in [0, {MAX_LESIONS}], got {self.n_lesions}: each lesion costs up to 30 "
+                f"placement attempts and a brain has room for a few hundred separate lesions at most"
+            )
 
     def resolved_slice_axis(self, spacing: tuple[float, float, float]) -> int | None:
         if self.slice_axis is not None:

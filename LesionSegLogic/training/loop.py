@@ -33,12 +33,17 @@ import torch
 from torch import nn
 
 from LesionSegLogic.errors import Cancelled, InputError, OutputError
+from LesionSegLogic.io.write import staged_file, write_text
 from LesionSegLogic.models import build_model
 from LesionSegLogic.training import ddp
 from LesionSegLogic.training.batches import BatchStream
 from LesionSegLogic.training.config import TrainConfig
 from LesionSegLogic.training.data import LoadedCase, Splits, discover_cases, load_case, split_cases
 from LesionSegLogic.training.metrics import Counts
+
+#: the files a training run writes into its folder (``lesionseg train`` refuses to replace them unless
+#: ``--resume`` or ``--force``)
+RUN_FILES = ("config.json", "splits.json", "log.csv", "last.pt", "best.safetensors")
 
 LOG_COLUMNS = (
     "epoch",
@@ -195,7 +200,8 @@ def train(
     net: nn.Module = ddp.wrap(model, dist) if dist else model
 
     start_epoch, best, best_epoch, history = 1, math.inf, 0, []
-    last_path, best_path, log_path = out / "last.pt", out / "best.safetensors", out / "log.csv"
+    config_name, splits_name, log_name, last_name, best_name = RUN_FILES
+    last_path, best_path, log_path = out / last_name, out / best_name, out / log_name
     if resume:
         if not last_path.is_file():
             raise InputError("no checkpoint to resume from (last.pt missing)", out)
@@ -211,10 +217,9 @@ def train(
             with log_path.open(newline="") as fh:
                 history = [r for r in csv.DictReader(fh) if int(r["epoch"]) < start_epoch]
     elif is_main:
-        config.save(out / "config.json")
-        (out / "splits.json").write_text(json.dumps(splits.names(), indent=2))
-        with log_path.open("w", newline="") as fh:
-            csv.writer(fh).writerow(LOG_COLUMNS)
+        write_text(out / config_name, json.dumps(config.to_dict(), indent=2))
+        write_text(out / splits_name, json.dumps(splits.names(), indent=2))
+        write_text(log_path, ",".join(LOG_COLUMNS) + "\r\n")  # csv.writer's line ending, as the rows appended
 
     for epoch in range(start_epoch, config.max_epochs + 1):
         t0 = time.perf_counter()
@@ -265,25 +270,26 @@ def train(
         if is_main:
             if improved:
                 weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-                save_file(weights, best_path)
+                with staged_file(best_path, what="best weights") as staged:
+                    save_file(weights, staged)
             with log_path.open("a", newline="") as fh:
                 csv.writer(fh).writerow(
                     [_fmt(row.get(k)) if k not in ("epoch", "best") else row[k] for k in LOG_COLUMNS]
                 )
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "stream": json.dumps(stream.state()),
-                    "epoch": epoch,
-                    "best": best,
-                    "best_epoch": best_epoch,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                out / "last.pt.tmp",
-            )
-            (out / "last.pt.tmp").replace(last_path)
+            with staged_file(last_path, what="checkpoint") as staged:
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "stream": json.dumps(stream.state()),
+                        "epoch": epoch,
+                        "best": best,
+                        "best_epoch": best_epoch,
+                        "torch_rng": torch.get_rng_state(),
+                    },
+                    staged,
+                )
         if dist:
             ddp.barrier()
     if dist:
