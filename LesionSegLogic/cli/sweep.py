@@ -14,6 +14,9 @@ from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
+#: the most thresholds one sweep evaluates per subject (``--step`` ≥ 0.001); ``--step 1e-7`` would ask for ten
+#: million whole-volume evaluations per subject (issue 18: it ran for hours without a word).
+MAX_THRESHOLDS = 1001
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -21,11 +24,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prob", nargs="+", required=True, metavar="P", help="probability maps, one per subject")
     parser.add_argument("--ref", nargs="+", required=True, metavar="R", help="reference masks, same order")
-    parser.add_argument("--step", type=float, default=0.05, help="threshold step over 0..1 (default 0.05)")
+    parser.add_argument("--step", type=float, default=0.05,
+                        help=f"threshold step over 0..1 (default 0.05; at most {MAX_THRESHOLDS} thresholds, so "
+                             f"≥ {1 / (MAX_THRESHOLDS - 1):g})")
     parser.add_argument("--objective", default="voxel-f1", choices=("voxel-f1", "lesion-f1"))
     parser.add_argument("--rule", choices=RULE_NAMES,
                         help=f"lesion matching rule (default: recorded beside the maps, else {DEFAULT_RULE})")
     parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
+    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
     return parser
 
@@ -47,6 +53,25 @@ def cohort_defaults(prob_paths: list[str], rule: str | None) -> tuple[str, str, 
     return DEFAULT_RULE, f"the default rule (the summaries disagree: {sorted(rules)})", recorded
 
 
+def check_threshold_count(step: float, subjects: int) -> int:
+    """The number of thresholds ``step`` makes over [0, 1], or a :class:`ConfigError` stating the cost when it is
+    over :data:`MAX_THRESHOLDS` (checked before any image is read)."""
+    import math
+
+    from LesionSegLogic.errors import ConfigError
+
+    if not (math.isfinite(step) and 0 < step <= 1):
+        raise ConfigError(f"--step must lie in (0, 1], got {step}")
+    steps = math.floor(1.0 / step + 1e-9)
+    count = steps + 1 + (round(steps * step, 10) != 1.0)  # 0, step, …, and 1 appended when off the grid
+    if count > MAX_THRESHOLDS:
+        raise ConfigError(
+            f"--step {step:g} means {count:,} thresholds × {subjects} subject(s) = {count * subjects:,} whole-volume "
+            f"evaluations; the limit is {MAX_THRESHOLDS:,} thresholds (--step ≥ {1 / (MAX_THRESHOLDS - 1):g})"
+        )
+    return count
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -54,12 +79,17 @@ def run(args: argparse.Namespace) -> int:
 
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io import read_image
+    from LesionSegLogic.io.write import write_json
+    from LesionSegLogic.io.write_policy import claim_outputs
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
     from LesionSegLogic.threshold.engine import ThresholdEngine
     from LesionSegLogic.threshold.sweep import sweep_cohort, threshold_grid
 
+    if args.json:  # the write policy (docs/io.md), before any work
+        claim_outputs([args.json], inputs=[*args.prob, *args.ref], force=args.force)
     if len(args.prob) != len(args.ref):
         raise InputError(f"{len(args.prob)} probability maps but {len(args.ref)} reference masks")
+    check_threshold_count(args.step, len(args.prob))
     grid = threshold_grid(args.step)
     rule, rule_source, recorded = cohort_defaults(list(args.prob), args.rule)
     models = sorted({f"{r['model']} ({r['threshold']:.2f})" for r in recorded if r["model"]})
@@ -77,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
 
     result = sweep_cohort(engines(), grid, args.objective, names=list(args.prob))
     data = {"rule": rule, **result.to_json(), "defaults": {"rule_source": rule_source, "recorded": recorded}}
-    emit_json(data, args.json, inputs=[*args.prob, *args.ref])
+    if args.json:
+        write_json(args.json, data)
+    else:
+        emit_json(data, None)
     if args.json:
         print(f"best threshold {result.best_threshold} (median {args.objective} {result.best_value})", file=sys.stderr)
     return 0

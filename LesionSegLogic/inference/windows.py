@@ -4,6 +4,10 @@ Along each axis of length ``S`` with patch ``P`` and overlap ``o`` the step is `
 and the window starts are ``min(i·s, S − P)`` for ``i = 0 … ⌈(S − P)/s⌉``: regular steps, the **last window
 aligned to the edge** (the rule of MONAI's ``dense_patch_slices``, so both produce the same windows). An axis
 shorter than the patch is padded up to the patch (half before, half after) and gets one window.
+
+The number of windows grows as ``(1 − o)⁻³``: an overlap of 0.99 with a 48-voxel patch steps one voxel at a time
+and asks for millions of forward passes (issue 18: ``predict --overlap 0.99`` ran for hours without a word). A
+grid of more than :data:`MAX_WINDOWS` windows is refused before any work, with a message that states its cost.
 """
 
 from __future__ import annotations
@@ -13,16 +17,48 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from LesionSegLogic.errors import ConfigError
+
+#: the most windows one volume may ask for: 100 000 forward passes (a 512×512×400 volume with a 48³ patch needs
+#: 7 056 windows at overlap 0.5 and 48 000 at 0.75); a grid beyond it is refused by :meth:`WindowGrid.build`.
+MAX_WINDOWS = 100_000
+#: the overlap a refusal message suggests instead (the usual default of the model cards)
+SUGGESTED_OVERLAP = 0.5
+
 
 def axis_starts(size: int, patch: int, overlap: float) -> tuple[int, ...]:
     """Window start indices along one axis of length ``size`` (``size >= patch``)."""
     if patch < 1 or size < patch:
         raise ValueError(f"need 1 <= patch <= size, got patch {patch}, size {size}")
-    if not 0.0 <= overlap < 1.0:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
-    step = max(1, int(patch * (1.0 - overlap)))
-    count = math.ceil((size - patch) / step) + 1
+    count, step = _axis_count(size, patch, overlap)
     return tuple(min(i * step, size - patch) for i in range(count))
+
+
+def _axis_count(size: int, patch: int, overlap: float) -> tuple[int, int]:
+    """``(number of windows, step)`` along one axis."""
+    if not 0.0 <= overlap < 1.0:  # also refuses NaN
+        raise ConfigError(f"overlap must be in [0, 1), got {overlap}")
+    step = max(1, int(patch * (1.0 - overlap)))
+    return math.ceil((max(size, patch) - patch) / step) + 1, step
+
+
+def window_count(shape: Sequence[int], patch: Sequence[int], overlap: float) -> int:
+    """How many windows :meth:`WindowGrid.build` makes over ``shape`` (axes shorter than the patch padded)."""
+    return math.prod(_axis_count(int(n), int(p), overlap)[0] for n, p in zip(shape, patch, strict=True))
+
+
+def check_window_budget(shape: Sequence[int], patch: Sequence[int], overlap: float) -> int:
+    """The window count, or :class:`ConfigError` stating the cost when it exceeds :data:`MAX_WINDOWS`."""
+    count = window_count(shape, patch, overlap)
+    if count > MAX_WINDOWS:
+        usual = window_count(shape, patch, SUGGESTED_OVERLAP)
+        size = "×".join(str(int(n)) for n in shape)
+        raise ConfigError(
+            f"overlap {overlap:g} needs {count:,} windows of {'×'.join(str(int(p)) for p in patch)} voxels over "
+            f"{size} ({count / usual:,.0f}× the {usual:,} windows at overlap {SUGGESTED_OVERLAP}); the limit is "
+            f"{MAX_WINDOWS:,}: choose a smaller overlap"
+        )
+    return count
 
 
 def padding_for(shape: Sequence[int], patch: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -46,6 +82,7 @@ class WindowGrid:
     def build(cls, shape: Sequence[int], patch: Sequence[int], overlap: float) -> WindowGrid:
         shape_t = tuple(int(n) for n in shape)
         patch_t = tuple(int(p) for p in patch)
+        check_window_budget(shape_t, patch_t, overlap)
         starts = tuple(axis_starts(n, p, overlap) for n, p in zip(shape_t, patch_t, strict=True))
         return cls(shape_t, patch_t, starts)  # type: ignore[arg-type]
 
