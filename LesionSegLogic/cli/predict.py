@@ -8,6 +8,10 @@ outputs present) are skipped, a bad case is reported and the rest carry on (exit
 Under ``torchrun`` each rank takes ``cases[RANK::WORLD_SIZE]`` (no process group is needed). With ``--cases`` only
 the images the model reads are looked up in each folder (``summary.json`` lists the ones used).
 
+Any image argument may be a DICOM series folder (``--series`` chooses among several series; the geometry is
+checked, see ``LesionSegLogic.io.dicom``). With a DICOM FLAIR, ``--dicom-seg`` adds ``DIR/mask.seg.dcm`` (a DICOM
+Segmentation referencing the FLAIR series) and ``--dicom-pmap`` ``DIR/probability.pm.dcm`` (a Parametric Map).
+
 No silent wrong answers: ``--baseline`` (or ``--t2``) for a model that does not take it is an error naming the
 model and the file, unless ``--ignore-extra-inputs`` (then it is dropped with a warning, recorded in
 ``summary.json``); a missing image the model needs is an error. A model trained on another anatomy than the image
@@ -42,6 +46,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--cases", nargs="+", metavar="PATH", help="case folders, folders of cases, or .txt lists")
     p.add_argument("--t2", help="T2 image (resampled onto the FLAIR grid when needed)")
     p.add_argument("--baseline", help="baseline FLAIR for longitudinal models")
+    p.add_argument("--series", action="append", metavar="[ROLE=]SELECTOR",
+                   help="which series of a DICOM folder holding several: SeriesDescription, SeriesNumber or "
+                        "SeriesInstanceUID; ROLE is flair (the default), t2 or baseline; repeatable")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="also write DIR/mask.seg.dcm, a DICOM Segmentation referencing the FLAIR series "
+                        "(the FLAIR must be a DICOM folder)")
+    p.add_argument("--dicom-pmap", action="store_true",
+                   help="also write DIR/probability.pm.dcm, a DICOM Parametric Map of the probability")
     p.add_argument("--out", required=True, help="output folder (per case: DIR/<case>/ with --cases)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--overlap", type=float, help="window overlap in [0, 1) (default: the model card's)")
@@ -109,11 +121,46 @@ def _settings(args: argparse.Namespace):
     )  # fmt: skip
 
 
+def read_dicom_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The images by role (DICOM folders read, with ``--series``) and the DICOM series read, by role."""
+    from LesionSegLogic.errors import InputError
+    from LesionSegLogic.io.dicom import parse_series_choices, read_inputs
+
+    roles = tuple(_CONTRASTS)
+    images, dicom = read_inputs({"flair": args.flair, "t2": args.t2, "baseline": args.baseline},
+                                parse_series_choices(args.series, roles, "flair"))  # fmt: skip
+    if (args.dicom_seg or args.dicom_pmap) and "flair" not in dicom:
+        raise InputError("--dicom-seg/--dicom-pmap need the FLAIR as a DICOM series folder", args.flair)
+    return images, dicom
+
+
+def write_dicom_outputs(args: argparse.Namespace, result, dicom: dict) -> None:
+    """``--dicom-seg``/``--dicom-pmap`` objects into ``args.out``; the series read are recorded in the summary."""
+    from LesionSegLogic import __version__
+    from LesionSegLogic.io.dicom_seg import DicomWriterInfo
+    from LesionSegLogic.io.dicom_seg import write_dicom_outputs as write
+
+    if dicom:
+        result.summary["dicom"] = {role: {"folder": str(s.folder), "series_instance_uid": s.info.uid,
+                                          "series_number": s.info.number, "series_description": s.info.description,
+                                          "files": len(s.files)} for role, s in dicom.items()}  # fmt: skip
+    if not (args.dicom_seg or args.dicom_pmap):
+        return
+    info = DicomWriterInfo(software_version=__version__, model_name=str(result.summary["model"]["name"]))
+    written = write(result.mask, result.probability if args.dicom_pmap else None, dicom["flair"], args.out,
+                    info, protect=[str(s.folder) for s in dicom.values()])  # fmt: skip
+    result.summary["dicom"]["outputs"] = {name: str(path) for name, path in written.items()}
+
+
 def _run_one(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from LesionSegLogic.predictor import Predictor
+    from LesionSegLogic.io.write_policy import claim_outputs, terminate_as_exit
+    from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, write_outputs
 
+    # the write policy (docs/io.md): earlier results are replaced only with --force, an input never
+    claim_outputs([Path(args.out) / name for name in OUTPUT_FILES], inputs=[args.flair, args.t2, args.baseline],
+                  force=args.force)
     predictor = Predictor.load(args.model, _settings(args))
     bar = tqdm(total=0, unit="win", desc="predict", disable=args.no_progress, file=sys.stderr)
 
@@ -122,13 +169,17 @@ def _run_one(args: argparse.Namespace) -> int:
         bar.n = p.done
         bar.refresh()
 
+    images, dicom = read_dicom_inputs(args)
     try:
         result = predictor.run(
-            {"flair": args.flair, "t2": args.t2, "baseline": args.baseline}, args.out,
-            progress=progress, notify=lambda m: tqdm.write(f"lesionseg predict: {m}", file=sys.stderr),
+            images, None, progress=progress,
+            notify=lambda m: tqdm.write(f"lesionseg predict: {m}", file=sys.stderr),
         )  # fmt: skip
     finally:
         bar.close()
+    with terminate_as_exit():  # SIGTERM during the final write: the staging clean-up runs
+        write_dicom_outputs(args, result, dicom)
+        result.outputs = write_outputs(result, Path(args.out), protect=list(result.summary["inputs"].values()))
     s = result.summary
     print(
         f"{args.out}: {s['lesions']['count']} lesion(s), {s['lesions']['total_volume_mm3']:.1f} mm³ at "
@@ -142,7 +193,8 @@ def _run_cases(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from LesionSegLogic.errors import LesionSegError
-    from LesionSegLogic.predictor import Predictor, is_done
+    from LesionSegLogic.io.write_policy import claim_outputs
+    from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, is_done
 
     cases, rank, world = shard(discover_cases(args.cases))
     predictor = Predictor.load(args.model, _settings(args))
@@ -160,6 +212,8 @@ def _run_cases(args: argparse.Namespace) -> int:
                       if k in predictor.card.images_needed()}
             try:
                 name = case.name
+                # a partial earlier result (no summary.json) is not replaced without --force either (docs/io.md)
+                claim_outputs([target / n for n in OUTPUT_FILES], inputs=images.values(), force=args.force)
                 predictor.run(images, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))
                 done += 1
             except (LesionSegError, ValueError, RuntimeError) as error:

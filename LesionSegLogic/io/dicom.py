@@ -285,3 +285,40 @@ def _int(value) -> int | None:
         return None if value is None or value == "" else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def parse_series_choices(values: Sequence[str] | None, roles: Sequence[str], default_role: str) -> dict[str, str]:
+    """``--series`` values ``[ROLE=]SELECTOR`` → ``{role: selector}`` (no ROLE: ``default_role``)."""
+    choices: dict[str, str] = {}
+    for value in values or ():
+        role, sep, selector = value.partition("=")
+        if not sep or role not in roles:
+            role, selector = default_role, value
+        if not selector.strip():
+            raise InputError(f"--series {value!r}: empty series selector")
+        if role in choices:
+            raise InputError(f"--series given twice for the {role} image ({choices[role]!r}, {selector!r})")
+        choices[role] = selector
+    return choices
+
+
+def read_inputs(
+    images: dict[str, str | PathLike[str] | None], choices: dict[str, str] | None = None
+) -> tuple[dict[str, str | PathLike[str] | Image | None], dict[str, DicomSeries]]:
+    """Read the DICOM folders among ``images`` (role → path); files are left as paths for the caller to read.
+
+    Returns the images (a DICOM folder replaced by its :class:`Image`) and the series read, by role. A
+    ``choices`` entry for a role that is not a DICOM folder is an error (it would be silently ignored)."""
+    choices = dict(choices or {})
+    loaded: dict[str, str | PathLike[str] | Image | None] = {}
+    series: dict[str, DicomSeries] = {}
+    for role, path in images.items():
+        if path is not None and is_dicom_folder(path):
+            series[role] = read_dicom_series(path, series=choices.get(role))
+            loaded[role] = series[role].image
+        else:
+            loaded[role] = path
+    unused = sorted(set(choices) - set(series))
+    if unused:
+        raise InputError(f"--series was given for {', '.join(unused)}, which is not a DICOM series folder")
+    return loaded, series
