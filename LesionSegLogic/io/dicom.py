@@ -38,6 +38,7 @@ from LesionSegLogic.image import Image
 STEP_TOLERANCE = 1e-3
 #: modalities of series that are not images to segment (derived objects that may sit next to a series)
 NON_IMAGE_MODALITIES = frozenset({"SEG", "SR", "PR", "KO", "RTSTRUCT", "RTPLAN", "REG", "DOC"})
+INSTALL_HINT = "pip install 'lesionseg[dicom]'"
 _HEADER_TAGS = (
     "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "SOPInstanceUID", "InstanceNumber",
     "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
@@ -107,12 +108,14 @@ def list_series(folder: str | PathLike[str]) -> list[SeriesInfo]:
 
     Files that are not DICOM, ``DICOMDIR`` and non-image objects (:data:`NON_IMAGE_MODALITIES`, or without
     rows/columns) are skipped."""
-    from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
-
     root = Path(folder)
     if not root.exists():
         raise FileMissingError("folder not found", root)
+    try:
+        from pydicom import dcmread
+        from pydicom.errors import InvalidDicomError
+    except ImportError:
+        raise InputError(f"is a folder, read as DICOM, which needs pydicom: {INSTALL_HINT}", root) from None
     groups: dict[str, list[SliceHeader]] = {}
     meta: dict[str, tuple[int | None, str, str]] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name.upper() != "DICOMDIR"):

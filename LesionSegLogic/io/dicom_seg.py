@@ -23,7 +23,7 @@ import numpy as np
 
 from LesionSegLogic.errors import GeometryError, OutputError
 from LesionSegLogic.image import Image
-from LesionSegLogic.io.dicom import DicomSeries
+from LesionSegLogic.io.dicom import INSTALL_HINT, DicomSeries
 
 #: (coding scheme, value, meaning) of the segment: category and type
 LESION_CATEGORY = ("SCT", "49755003", "Morphologically Altered Structure")
@@ -46,7 +46,7 @@ class DicomWriterInfo:
 
 def build_segmentation(mask: Image, series: DicomSeries, info: DicomWriterInfo | None = None):
     """A binary ``highdicom.seg.Segmentation`` of ``mask`` (one segment) referencing ``series``."""
-    import highdicom as hd
+    hd = _highdicom()
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
@@ -84,7 +84,7 @@ def build_segmentation(mask: Image, series: DicomSeries, info: DicomWriterInfo |
 
 def build_parametric_map(probability: Image, series: DicomSeries, info: DicomWriterInfo | None = None):
     """A float ``highdicom.pm.ParametricMap`` of ``probability`` (values in [0, 1]) referencing ``series``."""
-    import highdicom as hd
+    hd = _highdicom()
     from pydicom.uid import generate_uid
 
     info = info or DicomWriterInfo()
@@ -159,3 +159,11 @@ def write_dicom_outputs(
     if probability is not None:
         built[PARAMETRIC_MAP_FILE] = build_parametric_map(probability, series, info)
     return {name: save_dataset(dataset, Path(out_dir) / name, protect) for name, dataset in built.items()}
+
+
+def _highdicom():
+    try:
+        import highdicom
+    except ImportError:
+        raise OutputError(f"DICOM SEG and Parametric Map outputs need highdicom: {INSTALL_HINT}") from None
+    return highdicom
