@@ -28,7 +28,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--rule", default=DEFAULT_RULE, choices=RULE_NAMES,
                         help=f"lesion matching rule (default {DEFAULT_RULE}, LesionSegLogic.defaults)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier demo in OUT")
     return parser
+
+
+def demo_outputs(out: Path) -> list[Path]:
+    """Every file ``lesionseg demo`` writes into ``out`` (claimed before any work: docs/io.md)."""
+    from LesionSegLogic.phantom.case import case_files
+    from LesionSegLogic.predictor import OUTPUT_FILES
+
+    return [*(out / "case" / n for n in case_files(False)), *(out / "prediction" / n for n in OUTPUT_FILES),
+            out / "metrics.json", out / "montage.png", out / "review.png"]
 
 
 def _fmt(value: float | None) -> str:
@@ -37,7 +47,9 @@ def _fmt(value: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.demo import run_demo
+    from LesionSegLogic.io.write_policy import claim_outputs
 
+    claim_outputs(demo_outputs(args.out), force=args.force)
     result = run_demo(args.out, seed=args.seed, model=args.model, rule=args.rule, device=args.device)
     print()
     print(f"model {result.model} · rule {args.rule}")
