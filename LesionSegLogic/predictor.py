@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -376,6 +375,7 @@ def _row(image: Image, n: int, zyx: np.ndarray, pmax: float | None, pmean: float
 def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None = None) -> dict[str, Path]:
     """Write the four outputs via a staging folder inside ``out_dir``; ``summary.json`` is moved last."""
     from LesionSegLogic.io import write_image
+    from LesionSegLogic.io.write_policy import remove_stale_staging, staging_path
 
     protect = [str(p) for p in (protect or []) if p]
     targets = {name: out_dir / name for name in OUTPUT_FILES}
@@ -385,7 +385,9 @@ def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None =
             raise OutputError(f"{target}: refusing to overwrite an input")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".lesionseg-staging-", dir=out_dir))
+        remove_stale_staging(out_dir)  # the debris of a killed earlier run (docs/io.md)
+        staging = staging_path(out_dir / "outputs")
+        staging.mkdir()
     except OSError as error:
         raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
     try:

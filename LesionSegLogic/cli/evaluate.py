@@ -30,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"lesion matching rule (default: recorded beside the map, else {DEFAULT_RULE})")
     parser.add_argument("--no-surface", action="store_true", help="skip the surface distances")
     parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
+    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
     return parser
 
@@ -42,10 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.defaults import defaults_for_map
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io import read_image
+    from LesionSegLogic.io.write import write_json
+    from LesionSegLogic.io.write_policy import claim_outputs
     from LesionSegLogic.metrics.evaluate import evaluate
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
     from LesionSegLogic.metrics.voxel import average_precision
 
+    if args.json:  # the write policy (docs/io.md), before any work
+        claim_outputs([args.json], inputs=[args.prob or args.mask, args.ref], force=args.force)
     if args.threshold is not None and args.mask is not None:
         raise InputError("--threshold goes with --prob (a mask is already binary)")
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
@@ -69,5 +74,8 @@ def run(args: argparse.Namespace) -> int:
         result["apr"] = average_precision(source.array, reference.array > 0)
     result["inputs"] = {"prediction": str(args.prob or args.mask), "reference": str(args.ref)}
     result["defaults"] = chosen.to_json()
-    emit_json(result, args.json, inputs=[args.prob or args.mask, args.ref])
+    if args.json:
+        write_json(args.json, result)
+    else:
+        emit_json(result, None)
     return 0
