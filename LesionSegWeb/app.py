@@ -22,6 +22,7 @@ from LesionSegLib.views import SliceViewJumper
 
 from LesionSegLogic.defaults import DEFAULT_RULE
 
+from .editing import AcceptedEditor
 from .files import PathGate
 from .services import DemoLibrary, Services
 from .state import ReviewBinding
@@ -105,7 +106,7 @@ class ReviewWebApp:
                                      parameters=ReviewParameters(rule=self.config.rule), **extra)
         self.binding = ReviewBinding(self.server.state, self.session, self.viewport,
                                      services=self.config.services, gate=self.config.gate(),
-                                     export_dir=self.config.out)
+                                     export_dir=self.config.out, editor=AcceptedEditor(self.slicer_app))
         self.page = build_page(self.server, self.layout_manager, self.binding)
         self.binding.refresh_models(self.config.model)
         self._open_initial()

@@ -184,6 +184,14 @@ def _finish(binding: ReviewBinding) -> None:
         v.VSlider(v_model=("accepted_opacity",), min=0.0, max=1.0, step=0.05, name="Accepted opacity",
                   label="Opacity", hide_details=True, density="compact")
     html.Div("Accepted: {{ accepted }}", id="accepted", v_show="accepted", classes="text-caption")
+    with html.Div(classes="d-flex align-center mt-1", v_show="accepted"):
+        html.Span("Edit", classes="text-caption mr-2")
+        with v.VBtnToggle(v_model=("edit_tool",), mandatory=True, density="compact", variant="outlined",
+                          divided=True, color="primary", classes="mr-2",
+                          raw_attrs=attrs(role="group", aria_label="Edit tool")):
+            for tool, text in (("none", "None"), ("brush", "Brush"), ("erase", "Erase")):
+                v.VBtn(text, value=tool, size="small", raw_attrs=attrs(aria_label=f"{text} tool"))
+        _button("Undo", binding.undo_edit, "Undo edit", disabled=("!can_undo",))
     html.Div("Export folder: {{ export_dir }}", classes="text-caption")
     html.Div("{{ exported }}", id="exported", v_show="exported", classes="text-caption")
 

@@ -10,7 +10,8 @@ State variables (the page's contract; tests read and write them):
 ``model`` · ``running``/``cancelling``/``progress``/``progress_text`` · ``summary`` (one-line metrics text) ·
 ``metric_rows`` (``[{group, name, value}]``) · ``lesions`` (``[{id, status, volume, pmax}]``) ·
 ``curve`` (SVG paths, see :mod:`.curve`) · ``accepted`` (name of the accepted segmentation),
-``accepted_visible``/``accepted_opacity`` · ``export_dir``/``exported`` · ``path_*`` (the open fields).
+``accepted_visible``/``accepted_opacity`` · ``edit_tool`` (one of ``edit_tools``: brush/erase on the accepted
+segmentation), ``can_undo`` · ``export_dir``/``exported`` · ``path_*`` (the open fields).
 
 Long work (a model run, a demo being generated) runs as a task on the server's event loop with the heavy part
 in a worker thread, so the trigger that started it returns at once and the page keeps answering (slider,
@@ -38,6 +39,7 @@ from LesionSegLib.slider import ThresholdSlider
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
 from .curve import curve_paths
+from .editing import EDIT_TOOLS, AcceptedEditor
 from .files import CaseFiles, PathGate, check_openable, find_case, prediction_info
 from .format import lesion_items, metric_items, summary_line
 from .latest import LatestValue
@@ -71,6 +73,7 @@ def initial_state() -> dict[str, Any]:
         "models": [], "model": None, "running": False, "cancelling": False, "progress": 0.0, "progress_text": "",
         "summary": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None),
         "accepted": "", "accepted_visible": True, "accepted_opacity": 1.0, "export_dir": "", "exported": "",
+        "edit_tool": "none", "edit_tools": list(EDIT_TOOLS), "can_undo": False,
         "demo_names": [], "demo_name": None,
         "path_case": "", "path_flair": "", "path_t2": "", "path_reference": "", "path_probability": "",
     }
@@ -88,7 +91,7 @@ class ReviewBinding:
 
     def __init__(
         self, state: Any, session: ReviewSession, viewport: Viewport, *, services: Services, gate: PathGate,
-        export_dir: Path,
+        export_dir: Path, editor: AcceptedEditor | None = None,
     ) -> None:
         self.state = state
         self.session = session
@@ -97,6 +100,7 @@ class ReviewBinding:
         self.services = services
         self.gate = gate
         self.export_dir = Path(export_dir)
+        self.editor = editor
         self._run: _Run | None = None
         self._models: list[Any] = []
         self._model_pinned = False  # the user named a model (--model): keep it
@@ -113,6 +117,9 @@ class ReviewBinding:
         state.change("mode")(self._on_mode)
         state.change("opacity")(self._on_opacity)
         state.change("accepted_visible", "accepted_opacity")(self._on_accepted_display)
+        state.change("edit_tool")(self._on_edit_tool)
+        if editor is not None:
+            editor.on_change(self._on_edited)
         session.updated.connect(self._on_updated)
         session.curve_changed.connect(self._on_curve)
 
@@ -192,6 +199,7 @@ class ReviewBinding:
         self.state.summary, self.state.metric_rows, self.state.lesions = "", [], []
         self.state.curve = curve_paths(None)
         self.state.accepted = self.state.exported = ""
+        self.state.edit_tool, self.state.can_undo = "none", False
         if not self._model_pinned and self.state.model == self._auto_model:  # not changed by the user
             self.state.model = self._auto_model = self._recommended_model()
         self._recommended = None
@@ -470,6 +478,9 @@ class ReviewBinding:
             node = self.session.accept()
             self.state.accepted = node.GetName()
             self._on_accepted_display(self.state.accepted_visible, self.state.accepted_opacity)
+            if self.editor is not None:
+                self.editor.edit(node, self.session.flair_node)
+                self.state.edit_tool, self.state.can_undo = "none", False
             return f"Accepted as the segmentation “{node.GetName()}” (outline); the review keeps following the slider."
         self._guard(go)
 
@@ -480,6 +491,20 @@ class ReviewBinding:
         self.viewport.set_visible(node, bool(accepted_visible))
         if accepted_opacity is not None:
             self.viewport.set_overlay_opacity([node], float(accepted_opacity))
+
+    def _on_edit_tool(self, edit_tool: str, **_: Any) -> None:
+        """The edit toggle: brush or erase the accepted segmentation in the slice views, or neither."""
+        if self.editor is not None and edit_tool is not None:
+            self._guard(lambda: self.editor.set_tool(str(edit_tool)))
+
+    def _on_edited(self) -> None:
+        with self.state:
+            self.state.can_undo = self.editor.can_undo
+
+    def undo_edit(self) -> None:
+        """Undo the last brush or erase stroke."""
+        if self.editor is not None and self.editor.undo():
+            self._say("Undid the last edit.")
 
     def rescore(self) -> None:
         """Score the accepted (possibly edited) segmentation against the reference as a fixed prediction."""

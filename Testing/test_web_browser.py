@@ -300,6 +300,41 @@ def test_accept_shows_an_outline_that_stays_while_the_review_follows(page) -> No
     assert wait_for_axial_change(page, hidden) > 20  # … and comes back
 
 
+def test_brush_and_undo_on_the_accepted_segmentation_then_rescore(page) -> None:
+    """trame-slicer's segment editor in the page: a brush stroke with the mouse on the axial view changes the
+    accepted segmentation (Undo becomes possible, Re-score counts the painted voxels), Undo takes it back."""
+    group = page.get_by_role("group", name="Edit tool")
+    group.get_by_role("button", name="Brush tool").click()
+    box = page.locator("img").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.3  # away from the lesions
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 16):
+        page.mouse.move(x + 4 * i, y + 2 * i)
+        page.wait_for_timeout(30)
+    page.mouse.up()
+    undo = page.get_by_role("button", name="Undo edit")
+    page.wait_for_function("() => !document.querySelector('[aria-label=\"Undo edit\"]').disabled",
+                           timeout=20_000)
+    group.get_by_role("button", name="None tool").click()
+    before = summary(page)
+    page.get_by_role("button", name="Re-score accepted segmentation").click()
+    page.locator("#message").filter(has_text="Re-scored").wait_for(timeout=20_000)
+    page.wait_for_function("(old) => document.querySelector('#summary').innerText !== old", arg=before,
+                           timeout=20_000)
+    painted = summary(page)
+    undo.click()
+    page.locator("#message").filter(has_text="Undid the last edit").wait_for(timeout=20_000)
+    page.get_by_role("button", name="Re-score accepted segmentation").click()
+    page.wait_for_function("(old) => document.querySelector('#summary').innerText !== old", arg=painted,
+                           timeout=20_000)
+    assert false_positives(painted) == false_positives(summary(page)) + 1  # the stroke was one new FP lesion
+
+
+def false_positives(text: str) -> int:
+    return int(re.search(r"FP (\d+)", text).group(1))
+
+
 def test_a_failed_open_names_the_file_and_keeps_the_review(page, served) -> None:
     """Issue 15 item 7: a good FLAIR with a corrupt probability map: the message names the file; the open case,
     its summary and threshold stay."""
