@@ -83,6 +83,7 @@ def staged_file(target: str | PathLike[str], *, what: str = "file", directory: b
             staged.mkdir()
         yield staged
         if not directory:
+            os.chmod(staged, plain_file_mode(target.parent))  # some writers (safetensors, mkstemp) make 0600
             os.replace(staged, target)
     except OSError as error:
         raise OutputError(f"{target}: cannot write the {what} ({_reason(error)})") from None
@@ -118,6 +119,23 @@ def _write_all(stream: Any, data: bytes) -> None:
     """The one place bytes reach the disk (a test injects a full disk here)."""
     stream.write(data)
     stream.flush()
+
+
+def plain_file_mode(folder: str | PathLike[str] = ".") -> int:
+    """The mode ``open(path, "w")`` gives a new file: ``0o666 & ~umask``. The umask is read from
+    ``/proc/self/status`` (setting it to read it would change it for every thread), else from a probe file
+    created in ``folder``."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    probe = staging_path(Path(folder) / "mode-probe")
+    handle = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        return os.fstat(handle).st_mode & 0o777
+    finally:
+        os.close(handle)
+        probe.unlink()
 
 
 def _make_parent(target: Path) -> None:
