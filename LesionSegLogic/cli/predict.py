@@ -8,6 +8,10 @@ outputs present) are skipped, a bad case is reported and the rest carry on (exit
 Under ``torchrun`` each rank takes ``cases[RANK::WORLD_SIZE]`` (no process group is needed). With ``--cases`` only
 the images the model reads are looked up in each folder (``summary.json`` lists the ones used).
 
+A BIDS dataset: ``lesionseg predict --model dice --bids ROOT [--participant-label 01 02] --out
+ROOT/derivatives/lesionseg`` predicts every FLAIR (with its T2w when the model takes one) and writes a BIDS
+derivatives dataset (see ``LesionSegLogic.bids``); done cases are skipped, a bad case is reported.
+
 Any image argument may be a DICOM series folder (``--series`` chooses among several series; the geometry is
 checked, see ``LesionSegLogic.io.dicom``). With a DICOM FLAIR, ``--dicom-seg`` adds ``DIR/mask.seg.dcm`` (a DICOM
 Segmentation referencing the FLAIR series) and ``--dicom-pmap`` ``DIR/probability.pm.dcm`` (a Parametric Map).
@@ -40,10 +44,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, help="a bundled model name (see `lesionseg models`) or a model folder")
+    p.add_argument("--model", required=True,
+                   help="a bundled model name (see `lesionseg models`), a model folder, an nnU-Net v2 model folder "
+                        "(dataset.json, plans.json, fold_*) or an ONNX model (FILE.onnx with card.json beside it); "
+                        "see docs/models.md")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--flair", help="FLAIR image (the output grid)")
     src.add_argument("--cases", nargs="+", metavar="PATH", help="case folders, folders of cases, or .txt lists")
+    src.add_argument("--bids", metavar="ROOT",
+                     help="a BIDS dataset: every sub-*/[ses-*/]anat/*_FLAIR (+ _T2w); --out is then a BIDS "
+                          "derivatives dataset (e.g. ROOT/derivatives/lesionseg)")
+    p.add_argument("--participant-label", nargs="+", metavar="LABEL", help="with --bids: only these subjects")
+    p.add_argument("--session-label", nargs="+", metavar="LABEL", help="with --bids: only these sessions")
     p.add_argument("--t2", help="T2 image (resampled onto the FLAIR grid when needed)")
     p.add_argument("--baseline", help="baseline FLAIR for longitudinal models")
     p.add_argument("--series", action="append", metavar="[ROLE=]SELECTOR",
@@ -68,6 +80,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="drop images the model does not take (e.g. --baseline for a cross-sectional model) with "
                         "a warning instead of refusing them")
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: by device)")
+    nn = p.add_argument_group("nnU-Net v2 model folders")
+    nn.add_argument("--nnunet-label", metavar="NAME",
+                    help="the lesion label of dataset.json (default: its only foreground label)")
+    nn.add_argument("--folds", nargs="+", metavar="K", help="folds to average, numbers or 'all' (default: every "
+                    "trained fold)")
+    nn.add_argument("--checkpoint", choices=("final", "best"), default="final",
+                    help="checkpoint_final.pth (default) or checkpoint_best.pth; --tta none turns nnU-Net's "
+                         "mirroring off")
     p.add_argument("--no-skip-background", action="store_true", help="run every window, even empty ones")
     p.add_argument("--force", action="store_true", help="redo cases whose outputs already exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -117,7 +137,8 @@ def _settings(args: argparse.Namespace):
     return PredictSettings(
         device=args.device, overlap=args.overlap, fusion=args.fusion, tta=args.tta, threshold=args.threshold,
         skip_background=not args.no_skip_background, batch_size=args.batch_size, rule=args.rule,
-        anatomy=args.anatomy, ignore_extra_inputs=args.ignore_extra_inputs,
+        anatomy=args.anatomy, ignore_extra_inputs=args.ignore_extra_inputs, nnunet_label=args.nnunet_label,
+        nnunet_folds=None if args.folds is None else tuple(args.folds), nnunet_checkpoint=args.checkpoint,
     )  # fmt: skip
 
 
@@ -228,6 +249,14 @@ def _run_cases(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.errors import InputError
 
-    if args.cases and (args.t2 or args.baseline):
-        raise InputError("--t2/--baseline go with --flair; with --cases they are found in each case folder")
+    if (args.cases or args.bids) and (args.t2 or args.baseline):
+        raise InputError("--t2/--baseline go with --flair; with --cases/--bids they are found for each case")
+    if (args.cases or args.bids) and (args.series or args.dicom_seg or args.dicom_pmap):
+        raise InputError("--series/--dicom-seg/--dicom-pmap go with --flair (a DICOM series folder)")
+    if not args.bids and (args.participant_label or args.session_label):
+        raise InputError("--participant-label/--session-label go with --bids")
+    if args.bids:
+        from LesionSegLogic.cli.predict_bids import run_bids
+
+        return run_bids(args, _settings(args))
     return _run_cases(args) if args.cases else _run_one(args)

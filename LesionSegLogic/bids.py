@@ -1,0 +1,318 @@
+"""BIDS cohorts in, a BIDS derivatives dataset out — with a small matcher instead of pybids.
+
+Why not pybids: it pulls pandas, SQLAlchemy and formulaic, indexes the whole dataset into a database and
+validates far more than LesionSeg reads. LesionSeg needs four patterns of the BIDS specification (1.9,
+"Anatomy imaging data" and "Common data types and metadata" for derivatives), matched by file name only:
+
+* raw images ``sub-<label>/[ses-<label>/]anat/sub-<label>[_ses-<label>][_<key>-<value>...]_FLAIR.nii[.gz]``
+  and ``..._T2w.nii[.gz]``;
+* reference masks ``derivatives/<pipeline>/sub-<label>/[ses-<label>/]anat/..._mask.nii[.gz]`` or
+  ``..._dseg.nii[.gz]`` (a one-label discrete segmentation);
+* outputs ``<OUT>/sub-<label>/[ses-<label>/]anat/<FLAIR entities>_desc-lesion_probseg.nii.gz``, ``_mask.nii.gz``,
+  ``_lesions.tsv`` and ``_summary.json`` (written last), plus ``<OUT>/dataset_description.json`` with
+  ``DatasetType: derivative`` and ``GeneratedBy``.
+
+A name is ``_``-separated ``key-value`` entities followed by a suffix; files that do not parse are ignored.
+Matching rules, each one way only:
+
+* one case per FLAIR file (several FLAIRs of one session — ``acq-``, ``run-`` — are several cases);
+* its T2w is the session's only T2w, or the one whose ``acq``/``rec``/``run`` entities equal the FLAIR's;
+  anything else is ambiguous, an error only when the model needs a T2;
+* its reference is the ``mask``/``dseg`` of the same subject and session in ``derivatives/`` (not LesionSeg's own
+  outputs) whose ``acq``/``rec``/``run`` entities do not contradict the FLAIR's; ``reference_pipeline`` names the
+  derivatives folder when several pipelines have one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from LesionSegLogic.errors import FileMissingError, InputError, OutputError
+
+#: the raw image suffix of each image role (roles of :data:`LesionSegLogic.zoo.card.IMAGE_ROLES` BIDS holds)
+ROLE_SUFFIXES = {"flair": "FLAIR", "t2": "T2w"}
+REFERENCE_SUFFIXES = ("mask", "dseg")
+IMAGE_EXTENSIONS = (".nii.gz", ".nii")
+#: entities that must agree between the FLAIR and the T2w / reference chosen for it
+PAIRING_ENTITIES = ("acq", "rec", "run")
+PIPELINE_NAME = "lesionseg"
+OUTPUT_DESC = "lesion"
+#: output name (suffix + extension after ``desc-lesion``) of each thing a prediction writes
+OUTPUTS = {"probability": "probseg.nii.gz", "mask": "mask.nii.gz", "lesions": "lesions.tsv",
+           "summary": "summary.json"}  # fmt: skip
+BIDS_VERSION = "1.9.0"
+_PART = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$")
+
+
+@dataclass(frozen=True)
+class BidsName:
+    """A parsed BIDS file name: ordered ``(key, value)`` entities, the suffix and the extension."""
+
+    entities: tuple[tuple[str, str], ...]
+    suffix: str
+    extension: str
+
+    @classmethod
+    def parse(cls, name: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> BidsName | None:
+        extension = next((e for e in extensions if name.endswith(e)), None)
+        if extension is None:
+            return None
+        *parts, suffix = name[: -len(extension)].split("_")
+        matched = [_PART.match(p) for p in parts]
+        if not parts or not all(matched) or not suffix.isalnum() or matched[0].group(1) != "sub":
+            return None
+        return cls(tuple((m.group(1), m.group(2)) for m in matched), suffix, extension)
+
+    def get(self, key: str) -> str | None:
+        return dict(self.entities).get(key)
+
+    def derived(self, desc: str, suffix_and_extension: str) -> str:
+        """This name's entities (without ``desc``) + ``desc-<desc>`` + the new suffix/extension."""
+        kept = [f"{k}-{v}" for k, v in self.entities if k != "desc"]
+        return "_".join([*kept, f"desc-{desc}", suffix_and_extension])
+
+    def agrees_with(self, other: BidsName) -> bool:
+        """No pairing entity (:data:`PAIRING_ENTITIES`) set in both names with different values."""
+        return all(self.get(k) is None or other.get(k) is None or self.get(k) == other.get(k)
+                   for k in PAIRING_ENTITIES)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BidsCase:
+    """One FLAIR of a BIDS dataset with what goes with it."""
+
+    root: Path
+    subject: str
+    session: str | None
+    flair: Path
+    name: BidsName
+    t2: Path | None = None
+    reference: Path | None = None
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The FLAIR's entities, e.g. ``sub-01_ses-02`` (``acq``/``run`` too when the session has several)."""
+        return "_".join(f"{k}-{v}" for k, v in self.name.entities)
+
+    @property
+    def anat(self) -> Path:
+        """The folder of the case relative to the dataset root: ``sub-X[/ses-Y]/anat``."""
+        return self.flair.parent.relative_to(self.root)
+
+    def images(self, needed: Iterable[str]) -> dict[str, Path]:
+        """The images of the roles ``needed`` (an error naming the problem when one cannot be matched)."""
+        found = {"flair": self.flair, "t2": self.t2}
+        out: dict[str, Path] = {}
+        for role in needed:
+            if role not in ROLE_SUFFIXES:
+                raise InputError(f"{self.label}: a BIDS dataset holds no {role} image for this model "
+                                 f"(BIDS suffixes read: {', '.join(ROLE_SUFFIXES.values())})", self.root)  # fmt: skip
+            if found[role] is None:
+                raise InputError(self.problems.get(role, f"{self.label}: no _{ROLE_SUFFIXES[role]} image"),
+                                 self.flair.parent)  # fmt: skip
+            out[role] = found[role]
+        return out
+
+    def outputs(self, out_root: str | PathLike[str]) -> dict[str, Path]:
+        """Where this case's outputs go in the derivatives dataset ``out_root``."""
+        folder = Path(out_root) / self.anat
+        return {key: folder / self.name.derived(OUTPUT_DESC, tail) for key, tail in OUTPUTS.items()}
+
+
+def find_cases(
+    root: str | PathLike[str],
+    participants: Sequence[str] | None = None,
+    sessions: Sequence[str] | None = None,
+    *,
+    references: bool = False,
+    reference_pipeline: str | None = None,
+    exclude: Sequence[str | PathLike[str]] = (),
+) -> list[BidsCase]:
+    """Every FLAIR under ``root`` (of the ``participants``/``sessions`` given, with or without ``sub-``/``ses-``),
+    sorted by name; with ``references`` each must have exactly one reference mask in ``derivatives/``.
+    ``exclude`` names derivatives folders never searched for references (LesionSeg's own output)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise FileMissingError("BIDS dataset folder not found", base)
+    if not (base / "dataset_description.json").is_file():
+        raise InputError("is not a BIDS dataset (no dataset_description.json)", base)
+    wanted_subjects = {_label(p, "sub") for p in participants or ()}
+    wanted_sessions = {_label(s, "ses") for s in sessions or ()}
+    subjects = sorted(p for p in base.glob("sub-*") if p.is_dir())
+    unknown = sorted(wanted_subjects - {p.name[4:] for p in subjects})
+    if unknown:
+        raise InputError(f"no such participant(s): {', '.join(unknown)}", base)
+    cases: list[BidsCase] = []
+    for subject_dir in subjects:
+        subject = subject_dir.name[4:]
+        if wanted_subjects and subject not in wanted_subjects:
+            continue
+        for anat in _anat_folders(subject_dir):
+            session = anat.parent.name[4:] if anat.parent.name.startswith("ses-") else None
+            if wanted_sessions and session not in wanted_sessions:
+                continue
+            names = _parsed(anat)
+            t2s = [(p, n) for p, n in names if n.suffix == ROLE_SUFFIXES["t2"]]
+            for flair, name in ((p, n) for p, n in names if n.suffix == ROLE_SUFFIXES["flair"]):
+                problems: dict[str, str] = {}
+                t2 = _pick(name, t2s, "T2w", problems, "t2")
+                case = BidsCase(base, subject, session, flair, name, t2, None, problems)
+                if references:
+                    case = _with_reference(case, reference_pipeline, exclude)
+                cases.append(case)
+    if not cases:
+        which = f" for participant(s) {', '.join(sorted(wanted_subjects))}" if wanted_subjects else ""
+        raise InputError(f"no sub-*/[ses-*/]anat/*_FLAIR.nii[.gz] images found{which}", base)
+    return sorted(cases, key=lambda c: c.label)
+
+
+def write_dataset_description(out_root: str | PathLike[str], source: str | PathLike[str], model: str,
+                              version: str) -> Path:
+    """``OUT/dataset_description.json`` (a BIDS derivative dataset, ``GeneratedBy`` LesionSeg); an existing one
+    is kept when it is LesionSeg's, refused otherwise."""
+    target = Path(out_root) / "dataset_description.json"
+    if target.is_file():
+        try:
+            existing = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            existing = {}
+        names = [g.get("Name") for g in existing.get("GeneratedBy", []) if isinstance(g, dict)]
+        if "LesionSeg" not in names:
+            raise OutputError(f"{target}: another dataset's description; choose an empty --out for LesionSeg")
+        return target
+    document = {
+        "Name": "LesionSeg lesion segmentations",
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "LesionSeg", "Version": version,
+                         "Description": f"MS lesion probability maps and masks, model {model}"}],
+        "SourceDatasets": [{"URL": Path(source).resolve().as_uri()}],
+    }  # fmt: skip
+    _write_atomic(target, json.dumps(document, indent=2) + "\n")
+    return target
+
+
+def write_case_outputs(case: BidsCase, out_root: str | PathLike[str], probability, mask,
+                       lesions: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                       summary: Mapping[str, Any]) -> dict[str, Path]:
+    """Write one case's outputs via a staging folder; ``_summary.json`` (with BIDS ``Sources``) is moved last."""
+    from LesionSegLogic.io import write_image
+
+    targets = case.outputs(out_root)
+    folder = targets["summary"].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".lesionseg-staging-", dir=folder))
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot create the output folder ({error.strerror})") from None
+    sources = [f"bids:raw:{p.relative_to(case.root).as_posix()}" for p in (case.flair, case.t2) if p is not None]
+    try:
+        protect = [str(case.flair), *([str(case.t2)] if case.t2 else [])]
+        write_image(probability, staging / targets["probability"].name, dtype="float32", protect=protect)
+        write_image(mask, staging / targets["mask"].name, dtype="uint8", protect=protect)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        for row in lesions:
+            writer.writerow({k: "n/a" if row.get(k) is None else row[k] for k in columns})
+        (staging / targets["lesions"].name).write_text(buffer.getvalue(), encoding="utf-8")
+        document = {"Sources": sources, **summary}
+        (staging / targets["summary"].name).write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+        targets["summary"].unlink(missing_ok=True)  # incomplete until the new summary lands
+        for key in ("probability", "mask", "lesions", "summary"):
+            os.replace(staging / targets[key].name, targets[key])
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write the outputs ({error.strerror or error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return targets
+
+
+def is_done(case: BidsCase, out_root: str | PathLike[str]) -> bool:
+    """True when the case's outputs are complete (the summary is written last)."""
+    return all(path.is_file() for path in case.outputs(out_root).values())
+
+
+# helpers ----------------------------------------------------------------------------------------------------
+def _label(text: str, key: str) -> str:
+    return text[len(key) + 1:] if text.startswith(f"{key}-") else text
+
+
+def _anat_folders(subject_dir: Path) -> list[Path]:
+    sessions = sorted(p for p in subject_dir.glob("ses-*") if p.is_dir())
+    folders = [s / "anat" for s in sessions] + [subject_dir / "anat"]
+    return [f for f in folders if f.is_dir()]
+
+
+def _parsed(folder: Path) -> list[tuple[Path, BidsName]]:
+    named = ((p, BidsName.parse(p.name)) for p in sorted(folder.iterdir()) if p.is_file())
+    return [(p, n) for p, n in named if n is not None]
+
+
+def _pick(flair: BidsName, candidates: list[tuple[Path, BidsName]], what: str, problems: dict[str, str],
+          role: str) -> Path | None:
+    """The one candidate for ``flair`` (see the module docstring); a problem is recorded when ambiguous."""
+    if len(candidates) == 1:
+        return candidates[0][0]
+    agreeing = [p for p, n in candidates if all(n.get(k) == flair.get(k) for k in PAIRING_ENTITIES)]
+    if len(agreeing) == 1:
+        return agreeing[0]
+    if candidates:
+        label = "_".join(f"{k}-{v}" for k, v in flair.entities)
+        listing = ", ".join(p.name for p, _ in candidates)
+        problems[role] = f"{label}: {len(candidates)} _{what} images and none pairs with the FLAIR by " \
+                         f"{'/'.join(PAIRING_ENTITIES)}: {listing}"
+    return None
+
+
+def _with_reference(case: BidsCase, pipeline: str | None, exclude: Sequence[str | PathLike[str]]) -> BidsCase:
+    derivatives = case.root / "derivatives"
+    skipped = {Path(p).resolve() for p in exclude} | {(derivatives / PIPELINE_NAME).resolve()}
+    pipelines = sorted(p for p in derivatives.glob("*") if p.is_dir() and p.resolve() not in skipped) \
+        if derivatives.is_dir() else []  # fmt: skip
+    if pipeline is not None:
+        pipelines = [p for p in pipelines if p.name == pipeline]
+        if not pipelines:
+            raise InputError(f"no derivatives/{pipeline} folder", case.root)
+    found: list[Path] = []
+    for folder in pipelines:
+        anat = folder / case.anat
+        if anat.is_dir():
+            found += [p for p, n in _parsed(anat) if n.suffix in REFERENCE_SUFFIXES and n.agrees_with(case.name)]
+    if len(found) != 1:
+        what = "no reference mask" if not found else f"{len(found)} reference masks ("
+        listing = "" if not found else ", ".join(str(p.relative_to(case.root)) for p in found) + ")"
+        raise InputError(f"{case.label}: {what}{listing} in derivatives/*/{case.anat.as_posix()}/ "
+                         f"(*_mask or *_dseg){'; choose a pipeline with --ref-pipeline' if found else ''}",
+                         case.root)  # fmt: skip
+    return BidsCase(case.root, case.subject, case.session, case.flair, case.name, case.t2, found[0], case.problems)
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, staged = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(staged, target)
+    except OSError as error:
+        raise OutputError(f"{target}: cannot write ({error.strerror or error})") from None
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars and other plain values (``json.dumps(default=...)``)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

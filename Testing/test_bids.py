@@ -1,0 +1,154 @@
+"""BIDS cohorts: the file-name matcher, reference masks in derivatives, and ``lesionseg predict --bids``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from LesionSegLogic.bids import BidsName, find_cases
+from LesionSegLogic.cli import main
+from LesionSegLogic.errors import InputError
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import read_image, write_image
+from LesionSegLogic.zoo import ModelCard, save_model
+
+torch.set_num_threads(1)
+
+
+def _head(seed: int, shape=(18, 24, 20)) -> Image:
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    c = np.array(shape) / 2
+    head = ((z - c[0]) / 7) ** 2 + ((y - c[1]) / 10) ** 2 + ((x - c[2]) / 8) ** 2 <= 1
+    a = np.where(head, 100 + 5 * rng.standard_normal(shape), 2 * np.abs(rng.standard_normal(shape)))
+    a[7:11, 10:14, 8:12] = 400.0
+    return Image(a.astype(np.float32), (1.3, 1.0, 1.1), (float(seed), -5.0, 3.0))
+
+
+def _dataset(root: Path) -> Path:
+    """sub-01 with two sessions (FLAIR + T2w), sub-02 without sessions with two runs of each, a stray file."""
+    root.mkdir(parents=True)
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "toy", "BIDSVersion": "1.9.0"}))
+    files = ["sub-01/ses-1/anat/sub-01_ses-1_FLAIR.nii.gz", "sub-01/ses-1/anat/sub-01_ses-1_T2w.nii.gz",
+             "sub-01/ses-2/anat/sub-01_ses-2_FLAIR.nii.gz", "sub-01/ses-2/anat/sub-01_ses-2_T2w.nii.gz",
+             "sub-02/anat/sub-02_run-1_FLAIR.nii.gz", "sub-02/anat/sub-02_run-2_FLAIR.nii.gz",
+             "sub-02/anat/sub-02_run-1_T2w.nii.gz", "sub-02/anat/sub-02_run-2_T2w.nii.gz"]  # fmt: skip
+    for seed, name in enumerate(files):
+        write_image(_head(seed), root / name)
+    (root / "sub-02" / "anat" / "notes_FLAIR.txt").write_text("not an image")
+    return root
+
+
+def test_names_parse_into_entities_and_derive_output_names() -> None:
+    name = BidsName.parse("sub-01_ses-2_acq-3D_run-1_FLAIR.nii.gz")
+    assert name is not None and name.suffix == "FLAIR" and name.get("acq") == "3D"
+    assert name.derived("lesion", "probseg.nii.gz") == "sub-01_ses-2_acq-3D_run-1_desc-lesion_probseg.nii.gz"
+    for bad in ("sub-01_FLAIR.txt", "ses-1_FLAIR.nii.gz", "sub-01_ses_FLAIR.nii.gz", "sub-01-FLAIR.nii.gz"):
+        assert BidsName.parse(bad) is None
+
+
+def test_the_matcher_finds_one_case_per_flair_and_pairs_t2_by_run(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "bids")
+    cases = find_cases(root)
+    assert [c.label for c in cases] == ["sub-01_ses-1", "sub-01_ses-2", "sub-02_run-1", "sub-02_run-2"]
+    for case in cases:
+        assert case.t2 is not None and case.t2.parent == case.flair.parent
+        assert case.t2.name.replace("T2w", "FLAIR") == case.flair.name
+    assert [c.label for c in find_cases(root, ["sub-02"])] == ["sub-02_run-1", "sub-02_run-2"]
+    assert [c.label for c in find_cases(root, ["01"], ["2"])] == ["sub-01_ses-2"]
+    with pytest.raises(InputError, match="no such participant"):
+        find_cases(root, ["03"])
+    (root / "dataset_description.json").unlink()
+    with pytest.raises(InputError, match="not a BIDS dataset"):
+        find_cases(root)
+
+
+def test_an_ambiguous_t2_is_an_error_only_when_the_model_needs_it(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "bids")
+    anat = root / "sub-01/ses-1/anat"
+    write_image(_head(9), anat / "sub-01_ses-1_acq-fast_T2w.nii.gz")
+    assert find_cases(root, ["01"], ["1"])[0].t2 == anat / "sub-01_ses-1_T2w.nii.gz"  # same acq/rec/run: pairs
+    (anat / "sub-01_ses-1_T2w.nii.gz").rename(anat / "sub-01_ses-1_acq-slow_T2w.nii.gz")
+    case = find_cases(root, ["01"], ["1"])[0]
+    assert case.t2 is None and case.images(["flair"]) == {"flair": case.flair}
+    with pytest.raises(InputError, match="2 _T2w images and none pairs"):
+        case.images(["flair", "t2"])
+
+
+def test_references_come_from_derivatives_but_never_from_lesionsegs_own(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "bids")
+    manual = root / "derivatives" / "manual" / "sub-01" / "ses-1" / "anat"
+    write_image(_head(0).with_array(np.zeros((18, 24, 20), np.uint8)), manual / "sub-01_ses-1_label-lesion_mask.nii.gz")
+    ours = root / "derivatives" / "lesionseg" / "sub-01" / "ses-1" / "anat"
+    write_image(_head(0).with_array(np.zeros((18, 24, 20), np.uint8)), ours / "sub-01_ses-1_desc-lesion_mask.nii.gz")
+    case = find_cases(root, ["01"], ["1"], references=True)[0]
+    assert case.reference == manual / "sub-01_ses-1_label-lesion_mask.nii.gz"
+    other = root / "derivatives" / "rater2" / "sub-01" / "ses-1" / "anat"
+    write_image(_head(0).with_array(np.zeros((18, 24, 20), np.uint8)), other / "sub-01_ses-1_dseg.nii.gz")
+    with pytest.raises(InputError, match="2 reference masks .*--ref-pipeline"):
+        find_cases(root, ["01"], ["1"], references=True)
+    chosen = find_cases(root, ["01"], ["1"], references=True, reference_pipeline="rater2")[0]
+    assert chosen.reference == other / "sub-01_ses-1_dseg.nii.gz"
+    with pytest.raises(InputError, match="no reference mask"):
+        find_cases(root, ["02"], references=True)
+
+
+@pytest.fixture()
+def tiny_model(tmp_path: Path) -> Path:
+    from LesionSegLogic.models import build_model
+
+    torch.manual_seed(0)
+    params = {"in_channels": 2, "features": [4, 8], "norm": "batch"}
+    card = ModelCard(name="tiny2", architecture="unet3d", architecture_params=params, inputs=("flair", "t2"),
+                     patch_size=(16, 16, 16), loss="dice", recommended_threshold=0.5)  # fmt: skip
+    save_model(build_model("unet3d", **params), card, tmp_path / "zoo" / "tiny2")
+    return tmp_path / "zoo" / "tiny2"
+
+
+def test_predict_bids_writes_a_derivatives_dataset_skips_done_and_survives_a_bad_case(
+    tmp_path: Path, tiny_model: Path, capsys
+) -> None:
+    root = _dataset(tmp_path / "bids")
+    bad = root / "sub-02/anat/sub-02_run-2_FLAIR.nii.gz"
+    bad.unlink()
+    write_image(_head(0).with_array(np.full((18, 24, 20), 7.0, np.float32)), bad)  # constant: refused
+    out = root / "derivatives" / "lesionseg"
+    args = ["predict", "--model", str(tiny_model), "--bids", str(root), "--out", str(out), "--device", "cpu",
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "3 predicted, 0 already done, 1 failed" in captured.out and "sub-02_run-2" in captured.err
+    description = json.loads((out / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative" and description["GeneratedBy"][0]["Name"] == "LesionSeg"
+    anat = out / "sub-01" / "ses-2" / "anat"
+    written = sorted(p.name for p in anat.iterdir())
+    assert written == [f"sub-01_ses-2_desc-lesion_{tail}" for tail in
+                       ("lesions.tsv", "mask.nii.gz", "probseg.nii.gz", "summary.json")]  # fmt: skip
+    flair = read_image(root / "sub-01/ses-2/anat/sub-01_ses-2_FLAIR.nii.gz")
+    assert read_image(anat / "sub-01_ses-2_desc-lesion_probseg.nii.gz", role="probability").same_grid(flair)
+    summary = json.loads((anat / "sub-01_ses-2_desc-lesion_summary.json").read_text())
+    assert summary["Sources"] == ["bids:raw:sub-01/ses-2/anat/sub-01_ses-2_FLAIR.nii.gz",
+                                  "bids:raw:sub-01/ses-2/anat/sub-01_ses-2_T2w.nii.gz"]  # fmt: skip
+    assert summary["bids"] == {"subject": "01", "session": "2"} and summary["model"]["name"] == "tiny2"
+    header = (anat / "sub-01_ses-2_desc-lesion_lesions.tsv").read_text().splitlines()[0].split("\t")
+    assert header[:3] == ["id", "n_voxels", "volume_mm3"]
+    assert not (out / "sub-02" / "anat" / "sub-02_run-2_desc-lesion_summary.json").exists()
+    assert not list(out.rglob(".lesionseg-staging-*"))
+    # a second run: the reference search skips LesionSeg's own folder, done cases are skipped
+    assert main([*args, "--participant-label", "01"]) == 0
+    assert "0 predicted, 2 already done, 0 failed" in capsys.readouterr().out
+
+
+def test_predict_bids_refuses_dicom_options_and_a_foreign_output_dataset(tmp_path: Path, tiny_model: Path,
+                                                                         capsys) -> None:
+    root = _dataset(tmp_path / "bids")
+    base = ["predict", "--model", str(tiny_model), "--bids", str(root), "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "o"), "--dicom-seg"]) == 2
+    assert "--dicom-seg" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert main([*base, "--out", str(root)]) == 2  # the raw dataset's own description is not LesionSeg's
+    assert "another dataset's description" in capsys.readouterr().err
+    assert not list(root.rglob("*desc-lesion*"))
