@@ -274,3 +274,29 @@ def test_writing_never_replaces_an_existing_slice(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="exists already"):
         write_dicom_series(_head_image(), tmp_path / "s")
     assert {p: p.read_bytes() for p in _files(tmp_path / "s")} == before
+
+
+@pytest.mark.slicer
+def test_the_review_export_writes_a_dicom_seg_of_the_reviewed_mask(tmp_path: Path) -> None:
+    pytest.importorskip("slicer")
+    from LesionSegLib.export import export_review
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.session import ReviewSession
+
+    write_dicom_series(_head_image(), tmp_path / "flair")
+    flair = read_image(tmp_path / "flair")
+    session = ReviewSession(make_scene().scene)
+    session.set_inputs(flair)
+    probability = np.clip((flair.array - 100.0) / 300.0, 0, 1).astype(np.float32)
+    session.load_probability(flair.with_array(probability))
+    session.set_threshold(0.5)
+    files = export_review(session, tmp_path / "export", dicom_seg=tmp_path / "flair")
+    source = read_dicom_series(tmp_path / "flair")
+    seg = hd.seg.segread(files.dicom_seg)
+    by_source = seg.get_pixels_by_source_instance(list(source.sop_instance_uids), segment_numbers=[1])
+    assert by_source[..., 0].any() and np.array_equal(by_source[..., 0], session.state.mask.astype(np.uint8))
+    other = tmp_path / "other"
+    write_dicom_series(Image(_head(), (2.0, 1.0, 0.9)), other)
+    with pytest.raises(GeometryError, match="not on the grid"):
+        export_review(session, tmp_path / "export2", dicom_seg=other)
+    assert not (tmp_path / "export2").exists() or not any((tmp_path / "export2").iterdir())

@@ -36,6 +36,7 @@ class ExportedFiles:
     metrics_csv: Path
     lesions_csv: Path
     curve_png: Path
+    dicom_seg: Path | None = None
 
 
 def _input_paths(session) -> set[Path]:
@@ -83,6 +84,23 @@ def _write_segmentation(node, scene) -> Callable[[Path], None]:
             scene.RemoveNode(storage)
 
     return write
+
+
+def _dicom_segmentation(mask, source, model_name: str):
+    """The DICOM SEG of ``mask`` referencing ``source`` (a series folder or a read ``DicomSeries``)."""
+    from LesionSegLogic import __version__
+    from LesionSegLogic.io.dicom import DicomSeries, read_dicom_series
+    from LesionSegLogic.io.dicom_seg import DicomWriterInfo, build_segmentation
+
+    series = source if isinstance(source, DicomSeries) else read_dicom_series(source)
+    # the review's FLAIR went through an MRML volume node (RAS, float matrix): compare grids to 1e-3 mm
+    grid = series.image
+    if not mask.same_grid(grid, tolerance=1e-3):
+        from LesionSegLogic.errors import GeometryError
+
+        raise GeometryError(f"the review's FLAIR is not on the grid of the DICOM series {series.folder}")
+    info = DicomWriterInfo(software_version=__version__, model_name=model_name or "LesionSeg")
+    return build_segmentation(grid.with_array(mask.array), series, info)
 
 
 def _json_ready(value):
@@ -137,8 +155,12 @@ def render_curve_png(curve: Curve, threshold: float, path: Path, dpi: int = 110)
 
 
 def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "lesionseg",
-                  overwrite: bool = False) -> ExportedFiles:
-    """Write the review at its current threshold into ``out_dir``; returns the paths written."""
+                  overwrite: bool = False, dicom_seg=None) -> ExportedFiles:
+    """Write the review at its current threshold into ``out_dir``; returns the paths written.
+
+    ``dicom_seg``: the DICOM series the FLAIR came from (a folder or a ``LesionSegLogic.io.dicom.DicomSeries``);
+    the mask is then also written as ``<prefix>_mask.seg.dcm``, a DICOM Segmentation referencing that series
+    (:mod:`LesionSegLogic.io.dicom_seg`; refused before anything is written when the FLAIR is not on its grid)."""
     if session.state is None:
         raise OutputError("nothing to export: no probability map has been thresholded yet")
     out = Path(out_dir)
@@ -157,16 +179,18 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         "metrics_csv": out / f"{prefix}_metrics.csv",
         "lesions_csv": out / f"{prefix}_lesions.csv",
         "curve_png": out / f"{prefix}_threshold_curve.png",
+        "dicom_seg": out / f"{prefix}_mask.seg.dcm" if dicom_seg is not None else None,
     }
     protected = _input_paths(session)
     for path in names.values():
         if path is not None:
             _check_target(path, protected, overwrite)
+    mask = session.flair.with_array(state.mask.astype(np.uint8), name="")
+    seg_object = None if dicom_seg is None else _dicom_segmentation(mask, dicom_seg, session.model_name)
     segmentation = session.accepted_node if session.accepted_node is not None else session.prediction.node
     _atomic(names["segmentation"], _write_segmentation(segmentation, session.scene))
     if names["review"] is not None:
         _atomic(names["review"], _write_segmentation(session.review.node, session.scene))
-    mask = session.flair.with_array(state.mask.astype(np.uint8), name="")
     write_image(mask, names["mask"], protect=[str(p) for p in protected])
     document = {"model": session.model_name, "recommended_threshold": session.recommended_threshold,
                 "mode": state.mode, **state.metrics, "lesions": [asdict(r) for r in state.lesions]}
@@ -174,4 +198,6 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
     _atomic(names["metrics_csv"], _write_text(metrics_csv(state.metrics)))
     _atomic(names["lesions_csv"], _write_text(lesions_csv(state.lesions)))
     _atomic(names["curve_png"], lambda staged: render_curve_png(session.plot.curve, state.threshold, staged))
+    if seg_object is not None:
+        _atomic(names["dicom_seg"], lambda staged: seg_object.save_as(staged, enforce_file_format=True))
     return ExportedFiles(**names)
