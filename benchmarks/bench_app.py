@@ -80,15 +80,16 @@ def cli_help_seconds() -> float:
     return time.perf_counter() - start
 
 
-def session_latency(files: dict[str, Path], thresholds: list[float]) -> float:
-    """Median seconds of ``ReviewSession.set_threshold`` alone (same case, same thresholds, the app's rule)."""
+def session_latency(files: dict[str, Path], thresholds: list[float], start: float) -> float:
+    """Median seconds of ``ReviewSession.set_threshold`` alone (same case, same thresholds from the same start,
+    the app's rule)."""
     from LesionSegLib.headless import make_scene
     from LesionSegLib.session import ReviewSession
 
     session = ReviewSession(make_scene().scene)
     session.set_inputs(files["flair"])
     session.set_reference(files["reference"])
-    session.load_probability(files["probability"], 0.5)
+    session.load_probability(files["probability"], start)
     times = []
     for t in thresholds:
         start = time.perf_counter()
@@ -186,8 +187,10 @@ def mouse_drag(page, start: float, end: float, seconds: float = 1.5, hz: float =
     return analyse_drag(page.evaluate("() => window.__probe"), start, end, stop_ms)
 
 
-def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[float], float, list[DragResult]]:
-    """(per-move latencies in s, seconds until the first frame) for keyboard moves of the slider."""
+def browser_run(url: str, moves: int, screenshot: Path | None,
+                ) -> tuple[list[float], list[float], float, list[DragResult], float, str]:
+    """(keyboard step latencies in s and their thresholds, seconds until the first frame, the mouse drags,
+    seconds until the first frame of a page opened at t = 0.30, the lesion table's heading there)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
@@ -201,14 +204,12 @@ def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[flo
                                timeout=120_000)
         page.locator("#summary").filter(has_text="t = ").wait_for(timeout=120_000)
         first_frame = time.perf_counter() - start
-        page.evaluate(PROBE_JS)
-        drags = [mouse_drag(page, 0.6, 0.3), mouse_drag(page, 0.3, 0.3), mouse_drag(page, 0.3, 0.7)]
         slider = page.get_by_role("slider", name="Decision threshold")
         slider.focus()
-        latencies = []
+        latencies, targets = [], []
         for i in range(moves):
             old = page.locator("img").first.get_attribute("src")
-            target = float(slider.get_attribute("aria-valuenow")) + (0.01 if i < moves // 2 else -0.01)
+            target = round(float(slider.get_attribute("aria-valuenow")) + (0.01 if i < moves // 2 else -0.01), 2)
             begin = time.perf_counter()
             page.keyboard.press("ArrowRight" if i < moves // 2 else "ArrowLeft")
             page.wait_for_function(
@@ -216,17 +217,28 @@ def browser_run(url: str, moves: int, screenshot: Path | None) -> tuple[list[flo
                 " && document.querySelector('#summary').innerText.startsWith(t)",
                 arg=[old, f"t = {target:.2f}"], timeout=30_000)
             latencies.append(time.perf_counter() - begin)
+            targets.append(target)
+        page.evaluate(PROBE_JS)
+        drags = [mouse_drag(page, 0.6, 0.3), mouse_drag(page, 0.3, 0.7), mouse_drag(page, 0.3, 0.3)]
+        lesions_at_low = page.get_by_role("heading", name=re.compile("Lesions")).inner_text()
+        second = context.new_page()  # a page opened while the review rests at t = 0.30 (many lesion rows)
+        begin = time.perf_counter()
+        second.goto(url)
+        second.wait_for_function("() => { const i = document.querySelector('img'); return i && i.src; }",
+                                 timeout=120_000)
+        second.locator("#summary").filter(has_text="t = 0.30").wait_for(timeout=120_000)
+        first_frame_low = time.perf_counter() - begin
+        second.close()
         if screenshot is not None:
-            for _ in range(12):
-                page.keyboard.press("ArrowLeft")
-            page.wait_for_timeout(1500)
-            page.get_by_role("button", name=re.compile("Jump to reference lesion")).first.click()
+            track = page.locator("#threshold-row .v-slider-track").bounding_box()
+            page.mouse.click(track["x"] + 0.5 * track["width"], track["y"] + track["height"] / 2)  # t = 0.50
+            page.locator("#summary").filter(has_text="t = 0.50").wait_for(timeout=30_000)
             page.wait_for_timeout(2500)
-            page.evaluate("document.querySelector('#threshold-slider').scrollIntoView({block: 'start'})")
+            page.evaluate("document.querySelector('#threshold-row').scrollIntoView({block: 'start'})")
             page.wait_for_timeout(500)
             page.screenshot(path=str(screenshot))
         context.close()
-    return latencies, first_frame, drags
+    return latencies, targets, first_frame, drags, first_frame_low, lesions_at_low
 
 
 def case_files(folder: Path) -> dict[str, Path]:
@@ -291,7 +303,8 @@ def main() -> int:
                         break
                 time.sleep(0.05)
             listening = time.perf_counter() - begin
-            latencies, first_frame, drags = browser_run(f"http://127.0.0.1:{port}/", args.moves, args.screenshot)
+            latencies, targets, first_frame, drags, first_frame_low, lesions_at_low = browser_run(
+                f"http://127.0.0.1:{port}/", args.moves, args.screenshot)
             rss, peak = rss_mib(server.pid)
         finally:
             server.terminate()
@@ -299,15 +312,16 @@ def main() -> int:
         load_after = os.getloadavg()
         shape = __import__("nibabel").load(str(files["flair"])).shape
         baseline_start = cli_help_seconds()
-        thresholds = [0.5 + 0.01 * (i if i < args.moves // 2 else args.moves - i) for i in range(1, args.moves + 1)]
-        baseline_latency = session_latency(files, thresholds)
-        baseline_drag = session_latency(files, drag_values(drags))
+        baseline_latency = session_latency(files, targets, round(targets[0] - 0.01, 2))
+        values = drag_values(drags)
+        baseline_drag = session_latency(files, values[1:], values[0])
 
     median = statistics.median(latencies)
     moving = [x for d in drags if d.start != d.end for x in d.move_to_frame]
     rows = [
         ("server start → listening (s)", listening, baseline_start, "`lesionseg --help`"),
         ("page load → first frame (s)", first_frame, None, ""),
+        ("page load at t = 0.30 → first frame (s)", first_frame_low, None, lesions_at_low),
         (f"slider key → new frame + metrics, median of {len(latencies)} (ms)", 1000 * median,
          1000 * baseline_latency, "session.set_threshold alone"),
         ("slider key → new frame, max (ms)", 1000 * max(latencies), None, ""),

@@ -19,13 +19,21 @@ HELP = "metrics of a probability map (at a threshold) or a mask against a refere
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("evaluate", help=HELP, description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--prob", metavar="P", help="probability map (values in [0, 1])")
     source.add_argument("--mask", metavar="M", help="binary prediction mask")
     parser.add_argument("--threshold", type=float,
                         help="decision threshold p ≥ T (default: the one recorded in the summary.json beside "
                              f"the map, else {FALLBACK_THRESHOLD})")
-    parser.add_argument("--ref", required=True, metavar="R", help="reference (ground-truth) lesion mask")
+    parser.add_argument("--ref", metavar="R", help="reference (ground-truth) lesion mask")
+    bids = parser.add_argument_group("a BIDS cohort (instead of --prob/--mask/--ref; LesionSegLogic.bids)")
+    bids.add_argument("--bids", metavar="ROOT", help="the raw BIDS dataset; references from its derivatives/; "
+                      "each case's JSON goes beside its map (_desc-lesion_eval.json), --json gets them all")
+    bids.add_argument("--predictions", metavar="DIR",
+                      help="the derivatives dataset `lesionseg predict --bids` wrote (default ROOT/derivatives/"
+                           "lesionseg)")
+    bids.add_argument("--participant-label", nargs="+", metavar="LABEL", help="only these subjects")
+    bids.add_argument("--ref-pipeline", metavar="NAME", help="the derivatives/NAME folder holding the references")
     parser.add_argument("--rule", choices=RULE_NAMES,
                         help=f"lesion matching rule (default: recorded beside the map, else {DEFAULT_RULE})")
     parser.add_argument("--no-surface", action="store_true", help="skip the surface distances")
@@ -49,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
     from LesionSegLogic.metrics.voxel import average_precision
 
+    if getattr(args, "bids", None):
+        from LesionSegLogic.cli.evaluate_bids import run_bids
+
+        return run_bids(args, run)
+    if not (args.prob or args.mask) or not args.ref:
+        raise InputError("give --prob or --mask, and --ref (or --bids ROOT)")
     if args.json:  # the write policy (docs/io.md), before any work
         claim_outputs([args.json], inputs=[args.prob or args.mask, args.ref], force=args.force)
     if args.threshold is not None and args.mask is not None:

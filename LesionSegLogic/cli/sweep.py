@@ -22,8 +22,15 @@ MAX_THRESHOLDS = 1001
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("sweep", help=HELP, description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prob", nargs="+", required=True, metavar="P", help="probability maps, one per subject")
-    parser.add_argument("--ref", nargs="+", required=True, metavar="R", help="reference masks, same order")
+    parser.add_argument("--prob", nargs="+", metavar="P", help="probability maps, one per subject")
+    parser.add_argument("--ref", nargs="+", metavar="R", help="reference masks, same order")
+    bids = parser.add_argument_group("a BIDS cohort (instead of --prob/--ref; LesionSegLogic.bids)")
+    bids.add_argument("--bids", metavar="ROOT", help="the raw BIDS dataset; references from its derivatives/")
+    bids.add_argument("--predictions", metavar="DIR",
+                      help="the derivatives dataset `lesionseg predict --bids` wrote (default ROOT/derivatives/"
+                           "lesionseg)")
+    bids.add_argument("--participant-label", nargs="+", metavar="LABEL", help="only these subjects")
+    bids.add_argument("--ref-pipeline", metavar="NAME", help="the derivatives/NAME folder holding the references")
     parser.add_argument("--step", type=float, default=0.05,
                         help=f"threshold step over 0..1 (default 0.05; at most {MAX_THRESHOLDS} thresholds, so "
                              f"≥ {1 / (MAX_THRESHOLDS - 1):g})")
@@ -34,6 +41,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
     return parser
+
+
+def bids_cohort(args: argparse.Namespace) -> None:
+    """Fill ``args.prob``/``args.ref`` from ``--bids`` (or check that they were given)."""
+    from pathlib import Path
+
+    from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs
+    from LesionSegLogic.errors import InputError
+
+    if args.bids is None:
+        if not args.prob or not args.ref:
+            raise InputError("give --prob and --ref, or --bids ROOT")
+        return
+    if args.prob or args.ref:
+        raise InputError("--bids finds the maps and references itself; leave out --prob/--ref")
+    predictions = args.predictions or Path(args.bids) / "derivatives" / PIPELINE_NAME
+    pairs = prediction_pairs(args.bids, predictions, args.participant_label, None, args.ref_pipeline)
+    args.prob = [str(p) for _, p, _ in pairs]
+    args.ref = [str(r) for _, _, r in pairs]
 
 
 def cohort_defaults(prob_paths: list[str], rule: str | None) -> tuple[str, str, list[dict]]:
@@ -85,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.threshold.engine import ThresholdEngine
     from LesionSegLogic.threshold.sweep import sweep_cohort, threshold_grid
 
+    bids_cohort(args)
     if args.json:  # the write policy (docs/io.md), before any work
         claim_outputs([args.json], inputs=[*args.prob, *args.ref], force=args.force)
     if len(args.prob) != len(args.ref):
