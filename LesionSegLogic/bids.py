@@ -136,12 +136,13 @@ def find_cases(
     participants: Sequence[str] | None = None,
     sessions: Sequence[str] | None = None,
     *,
-    references: bool = False,
+    references: bool | str = False,
     reference_pipeline: str | None = None,
     exclude: Sequence[str | PathLike[str]] = (),
 ) -> list[BidsCase]:
     """Every FLAIR under ``root`` (of the ``participants``/``sessions`` given, with or without ``sub-``/``ses-``),
-    sorted by name; with ``references`` each must have exactly one reference mask in ``derivatives/``.
+    sorted by name; with ``references=True`` each must have exactly one reference mask in ``derivatives/``, with
+    ``references="optional"`` at most one (cases without keep ``reference=None``).
     ``exclude`` names derivatives folders never searched for references (LesionSeg's own output)."""
     base = Path(root)
     if not base.is_dir():
@@ -170,7 +171,7 @@ def find_cases(
                 t2 = _pick(name, t2s, "T2w", problems, "t2")
                 case = BidsCase(base, subject, session, flair, name, t2, None, problems)
                 if references:
-                    case = _with_reference(case, reference_pipeline, exclude)
+                    case = _with_reference(case, reference_pipeline, exclude, references is True)
                 cases.append(case)
     if not cases:
         which = f" for participant(s) {', '.join(sorted(wanted_subjects))}" if wanted_subjects else ""
@@ -277,7 +278,8 @@ def _pick(flair: BidsName, candidates: list[tuple[Path, BidsName]], what: str, p
     return None
 
 
-def _with_reference(case: BidsCase, pipeline: str | None, exclude: Sequence[str | PathLike[str]]) -> BidsCase:
+def _with_reference(case: BidsCase, pipeline: str | None, exclude: Sequence[str | PathLike[str]],
+                    required: bool = True) -> BidsCase:
     derivatives = case.root / "derivatives"
     skipped = {Path(p).resolve() for p in exclude} | {(derivatives / PIPELINE_NAME).resolve()}
     pipelines = sorted(p for p in derivatives.glob("*") if p.is_dir() and p.resolve() not in skipped) \
@@ -291,12 +293,15 @@ def _with_reference(case: BidsCase, pipeline: str | None, exclude: Sequence[str 
         anat = folder / case.anat
         if anat.is_dir():
             found += [p for p, n in _parsed(anat) if n.suffix in REFERENCE_SUFFIXES and n.agrees_with(case.name)]
-    if len(found) != 1:
-        what = "no reference mask" if not found else f"{len(found)} reference masks ("
-        listing = "" if not found else ", ".join(str(p.relative_to(case.root)) for p in found) + ")"
-        raise InputError(f"{case.label}: {what}{listing} in derivatives/*/{case.anat.as_posix()}/ "
-                         f"(*_mask or *_dseg){'; choose a pipeline with --ref-pipeline' if found else ''}",
-                         case.root)  # fmt: skip
+    if len(found) > 1:
+        listing = ", ".join(str(p.relative_to(case.root)) for p in found)
+        raise InputError(f"{case.label}: {len(found)} reference masks ({listing}); choose a pipeline with "
+                         "--ref-pipeline", case.root)  # fmt: skip
+    if not found:
+        if required:
+            raise InputError(f"{case.label}: no reference mask in derivatives/*/{case.anat.as_posix()}/ (*_mask or "
+                             "*_dseg)", case.root)  # fmt: skip
+        return case
     return BidsCase(case.root, case.subject, case.session, case.flair, case.name, case.t2, found[0], case.problems)
 
 
@@ -316,3 +321,24 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+def prediction_pairs(
+    root: str | PathLike[str], predictions: str | PathLike[str], participants: Sequence[str] | None = None,
+    sessions: Sequence[str] | None = None, reference_pipeline: str | None = None,
+) -> tuple[list[tuple[str, Path, Path]], list[str]]:
+    """``(case label, probability map, reference mask)`` of every case of ``root`` that has a reference, and the
+    labels of the cases left out for having none (none with one is an error); the maps are taken from the
+    derivatives dataset ``predictions`` (``lesionseg predict --bids``'s ``--out``)."""
+    cases = find_cases(root, participants, sessions, references="optional", reference_pipeline=reference_pipeline,
+                       exclude=[predictions])  # fmt: skip
+    with_reference = [c for c in cases if c.reference is not None]
+    if not with_reference:
+        raise InputError("no case has a reference mask in derivatives/*/ (*_mask or *_dseg)", root)
+    pairs = []
+    for case in with_reference:
+        probability = case.outputs(predictions)["probability"]
+        if not probability.is_file():
+            raise FileMissingError(f"{case.label}: no prediction; run `lesionseg predict --bids` first", probability)
+        pairs.append((case.label, probability, case.reference))
+    return pairs, [c.label for c in cases if c.reference is None]

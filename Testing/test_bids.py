@@ -152,3 +152,36 @@ def test_predict_bids_refuses_dicom_options_and_a_foreign_output_dataset(tmp_pat
     assert main([*base, "--out", str(root)]) == 2  # the raw dataset's own description is not LesionSeg's
     assert "another dataset's description" in capsys.readouterr().err
     assert not list(root.rglob("*desc-lesion*"))
+
+
+def test_evaluate_and_sweep_take_a_bids_cohort(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    root = _dataset(tmp_path / "bids")
+    for rel in ("sub-01/ses-1/anat/sub-01_ses-1", "sub-02/anat/sub-02_run-2"):
+        reference = np.zeros((18, 24, 20), np.uint8)
+        reference[7:11, 10:14, 8:12] = 1
+        grid = read_image(root / f"{rel}_FLAIR.nii.gz")
+        write_image(grid.with_array(reference), root / "derivatives" / "manual" / f"{rel}_label-lesion_mask.nii.gz")
+    assert main(["predict", "--model", str(tiny_model), "--bids", str(root), "--participant-label", "01", "02",
+                 "--out", str(root / "derivatives" / "lesionseg"), "--device", "cpu", "--no-progress"]) == 0
+    capsys.readouterr()
+    with pytest.raises(InputError, match="no reference mask"):  # required: every case needs one
+        find_cases(root, references=True, exclude=[root / "derivatives" / "lesionseg"])
+    assert main(["evaluate", "--bids", str(root), "--participant-label", "sub-02", "--json",
+                 str(tmp_path / "eval.json")]) == 0
+    document = json.loads((tmp_path / "eval.json").read_text())
+    assert list(document["cases"]) == ["sub-02_run-2"]
+    beside = root / "derivatives/lesionseg/sub-02/anat/sub-02_run-2_desc-lesion_eval.json"
+    single = tmp_path / "single.json"
+    assert main(["evaluate", "--prob", str(root / "derivatives/lesionseg/sub-02/anat/"
+                                          "sub-02_run-2_desc-lesion_probseg.nii.gz"),
+                 "--ref", str(root / "derivatives/manual/sub-02/anat/sub-02_run-2_label-lesion_mask.nii.gz"),
+                 "--json", str(single)]) == 0  # fmt: skip
+    expected = json.loads(single.read_text())
+    assert json.loads(beside.read_text())["voxel"] == expected["voxel"] == document["cases"]["sub-02_run-2"]["voxel"]
+    assert "sub-02_run-2: voxel dice" in capsys.readouterr().out
+    # sweep: sub-01's second session has no reference → only the participants with references
+    assert main(["sweep", "--bids", str(root), "--participant-label", "02", "--json", str(tmp_path / "s.json")]) == 0
+    swept = json.loads((tmp_path / "s.json").read_text())
+    assert swept["best_threshold"] is not None and len(swept["subjects"]) == 1
+    assert main(["sweep", "--bids", str(root), "--prob", "x.nii.gz"]) == 2
+    assert "leave out --prob/--ref" in capsys.readouterr().err

@@ -45,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def bids_cohort(args: argparse.Namespace) -> None:
     """Fill ``args.prob``/``args.ref`` from ``--bids`` (or check that they were given)."""
+    import sys
     from pathlib import Path
 
     from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs
@@ -57,7 +58,9 @@ def bids_cohort(args: argparse.Namespace) -> None:
     if args.prob or args.ref:
         raise InputError("--bids finds the maps and references itself; leave out --prob/--ref")
     predictions = args.predictions or Path(args.bids) / "derivatives" / PIPELINE_NAME
-    pairs = prediction_pairs(args.bids, predictions, args.participant_label, None, args.ref_pipeline)
+    pairs, unreferenced = prediction_pairs(args.bids, predictions, args.participant_label, None, args.ref_pipeline)
+    if unreferenced:
+        print(f"lesionseg sweep: left out (no reference mask): {', '.join(unreferenced)}", file=sys.stderr)
     args.prob = [str(p) for _, p, _ in pairs]
     args.ref = [str(r) for _, _, r in pairs]
 

@@ -1,0 +1,48 @@
+"""``lesionseg evaluate --bids ROOT [--predictions DIR]``: every case of a BIDS cohort against its reference.
+
+The probability maps are those ``lesionseg predict --bids`` wrote (``DIR``, default ``ROOT/derivatives/
+lesionseg``), the references the ``*_mask``/``*_dseg`` files of ``ROOT/derivatives/<pipeline>/``
+(:func:`LesionSegLogic.bids.prediction_pairs`). Each case is evaluated exactly as ``lesionseg evaluate --prob
+--ref`` does (same defaults, same JSON), written beside its map as ``<entities>_desc-lesion_eval.json``; stdout
+gets one line per case, and ``--json OUT`` all the cases in one document ``{"cases": {label: result}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+EVAL_SUFFIX = "eval.json"
+
+
+def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespace], int]) -> int:
+    from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs
+    from LesionSegLogic.errors import InputError
+    from LesionSegLogic.io.write import write_json
+
+    if args.prob or args.mask or args.ref:
+        raise InputError("--bids finds the maps and references itself; leave out --prob/--mask/--ref")
+    predictions = Path(args.predictions) if args.predictions else Path(args.bids) / "derivatives" / PIPELINE_NAME
+    pairs, unreferenced = prediction_pairs(args.bids, predictions, args.participant_label, None, args.ref_pipeline)
+    if unreferenced:
+        print(f"lesionseg evaluate: left out (no reference mask): {', '.join(unreferenced)}", file=sys.stderr)
+    cases: dict[str, dict] = {}
+    for label, probability, reference in pairs:
+        target = probability.with_name(probability.name.replace("probseg.nii.gz", EVAL_SUFFIX))
+        one = argparse.Namespace(**{**vars(args), "bids": None, "prob": str(probability), "mask": None,
+                                    "ref": str(reference), "json": str(target), "force": True})  # fmt: skip
+        evaluate_one(one)
+        cases[label] = json.loads(target.read_text(encoding="utf-8"))
+        voxel, lesion = cases[label]["voxel"], cases[label]["lesion"]
+        print(f"{label}: voxel dice {_num(voxel.get('dice'))}, lesion F1 {_num(lesion.get('f1'))} "
+              f"({lesion.get('n_reference')} reference, {lesion.get('n_predicted')} predicted lesions)")
+    if args.json:
+        write_json(args.json, {"predictions": str(predictions), "cases": cases})
+    return 0
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
