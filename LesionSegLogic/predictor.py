@@ -75,6 +75,11 @@ class PredictSettings:
     rule: str | None = None
     anatomy: str | None = None
     ignore_extra_inputs: bool = False
+    #: nnU-Net model folders only (:mod:`LesionSegLogic.external.nnunet`): the lesion label's name in
+    #: dataset.json (None: its only foreground label), the folds (None: every trained one), the checkpoint
+    nnunet_label: str | None = None
+    nnunet_folds: tuple[str, ...] | None = None
+    nnunet_checkpoint: str = "final"
 
     def resolved(self, card: ModelCard) -> dict[str, Any]:
         inf = card.inference
@@ -162,8 +167,13 @@ class Predictor:
 
     @classmethod
     def load(cls, spec: str | PathLike[str], settings: PredictSettings | None = None) -> Predictor:
+        """A zoo name or model folder, an nnU-Net v2 model folder or an ONNX model (``LesionSegLogic.external``)."""
+        from LesionSegLogic.external import load_external_predictor
         from LesionSegLogic.zoo import load_model, resolve_model
 
+        external = load_external_predictor(spec, settings)
+        if external is not None:
+            return external
         model, card = load_model(spec, device="cpu")
         return cls(model, card, settings, str(resolve_model(spec)))
 
@@ -179,7 +189,8 @@ class Predictor:
                   if v is not None and k in needed}
         names = {k: _label(v) for k, v in images.items() if v is not None and k in needed}
         flair = loaded["flair"]
-        mismatch = anatomy_warning(self.card.name, self.card.anatomy, flair, self.settings.anatomy)
+        mismatch = (anatomy_warning(self.card.name, self.card.anatomy, flair, self.settings.anatomy)
+                    if self.card.anatomy in ANATOMIES else None)  # an external model's card may not say
         if mismatch:
             warnings.append(mismatch)
         others = align_inputs(flair, {k: v for k, v in loaded.items() if k != "flair"})

@@ -25,6 +25,7 @@ SUBCOMMANDS = (
     "models",
     "losses",
     "predict",
+    "export_onnx",
     "evaluate",
     "sweep",
     "train",

@@ -42,8 +42,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--no-noise", action="store_true", help="noise-free images")
     parser.add_argument("--bias", type=float, default=0.15, help="bias field amplitude (0 = none)")
     parser.add_argument("--first-case", type=int, default=0, help="index of the first case (to extend a series)")
+    parser.add_argument("--dicom", action="store_true",
+                        help="also write each case's images as DICOM series (flair_dicom/, t2_dicom/, one study)")
+    parser.add_argument("--bids", action="store_true",
+                        help="also lay OUT out as a BIDS dataset: sub-<NNN>/anat/sub-<NNN>_FLAIR/_T2w.nii.gz, the "
+                             "ground truth in derivatives/phantom/ (case_* folders in .bidsignore)")
     parser.add_argument("--force", action="store_true", help="replace the files of existing case folders")
     return parser
+
+
+def _claim_dicom_folders(cases: list[Path], force: bool) -> None:
+    """DICOM series folders of earlier runs are refused, or removed with ``--force`` (they are phantom output)."""
+    import shutil
+
+    from LesionSegLogic.errors import OutputError
+    from LesionSegLogic.io.dicom_write import CASE_SERIES
+
+    for folder in (case / f"{name.split('.')[0]}_dicom" for case in cases for name in CASE_SERIES):
+        if folder.exists() and not force:
+            raise OutputError(f"{folder}: exists already (pass --force to replace it)")
+        if folder.exists():
+            shutil.rmtree(folder)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     indices = range(args.first_case, args.first_case + args.cases)
     names = case_files(args.longitudinal)
     claim_outputs([args.out / f"case_{i:03d}" / n for i in indices for n in names], force=args.force)
+    if args.bids and args.longitudinal:
+        raise InputError("--bids lays out cross-sectional cases only (leave out --longitudinal)")
+    if args.dicom:
+        _claim_dicom_folders([args.out / f"case_{i:03d}" for i in indices], args.force)
     maps = load_brain_maps() if args.anatomy == "brain" else None
     start = time.perf_counter()
     with terminate_as_exit():
@@ -79,6 +102,14 @@ def run(args: argparse.Namespace) -> int:
             case = generate_case(seed, anatomy=args.anatomy, longitudinal=args.longitudinal, options=options,
                                  maps=maps)
             folder = write_case(case, args.out / f"case_{index:03d}")
+            if args.dicom:
+                from LesionSegLogic.io.dicom_write import write_case_dicom
+
+                write_case_dicom(folder)
+            if args.bids:
+                from LesionSegLogic.bids import write_case_as_bids
+
+                write_case_as_bids(folder, args.out, f"{index:03d}", ignore=["case_*/"])
             tqdm.write(f"{folder}: {len(case.records)} lesions, SNR {case.snr:.1f}, grid {case.flair.shape}")
     print(f"wrote {args.cases} case(s) to {args.out} in {time.perf_counter() - start:.1f} s")
     return 0

@@ -1,0 +1,109 @@
+"""Write a real nnU-Net v2 trained-model folder through nnunetv2's own API, with untrained weights (for tests).
+
+``dataset.json`` and ``plans.json`` as nnU-Net's planner writes them (a tiny 2-stage ``PlainConvUNet`` so a CPU
+test is quick), the network from nnunetv2's ``get_network_from_plans`` and ``fold_<k>/checkpoint_final.pth`` in
+the format of ``nnUNetTrainer.save_checkpoint`` (weights, an SGD optimizer state with momentum buffers, the
+logger's numpy-scalar lists, init args with a ``torch.device``). ``extra`` entries are added to the checkpoint
+dict (to plant objects the allow-list must refuse).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+#: channel order on purpose not LesionSeg's (flair first): the loader must follow dataset.json
+CHANNELS = {"0": "T2", "1": "FLAIR"}
+LABELS = {"background": 0, "lesion": 1}
+PATCH = [16, 16, 16]
+ARCHITECTURE = {
+    "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
+    "arch_kwargs": {
+        "n_stages": 2, "features_per_stage": [4, 8], "conv_op": "torch.nn.modules.conv.Conv3d",
+        "kernel_sizes": [[3, 3, 3], [3, 3, 3]], "strides": [[1, 1, 1], [2, 2, 2]], "n_conv_per_stage": [1, 1],
+        "n_conv_per_stage_decoder": [1], "conv_bias": True, "norm_op": "torch.nn.modules.instancenorm.InstanceNorm3d",
+        "norm_op_kwargs": {"eps": 1e-05, "affine": True}, "dropout_op": None, "dropout_op_kwargs": None,
+        "nonlin": "torch.nn.LeakyReLU", "nonlin_kwargs": {"inplace": True},
+    },
+    "_kw_requires_import": ["conv_op", "norm_op", "dropout_op", "nonlin"],
+}  # fmt: skip
+
+
+def plans(n_channels: int = 2, dataset_name: str = "Dataset990_LesionSegTest") -> dict[str, Any]:
+    stats = {"max": 400.0, "mean": 100.0, "median": 100.0, "min": 0.0, "percentile_00_5": 90.0,
+             "percentile_99_5": 380.0, "std": 20.0}  # fmt: skip
+    return {
+        "dataset_name": dataset_name, "plans_name": "nnUNetPlans",
+        "original_median_spacing_after_transp": [2.0, 2.0, 2.0], "original_median_shape_after_transp": [16, 20, 20],
+        "image_reader_writer": "SimpleITKIO", "transpose_forward": [0, 1, 2], "transpose_backward": [0, 1, 2],
+        "experiment_planner_used": "ExperimentPlanner", "label_manager": "LabelManager",
+        "foreground_intensity_properties_per_channel": {str(i): dict(stats) for i in range(n_channels)},
+        "configurations": {"3d_fullres": {
+            "data_identifier": "nnUNetPlans_3d_fullres", "preprocessor_name": "DefaultPreprocessor", "batch_size": 2,
+            "patch_size": PATCH, "median_image_size_in_voxels": [16.0, 20.0, 20.0], "spacing": [2.0, 2.0, 2.0],
+            "normalization_schemes": ["ZScoreNormalization"] * n_channels, "use_mask_for_norm": [False] * n_channels,
+            "resampling_fn_data": "resample_data_or_seg_to_shape",
+            "resampling_fn_seg": "resample_data_or_seg_to_shape",
+            "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0, "force_separate_z": None},
+            "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0, "force_separate_z": None},
+            "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
+            "resampling_fn_probabilities_kwargs": {"is_seg": False, "order": 1, "order_z": 0,
+                                                   "force_separate_z": None},
+            "architecture": json.loads(json.dumps(ARCHITECTURE)), "batch_dice": False,
+        }},
+    }  # fmt: skip
+
+
+def dataset(channels: dict[str, str] | None = None, labels: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"channel_names": dict(channels or CHANNELS), "labels": dict(labels or LABELS), "numTraining": 4,
+            "file_ending": ".nii.gz"}  # fmt: skip
+
+
+def write_folder(
+    root: Path, *, folds: tuple[str, ...] = ("0",), seed: int = 0, extra: dict[str, Any] | None = None,
+    dataset_json: dict[str, Any] | None = None, plans_json: dict[str, Any] | None = None,
+    trainer: str = "nnUNetTrainer",
+) -> Path:
+    """``root/<trainer>__nnUNetPlans__3d_fullres`` with the json files and one checkpoint per fold."""
+    from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+
+    folder = root / f"{trainer}__nnUNetPlans__3d_fullres"
+    folder.mkdir(parents=True)
+    ds = dataset_json or dataset()
+    pl = plans_json or plans(len(ds["channel_names"]))
+    (folder / "dataset.json").write_text(json.dumps(ds, indent=2))
+    (folder / "plans.json").write_text(json.dumps(pl, indent=2))
+    arch = pl["configurations"]["3d_fullres"]["architecture"]
+    for i, fold in enumerate(folds):
+        torch.manual_seed(seed + i)
+        network = get_network_from_plans(arch["network_class_name"], arch["arch_kwargs"], arch["_kw_requires_import"],
+                                         len(ds["channel_names"]), len(ds["labels"]), deep_supervision=True)
+        with torch.no_grad():  # untrained: background favoured a little, so the map is not all 0.5
+            network.decoder.seg_layers[-1].bias.copy_(torch.linspace(0.5, -0.5, len(ds["labels"])))
+        optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.99, nesterov=True)
+        out = network(torch.randn(1, len(ds["channel_names"]), *PATCH))
+        (out[0] if isinstance(out, (list, tuple)) else out).mean().backward()
+        optimizer.step()
+        checkpoint = {
+            "network_weights": network.state_dict(),
+            "optimizer_state": optimizer.state_dict(),
+            "grad_scaler_state": None,
+            "logging": {"mean_fg_dice": [np.float32(0.1)], "ema_fg_dice": [np.float32(0.1)],
+                        "dice_per_class_or_region": [[np.float64(0.1)]], "train_losses": [np.float32(-0.2)],
+                        "val_losses": [np.float32(-0.1)], "lrs": [0.01], "epoch_start_timestamps": [1.0],
+                        "epoch_end_timestamps": [2.0]},
+            "_best_ema": np.float64(0.1),
+            "current_epoch": 1,
+            "init_args": {"plans": pl, "configuration": "3d_fullres", "fold": fold, "dataset_json": ds,
+                          "device": torch.device("cpu")},
+            "trainer_name": trainer,
+            "inference_allowed_mirroring_axes": (0, 1, 2),
+            **(extra or {}),
+        }  # fmt: skip
+        (folder / f"fold_{fold}").mkdir()
+        torch.save(checkpoint, folder / f"fold_{fold}" / "checkpoint_final.pth")
+    return folder
