@@ -121,15 +121,18 @@ def find_case(folder: Path) -> CaseFiles:
 def check_openable(case: CaseFiles) -> None:
     """Read every file of ``case`` with the project's reader (:func:`LesionSegLogic.io.read_image`, each in
     its role) and check that the probability map lies on the FLAIR grid, before anything of the open review is
-    replaced: a missing, corrupt or mismatched file raises an ``InputError`` that names it."""
-    from LesionSegLogic.io import read_image  # noqa: PLC0415 - SimpleITK/nibabel: imported on use
+    replaced: a missing, corrupt or mismatched file raises an ``InputError`` that names it. The files are read as
+    the session reads them (:func:`LesionSegLib.nodes.read_volume_file`: the CLI's checks plus the review's size
+    limit), and the T2 must cover the FLAIR (:func:`LesionSegLib.inputs.check_covers`)."""
+    from LesionSegLib.inputs import check_covers  # noqa: PLC0415 - SimpleITK/nibabel: imported on use
+    from LesionSegLib.nodes import read_volume_file  # noqa: PLC0415
 
-    flair = read_image(case.flair)
+    flair = read_volume_file(case.flair)
     if case.t2 is not None:
-        read_image(case.t2)
+        check_covers(flair, read_volume_file(case.t2), "t2")
     if case.reference is not None:
-        read_image(case.reference, role="mask")
-    if case.probability is not None and not read_image(case.probability, role="probability").same_grid(flair):
+        read_volume_file(case.reference, "mask")
+    if case.probability is not None and not read_volume_file(case.probability, "probability").same_grid(flair):
         raise GeometryError(f"probability map is not on the grid of the FLAIR {case.flair.name}", case.probability)
 
 

@@ -1,5 +1,11 @@
 """Turn what a user hands the session (volume nodes, segmentation nodes, files, ``Image``s) into nodes and
-``Image``s on the FLAIR grid."""
+``Image``s on the FLAIR grid.
+
+Both faces read like the CLI (``docs/io.md``, "Reading"): a file goes through
+:func:`LesionSegLib.nodes.read_volume_file` (LesionSeg's checked reader in the file's role) before MRML sees it; a
+reference of any kind obeys the ``"mask"`` role's rule (:func:`LesionSegLogic.io.read.mask_from_labels`: a FLAIR or
+any other intensity volume is refused, not turned into "nonzero = lesion"); a T2 or baseline must cover the FLAIR's
+field of view as ``lesionseg predict`` requires (:func:`LesionSegLogic.resample.align_inputs`)."""
 
 from __future__ import annotations
 
@@ -10,8 +16,17 @@ import SimpleITK as sitk
 
 from LesionSegLogic.errors import GeometryError, InputError, MaskError
 from LesionSegLogic.image import Image
+from LesionSegLogic.io.read import Role, mask_from_labels
+from LesionSegLogic.resample import align_inputs
 
-from .nodes import add_volume_node, image_from_volume_node, load_volume_node
+from .nodes import (
+    CheckedFile,
+    add_checked_file,
+    add_volume_node,
+    image_from_volume_node,
+    load_volume_node,
+    read_volume_file,
+)
 from .segmentation import merged_mask
 
 
@@ -19,8 +34,8 @@ def is_node(value) -> bool:
     return hasattr(value, "GetID") and hasattr(value, "GetClassName")
 
 
-def volume_node(scene, value, name: str, labelmap: bool = False):
-    """A volume node for a node, a path or an ``Image`` (files are read with Slicer's reader)."""
+def volume_node(scene, value, name: str, labelmap: bool = False, role: Role = "image"):
+    """A volume node for a node, a path or an ``Image`` (files are read and checked in ``role`` first)."""
     if is_node(value):
         if not value.IsA("vtkMRMLScalarVolumeNode"):
             kind = value.GetClassName()
@@ -28,9 +43,44 @@ def volume_node(scene, value, name: str, labelmap: bool = False):
         return value
     if isinstance(value, Image):
         return add_volume_node(scene, value, name, labelmap=labelmap)
+    if isinstance(value, CheckedFile):
+        return add_checked_file(scene, value, name, labelmap=labelmap)
     if isinstance(value, (str, Path)):
-        return load_volume_node(scene, value, name, labelmap=labelmap)
+        return load_volume_node(scene, value, name, labelmap=labelmap, role=role)
     raise InputError(f"{name}: cannot use a {type(value).__name__} as a volume")
+
+
+def checked_inputs(flair, t2=None, baseline=None) -> tuple:
+    """``(flair, t2, baseline)`` with every file read and checked as an image (a :class:`CheckedFile`) and the
+    T2/baseline checked to cover the FLAIR (:func:`check_covers`), before anything is added to a scene: a bad
+    input raises and the open review stays as it was. Nodes and ``Image``s pass through (nodes are checked for
+    coverage too)."""
+    values = [CheckedFile(Path(v), read_volume_file(v, "image")) if isinstance(v, (str, Path)) else v
+              for v in (flair, t2, baseline)]
+    grid = _as_image(values[0])
+    for key, value in (("t2", values[1]), ("baseline", values[2])):
+        if value is not None and grid is not None:
+            other = _as_image(value)
+            if other is not None:
+                check_covers(grid, other, key)
+    return tuple(values)
+
+
+def _as_image(value) -> Image | None:
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, CheckedFile):
+        return value.image
+    if is_node(value) and value.IsA("vtkMRMLScalarVolumeNode"):
+        return image_from_volume_node(value)
+    return None
+
+
+def check_covers(flair: Image, image: Image, key: str) -> None:
+    """Refuse a T2/baseline that does not cover the FLAIR's field of view, with ``lesionseg predict``'s rule and
+    message (:func:`LesionSegLogic.resample.align_inputs`; issue 19 item 7: a T2 500 mm away was opened)."""
+    if not image.same_grid(flair):
+        align_inputs(flair, {key: image})
 
 
 def resample_nearest(image: Image, grid: Image) -> Image:
@@ -55,17 +105,17 @@ def resample_nearest(image: Image, grid: Image) -> Image:
 
 def reference_mask(scene, value, grid_node, grid: Image) -> np.ndarray:
     """Binary reference mask on the FLAIR grid from a segmentation node, a labelmap/scalar node, a file or an
-    ``Image``."""
+    ``Image``; volumes obey the ``"mask"`` role's rule (0 and one label), files are read in that role."""
     if is_node(value) and value.IsA("vtkMRMLSegmentationNode"):
         if value.GetSegmentation().GetNumberOfSegments() == 0:
             raise MaskError("reference segmentation has no segments", value.GetName())
         return merged_mask(value, grid_node, scene)
-    if isinstance(value, Image):
+    if isinstance(value, (str, Path)):
+        image = read_volume_file(value, "mask")
+    elif isinstance(value, Image):
         image = value
     else:
-        node = volume_node(scene, value, "LesionSeg reference", labelmap=True)
-        image = image_from_volume_node(node)
-    array = np.asarray(image.array)
-    if not np.all(np.isfinite(array)) or array.min() < 0:
-        raise MaskError("reference must hold labels >= 0", image.name or None)
-    return resample_nearest(image.with_array((array > 0).astype(np.uint8)), grid).array.astype(bool)
+        image = image_from_volume_node(volume_node(scene, value, "LesionSeg reference", labelmap=True))
+    name = image.name or "reference"
+    binary = image.with_array(mask_from_labels(image.array, name))
+    return resample_nearest(binary, grid).array.astype(bool)

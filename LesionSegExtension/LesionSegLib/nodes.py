@@ -8,14 +8,19 @@ change the other behind its back (use :func:`array_view` for a deliberate zero-c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import vtk
 from vtk.util import numpy_support
 
-from LesionSegLogic.errors import CorruptFileError, DimensionError, FileMissingError, GeometryError
+from LesionSegLogic.errors import DimensionError, FileMissingError, GeometryError
 from LesionSegLogic.image import Image
+
+if TYPE_CHECKING:
+    from LesionSegLogic.io.read import Role
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -117,24 +122,64 @@ def add_volume_node(scene, image: Image, name: str, labelmap: bool = False):
     return node
 
 
-def load_volume_node(scene, path: str | Path, name: str | None = None, labelmap: bool = False):
-    """Read a volume file with Slicer's own reader (ITK IO) into a new node; typed errors on bad files."""
+#: the most voxels a file opened for review may declare: 256 × 512 × 512 (a 0.5 mm whole-brain grid is ~57 M).
+#: The review keeps several arrays per voxel (:data:`REVIEW_BYTES_PER_VOXEL`), so a file declaring more is refused
+#: from its header, before anything is allocated (issue 19 item 7: a 1 MB file declaring 1024 × 1024 × 1000
+#: voxels was opened at 6.4 GB RSS).
+REVIEW_MAX_VOXELS = 256 * 512 * 512
+#: an estimate of what the review holds per voxel: float32 FLAIR and probability, each also in a volume node
+#: (4 × 4 bytes), the overlay labelmaps (2 × 1), and the threshold engine's per-candidate arrays in the worst case
+#: of every voxel a candidate (flat index 8, probability 2 × 8, parent 4, centroid coordinates 3 × 8: 52)
+REVIEW_BYTES_PER_VOXEL = 16 + 2 + 52
+
+
+def read_volume_file(path: str | Path, role: Role = "image") -> Image:
+    """A file a face opens, read with LesionSeg's checked reader (:func:`LesionSegLogic.io.read_image`, role-aware:
+    ``"image"``, ``"mask"`` or ``"probability"``) with the CLI's checks and messages, after a header-only check of
+    its size against :data:`REVIEW_MAX_VOXELS`. Neither MRML nor ITK sees a file before it passed (issue 18 item 5:
+    a MetaImage with ``NDims = 99`` aborted the process inside Slicer's storage node)."""
+    from LesionSegLogic.io import read_image
+    from LesionSegLogic.io.read import read_header
+
     path = Path(path)
-    if not path.is_file():
-        raise FileMissingError("file does not exist", path)
-    class_name = "vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLScalarVolumeNode"
-    node = scene.AddNewNodeByClass(class_name, name or path.name.split(".")[0])
+    if not path.is_dir():  # a DICOM series folder has no single header: read_image checks it
+        header = read_header(path)
+        voxels = int(np.prod(header.size, dtype=np.int64))
+        if voxels > REVIEW_MAX_VOXELS:
+            needed = voxels * REVIEW_BYTES_PER_VOXEL / 2**30
+            raise DimensionError(
+                f"declares {voxels:,} voxels (size {header.size}): reviewing it would need about {needed:.0f} GB; "
+                f"the review opens at most {REVIEW_MAX_VOXELS:,} voxels (use the lesionseg CLI for larger volumes)",
+                path,
+            )
+    return read_image(path, role=role)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A volume file read and checked (:func:`read_volume_file`) but not yet in a scene."""
+
+    path: Path
+    image: Image
+
+
+def load_volume_node(scene, path: str | Path, name: str | None = None, labelmap: bool = False,
+                     role: Role | None = None):
+    """Read a volume file (:func:`read_volume_file`, role ``"mask"`` for a labelmap unless given) into a new
+    node (:func:`add_checked_file`); typed errors naming the file on bad files, before anything is added to the
+    scene."""
+    path = Path(path)
+    checked = CheckedFile(path, read_volume_file(path, role or ("mask" if labelmap else "image")))
+    return add_checked_file(scene, checked, name or path.name.split(".")[0], labelmap=labelmap)
+
+
+def add_checked_file(scene, checked: CheckedFile, name: str, labelmap: bool = False):
+    """A new volume node holding a checked file's voxels (the arrays the CLI sees); a storage node records the
+    file it came from (never read through it), which is how exports know the review's inputs and refuse to write
+    over them."""
+    node = add_volume_node(scene, checked.image, name, labelmap=labelmap)
     storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
-    storage.SetFileName(str(path))
+    storage.SetFileName(str(checked.path.resolve()))
     storage.SetSingleFile(True)
-    ok = storage.ReadData(node)
-    if not ok or node.GetImageData() is None:
-        scene.RemoveNode(node)
-        scene.RemoveNode(storage)
-        raise CorruptFileError("Slicer could not read this volume", path)
     node.SetAndObserveStorageNodeID(storage.GetID())
-    if node.GetImageData().GetNumberOfScalarComponents() != 1:
-        scene.RemoveNode(node)
-        raise DimensionError("expected a scalar volume", path)
-    node.CreateDefaultDisplayNodes()
     return node

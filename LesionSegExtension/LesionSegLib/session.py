@@ -35,7 +35,7 @@ import slicer
 from LesionSegLogic.errors import InputError, LesionSegError
 from LesionSegLogic.image import Image
 
-from .inputs import is_node, reference_mask, volume_node
+from .inputs import checked_inputs, is_node, reference_mask, volume_node
 from .nodes import add_volume_node, image_from_volume_node, update_volume_node
 from .parameters import (
     PREDICTION_SEGMENTS,
@@ -163,7 +163,10 @@ class ReviewSession:
 
     # ------------------------------------------------------------------------------------------ inputs
     def set_inputs(self, flair, t2=None, baseline=None) -> None:
-        """FLAIR (required), T2 and baseline FLAIR (optional): volume nodes, file paths or ``Image``s."""
+        """FLAIR (required), T2 and baseline FLAIR (optional): volume nodes, file paths or ``Image``s. Files are
+        read with the CLI's checks and the T2/baseline must cover the FLAIR (``inputs.checked_inputs``) before
+        anything of the open review changes."""
+        flair, t2, baseline = checked_inputs(flair, t2, baseline)
         self.flair_node = volume_node(self.scene, flair, "FLAIR")
         self.flair = image_from_volume_node(self.flair_node, np.float32)
         self.t2_node = None if t2 is None else volume_node(self.scene, t2, "T2")
@@ -219,7 +222,8 @@ class ReviewSession:
         if isinstance(probability, Image):
             image = probability
         else:
-            image = image_from_volume_node(volume_node(self.scene, probability, f"{self.name} probability"))
+            image = image_from_volume_node(volume_node(self.scene, probability, f"{self.name} probability",
+                                                       role="probability"))
         array = np.asarray(image.array, dtype=np.float32)
         if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
             raise InputError("probability map must hold finite values in [0, 1]", image.name or None)

@@ -79,6 +79,8 @@ def precheck_text_header(path: Path) -> None:
         fields, _ = _text_fields(_read_prefix(path), separator)
     except OSError:
         return
+    if separator == "=":
+        _check_meta_geometry(fields, path)
     if key not in fields:
         return
     value = fields[key]
@@ -86,6 +88,27 @@ def precheck_text_header(path: Path) -> None:
         raise CorruptFileError(f"invalid number of dimensions {value[:20]!r} in the header", path)
     if int(value) not in (3, 4):
         raise DimensionError(f"is a {int(value)}-D image; expected a 3-D volume", path)
+
+
+#: MetaImage geometry fields (MetaIO's synonyms): a non-finite number in them is silently read as 0 (or 1)
+_META_GEOMETRY = ("offset", "origin", "position", "elementspacing", "elementsize", "transformmatrix", "rotation",
+                  "orientation")
+
+
+def _check_meta_geometry(fields: dict[str, str], path: Path) -> None:
+    """Refuse a MetaImage whose origin, spacing or orientation holds ``inf``/``nan`` or a non-number: MetaIO reads
+    ``Offset = inf 0 0`` as the origin (0, 0, 0) without a word (issue 19 item 8)."""
+    for key in _META_GEOMETRY:
+        if key not in fields:
+            continue
+        text = fields[key]
+        try:
+            values = [float(token) for token in text.split()]
+        except ValueError:
+            raise CorruptFileError(f"has an unreadable {key} {text[:40]!r} in the header", path) from None
+        if not all(np.isfinite(values)):
+            what = "origin" if key in ("offset", "origin", "position") else key
+            raise GeometryError(f"has a non-finite {what} ({key} = {text[:40]}) in the header", path)
 
 
 def check_header(reader: sitk.ImageFileReader, path: Path) -> HeaderInfo:

@@ -21,7 +21,7 @@ from LesionSegLogic.errors import (
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.detached import check_data_files
 from LesionSegLogic.io.formats import image_io_for_reading
-from LesionSegLogic.io.header import check_header, precheck_text_header
+from LesionSegLogic.io.header import HeaderInfo, check_header, precheck_text_header
 from LesionSegLogic.io.nifti_scan import check_nifti_header, scan_nifti
 
 Role = Literal["image", "mask", "probability"]
@@ -64,6 +64,7 @@ def read_image(
         return image.with_array(_check_values(image.array, role, path))
     if not path.is_file():
         raise FileMissingError("is not a regular file", path)
+    check_readable(path)
     check_data_files(path, allow_external=allow_external_data)
     is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
     if is_nifti:
@@ -96,6 +97,31 @@ def read_image(
     return Image(array, header.spacing[::-1], header.origin, header.direction, str(path))
 
 
+def read_header(path: str | PathLike[str], *, allow_external_data: bool = False) -> HeaderInfo:
+    """The checked header of an image file, without reading its voxels (sizes for a memory estimate before
+    :func:`read_image`); the same errors as :func:`read_image` for a missing file or a bad header. A DICOM series
+    folder has no single header: its geometry comes from :func:`LesionSegLogic.io.dicom.read_dicom_series`."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise FileMissingError("file not found" if not path.exists() else "is not a regular file", path)
+    except OSError as error:
+        raise FileMissingError(f"cannot be opened ({error.strerror})", path) from None
+    check_data_files(path, allow_external=allow_external_data)
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        check_nifti_header(path)
+    else:
+        precheck_text_header(path)
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO(image_io_for_reading(path))
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise CorruptFileError(f"cannot read the header ({_itk_reason(error, path)})", path) from None
+    return check_header(reader, path)
+
+
 def _check_values(array: np.ndarray, role: str, path: Path) -> np.ndarray:
     if array.dtype.kind == "c":
         raise InputError("has complex-valued pixels; expected real intensities", path)
@@ -115,6 +141,26 @@ def _check_values(array: np.ndarray, role: str, path: Path) -> np.ndarray:
             raise InputError(f"probabilities must lie in [0, 1], found [{low:g}, {high:g}]", path)
         values = np.clip(values, 0.0, 1.0)
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def check_readable(path: Path) -> None:
+    """Open ``path`` for reading once, so that a permission problem is named as one (the header parsers would
+    report any ``OSError`` as damaged data; issue 19 item 8)."""
+    try:
+        with open(path, "rb") as stream:
+            stream.read(1)
+    except PermissionError:
+        raise FileMissingError("permission denied: cannot read the file (check its and its folders' permissions)",
+                               path) from None
+    except OSError as error:
+        raise FileMissingError(f"cannot be opened ({error.strerror or error})", path) from None
+
+
+def mask_from_labels(array: np.ndarray, name: str | PathLike[str]) -> np.ndarray:
+    """The ``"mask"`` role's rule for voxels that come from elsewhere (a volume node, an array): {0, 1} or {0, k}
+    → uint8 {0, 1}; several labels, fractions, negative or non-finite values raise :class:`MaskError`/
+    :class:`NonFiniteError` naming ``name``. The faces apply it to references so they accept what the CLI does."""
+    return _as_mask(np.asarray(array), Path(name))
 
 
 def _as_mask(array: np.ndarray, path: Path) -> np.ndarray:

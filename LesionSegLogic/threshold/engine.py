@@ -28,7 +28,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from LesionSegLogic.errors import InputError
+from LesionSegLogic.errors import DimensionError, InputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.lesion import LesionRow, label_components, lesion_counts, match_lesions
 from LesionSegLogic.metrics.rules import MatchingRule
@@ -110,6 +110,9 @@ class ThresholdEngine:
     ) -> None:
         self._inputs = prepare(probability, spacing, reference, rule, origin, direction)
         p = self._inputs.probability
+        if p.size == 0:
+            raise DimensionError(f"probability map is empty (shape {p.shape}): nothing to review",
+                                 self._inputs.geometry.name or None)
         self.shape: tuple[int, int, int] = tuple(p.shape)  # type: ignore[assignment]
         self.spacing = self._inputs.spacing
         self.rule: MatchingRule = self._inputs.rule
