@@ -342,3 +342,49 @@ def prediction_pairs(
             raise FileMissingError(f"{case.label}: no prediction; run `lesionseg predict --bids` first", probability)
         pairs.append((case.label, probability, case.reference))
     return pairs, [c.label for c in cases if c.reference is None]
+
+
+#: a phantom case folder's files → (BIDS suffix, derivatives pipeline or None for raw, extra entities)
+CASE_TO_BIDS = {"flair.nii.gz": ("FLAIR", None, ()), "t2.nii.gz": ("T2w", None, ()),
+                "lesions.nii.gz": ("mask", "phantom", (("label", "lesion"),))}  # fmt: skip
+
+
+def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[str], subject: str,
+                       ignore: Sequence[str] = ()) -> list[Path]:
+    """Copy a case folder's images into the BIDS dataset ``root`` as ``sub-<subject>`` (:data:`CASE_TO_BIDS`:
+    FLAIR and T2w raw, the ground truth as ``derivatives/phantom/.../_label-lesion_mask``), writing the dataset
+    descriptions (and a ``.bidsignore`` of the ``ignore`` patterns) when missing. Files are copied next to their
+    final name and moved into place."""
+    base, source = Path(root), Path(case_folder)
+    if not re.fullmatch(r"[a-zA-Z0-9]+", subject):
+        raise InputError(f"BIDS labels are letters and digits only, got {subject!r}")
+    descriptions = {base: {"Name": "LesionSeg phantoms", "BIDSVersion": BIDS_VERSION, "DatasetType": "raw"},
+                    base / "derivatives" / "phantom": {
+                        "Name": "LesionSeg phantom ground truth", "BIDSVersion": BIDS_VERSION,
+                        "DatasetType": "derivative", "GeneratedBy": [{"Name": "LesionSeg phantom"}]}}  # fmt: skip
+    for folder, document in descriptions.items():
+        if not (folder / "dataset_description.json").is_file():
+            _write_atomic(folder / "dataset_description.json", json.dumps(document, indent=2) + "\n")
+    written = []
+    for name, (suffix, pipeline, extra) in CASE_TO_BIDS.items():
+        if not (source / name).is_file():
+            continue
+        top = base if pipeline is None else base / "derivatives" / pipeline
+        entities = "_".join([f"sub-{subject}", *(f"{k}-{v}" for k, v in extra)])
+        target = top / f"sub-{subject}" / "anat" / f"{entities}_{suffix}.nii.gz"
+        staged = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, staged = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            os.close(handle)
+            shutil.copyfile(source / name, staged)
+            os.replace(staged, target)
+        except OSError as error:
+            raise OutputError(f"{target}: cannot write ({error.strerror or error})") from None
+        finally:
+            if staged is not None and os.path.exists(staged):
+                os.unlink(staged)
+        written.append(target)
+    if ignore and not (base / ".bidsignore").is_file():
+        _write_atomic(base / ".bidsignore", "".join(f"{pattern}\n" for pattern in ignore))
+    return written

@@ -185,3 +185,70 @@ def test_evaluate_and_sweep_take_a_bids_cohort(tmp_path: Path, tiny_model: Path,
     assert swept["best_threshold"] is not None and len(swept["subjects"]) == 1
     assert main(["sweep", "--bids", str(root), "--prob", "x.nii.gz"]) == 2
     assert "leave out --prob/--ref" in capsys.readouterr().err
+
+
+def test_a_case_folder_as_bids_and_as_dicom(tmp_path: Path) -> None:
+    from LesionSegLogic.bids import write_case_as_bids
+    from LesionSegLogic.io.dicom import read_dicom_series
+    from LesionSegLogic.io.dicom_write import write_case_dicom
+
+    case = tmp_path / "case_007"
+    flair = _head(1).with_array(_head(1).array / 3.0)  # non-integer intensities: stored with a rescale slope
+    write_image(flair, case / "flair.nii.gz")
+    write_image(_head(2), case / "t2.nii.gz")
+    write_image(flair.with_array((flair.array > 120).astype(np.uint8)), case / "lesions.nii.gz")
+    written = write_case_dicom(case)
+    series = {name: read_dicom_series(w.folder) for name, w in written.items()}
+    assert set(series) == {"flair.nii.gz", "t2.nii.gz"}
+    assert series["flair.nii.gz"].info.description == "FLAIR" and len(series["t2.nii.gz"].files) == 18
+    uids = {pydicom_study(s.files[0]) for s in series.values()}
+    assert len(uids) == 1  # one study, one frame of reference
+    nifti = read_image(case / "flair.nii.gz")
+    assert series["flair.nii.gz"].image.same_grid(nifti)
+    assert np.abs(series["flair.nii.gz"].image.array - nifti.array).max() <= written["flair.nii.gz"].slope / 2 + 1e-4
+    root = tmp_path / "bids"
+    write_case_as_bids(case, root, "007", ignore=["case_*/"])
+    found = find_cases(root, references=True)
+    assert [c.label for c in found] == ["sub-007"] and found[0].t2 is not None
+    assert np.array_equal(read_image(found[0].reference, role="mask").array,
+                          read_image(case / "lesions.nii.gz", role="mask").array)
+    assert (root / ".bidsignore").read_text() == "case_*/\n"
+    with pytest.raises(InputError, match="letters and digits"):
+        write_case_as_bids(case, root, "0_7")
+
+
+def pydicom_study(path: Path) -> tuple[str, str]:
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    return ds.StudyInstanceUID, ds.FrameOfReferenceUID
+
+
+@pytest.mark.heavy
+def test_phantom_cases_laid_out_as_bids_and_as_dicom(tmp_path: Path) -> None:
+    from LesionSegLogic.io.dicom import read_dicom_series
+
+    out = tmp_path / "phantoms"
+    assert main(["phantom", str(out), "--cases", "2", "--seed", "5", "--anatomy", "cord", "--fov", "60,30,30",
+                 "--lesions", "2", "--dicom", "--bids"]) == 0  # fmt: skip
+    cases = find_cases(out, references=True)
+    assert [c.label for c in cases] == ["sub-000", "sub-001"]
+    for case, folder in zip(cases, ("case_000", "case_001"), strict=True):
+        nifti = read_image(out / folder / "flair.nii.gz")
+        assert np.array_equal(read_image(case.flair).array, nifti.array)
+        assert np.array_equal(read_image(case.reference, role="mask").array,
+                              read_image(out / folder / "lesions.nii.gz", role="mask").array)
+        dicom = read_dicom_series(out / folder / "flair_dicom")
+        t2 = read_dicom_series(out / folder / "t2_dicom")
+        assert dicom.image.same_grid(nifti) and t2.image.same_grid(nifti)
+        step = float(pydicom_slope(dicom.files[0]))
+        assert np.abs(dicom.image.array - nifti.array).max() <= step / 2 + 1e-3
+    assert (out / ".bidsignore").read_text() == "case_*/\n"
+    # an earlier run's files (NIfTI and DICOM) are refused without --force
+    assert main(["phantom", str(out), "--cases", "1", "--seed", "5", "--anatomy", "cord", "--dicom"]) == 2
+
+
+def pydicom_slope(path: Path) -> float:
+    import pydicom
+
+    return float(pydicom.dcmread(path, stop_before_pixels=True).RescaleSlope)

@@ -186,3 +186,27 @@ def _ds(value: float) -> str:
         if len(text) <= 16:
             return text
     return f"{value:.6g}"
+
+
+#: the images of a phantom case folder written as DICOM series by :func:`write_case_dicom`: file → description
+CASE_SERIES = {"flair.nii.gz": "FLAIR", "t2.nii.gz": "T2", "baseline_flair.nii.gz": "baseline FLAIR"}
+
+
+def write_case_dicom(case_folder: str | PathLike[str], suffix: str = "_dicom") -> dict[str, WrittenSeries]:
+    """Write the images of a case folder (``flair.nii.gz`` ...; :data:`CASE_SERIES`) as DICOM series of one study
+    and frame of reference into ``<stem><suffix>/`` beside them (``flair_dicom/`` ...). Float intensities are
+    stored as 16-bit integers with a rescale slope (:attr:`WrittenSeries.stored` is what a reader gets)."""
+    from pydicom.uid import generate_uid
+
+    from LesionSegLogic.io.read import read_image
+
+    folder = Path(case_folder)
+    study, frame = generate_uid(), generate_uid()
+    written: dict[str, WrittenSeries] = {}
+    for number, (name, description) in enumerate(CASE_SERIES.items(), start=1):
+        if (folder / name).is_file():
+            options = SeriesOptions(series_description=description, series_number=number, patient_id=folder.name,
+                                    study_instance_uid=study, frame_of_reference_uid=frame)  # fmt: skip
+            stem = name.split(".")[0]
+            written[name] = write_dicom_series(read_image(folder / name), folder / f"{stem}{suffix}", options)
+    return written
