@@ -388,3 +388,19 @@ def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[st
     if ignore and not (base / ".bidsignore").is_file():
         _write_atomic(base / ".bidsignore", "".join(f"{pattern}\n" for pattern in ignore))
     return written
+
+
+def recorded_settings(probability_map: str | PathLike[str]) -> dict[str, Any]:
+    """``{"summary", "model", "threshold", "rule"}`` recorded in the ``_desc-lesion_summary.json`` beside a map
+    ``lesionseg predict --bids`` wrote (values ``None`` when missing or unreadable)."""
+    path = Path(probability_map)
+    summary = path.with_name(path.name.replace(OUTPUTS["probability"], OUTPUTS["summary"]))
+    try:
+        document = json.loads(summary.read_text(encoding="utf-8"))
+        settings, model = document.get("settings", {}), document.get("model", {})
+    except (OSError, ValueError, AttributeError):
+        settings, model = {}, {}
+    threshold = settings.get("threshold") if isinstance(settings, dict) else None
+    return {"summary": str(summary), "model": model.get("name") if isinstance(model, dict) else None,
+            "threshold": threshold if isinstance(threshold, int | float) and 0 <= threshold <= 1 else None,
+            "rule": settings.get("rule") if isinstance(settings, dict) else None}  # fmt: skip

@@ -104,7 +104,7 @@ def tiny_model(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     params = {"in_channels": 2, "features": [4, 8], "norm": "batch"}
     card = ModelCard(name="tiny2", architecture="unet3d", architecture_params=params, inputs=("flair", "t2"),
-                     patch_size=(16, 16, 16), loss="dice", recommended_threshold=0.5)  # fmt: skip
+                     patch_size=(16, 16, 16), loss="dice", recommended_threshold=0.4)  # fmt: skip
     save_model(build_model("unet3d", **params), card, tmp_path / "zoo" / "tiny2")
     return tmp_path / "zoo" / "tiny2"
 
@@ -170,12 +170,15 @@ def test_evaluate_and_sweep_take_a_bids_cohort(tmp_path: Path, tiny_model: Path,
                  str(tmp_path / "eval.json")]) == 0
     document = json.loads((tmp_path / "eval.json").read_text())
     assert list(document["cases"]) == ["sub-02_run-2"]
+    result = document["cases"]["sub-02_run-2"]  # at the threshold predict recorded (the card's 0.4), said so
+    assert result["threshold"] == 0.4 and "sub-02_run-2_desc-lesion_summary.json" in result["defaults"][
+        "threshold_source"]
     beside = root / "derivatives/lesionseg/sub-02/anat/sub-02_run-2_desc-lesion_eval.json"
     single = tmp_path / "single.json"
     assert main(["evaluate", "--prob", str(root / "derivatives/lesionseg/sub-02/anat/"
                                           "sub-02_run-2_desc-lesion_probseg.nii.gz"),
                  "--ref", str(root / "derivatives/manual/sub-02/anat/sub-02_run-2_label-lesion_mask.nii.gz"),
-                 "--json", str(single)]) == 0  # fmt: skip
+                 "--threshold", "0.4", "--json", str(single)]) == 0  # fmt: skip
     expected = json.loads(single.read_text())
     assert json.loads(beside.read_text())["voxel"] == expected["voxel"] == document["cases"]["sub-02_run-2"]["voxel"]
     assert "sub-02_run-2: voxel dice" in capsys.readouterr().out

@@ -2,8 +2,10 @@
 
 The probability maps are those ``lesionseg predict --bids`` wrote (``DIR``, default ``ROOT/derivatives/
 lesionseg``), the references the ``*_mask``/``*_dseg`` files of ``ROOT/derivatives/<pipeline>/``
-(:func:`LesionSegLogic.bids.prediction_pairs`). Each case is evaluated exactly as ``lesionseg evaluate --prob
---ref`` does (same defaults, same JSON), written beside its map as ``<entities>_desc-lesion_eval.json``; stdout
+(:func:`LesionSegLogic.bids.prediction_pairs`; cases without a reference are named on stderr and left out).
+Each case is evaluated as ``lesionseg evaluate --prob --ref`` does (same JSON) at the threshold and rule its
+``_desc-lesion_summary.json`` recorded unless ``--threshold``/``--rule`` (the JSON's ``defaults`` names that
+file), written beside its map as ``<entities>_desc-lesion_eval.json``; stdout
 gets one line per case, and ``--json OUT`` all the cases in one document ``{"cases": {label: result}}``.
 """
 
@@ -19,7 +21,7 @@ EVAL_SUFFIX = "eval.json"
 
 
 def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespace], int]) -> int:
-    from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs
+    from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs, recorded_settings
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io.write import write_json
 
@@ -32,16 +34,39 @@ def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespac
     cases: dict[str, dict] = {}
     for label, probability, reference in pairs:
         target = probability.with_name(probability.name.replace("probseg.nii.gz", EVAL_SUFFIX))
+        recorded = recorded_settings(probability)
+        threshold = args.threshold if args.threshold is not None else recorded["threshold"]
+        rule = args.rule if args.rule is not None else recorded["rule"]
         one = argparse.Namespace(**{**vars(args), "bids": None, "prob": str(probability), "mask": None,
-                                    "ref": str(reference), "json": str(target), "force": True})  # fmt: skip
+                                    "ref": str(reference), "json": str(target), "force": True,
+                                    "threshold": threshold, "rule": rule})  # fmt: skip
         evaluate_one(one)
         cases[label] = json.loads(target.read_text(encoding="utf-8"))
+        if _name_recorded_sources(cases[label], args, recorded):
+            write_json(target, cases[label])
         voxel, lesion = cases[label]["voxel"], cases[label]["lesion"]
         print(f"{label}: voxel dice {_num(voxel.get('dice'))}, lesion F1 {_num(lesion.get('f1'))} "
               f"({lesion.get('n_reference')} reference, {lesion.get('n_predicted')} predicted lesions)")
     if args.json:
         write_json(args.json, {"predictions": str(predictions), "cases": cases})
     return 0
+
+
+def _name_recorded_sources(result: dict, args: argparse.Namespace, recorded: dict) -> bool:
+    """The BIDS summary (not ``summary.json``) told the threshold/rule: say so in the result's ``defaults``."""
+    defaults = result.get("defaults")
+    if not isinstance(defaults, dict):
+        return False
+    where = f"recorded in {recorded['summary']}"
+    changed = False
+    if args.threshold is None and recorded["threshold"] is not None:
+        defaults["threshold_source"] = f"model {recorded['model']}'s prediction threshold, {where}"
+        changed = True
+    if args.rule is None and recorded["rule"] is not None:
+        defaults["rule_source"] = where
+        changed = True
+    defaults["model"] = defaults.get("model") or recorded["model"]
+    return changed
 
 
 def _num(value) -> str:

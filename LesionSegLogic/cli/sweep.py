@@ -48,7 +48,7 @@ def bids_cohort(args: argparse.Namespace) -> None:
     import sys
     from pathlib import Path
 
-    from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs
+    from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs, recorded_settings
     from LesionSegLogic.errors import InputError
 
     if args.bids is None:
@@ -63,6 +63,10 @@ def bids_cohort(args: argparse.Namespace) -> None:
         print(f"lesionseg sweep: left out (no reference mask): {', '.join(unreferenced)}", file=sys.stderr)
     args.prob = [str(p) for _, p, _ in pairs]
     args.ref = [str(r) for _, _, r in pairs]
+    rules = {recorded_settings(p)["rule"] for p in args.prob}
+    if args.rule is None and len(rules) == 1 and None not in rules:
+        args.rule = rules.pop()  # what the cases' _desc-lesion_summary.json recorded (summary.json has other names)
+        print(f"lesionseg sweep: rule {args.rule} as recorded in the BIDS summaries of {predictions}", file=sys.stderr)
 
 
 def cohort_defaults(prob_paths: list[str], rule: str | None) -> tuple[str, str, list[dict]]:
