@@ -13,6 +13,13 @@ a random threshold every 15 steps) twice: through ``engine.at(t)`` reading mask/
 live path (``engine.live().set(t)`` reading the same; its buffers are updated only where voxels changed); every
 live step is checked against ``engine.at(t)``.
 Run: ``.venv/bin/python benchmarks/bench_threshold.py [--rule anima] [--repeats 30]``.
+
+``--noise`` benchmarks the bounded case of issue 19 item 9 instead: a uniform-noise map (180×256×256; about half
+its voxels are ≥ 0.5, ~100,000 predicted lesions there) with a 0.1 % random reference. One table compares the
+engine at the old fixed candidate cap (:data:`~LesionSegLogic.threshold.engine.DEFAULT_MAX_CANDIDATES`: a raised
+floor, and 0.5 below it costs a whole-volume pass) with the memory-aware default cap
+(:func:`~LesionSegLogic.threshold.engine.auto_max_candidates`): construction, the floor, ``at(t)`` above the floor,
+``at(0.5)`` for each, the ratio, and the engine's ``bound_note``.
 """
 
 from __future__ import annotations
@@ -107,6 +114,47 @@ def same_live(update, result) -> bool:
     )
 
 
+def noise_case(args: argparse.Namespace) -> None:
+    """The ``--noise`` table (see the module docstring)."""
+    from LesionSegLogic.threshold.engine import DEFAULT_MAX_CANDIDATES, auto_max_candidates
+
+    rng = np.random.default_rng(args.seed)
+    probability = rng.random(SHAPE, dtype=np.float32)
+    reference = rng.random(SHAPE) < 0.001
+    rows: list[tuple[str, str, str]] = []
+    at_half: dict[str, float] = {}
+    notes: dict[str, str | None] = {}
+    for label, cap in (("fixed cap", DEFAULT_MAX_CANDIDATES), ("memory-aware cap", auto_max_candidates())):
+        t0 = time.perf_counter()
+        engine = ThresholdEngine(probability, (1.0, 1.0, 1.0), reference, args.rule, max_candidates=cap)
+        construction = time.perf_counter() - t0
+        above = []
+        for t in np.linspace(max(engine.floor, 0.5) + 0.01, 0.99, 5):
+            t1 = time.perf_counter()
+            engine.at(float(t))
+            above.append(time.perf_counter() - t1)
+        t1 = time.perf_counter()
+        result = engine.at(0.5)
+        _ = result.mask, result.overlay, result.lesions
+        at_half[label] = time.perf_counter() - t1
+        notes[label] = engine.bound_note
+        rows += [
+            (f"{label} {cap:,}: construction (s)", f"{construction:.2f}", ""),
+            (f"{label}: floor", f"{engine.floor:.3f}", f"{engine.n_candidates:,} candidates"),
+            (f"{label}: at(t) above the floor, median (ms)", f"{1e3 * float(np.median(above)):.1f}", ""),
+            (f"{label}: at(0.5) + mask/overlay/rows (s)", f"{at_half[label]:.2f}",
+             f"{result.metrics['lesion']['n_predicted']:,} predicted lesions"),
+        ]
+    ratio = at_half["fixed cap"] / at_half["memory-aware cap"]
+    rows.append(("at(0.5): fixed cap / memory-aware cap", "", f"{ratio:.1f}x"))
+    print(f"uniform noise {SHAPE}, reference {int(reference.sum()):,} voxels (0.1 %), rule {args.rule}")
+    width = max(len(r[0]) for r in rows)
+    for name, value, r in rows:
+        print(f"{name:<{width}}  {value:>10}  {r}")
+    for label, note in notes.items():
+        print(f"bound_note ({label}): {note}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rule", default="hussein")
@@ -115,7 +163,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--drag", type=int, default=60, help="slider steps of the live-path rows")
     parser.add_argument("--ellipsoids", action="store_true", help="ellipsoid lesions instead of the phantom")
+    parser.add_argument("--noise", action="store_true", help="the uniform-noise map (bounded work, issue 19)")
     args = parser.parse_args()
+    if args.noise:
+        noise_case(args)
+        return
     rng = np.random.default_rng(args.seed)
 
     if args.ellipsoids:

@@ -17,10 +17,18 @@ Exactness: results equal the naive path (:func:`LesionSegLogic.threshold.naive.n
 For ``t ≥ floor`` the engine is used; for ``t ≤ min(p)`` the mask is the whole grid (one lesion), computed
 directly; a threshold in between (below the floor) falls back to the naive path. ``floor`` defaults to
 ``DEFAULT_FLOOR`` (0.01), raised if more than ``max_candidates`` voxels would be candidates.
+
+Bounded work (issue 19 item 9): the forest costs memory and time per candidate, so the number of candidates is
+capped — by default by the memory the machine has available (:func:`auto_max_candidates`: at least
+:data:`DEFAULT_MAX_CANDIDATES`, at most :data:`MAX_AUTO_CANDIDATES`). A map that is mostly noise (uniform noise:
+half its voxels ≥ 0.5) then gets a raised floor, and a threshold below it costs a whole-volume pass.
+:attr:`ThresholdEngine.bound_note` says so in words (the floor, the candidates it would take, and the measured
+time of the last pass below it) for the faces to show; nothing is silently approximated.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +56,38 @@ from LesionSegLogic.threshold.result import (
 )
 
 DEFAULT_FLOOR = 0.01
+#: the fewest candidates the fast path takes (the cap before it was memory-aware)
 DEFAULT_MAX_CANDIDATES = 2_000_000
+#: the most candidates :func:`auto_max_candidates` takes: the build time grows linearly with them (measured by
+#: ``benchmarks/bench_threshold.py --noise``), so a larger cap is for an explicit ``max_candidates``
+MAX_AUTO_CANDIDATES = 8_000_000
+#: peak memory of the forest build per candidate (tracemalloc on uniform-noise maps, 0.44–1.0 M candidates:
+#: 212–284 bytes; rounded up)
+BUILD_BYTES_PER_CANDIDATE = 300
+#: share of the available memory the build may take
+MEMORY_SHARE = 0.25
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (``MemAvailable`` of ``/proc/meminfo``), ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def auto_max_candidates(available: int | None = None) -> int:
+    """The candidate cap for this machine: :data:`MEMORY_SHARE` of the available memory at
+    :data:`BUILD_BYTES_PER_CANDIDATE`, within [:data:`DEFAULT_MAX_CANDIDATES`, :data:`MAX_AUTO_CANDIDATES`]."""
+    available = available_memory() if available is None else available
+    if available is None:
+        return DEFAULT_MAX_CANDIDATES
+    by_memory = int(available * MEMORY_SHARE) // BUILD_BYTES_PER_CANDIDATE
+    return max(DEFAULT_MAX_CANDIDATES, min(MAX_AUTO_CANDIDATES, by_memory))
 
 
 @dataclass(frozen=True)
@@ -104,7 +143,7 @@ class ThresholdEngine:
         rule: str | MatchingRule = "hussein",
         *,
         floor: float | None = None,
-        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+        max_candidates: int | None = None,
         origin: tuple[float, float, float] | None = None,
         direction: np.ndarray | None = None,
     ) -> None:
@@ -119,8 +158,13 @@ class ThresholdEngine:
         self.geometry: Image = self._inputs.geometry
         self._voxel_volume = self._inputs.voxel_volume
         self._min_voxels = self.rule.min_voxels(self._voxel_volume)
-        self.floor = _choose_floor(p, floor, max_candidates)
+        self.max_candidates = auto_max_candidates() if max_candidates is None else int(max_candidates)
+        self.floor = _choose_floor(p, floor, self.max_candidates)
         self.p_min = float(p.min()) if p.size else 0.0
+        self._would_be_candidates = (
+            int(np.count_nonzero(p >= DEFAULT_FLOOR)) if floor is None and self.floor > DEFAULT_FLOOR else None
+        )
+        self.last_full_pass_s: float | None = None  # measured time of the last threshold below the floor
         self._forest: MergeForest = build_forest(p, self.floor, self.rule.structure())
         self._neg_probability = -self._forest.probability  # prefix_length: one negation here, not one per call
         self._parent = _rooted_parents(self._forest)
@@ -284,11 +328,30 @@ class ThresholdEngine:
         """Voxels with ``p ≥ floor`` (the work a threshold above the floor can cost)."""
         return int(self._forest.flat.size)
 
+    @property
+    def bound_note(self) -> str | None:
+        """What the candidate cap bounded, in words for a face to show (``None`` when the fast path covers every
+        threshold from :data:`DEFAULT_FLOOR` up)."""
+        if self._would_be_candidates is None:
+            return None
+        cost = (f"the last one took {self.last_full_pass_s:.1f} s" if self.last_full_pass_s is not None
+                else "each is a whole-volume pass")
+        return (f"below {self.floor:.2f} the map has more than {self.max_candidates:,} candidate voxels "
+                f"({self._would_be_candidates:,} ≥ {DEFAULT_FLOOR}): thresholds there are computed exactly over "
+                f"all {int(np.prod(self.shape)):,} voxels ({cost}); above it they are instant")
+
+    def _full_pass(self, threshold: float, **kwargs: Any) -> ThresholdResult:
+        """A threshold below the floor: the naive path, timed for :attr:`bound_note`."""
+        start = time.perf_counter()
+        result = naive_at(self._inputs, threshold, **kwargs)
+        self.last_full_pass_s = time.perf_counter() - start
+        return result
+
     def metrics_at(self, threshold: float) -> dict[str, Any]:
         """Only the ``evaluate`` dictionary (no surface distances) at ``threshold`` (the sweep's step)."""
         threshold = _check_threshold(threshold)
         if self.p_min < threshold < self.floor:
-            return naive_at(self._inputs, threshold).metrics
+            return self._full_pass(threshold).metrics
         return self.metrics_of(self.state_at(threshold), threshold)
 
     def at(self, threshold: float, *, mode: str = "lesion", surface: bool = False) -> ThresholdResult:
@@ -301,7 +364,7 @@ class ThresholdEngine:
         if mode not in OVERLAY_MODES:
             raise InputError(f"overlay mode must be one of {OVERLAY_MODES}, got {mode!r}")
         if self.p_min < threshold < self.floor:
-            return naive_at(self._inputs, threshold, mode=mode, surface=surface)
+            return self._full_pass(threshold, mode=mode, surface=surface)
         state = self.state_at(threshold)
         metrics = self.metrics_of(state, threshold)
         result = ThresholdResult(
