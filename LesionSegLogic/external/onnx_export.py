@@ -43,8 +43,14 @@ class OnnxExport:
     max_abs_logit_difference: float
 
 
-def export_onnx(name: str | PathLike[str], out_dir: str | PathLike[str], *, seed: int = 0) -> OnnxExport:
-    """Export zoo model ``name`` (or a model folder) to ``out_dir``; see the module docstring."""
+def export_onnx(
+    name: str | PathLike[str], out_dir: str | PathLike[str], *, seed: int = 0, dynamo: bool = True
+) -> OnnxExport:
+    """Export zoo model ``name`` (or a model folder) to ``out_dir``; see the module docstring.
+
+    ``dynamo=False`` uses the deprecated TorchScript exporter (``dynamic_axes``), a few times faster; the quick
+    tests use it, the command line and the heavy test the default.
+    """
     from LesionSegLogic.zoo import load_model, resolve_model, sha256_of
 
     model, card = load_model(name, device="cpu")
@@ -53,7 +59,9 @@ def export_onnx(name: str | PathLike[str], out_dir: str | PathLike[str], *, seed
         if target.exists():
             raise OutputError(f"{target}: already exists; choose an empty output folder")
     try:
-        import onnxscript  # noqa: F401 - torch.onnx's exporter needs it; say so before torch does
+        import onnx  # noqa: F401 - both exporters write through it
+        if dynamo:
+            import onnxscript  # noqa: F401 - the torch.export-based exporter needs it; say so before torch does
     except ImportError as error:
         raise ConfigError(f"exporting to ONNX needs the onnx extra: pip install 'lesionseg[onnx]' ({error})") from None
     try:
@@ -64,12 +72,15 @@ def export_onnx(name: str | PathLike[str], out_dir: str | PathLike[str], *, seed
     try:
         staged = staging / ONNX_FILE
         example = torch.zeros(1, len(card.inputs), *card.patch_size)
-        batch = torch.export.Dim("batch", min=1, max=4096)
+        if dynamo:
+            axes = {"dynamic_shapes": ({0: torch.export.Dim("batch", min=1, max=4096)},), "external_data": False}
+        else:
+            axes = {"dynamic_axes": {"image": {0: "batch"}, "logits": {0: "batch"}}}
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model.eval(), (example,), str(staged), input_names=["image"], output_names=["logits"],
-                dynamic_shapes=({0: batch},), dynamo=True, opset_version=OPSET, external_data=False, verbose=False,
+                dynamo=dynamo, opset_version=OPSET, verbose=False, **axes,
             )  # fmt: skip
         difference = _check_against_torch(model, staged, len(card.inputs), card.patch_size, seed)
         if not difference <= EXPORT_TOLERANCE:
@@ -82,7 +93,8 @@ def export_onnx(name: str | PathLike[str], out_dir: str | PathLike[str], *, seed
             note=f"{card.note} Exported to ONNX from {source.name} (weights sha256 {card.weights_sha256}).",
         )  # fmt: skip
         spec = OnnxSpec(output="logits", input_name="image", output_name="logits", opset=OPSET,
-                        export_check={"max_abs_logit_difference": difference, "batch": CHECK_BATCH, "seed": seed})
+                        export_check={"max_abs_logit_difference": difference, "batch": CHECK_BATCH, "seed": seed,
+                                      "exporter": "dynamo" if dynamo else "torchscript"})
         write_onnx_card(onnx_card, spec, staging / CARD_FILE)
         os.replace(staged, out / ONNX_FILE)
         os.replace(staging / CARD_FILE, out / CARD_FILE)
