@@ -155,6 +155,13 @@ def read_dicom_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
     return images, dicom
 
 
+def dicom_output_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The DICOM objects ``--dicom-seg``/``--dicom-pmap`` add to the outputs (claimed with the others)."""
+    from LesionSegLogic.io.dicom_seg import PARAMETRIC_MAP_FILE, SEGMENTATION_FILE
+
+    return (SEGMENTATION_FILE,) * bool(args.dicom_seg) + (PARAMETRIC_MAP_FILE,) * bool(args.dicom_pmap)
+
+
 def write_dicom_outputs(args: argparse.Namespace, result, dicom: dict) -> None:
     """``--dicom-seg``/``--dicom-pmap`` objects into ``args.out``; the series read are recorded in the summary."""
     from LesionSegLogic import __version__
@@ -180,8 +187,8 @@ def _run_one(args: argparse.Namespace) -> int:
     from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, write_outputs
 
     # the write policy (docs/io.md): earlier results are replaced only with --force, an input never
-    claim_outputs([Path(args.out) / name for name in OUTPUT_FILES], inputs=[args.flair, args.t2, args.baseline],
-                  force=args.force)
+    claim_outputs([Path(args.out) / name for name in (*OUTPUT_FILES, *dicom_output_names(args))],
+                  inputs=[args.flair, args.t2, args.baseline], force=args.force)
     predictor = Predictor.load(args.model, _settings(args))
     bar = tqdm(total=0, unit="win", desc="predict", disable=args.no_progress, file=sys.stderr)
 
