@@ -175,7 +175,8 @@ def write_dicom_outputs(args: argparse.Namespace, result, dicom: dict) -> None:
     if not (args.dicom_seg or args.dicom_pmap):
         return
     info = DicomWriterInfo(software_version=__version__, model_name=str(result.summary["model"]["name"]))
-    written = write(result.mask, result.probability if args.dicom_pmap else None, dicom["flair"], args.out,
+    written = write(result.mask if args.dicom_seg else None, result.probability if args.dicom_pmap else None,
+                    dicom["flair"], args.out,
                     info, protect=[str(s.folder) for s in dicom.values()])  # fmt: skip
     result.summary["dicom"]["outputs"] = {name: str(path) for name, path in written.items()}
 

@@ -150,12 +150,14 @@ def _sources(image: Image, series: DicomSeries) -> list:
 
 
 def write_dicom_outputs(
-    mask: Image, probability: Image | None, series: DicomSeries, out_dir: str | PathLike[str],
+    mask: Image | None, probability: Image | None, series: DicomSeries, out_dir: str | PathLike[str],
     info: DicomWriterInfo | None = None, protect: list[str | PathLike[str]] | None = None,
 ) -> dict[str, Path]:
-    """``mask.seg.dcm`` (and ``probability.pm.dcm`` when ``probability``) in ``out_dir``; both objects are built
-    before anything is written."""
-    built = {SEGMENTATION_FILE: build_segmentation(mask, series, info)}
+    """``mask.seg.dcm`` (when ``mask``) and ``probability.pm.dcm`` (when ``probability``) in ``out_dir``; every
+    object is built before anything is written."""
+    built = {}
+    if mask is not None:
+        built[SEGMENTATION_FILE] = build_segmentation(mask, series, info)
     if probability is not None:
         built[PARAMETRIC_MAP_FILE] = build_parametric_map(probability, series, info)
     return {name: save_dataset(dataset, Path(out_dir) / name, protect) for name, dataset in built.items()}
