@@ -235,15 +235,27 @@ def changed_pixels(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.count_nonzero(np.abs(a - b).max(axis=-1) > 40))
 
 
-def wait_for_axial_change(page, reference: np.ndarray, timeout_s: float = 20.0) -> int:
-    """Pixels that differ from ``reference`` in the first axial frame that differs (0 on time-out)."""
+def steady_axial(page, timeout_s: float = 30.0) -> np.ndarray:
+    """The axial view once it stops changing (two looks 0.5 s apart agree): late frames have landed."""
+    deadline = time.monotonic() + timeout_s
+    last = axial_pixels(page)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        now = axial_pixels(page)
+        if changed_pixels(now, last) == 0:
+            return now
+        last = now
+    return last
+
+
+def wait_for_axial(page, condition, timeout_s: float = 30.0) -> bool:
+    """Whether the axial view comes to meet ``condition(pixels)`` within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if condition(axial_pixels(page)):
+            return True
         page.wait_for_timeout(250)
-        changed = changed_pixels(axial_pixels(page), reference)
-        if changed > 20:
-            return changed
-    return 0
+    return False
 
 
 def test_cancel_from_the_page_stops_the_run_and_keeps_the_review(page, served) -> None:
@@ -291,13 +303,13 @@ def test_accept_shows_an_outline_that_stays_while_the_review_follows(page) -> No
         page.keyboard.press("ArrowRight")
     page.locator("#summary").filter(has_text=f"t = {t1 + 0.15:.2f}").wait_for(timeout=20_000)
     assert f"t={t1:.2f}" in page.locator("#accepted").inner_text()
-    page.wait_for_timeout(1500)  # the last frames at t2 land
-    shown = axial_pixels(page)
+    shown = steady_axial(page)
     page.get_by_role("checkbox", name="Show accepted outline").uncheck()
-    assert wait_for_axial_change(page, shown) > 20  # the outline went away …
+    assert wait_for_axial(page, lambda pixels: changed_pixels(pixels, shown) > 20)  # the outline went away …
+    hidden = steady_axial(page)
     page.get_by_role("checkbox", name="Show accepted outline").check()
-    hidden = axial_pixels(page)
-    assert wait_for_axial_change(page, hidden) > 20  # … and comes back
+    assert wait_for_axial(page, lambda pixels: changed_pixels(pixels, shown) <= 5)  # … and comes back
+    assert changed_pixels(hidden, shown) > 20
 
 
 def test_brush_and_undo_on_the_accepted_segmentation_then_rescore(page) -> None:

@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--bids lays out cross-sectional cases only (leave out --longitudinal)")
     if args.dicom:
         _claim_dicom_folders([args.out / f"case_{i:03d}" for i in indices], args.force)
+    if args.bids:
+        from LesionSegLogic.bids import case_bids_targets
+
+        claim_outputs([t for i in indices for t in case_bids_targets(args.out, f"{i:03d}").values()],
+                      force=args.force)
     maps = load_brain_maps() if args.anatomy == "brain" else None
     start = time.perf_counter()
     with terminate_as_exit():
