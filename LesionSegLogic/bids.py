@@ -306,14 +306,9 @@ def _with_reference(case: BidsCase, pipeline: str | None, exclude: Sequence[str 
 
 
 def _write_atomic(target: Path, text: str) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, staged = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(staged, target)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write ({error.strerror or error})") from None
+    from LesionSegLogic.io.write import write_text
+
+    write_text(target, text)
 
 
 def _plain(value: Any) -> Any:
@@ -349,12 +344,24 @@ CASE_TO_BIDS = {"flair.nii.gz": ("FLAIR", None, ()), "t2.nii.gz": ("T2w", None, 
                 "lesions.nii.gz": ("mask", "phantom", (("label", "lesion"),))}  # fmt: skip
 
 
+def case_bids_targets(root: str | PathLike[str], subject: str) -> dict[str, Path]:
+    """Where :func:`write_case_as_bids` puts each file of :data:`CASE_TO_BIDS` for ``sub-<subject>``."""
+    targets = {}
+    for name, (suffix, pipeline, extra) in CASE_TO_BIDS.items():
+        top = Path(root) if pipeline is None else Path(root) / "derivatives" / pipeline
+        entities = "_".join([f"sub-{subject}", *(f"{k}-{v}" for k, v in extra)])
+        targets[name] = top / f"sub-{subject}" / "anat" / f"{entities}_{suffix}.nii.gz"
+    return targets
+
+
 def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[str], subject: str,
                        ignore: Sequence[str] = ()) -> list[Path]:
     """Copy a case folder's images into the BIDS dataset ``root`` as ``sub-<subject>`` (:data:`CASE_TO_BIDS`:
     FLAIR and T2w raw, the ground truth as ``derivatives/phantom/.../_label-lesion_mask``), writing the dataset
     descriptions (and a ``.bidsignore`` of the ``ignore`` patterns) when missing. Files are copied next to their
     final name and moved into place."""
+    from LesionSegLogic.io.write import staged_file
+
     base, source = Path(root), Path(case_folder)
     if not re.fullmatch(r"[a-zA-Z0-9]+", subject):
         raise InputError(f"BIDS labels are letters and digits only, got {subject!r}")
@@ -366,24 +373,11 @@ def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[st
         if not (folder / "dataset_description.json").is_file():
             _write_atomic(folder / "dataset_description.json", json.dumps(document, indent=2) + "\n")
     written = []
-    for name, (suffix, pipeline, extra) in CASE_TO_BIDS.items():
+    for name, target in case_bids_targets(base, subject).items():
         if not (source / name).is_file():
             continue
-        top = base if pipeline is None else base / "derivatives" / pipeline
-        entities = "_".join([f"sub-{subject}", *(f"{k}-{v}" for k, v in extra)])
-        target = top / f"sub-{subject}" / "anat" / f"{entities}_{suffix}.nii.gz"
-        staged = None
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, staged = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            os.close(handle)
+        with staged_file(target, what="BIDS image") as staged:
             shutil.copyfile(source / name, staged)
-            os.replace(staged, target)
-        except OSError as error:
-            raise OutputError(f"{target}: cannot write ({error.strerror or error})") from None
-        finally:
-            if staged is not None and os.path.exists(staged):
-                os.unlink(staged)
         written.append(target)
     if ignore and not (base / ".bidsignore").is_file():
         _write_atomic(base / ".bidsignore", "".join(f"{pattern}\n" for pattern in ignore))

@@ -255,3 +255,29 @@ def pydicom_slope(path: Path) -> float:
     import pydicom
 
     return float(pydicom.dcmread(path, stop_before_pixels=True).RescaleSlope)
+
+
+def test_bids_outputs_follow_the_write_policy(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    """A partial earlier result is refused (named, bytes kept) unless --force; evaluate --bids claims its files."""
+    root = _dataset(tmp_path / "bids")
+    out = root / "derivatives" / "lesionseg"
+    partial = out / "sub-01" / "ses-1" / "anat" / "sub-01_ses-1_desc-lesion_mask.nii.gz"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"earlier")
+    argv = ["predict", "--model", str(tiny_model), "--bids", str(root), "--participant-label", "01", "--out",
+            str(out), "--device", "cpu", "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "earlier results in the way" in err and "sub-01_ses-1_desc-lesion_mask.nii.gz" in err
+    assert partial.read_bytes() == b"earlier" and (out / "sub-01/ses-2/anat/sub-01_ses-2_desc-lesion_summary.json"
+                                                   ).is_file()  # fmt: skip
+    assert main([*argv, "--force"]) == 0 and partial.read_bytes() != b"earlier"
+    manual = root / "derivatives" / "manual" / "sub-01" / "ses-2" / "anat"
+    write_image(read_image(root / "sub-01/ses-2/anat/sub-01_ses-2_FLAIR.nii.gz").with_array(
+        np.zeros((18, 24, 20), np.uint8)), manual / "sub-01_ses-2_label-lesion_mask.nii.gz")
+    assert main(["evaluate", "--bids", str(root)]) == 0
+    before = (out / "sub-01/ses-2/anat/sub-01_ses-2_desc-lesion_eval.json").read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", "--bids", str(root)]) == 2
+    assert "earlier results in the way" in capsys.readouterr().err
+    assert (out / "sub-01/ses-2/anat/sub-01_ses-2_desc-lesion_eval.json").read_bytes() == before

@@ -5,7 +5,8 @@ lesionseg``), the references the ``*_mask``/``*_dseg`` files of ``ROOT/derivativ
 (:func:`LesionSegLogic.bids.prediction_pairs`; cases without a reference are named on stderr and left out).
 Each case is evaluated as ``lesionseg evaluate --prob --ref`` does (same JSON) at the threshold and rule its
 ``_desc-lesion_summary.json`` recorded unless ``--threshold``/``--rule`` (the JSON's ``defaults`` names that
-file), written beside its map as ``<entities>_desc-lesion_eval.json``; stdout
+file), written beside its map as ``<entities>_desc-lesion_eval.json`` (earlier ones are replaced only with
+``--force``); stdout
 gets one line per case, and ``--json OUT`` all the cases in one document ``{"cases": {label: result}}``.
 """
 
@@ -24,6 +25,7 @@ def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespac
     from LesionSegLogic.bids import PIPELINE_NAME, prediction_pairs, recorded_settings
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io.write import write_json
+    from LesionSegLogic.io.write_policy import claim_outputs
 
     if args.prob or args.mask or args.ref:
         raise InputError("--bids finds the maps and references itself; leave out --prob/--mask/--ref")
@@ -31,9 +33,11 @@ def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespac
     pairs, unreferenced = prediction_pairs(args.bids, predictions, args.participant_label, None, args.ref_pipeline)
     if unreferenced:
         print(f"lesionseg evaluate: left out (no reference mask): {', '.join(unreferenced)}", file=sys.stderr)
+    targets = [_eval_file(p) for _, p, _ in pairs]
+    claim_outputs([*targets, *([args.json] if args.json else [])],  # the write policy, before any work
+                  inputs=[path for _, p, r in pairs for path in (p, r)], force=args.force)
     cases: dict[str, dict] = {}
-    for label, probability, reference in pairs:
-        target = probability.with_name(probability.name.replace("probseg.nii.gz", EVAL_SUFFIX))
+    for (label, probability, reference), target in zip(pairs, targets, strict=True):
         recorded = recorded_settings(probability)
         threshold = args.threshold if args.threshold is not None else recorded["threshold"]
         rule = args.rule if args.rule is not None else recorded["rule"]
@@ -67,6 +71,10 @@ def _name_recorded_sources(result: dict, args: argparse.Namespace, recorded: dic
         changed = True
     defaults["model"] = defaults.get("model") or recorded["model"]
     return changed
+
+
+def _eval_file(probability: Path) -> Path:
+    return probability.with_name(probability.name.replace("probseg.nii.gz", EVAL_SUFFIX))
 
 
 def _num(value) -> str:

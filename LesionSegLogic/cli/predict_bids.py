@@ -1,7 +1,8 @@
 """``lesionseg predict --bids ROOT --out DERIVATIVES``: every FLAIR of a BIDS dataset into a derivatives dataset.
 
 The matching and the output names are :mod:`LesionSegLogic.bids`. Like ``--cases``: cases whose outputs are
-complete are skipped (``--force`` redoes them), a bad case is reported and the rest carry on (exit status 1 if
+complete are skipped (``--force`` redoes them), a partial earlier result is refused (the write policy, ``--force``
+replaces it), a bad case is reported and the rest carry on (exit status 1 if
 any failed), and under ``torchrun`` each rank takes ``cases[RANK::WORLD_SIZE]``.
 """
 
@@ -19,6 +20,7 @@ def run_bids(args: argparse.Namespace, settings) -> int:
     from LesionSegLogic.bids import find_cases, is_done, write_case_outputs, write_dataset_description
     from LesionSegLogic.cli.predict import shard
     from LesionSegLogic.errors import LesionSegError
+    from LesionSegLogic.io.write_policy import claim_outputs
     from LesionSegLogic.predictor import LESION_COLUMNS, Predictor
 
     out_root = Path(args.out)
@@ -37,6 +39,7 @@ def run_bids(args: argparse.Namespace, settings) -> int:
             bar.set_postfix_str(case.label)
             try:
                 images = case.images(needed)
+                claim_outputs(case.outputs(out_root).values(), inputs=images.values(), force=args.force)
                 result = predictor.run(images, None, notify=lambda m, n=case.label: tqdm.write(f"{n}: {m}",
                                                                                                file=sys.stderr))
                 write_case_outputs(case, out_root, result.probability, result.mask, result.lesions, LESION_COLUMNS,

@@ -13,8 +13,6 @@ fails (a mask on another grid, a source file that cannot be referenced).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 from LesionSegLogic.errors import GeometryError, OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.dicom import INSTALL_HINT, DicomSeries
+from LesionSegLogic.io.write import staged_file
 
 #: (coding scheme, value, meaning) of the segment: category and type
 LESION_CATEGORY = ("SCT", "49755003", "Morphologically Altered Structure")
@@ -123,20 +122,8 @@ def save_dataset(dataset, path: str | PathLike[str], protect: list[str | PathLik
     for guarded in (Path(p).resolve() for p in (protect or [])):
         if resolved == guarded or (guarded.is_dir() and resolved.exists() and resolved.is_relative_to(guarded)):
             raise OutputError(f"{target}: refusing to overwrite an input")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, staged = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(handle)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write in {target.parent} ({error.strerror})") from None
-    try:
+    with staged_file(target, what="DICOM object") as staged:
         dataset.save_as(staged, enforce_file_format=True)
-        os.replace(staged, target)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write the DICOM object ({error.strerror or error})") from None
-    finally:
-        if os.path.exists(staged):
-            os.unlink(staged)
     return target
 
 
