@@ -41,6 +41,12 @@ def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespac
         recorded = recorded_settings(probability)
         threshold = args.threshold if args.threshold is not None else recorded["threshold"]
         rule = args.rule if args.rule is not None else recorded["rule"]
+        taken = [f"{what} {value}" for what, value, given in (("threshold", threshold, args.threshold),
+                                                               ("rule", rule, args.rule))
+                 if given is None and value is not None]  # fmt: skip
+        if taken:  # evaluate's own line below calls them "given": say where they came from
+            print(f"lesionseg evaluate: {label}: {' and '.join(taken)} as recorded in {recorded['summary']}",
+                  file=sys.stderr)
         one = argparse.Namespace(**{**vars(args), "bids": None, "prob": str(probability), "mask": None,
                                     "ref": str(reference), "json": str(target), "force": True,
                                     "threshold": threshold, "rule": rule})  # fmt: skip
