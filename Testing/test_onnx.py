@@ -21,7 +21,8 @@ import torch  # noqa: E402
 from LesionSegLogic.cli import main  # noqa: E402
 from LesionSegLogic.errors import ModelFileError, OutputError  # noqa: E402
 from LesionSegLogic.external import model_kind  # noqa: E402
-from LesionSegLogic.external.onnx_model import OnnxModule, OnnxSpec, load_onnx, read_onnx_card  # noqa: E402
+from LesionSegLogic.external.onnx_card import OnnxSpec, read_onnx_card  # noqa: E402
+from LesionSegLogic.external.onnx_model import OnnxModule, load_onnx  # noqa: E402
 from LesionSegLogic.image import Image  # noqa: E402
 from LesionSegLogic.io import read_image, write_image  # noqa: E402
 from LesionSegLogic.predictor import Predictor, PredictSettings  # noqa: E402

@@ -14,7 +14,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Literal
 
 from LesionSegLogic.external.nnunet_folder import is_nnunet_folder
-from LesionSegLogic.external.onnx_model import is_onnx_model
+from LesionSegLogic.external.onnx_card import is_onnx_model
 
 if TYPE_CHECKING:
     from LesionSegLogic.predictor import Predictor, PredictSettings

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from LesionSegLogic.errors import ConfigError, ModelFileError, OutputError
-from LesionSegLogic.external.onnx_model import ONNX_FILE, OnnxSpec, _onnxruntime, write_onnx_card
+from LesionSegLogic.external.onnx_card import ONNX_FILE, OnnxSpec, write_onnx_card
+from LesionSegLogic.external.onnx_model import _onnxruntime
 from LesionSegLogic.zoo.card import CARD_FILE
 
 OPSET = 18

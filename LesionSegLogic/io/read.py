@@ -18,6 +18,7 @@ from LesionSegLogic.errors import (
     MaskError,
     NonFiniteError,
 )
+from LesionSegLogic.external.probability_maps import map_layout, to_unit_interval
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.detached import check_data_files
 from LesionSegLogic.io.formats import image_io_for_reading
@@ -31,7 +32,8 @@ PROBABILITY_TOLERANCE = 1e-3
 
 
 def read_image(
-    path: str | PathLike[str], *, role: Role = "image", series: str | None = None, allow_external_data: bool = False
+    path: str | PathLike[str], *, role: Role = "image", series: str | None = None, allow_external_data: bool = False,
+    channel: int | None = None, scale: float | None = None,
 ) -> Image:
     """Read a 3-D scalar volume and check it for its ``role``.
 
@@ -39,7 +41,10 @@ def read_image(
     * ``"mask"``: uint8 in {0, 1}. Stored values must be {0, 1} or {0, k} for a single label k > 0 (mapped
       to 1); an all-zero mask is valid (a scan without lesions). Several labels, fractions or negative values
       raise :class:`MaskError`.
-    * ``"probability"``: float32 within [0, 1] (± :data:`PROBABILITY_TOLERANCE`, then clipped).
+    * ``"probability"``: float32 within [0, 1] (± :data:`PROBABILITY_TOLERANCE`, then clipped). Maps as other
+      tools write them (:mod:`LesionSegLogic.external.probability_maps`): a 4-D or vector softmax needs
+      ``channel``; integer maps are divided by ``scale``, or by 255/1000 detected from the storage and the maximum
+      (a :class:`~LesionSegLogic.external.probability_maps.ProbabilityScaleWarning` says so).
 
     The header is read and checked first (:mod:`LesionSegLogic.io.header`), so a corrupt header never makes
     the reader allocate the memory it declares. A detached header (``.nhdr``/``.mhd``) whose data file lies
@@ -78,21 +83,26 @@ def read_image(
         reader.ReadImageInformation()
     except RuntimeError as error:
         raise CorruptFileError(f"cannot read the header ({_itk_reason(error, path)})", path) from None
-    header = check_header(reader, path)
+    layout = map_layout(reader, path, channel) if role == "probability" else None  # softmax channels
+    header = layout.header if layout is not None else check_header(reader, path)
     if is_nifti:
         scan = scan_nifti(path)
         if scan.nonfinite:
             raise NonFiniteError(f"contains NaN or infinite values ({scan.nonfinite} voxels)", path)
     if header.squeeze_4d:
-        reader.SetExtractIndex([0, 0, 0, 0])
+        reader.SetExtractIndex([0, 0, 0, getattr(layout, "volume", None) or 0])
         reader.SetExtractSize([*header.size, 0])
     try:
         itk_image = reader.Execute()
         array = sitk.GetArrayFromImage(itk_image)
+        if layout is not None:
+            array = layout.select(array)
     except (RuntimeError, MemoryError) as error:
         raise CorruptFileError(f"cannot read the pixel data ({_itk_reason(error, path)})", path) from None
     if array.shape != header.size[::-1]:
         raise CorruptFileError(f"pixel data of shape {array.shape} do not match the header", path)
+    if role == "probability":
+        array = to_unit_interval(array, path, scale=scale)
     array = _check_values(array, role, path)
     return Image(array, header.spacing[::-1], header.origin, header.direction, str(path))
 
