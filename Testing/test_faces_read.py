@@ -25,6 +25,7 @@ import SimpleITK as sitk
 from tiny_case import SHAPE, grid_image, write_tiny_case
 
 from LesionSegLogic.errors import (
+    ConstantImageError,
     DimensionError,
     FileMissingError,
     GeometryError,
@@ -92,6 +93,17 @@ def test_bad_flairs_are_refused_with_the_cli_message_and_the_review_stays(sessio
         web = _error(check_openable, CaseFiles(path))
         assert str(web) == str(expected), kind
     assert np.array_equal(session.flair.array, before) and session.scene.GetNumberOfNodes() == nodes
+
+
+def test_volume_nodes_and_images_get_the_image_checks_too(session_and_case) -> None:
+    """Volumes loaded by Slicer itself (nodes) or built in code (``Image``) get the image role's value checks."""
+    session, case = session_and_case
+    constant = add_volume_node(session.scene, session.flair.with_array(np.full(SHAPE, 5, np.int16)), "constant")
+    assert isinstance(_error(session.set_inputs, constant), ConstantImageError)
+    nan = session.flair.array.copy()
+    nan[0, 0, 0] = np.nan
+    assert isinstance(_error(session.set_inputs, case["flair"], t2=session.flair.with_array(nan)), NonFiniteError)
+    session.set_inputs(session.flair_node, t2=session.t2_node)  # good nodes still pass
 
 
 def test_a_reference_must_be_a_mask(session_and_case) -> None:

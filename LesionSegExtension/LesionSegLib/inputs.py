@@ -16,7 +16,7 @@ import SimpleITK as sitk
 
 from LesionSegLogic.errors import GeometryError, InputError, MaskError
 from LesionSegLogic.image import Image
-from LesionSegLogic.io.read import Role, mask_from_labels
+from LesionSegLogic.io.read import Role, check_role_values, mask_from_labels
 from LesionSegLogic.resample import align_inputs
 
 from .nodes import (
@@ -53,16 +53,18 @@ def volume_node(scene, value, name: str, labelmap: bool = False, role: Role = "i
 def checked_inputs(flair, t2=None, baseline=None) -> tuple:
     """``(flair, t2, baseline)`` with every file read and checked as an image (a :class:`CheckedFile`) and the
     T2/baseline checked to cover the FLAIR (:func:`check_covers`), before anything is added to a scene: a bad
-    input raises and the open review stays as it was. Nodes and ``Image``s pass through (nodes are checked for
-    coverage too)."""
+    input raises and the open review stays as it was. Nodes and ``Image``s pass through after the same value
+    checks (finite, not constant) and the coverage check."""
     values = [CheckedFile(Path(v), read_volume_file(v, "image")) if isinstance(v, (str, Path)) else v
               for v in (flair, t2, baseline)]
-    grid = _as_image(values[0])
-    for key, value in (("t2", values[1]), ("baseline", values[2])):
-        if value is not None and grid is not None:
-            other = _as_image(value)
-            if other is not None:
-                check_covers(grid, other, key)
+    images = [_as_image(v) for v in values]
+    for value, image in zip(values, images, strict=True):
+        if image is not None and not isinstance(value, CheckedFile):  # nodes and Images: the image role's values
+            check_role_values(image.array, "image", image.name or "volume")
+    grid = images[0]
+    for key, image in (("t2", images[1]), ("baseline", images[2])):
+        if image is not None and grid is not None:
+            check_covers(grid, image, key)
     return tuple(values)
 
 

@@ -166,11 +166,19 @@ def check_readable(path: Path) -> None:
         raise FileMissingError(f"cannot be opened ({error.strerror or error})", path) from None
 
 
+def check_role_values(array: np.ndarray, role: Role, name: str | PathLike[str]) -> np.ndarray:
+    """:func:`read_image`'s value checks of ``role`` for voxels that come from elsewhere (a volume node, an
+    ``Image``), with the same messages naming ``name``; returns the array as :func:`read_image` would."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    return _check_values(np.asarray(array), role, Path(name))
+
+
 def mask_from_labels(array: np.ndarray, name: str | PathLike[str]) -> np.ndarray:
     """The ``"mask"`` role's rule for voxels that come from elsewhere (a volume node, an array): {0, 1} or {0, k}
     → uint8 {0, 1}; several labels, fractions, negative or non-finite values raise :class:`MaskError`/
     :class:`NonFiniteError` naming ``name``. The faces apply it to references so they accept what the CLI does."""
-    return _as_mask(np.asarray(array), Path(name))
+    return check_role_values(array, "mask", name)
 
 
 def _as_mask(array: np.ndarray, path: Path) -> np.ndarray:

@@ -338,7 +338,7 @@ class ThresholdEngine:
                 else "each is a whole-volume pass")
         return (f"below {self.floor:.2f} the map has more than {self.max_candidates:,} candidate voxels "
                 f"({self._would_be_candidates:,} ≥ {DEFAULT_FLOOR}): thresholds there are computed exactly over "
-                f"all {int(np.prod(self.shape)):,} voxels ({cost}); above it they are instant")
+                f"all {int(np.prod(self.shape)):,} voxels ({cost}); above it the fast path serves them")
 
     def _full_pass(self, threshold: float, **kwargs: Any) -> ThresholdResult:
         """A threshold below the floor: the naive path, timed for :attr:`bound_note`."""
