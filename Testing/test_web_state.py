@@ -233,6 +233,39 @@ def test_accept_draws_an_outline_that_stays_while_the_review_follows_the_slider(
     assert "Re-scored" in web.server.state.message
 
 
+def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web) -> None:
+    """Each slice view whose plane crosses the changed voxels renders once per update; a slice view away from
+    them and the 3-D view (no segment drawn in 3-D) do not render at all."""
+    from LesionSegLib.nodes import node_ijk_to_ras  # noqa: PLC0415
+
+    from LesionSegWeb.render_gate import box_corners_ras, slice_crosses_box  # noqa: PLC0415
+
+    session = web.session
+    set_state(web, threshold=0.5)
+    axial = next(v for v in web.viewport.slice_views() if v.get_orientation() == "Axial")
+    bottom = node_ijk_to_ras(session.flair_node) @ np.array([0.0, 0.0, 0.0, 1.0])
+    axial.get_view_node().SetSliceOffset(float(bottom[2]))  # the first slice: no lesion, no change there
+    renders: dict[str, int] = {}
+    views = web.slicer_app.view_manager.get_views()
+    for view in views:
+        name = view.get_orientation() if hasattr(view, "get_orientation") else "3D"
+        view.render = lambda name=name: renders.__setitem__(name, renders.get(name, 0) + 1)
+    try:
+        set_state(web, threshold=0.3)
+    finally:
+        for view in views:
+            del view.render
+    box = getattr(session.state, "changed_bbox", tuple(slice(0, n) for n in session.flair.shape))
+    corners = box_corners_ras(box, node_ijk_to_ras(session.flair_node))
+    for view in web.viewport.slice_views():
+        matrix = view.get_view_node().GetSliceToRAS()
+        crosses = slice_crosses_box(np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)]),
+                                    corners)
+        assert renders.get(view.get_orientation(), 0) == int(crosses), (view.get_orientation(), renders, box)
+    assert renders.get("Axial", 0) == 0 and renders.get("3D", 0) == 0
+    assert renders.get("Coronal", 0) + renders.get("Sagittal", 0) >= 1
+
+
 def test_latest_value_processes_only_the_newest_of_a_burst() -> None:
     from LesionSegWeb.latest import LatestValue  # noqa: PLC0415
 
