@@ -14,6 +14,10 @@ from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, RULE_NAMES
 
 HELP = "metrics of a probability map (at a threshold) or a mask against a reference mask"
+#: memory per voxel of one evaluation, checked before reading (issue 18: a valid 1024×1024×1000 image ran out of
+#: memory with a traceback): the images read (float32 map, uint8 mask) and evaluate's peak with surface distances,
+#: measured at ~88 bytes per voxel (tracemalloc; Testing/test_no_traceback.py keeps this an upper bound).
+BYTES_PER_VOXEL = 112
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.io import read_image
     from LesionSegLogic.io.write import write_json
     from LesionSegLogic.io.write_policy import claim_outputs
+    from LesionSegLogic.memory import check_images_fit
     from LesionSegLogic.metrics.evaluate import evaluate
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
     from LesionSegLogic.metrics.voxel import average_precision
@@ -73,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
                               need_threshold=args.prob is not None)
     print(f"lesionseg evaluate: {chosen.describe()}", file=sys.stderr)
     external = args.allow_external_data
+    check_images_fit([args.ref, args.prob or args.mask], BYTES_PER_VOXEL, "evaluating",
+                     allow_external_data=external)
     reference = read_image(args.ref, role="mask", allow_external_data=external)
     if args.prob is not None:
         source = read_image(args.prob, role="probability", allow_external_data=external)

@@ -1,6 +1,10 @@
 """``lesionseg models``: list the bundled model zoo (name, loss, architecture, inputs, anatomy, recommended
 threshold), then the recommended model for each anatomy and set of input images
-(:func:`LesionSegLogic.defaults.recommended_model`)."""
+(:func:`LesionSegLogic.defaults.recommended_model`).
+
+A broken model folder never stops the listing (issue 18): a card that cannot be read or validated, or whose network
+cannot be built as the card says (:func:`LesionSegLogic.zoo.registry.check_card_model`, measured without
+allocating), is listed as ``invalid card: <reason>`` and left out of the recommendations."""
 
 from __future__ import annotations
 
@@ -15,11 +19,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
+def _checked(entry):
+    """``entry``, or the same folder marked broken when its card's network cannot be built."""
+    from dataclasses import replace
+
+    from LesionSegLogic.errors import LesionSegError
+    from LesionSegLogic.zoo.card import CARD_FILE
+    from LesionSegLogic.zoo.registry import check_card_model
+
+    if entry.card is None:
+        return entry
+    try:
+        check_card_model(entry.card, entry.folder / CARD_FILE, memory=False)
+    except LesionSegError as error:
+        return replace(entry, card=None, problem=str(error))
+    return entry
+
+
 def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.defaults import recommended_model
     from LesionSegLogic.zoo import list_models
 
-    entries = list_models(args.zoo)
+    entries = [_checked(e) for e in list_models(args.zoo)]
     if args.json:
         print(json.dumps([e.card.to_dict() if e.card else {"folder": str(e.folder), "problem": e.problem}
                           for e in entries], indent=2))

@@ -112,7 +112,14 @@ def discover_cases(paths: list[str]) -> list[Path]:
         if not path.exists():
             raise FileMissingError("no such file or folder", path)
         if path.is_file():
-            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as error:
+                reason = f"is not a text list of case folders (not UTF-8 at byte {error.start})"
+                raise InputError(reason, path) from None
+            if "\x00" in text:
+                raise InputError("is not a text list of case folders (it holds NUL bytes)", path)
+            lines = [ln.strip() for ln in text.splitlines()]
             found += [(path.parent / ln) for ln in lines if ln and not ln.startswith("#")]
         elif find_image(path, _CONTRASTS["flair"]) is not None:
             found.append(path)

@@ -17,6 +17,10 @@ HELP = "sweep the decision threshold over a cohort and pick the best median voxe
 #: the most thresholds one sweep evaluates per subject (``--step`` ≥ 0.001); ``--step 1e-7`` would ask for ten
 #: million whole-volume evaluations per subject (issue 18: it ran for hours without a word).
 MAX_THRESHOLDS = 1001
+#: memory per voxel of one subject's threshold engine and its curve, checked before reading: the images read and
+#: the engine's peak, measured at ~330 bytes per voxel (tracemalloc; Testing/test_no_traceback.py keeps this an
+#: upper bound).
+BYTES_PER_VOXEL = 400
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.io import read_image
     from LesionSegLogic.io.write import write_json
     from LesionSegLogic.io.write_policy import claim_outputs
+    from LesionSegLogic.memory import check_images_fit
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
     from LesionSegLogic.threshold.engine import ThresholdEngine
     from LesionSegLogic.threshold.sweep import sweep_cohort, threshold_grid
@@ -124,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     if len(args.prob) != len(args.ref):
         raise InputError(f"{len(args.prob)} probability maps but {len(args.ref)} reference masks")
     check_threshold_count(args.step, len(args.prob))
+    check_images_fit([*args.prob, *args.ref], BYTES_PER_VOXEL, "a threshold sweep",
+                     allow_external_data=args.allow_external_data)
     grid = threshold_grid(args.step)
     rule, rule_source, recorded = cohort_defaults(list(args.prob), args.rule)
     models = sorted({f"{r['model']} ({r['threshold']:.2f})" for r in recorded if r["model"]})

@@ -96,6 +96,10 @@ def _config(args: argparse.Namespace):
             base = json.loads(Path(args.config).read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read the training config ({exc})", args.config) from None
+        except RecursionError:
+            raise InputError("cannot read the training config (JSON nested too deeply)", args.config) from None
+        if not isinstance(base, dict):
+            raise InputError("the training config must be a JSON object of TrainConfig fields", args.config)
     overrides = {
         "loss": args.loss,
         "architecture": args.architecture,
@@ -126,9 +130,11 @@ def _config(args: argparse.Namespace):
     base["progress"] = not args.no_progress
     base["command"] = "lesionseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        return TrainConfig.from_dict(base)
+        config = TrainConfig.from_dict(base)
+        config.check_model()  # patch vs the network, memory of one step: before any data is read
     except (TypeError, ValueError) as exc:
         raise InputError(f"bad training option: {exc}") from None
+    return config
 
 
 def _claim_run_folder(args: argparse.Namespace) -> None:

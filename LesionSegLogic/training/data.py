@@ -76,15 +76,20 @@ def _find_image(folder: Path, stem: str) -> Path | None:
 def _manifest_rows(folder: Path) -> tuple[Path, list[dict[str, str]]] | None:
     csv_path, json_path = folder / "manifest.csv", folder / "manifest.json"
     if csv_path.is_file():
-        with csv_path.open(newline="") as fh:
-            return csv_path, [dict(r) for r in csv.DictReader(fh)]
+        try:
+            with csv_path.open(newline="", encoding="utf-8") as fh:
+                return csv_path, [dict(r) for r in csv.DictReader(fh)]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(f"not a valid manifest ({exc})", csv_path) from None
     if json_path.is_file():
         try:
-            data = json.loads(json_path.read_text())
+            data = json.loads(json_path.read_text(encoding="utf-8"))
             rows = data["cases"] if isinstance(data, dict) else data
             return json_path, [{str(k): str(v) for k, v in r.items()} for r in rows]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"not a valid manifest ({exc})", json_path) from None
+        except RecursionError:
+            raise InputError("not a valid manifest (JSON nested too deeply)", json_path) from None
     return None
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from LesionSegLogic.errors import Cancelled, InputError, OutputError
+from LesionSegLogic.errors import Cancelled, ConfigError, InputError, OutputError
 from LesionSegLogic.io.write import staged_file, write_text
 from LesionSegLogic.models import build_model
 from LesionSegLogic.training import ddp
@@ -238,8 +238,10 @@ def train(
             with torch.autocast(device.type, enabled=use_amp):
                 logits = net(x)
             loss = loss_fn(logits.float(), y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at epoch {epoch}; lower the learning rate")
+            if not torch.isfinite(loss):  # a learning rate far too large: stop with a message, not a traceback
+                raise ConfigError(
+                    f"the training loss became {float(loss.detach())} at epoch {epoch} with learning rate "
+                    f"{config.learning_rate:g}: training diverged; lower the learning rate (--lr)")
             optimiser.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimiser)

@@ -27,6 +27,8 @@ from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.errors import FileMissingError, ModelFileError, OutputError
 
 CARD_FILE = "card.json"
+#: a card larger than this is refused unread (the bundled cards are a few kB, with their validation metrics)
+MAX_CARD_BYTES = 4 << 20
 WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
 #: contrast names a card may list as inputs (file stems of the phantom layout); ``difference`` is
@@ -47,6 +49,14 @@ DEMO_NOTE = (
     "Train on real, annotated data with `lesionseg train` before using it on patients."
 )
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: a patch axis longer than this (voxels) is refused as absurd (a 512³ patch is already 134 M voxels per window)
+MAX_PATCH = 512
+#: a target spacing outside [MIN_TARGET_SPACING, MAX_TARGET_SPACING] mm is refused: resampling a 200 mm head to
+#: 0.001 mm would ask for 8·10¹⁵ voxels (issue 18), and no MRI model is trained on voxels of 0.1 mm or 2 cm.
+MIN_TARGET_SPACING = 0.1
+MAX_TARGET_SPACING = 20.0
+#: architecture parameters that count the network's input channels (compared with the card's ``inputs``)
+CHANNEL_PARAMS = ("in_channels",)
 
 
 @dataclass(frozen=True)
@@ -109,14 +119,16 @@ class ModelCard:
         if len(set(self.inputs)) != len(self.inputs):
             out.append(f"inputs repeat a contrast: {list(self.inputs)}")
         if len(self.patch_size) != 3 or not all(
-            isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in self.patch_size
+            isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= MAX_PATCH for p in self.patch_size
         ):
-            out.append(f"patch_size must be three positive integers, got {list(self.patch_size)}")
+            out.append(f"patch_size must be three integers in [1, {MAX_PATCH}], got {_short(list(self.patch_size))}")
         if self.target_spacing is not None and (
             len(self.target_spacing) != 3
-            or not all(_is_number(s) and math.isfinite(s) and s > 0 for s in self.target_spacing)
+            or not all(_is_number(s) and MIN_TARGET_SPACING <= s <= MAX_TARGET_SPACING for s in self.target_spacing)
         ):
-            out.append(f"target_spacing must be null or three positive numbers, got {self.target_spacing}")
+            out.append(f"target_spacing must be null or three numbers in [{MIN_TARGET_SPACING:g}, "
+                       f"{MAX_TARGET_SPACING:g}] mm, got {_short(self.target_spacing)}")
+        out += self._channel_problems()
         if not _is_number(self.recommended_threshold) or not 0.0 < self.recommended_threshold < 1.0:
             out.append(f"recommended_threshold must be in (0, 1), got {self.recommended_threshold!r}")
         if self.anatomy not in ANATOMIES:
@@ -125,13 +137,11 @@ class ModelCard:
         if method not in NORMALISATIONS:
             out.append(f"normalisation.method must be one of {list(NORMALISATIONS)}, got {method!r}")
         elif method == "nyul":
-            marks = self.normalisation.get("landmarks")
-            if not isinstance(marks, list) or len(marks) < 2 or not all(_is_number(m) for m in marks):
-                out.append("nyul normalisation needs a list of numeric 'landmarks'")
+            out += _nyul_problems(self.normalisation)
         inf = self.inference if isinstance(self.inference, dict) else {}
         if not isinstance(self.inference, dict):
             out.append("inference must be an object")
-        if "overlap" in inf and not (_is_number(inf["overlap"]) and 0.0 <= inf["overlap"] < 1.0):
+        if "overlap" in inf and not (_is_number(inf["overlap"]) and 0.0 <= inf["overlap"] < 1.0):  # NaN too
             out.append(f"inference.overlap must be in [0, 1), got {inf['overlap']!r}")
         if "fusion" in inf and inf["fusion"] not in FUSIONS:
             out.append(f"inference.fusion must be one of {list(FUSIONS)}, got {inf['fusion']!r}")
@@ -145,6 +155,19 @@ class ModelCard:
             out.append("weights_sha256 must be 64 lower-case hex digits")
         if self.format_version != FORMAT_VERSION:
             out.append(f"format_version {self.format_version!r} is not supported (expected {FORMAT_VERSION})")
+        return out
+
+    def _channel_problems(self) -> list[str]:
+        """The architecture's input channel count (when the card states it) must be one per input contrast."""
+        params = self.architecture_params if isinstance(self.architecture_params, dict) else {}
+        out = []
+        for key in CHANNEL_PARAMS:
+            if key not in params:
+                continue
+            value = params[key]
+            if not (isinstance(value, int) and not isinstance(value, bool)) or value != len(self.inputs):
+                out.append(f"architecture_params.{key} is {_short(value)} but the card lists {len(self.inputs)} "
+                           f"input(s) {list(self.inputs)}: one channel per input")
         return out
 
     def validate(self, path: str | PathLike[str] | None = None, *, require_sha256: bool = True) -> ModelCard:
@@ -191,9 +214,13 @@ class ModelCard:
         if not path.is_file():
             raise FileMissingError("model card not found", path)
         try:
+            if path.stat().st_size > MAX_CARD_BYTES:
+                raise ModelFileError(f"model card is larger than {MAX_CARD_BYTES} bytes", path)
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ModelFileError(f"model card is not readable JSON ({error})", path) from None
+        except RecursionError:
+            raise ModelFileError("model card is not readable JSON (nested too deeply)", path) from None
         return cls.from_dict(data, path)
 
     def to_json(self, path: str | PathLike[str]) -> Path:
@@ -215,4 +242,33 @@ class ModelCard:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (JSON's ``NaN``/``Infinity`` literals are refused wherever a number is expected)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _increasing(values: Any, length: int | None = None) -> bool:
+    """A list of finite numbers, strictly increasing (of ``length`` items when given)."""
+    return (isinstance(values, list) and len(values) >= 2 and (length is None or len(values) == length)
+            and all(_is_number(v) for v in values) and all(b > a for a, b in zip(values, values[1:], strict=False)))
+
+
+def _nyul_problems(spec: dict[str, Any]) -> list[str]:
+    """Nyúl & Udupa (1999) standardisation: landmarks (standard-scale intensities at the ``percentiles``) finite and
+    strictly increasing, one per percentile; percentiles increasing within [0, 100]; ``scale`` = [s1 < s2]."""
+    marks, percentiles, scale = spec.get("landmarks"), spec.get("percentiles"), spec.get("scale")
+    out = []
+    if not _increasing(marks):
+        out.append(f"nyul landmarks must be finite, strictly increasing numbers, got {_short(marks)}")
+    if not (_increasing(percentiles) and percentiles[0] >= 0 and percentiles[-1] <= 100):
+        out.append(f"nyul percentiles must increase within [0, 100], got {_short(percentiles)}")
+    elif isinstance(marks, list) and len(marks) != len(percentiles):
+        out.append(f"nyul needs one landmark per percentile, got {len(marks)} and {len(percentiles)}")
+    if not _increasing(scale, 2):
+        out.append(f"nyul scale must be two finite numbers [s1, s2] with s1 < s2, got {_short(scale)}")
+    return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (an absurd card must not make an absurd message)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
