@@ -10,6 +10,9 @@ dict (to plant objects the allow-list must refuse).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,52 @@ def write_folder(
         (folder / f"fold_{fold}").mkdir()
         torch.save(checkpoint, folder / f"fold_{fold}" / "checkpoint_final.pth")
     return folder
+
+
+_TRAIN = """import torch
+from batchgenerators.utilities.file_and_folder_operations import load_json, join
+from nnunetv2.paths import nnUNet_preprocessed as P
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+d = join(P, {name!r}); plans = load_json(join(d, 'nnUNetPlans.json'))
+plans['continue_training'] = False
+t = nnUNetTrainer(plans, '3d_fullres', 0, load_json(join(d, 'dataset.json')), torch.device('cpu'))
+t.num_epochs = 1; t.num_iterations_per_epoch = {iterations}; t.num_val_iterations_per_epoch = 1
+t.run_training()
+"""
+
+
+def train_folder(root: Path, cases: list[dict[str, Path]], labels: list[Path], *, dataset_id: int = 502,
+                 iterations: int = 2) -> tuple[Path, dict[str, str]]:
+    """A trained folder made by nnU-Net's own tools: ``nnUNetv2_plan_and_preprocess`` (3d_fullres) and its
+    ``nnUNetTrainer`` for ``iterations`` batches, on ``cases`` (role → image) with ``labels``; CPU, each in a
+    subprocess with nnU-Net's environment variables. Returns the model folder and that environment."""
+    bin_dir = Path(sys.executable).parent
+    name = f"Dataset{dataset_id:03d}_Phantom"
+    raw = root / "raw" / name
+    (raw / "imagesTr").mkdir(parents=True)
+    (raw / "labelsTr").mkdir()
+    for i, (images, label) in enumerate(zip(cases, labels, strict=True)):
+        for k, channel in CHANNELS.items():
+            (raw / "imagesTr" / f"case{i}_{int(k):04d}.nii.gz").write_bytes(images[channel.lower()].read_bytes())
+        (raw / "labelsTr" / f"case{i}.nii.gz").write_bytes(label.read_bytes())
+    (raw / "dataset.json").write_text(json.dumps(dataset() | {"numTraining": len(cases)}))
+    env = {**os.environ, "nnUNet_raw": str(root / "raw"), "nnUNet_preprocessed": str(root / "pre"),
+           "nnUNet_results": str(root / "res"), "nnUNet_def_n_proc": "1"}  # fmt: skip
+    subprocess.run([str(bin_dir / "nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", "3d_fullres",
+                    "-np", "1", "-npfp", "1"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", _TRAIN.format(name=name, iterations=iterations)],
+                   env=env | {"nnUNet_n_proc_DA": "0"}, check=True, capture_output=True)
+    return next((root / "res" / name).iterdir()), env
+
+
+def nnunet_predict_probabilities(folder: Path, images: dict[str, Path], work: Path, env: dict[str, str]) -> Path:
+    """``nnUNetv2_predict_from_modelfolder --save_probabilities`` on one case; the ``.npz`` it writes."""
+    bin_dir = Path(sys.executable).parent
+    test_in, test_out = work / "nnunet_in", work / "nnunet_out"
+    test_in.mkdir(parents=True)
+    for k, channel in CHANNELS.items():
+        (test_in / f"case_{int(k):04d}.nii.gz").write_bytes(images[channel.lower()].read_bytes())
+    subprocess.run([str(bin_dir / "nnUNetv2_predict_from_modelfolder"), "-i", str(test_in), "-o", str(test_out),
+                    "-m", str(folder), "-f", "0", "--save_probabilities", "-npp", "1", "-nps", "1", "-device", "cpu"],
+                   env=env, check=True, capture_output=True)
+    return test_out / "case.npz"

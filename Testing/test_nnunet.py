@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,42 +204,14 @@ def test_missing_channel_image_is_an_error(model_folder, case, tmp_path):
 def test_trained_folder_matches_nnunetv2_predict(tmp_path):
     """nnU-Net's own planning, preprocessing, a few training iterations and ``nnUNetv2_predict_from_modelfolder
     --save_probabilities``; LesionSeg's map of the same folder and case agrees within 1e-4."""
-    bin_dir = Path(sys.executable).parent
-    raw = tmp_path / "raw" / "Dataset502_Phantom"
-    (raw / "imagesTr").mkdir(parents=True)
-    (raw / "labelsTr").mkdir()
-    cases = {}
+    cases, labels = [], []
     for i in range(5):
         images = _case(tmp_path / f"c{i}", seed=i)
-        cases[i] = images
-        for k, name in fx.CHANNELS.items():
-            (raw / "imagesTr" / f"case{i}_{int(k):04d}.nii.gz").write_bytes(images[name.lower()].read_bytes())
         flair = read_image(images["flair"])
-        write_image(flair.with_array((flair.array > 250).astype(np.uint8)), raw / "labelsTr" / f"case{i}.nii.gz")
-    (raw / "dataset.json").write_text(json.dumps(fx.dataset() | {"numTraining": 5}))
-    env = {**os.environ, "nnUNet_raw": str(tmp_path / "raw"), "nnUNet_preprocessed": str(tmp_path / "pre"),
-           "nnUNet_results": str(tmp_path / "res"), "nnUNet_def_n_proc": "1"}
-    subprocess.run([str(bin_dir / "nnUNetv2_plan_and_preprocess"), "-d", "502", "-c", "3d_fullres", "-np", "1",
-                    "-npfp", "1"], env=env, check=True, capture_output=True)
-    train = ("import torch\nfrom batchgenerators.utilities.file_and_folder_operations import load_json, join\n"
-             "from nnunetv2.paths import nnUNet_preprocessed as P\n"
-             "from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer\n"
-             "d = join(P, 'Dataset502_Phantom'); plans = load_json(join(d, 'nnUNetPlans.json'))\n"
-             "plans['continue_training'] = False\n"
-             "t = nnUNetTrainer(plans, '3d_fullres', 0, load_json(join(d, 'dataset.json')), torch.device('cpu'))\n"
-             "t.num_epochs = 1; t.num_iterations_per_epoch = 2; t.num_val_iterations_per_epoch = 1\n"
-             "t.run_training()\n")  # fmt: skip
-    subprocess.run([sys.executable, "-c", train], env=env | {"nnUNet_n_proc_DA": "0"}, check=True,
-                   capture_output=True)
-    folder = next((tmp_path / "res" / "Dataset502_Phantom").iterdir())
-    test_in, test_out = tmp_path / "test_in", tmp_path / "test_out"
-    test_in.mkdir()
-    for k, name in fx.CHANNELS.items():
-        (test_in / f"case4_{int(k):04d}.nii.gz").write_bytes(cases[4][name.lower()].read_bytes())
-    subprocess.run([str(bin_dir / "nnUNetv2_predict_from_modelfolder"), "-i", str(test_in), "-o", str(test_out),
-                    "-m", str(folder), "-f", "0", "--save_probabilities", "-npp", "1", "-nps", "1", "-device", "cpu"],
-                   env=env, check=True, capture_output=True)
-    reference = np.load(test_out / "case4.npz")["probabilities"][1]
+        labels.append(write_image(flair.with_array((flair.array > 250).astype(np.uint8)), tmp_path / f"l{i}.nii.gz"))
+        cases.append(images)
+    folder, env = fx.train_folder(tmp_path / "nnunet", cases, labels)
+    reference = np.load(fx.nnunet_predict_probabilities(folder, cases[4], tmp_path, env))["probabilities"][1]
     out = tmp_path / "ours"
     assert main(["predict", "--model", str(folder), "--flair", str(cases[4]["flair"]), "--t2", str(cases[4]["t2"]),
                  "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
