@@ -139,7 +139,8 @@ def choose_series(folder: str | PathLike[str], selector: str | None = None,
     root = Path(folder)
     found = list(list_series(root) if candidates is None else candidates)
     if not found:
-        raise InputError("no DICOM image series found in this folder", root)
+        raise FileMissingError("is a folder with no DICOM image series (expected an image file or a DICOM series "
+                               "folder)", root)
     listing = "; ".join(s.label() for s in found)
     if selector is None:
         if len(found) > 1:
