@@ -233,7 +233,7 @@ def test_accept_draws_an_outline_that_stays_while_the_review_follows_the_slider(
     assert "Re-scored" in web.server.state.message
 
 
-def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web) -> None:
+def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web, folders) -> None:
     """Each slice view whose plane crosses the changed voxels renders once per update; a slice view away from
     them and the 3-D view (no segment drawn in 3-D) do not render at all."""
     from LesionSegLib.nodes import node_ijk_to_ras  # noqa: PLC0415
@@ -241,6 +241,7 @@ def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web
     from LesionSegWeb.render_gate import box_corners_ras, slice_crosses_box  # noqa: PLC0415
 
     session = web.session
+    assert web.binding.open_case(str(folders["case"]))  # its probability map (earlier tests re-scored a mask)
     set_state(web, threshold=0.5)
     axial = next(v for v in web.viewport.slice_views() if v.get_orientation() == "Axial")
     bottom = node_ijk_to_ras(session.flair_node) @ np.array([0.0, 0.0, 0.0, 1.0])
