@@ -267,6 +267,33 @@ def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web
     assert renders.get("Coronal", 0) + renders.get("Sagittal", 0) >= 1
 
 
+def test_the_default_model_is_the_recommended_one_for_the_inputs(folders) -> None:
+    """Issue 15 item 6: the panel selects LesionSegLogic.defaults.recommended_model for the open inputs (the
+    best held-out lesion F1 among usable cards), not the first model of the list."""
+    from dataclasses import dataclass, field  # noqa: PLC0415
+
+    @dataclass
+    class Card:
+        name: str
+        lesion_f1: float
+        needs: frozenset = frozenset({"flair"})
+        anatomy: str = "brain"
+        validation: dict = field(default_factory=dict)
+
+        def __post_init__(self) -> None:
+            self.validation = {"at_recommended": {"mean": {"lesion_f1": self.lesion_f1}}}
+
+        def images_needed(self) -> frozenset:
+            return self.needs
+
+    cards = [Card("weak", 0.2), Card("needs-t2", 0.9, frozenset({"flair", "t2"})), Card("strong", 0.7)]
+    models = [ModelInfo(c.name, 0.5, card=c) for c in cards]
+    app = ReviewWebApp(AppConfig(case=folders["case"], views="direct", out=folders["root"] / "out-model",
+                                 services=Services(models=lambda: models,
+                                                   demos=DemoLibrary(folders["demo"], seeds=()))))
+    assert app.server.state.model == "strong"  # the case has no T2: the T2 model is not usable
+
+
 def test_latest_value_processes_only_the_newest_of_a_burst() -> None:
     from LesionSegWeb.latest import LatestValue  # noqa: PLC0415
 
