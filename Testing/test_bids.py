@@ -191,6 +191,7 @@ def test_evaluate_and_sweep_take_a_bids_cohort(tmp_path: Path, tiny_model: Path,
 
 
 def test_a_case_folder_as_bids_and_as_dicom(tmp_path: Path) -> None:
+    pytest.importorskip("pydicom")  # the dicom extra (make setup-test installs it)
     from LesionSegLogic.bids import write_case_as_bids
     from LesionSegLogic.io.dicom import read_dicom_series
     from LesionSegLogic.io.dicom_write import write_case_dicom
@@ -229,6 +230,7 @@ def pydicom_study(path: Path) -> tuple[str, str]:
 
 @pytest.mark.heavy
 def test_phantom_cases_laid_out_as_bids_and_as_dicom(tmp_path: Path) -> None:
+    pytest.importorskip("pydicom")  # the dicom extra (make setup-test installs it)
     from LesionSegLogic.io.dicom import read_dicom_series
 
     out = tmp_path / "phantoms"
