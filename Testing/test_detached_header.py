@@ -93,6 +93,17 @@ def test_list_forms_are_checked_entry_by_entry(layout) -> None:
             read_image(bad)
 
 
+def test_every_data_file_field_counts_whichever_the_reader_uses(layout) -> None:
+    header = _nhdr(layout["case"] / "twice.nhdr", "inside.raw", "data file: ../outside/secret.raw\n")
+    assert [p.name for p in data_files(header)] == ["inside.raw", "secret.raw"]
+    with pytest.raises(ExternalDataError, match="secret.raw"):
+        read_image(header)
+    # comments and key/value pairs (``key:=value``) are not fields
+    quiet = _nhdr(layout["case"] / "quiet.nhdr", "inside.raw", "# data file: ../outside/secret.raw\n"
+                  "data file:=../outside/secret.raw\n")
+    assert [p.name for p in data_files(quiet)] == ["inside.raw"]
+
+
 @pytest.mark.parametrize("make", [_nhdr, _mhd], ids=["nhdr", "mhd"])
 def test_pattern_forms_are_expanded_and_checked(layout, make) -> None:
     case = layout["case"]

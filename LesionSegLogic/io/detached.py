@@ -56,15 +56,16 @@ def data_files(header_path: str | PathLike[str]) -> list[Path]:
     if name.endswith((".nrrd", ".nhdr")):
         if not text.startswith(b"NRRD"):
             return [header]
-        found = _nrrd_data_field(lines)
+        found = _nrrd_data_fields(lines)
+        if not found:  # the voxels follow the header
+            return [header]
     else:
         found = _meta_data_field(lines)
-    if found is None:  # NRRD: the voxels follow the header; MetaImage: no data file (the reader refuses it)
-        return [header] if name.endswith((".nrrd", ".nhdr")) else []
-    value, after = found
-    if value.upper() == "LOCAL" and not name.endswith((".nrrd", ".nhdr")):
-        return [header]
-    names = _expand(value, after, truncated, header)
+        if not found:  # no data file: the reader refuses the file
+            return []
+        if found[0][0].upper() == "LOCAL":
+            return [header]
+    names = [n for value, after in found for n in _expand(value, after, truncated, header)]
     return [header.parent / n for n in names]
 
 
@@ -93,27 +94,30 @@ def check_data_files(header_path: str | PathLike[str], *, allow_external: bool =
     return files
 
 
-def _nrrd_data_field(lines: list[str]) -> tuple[str, list[str]] | None:
-    """``(value, following lines)`` of the ``data file``/``datafile`` field (field names ignore case; ``key:=
-    value`` lines are key/value pairs, not fields; ``#`` starts a comment; a blank line ends the header)."""
+def _nrrd_data_fields(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """``(value, following lines)`` of every ``data file``/``datafile`` field (field names ignore case; ``key:=
+    value`` lines are key/value pairs, not fields; ``#`` starts a comment; a blank line ends the header). Every
+    occurrence counts, whichever one a reader would use."""
+    found = []
     for index, line in enumerate(lines[1:], start=1):
         if line == "":
-            return None
+            break
         if line.startswith("#") or ":=" in line or ":" not in line:
             continue
         key, _, value = line.partition(":")
         if key.strip().lower() in ("data file", "datafile"):
-            return value.strip(), lines[index + 1:]
-    return None
+            found.append((value.strip(), lines[index + 1:]))
+    return found
 
 
-def _meta_data_field(lines: list[str]) -> tuple[str, list[str]] | None:
-    """``(value, following lines)`` of ``ElementDataFile`` (MetaIO's last header field)."""
+def _meta_data_field(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """``[(value, following lines)]`` of ``ElementDataFile`` (MetaIO's last header field: what follows it is data
+    or, for ``LIST``, file names), or ``[]``."""
     for index, line in enumerate(lines):
         key, sep, value = line.partition("=")
         if sep and key.strip().lower() == "elementdatafile":
-            return value.strip(), lines[index + 1:]
-    return None
+            return [(value.strip(), lines[index + 1:])]
+    return []
 
 
 def _expand(value: str, after: list[str], truncated: bool, header: Path) -> list[str]:

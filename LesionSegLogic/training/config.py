@@ -89,8 +89,9 @@ class TrainConfig:
             raise ValueError(f"split_fractions must be 4 non-negative numbers, got {self.split_fractions}")
         if self.batch_size < 1 or self.max_epochs < 1 or self.iterations_per_epoch < 1:
             raise ValueError("batch_size, max_epochs and iterations_per_epoch must be >= 1")
-        if self.patience < 0 or self.val_every < 1 or self.val_patch_batch < 1:
-            raise ValueError("patience must be >= 0, val_every and val_patch_batch >= 1")
+        if self.patience < 0 or self.val_every < 0 or self.val_patch_batch < 1:
+            raise ValueError("patience and val_every (0: no whole-image validation) must be >= 0, "
+                             "val_patch_batch >= 1")
         if not self.contrasts:
             raise ValueError("at least one input contrast is needed")
 
