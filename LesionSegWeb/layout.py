@@ -205,7 +205,7 @@ def build_page(server: Any, layout_manager: Any, binding: ReviewBinding) -> VApp
             v.VProgressCircular(indeterminate=("!!trame__busy",), size=18, width=2, classes="mr-4")
         with v.VNavigationDrawer(permanent=True, width=PANEL_WIDTH, location="left"), html.Div(
                 classes="pa-3", raw_attrs=attrs(role="region", aria_label="LesionSeg panel")):
-            v.VAlert(text=("message",), type=("message_kind === 'error' ? 'error' : 'info'",),
+            v.VAlert(text=("message",), type=("['error', 'warning'].includes(message_kind) ? message_kind : 'info'",),
                      density="compact", variant="tonal", id="message", classes="mb-2",
                      raw_attrs=attrs(role="status", aria_live="polite"))
             _inputs(binding)

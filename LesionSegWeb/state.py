@@ -5,7 +5,7 @@ State variables (the page's contract; tests read and write them):
 
 ``threshold`` (slider), ``recommended`` (``None`` until a model or its ``summary.json`` gave one),
 ``recommended_by`` · ``rule`` (lesion matching rule, one of ``rules``) · ``mode``
-(overlay ``lesion``/``voxel``) · ``opacity`` · ``message``/``message_kind`` (``info``/``error``) ·
+(overlay ``lesion``/``voxel``) · ``opacity`` · ``message``/``message_kind`` (``info``/``warning``/``error``) ·
 ``case_name`` · ``has_inputs``/``has_probability``/``has_reference`` · ``models`` (select items),
 ``model`` · ``running``/``cancelling``/``progress``/``progress_text`` · ``summary`` (one-line metrics text) ·
 ``metric_rows`` (``[{group, name, value}]``) · ``lesions`` (``[{id, status, volume, pmax}]``) ·
@@ -358,9 +358,14 @@ class ReviewBinding:
         t2 = None if s.t2_node is None else image_from_volume_node(s.t2_node, np.float32)
         return InferenceRequest(s.flair, ModelChoice(str(self.state.model)), t2)
 
-    def _apply(self, result: InferenceResult) -> str:
+    def _apply(self, result: InferenceResult) -> str | None:
+        """Show a finished run; the predictor's warnings (anatomy mismatch, ignored inputs) in the panel."""
         self._recommended = (float(result.recommended_threshold), result.model_name or "the model")
         self._use_probability(result.probability, result.recommended_threshold, result.model_name)
+        warnings = [str(w) for w in (result.details or {}).get("warnings") or []]
+        if warnings:
+            self._say(f"{result.model_name or 'model'} done, with a warning: {' '.join(warnings)}", "warning")
+            return None
         return f"{result.model_name or 'model'} done; threshold set to its recommended value."
 
     def _on_progress(self, fraction: float, text: str) -> None:

@@ -68,6 +68,7 @@ class FakeModel:
         self.started = threading.Event()
         self.release = threading.Event()
         self.progress: list[float] = []
+        self.warnings: list[str] = []
 
     def __call__(self, request, progress, cancel) -> InferenceResult:
         self.started.set()
@@ -78,7 +79,8 @@ class FakeModel:
         while not self.release.wait(0.01):
             if cancel is not None and cancel.cancelled:
                 raise Cancelled("inference cancelled")
-        return InferenceResult(request.flair.with_array(synthetic_case()[2]), 0.4, "fake-model")
+        return InferenceResult(request.flair.with_array(synthetic_case()[2]), 0.4, "fake-model",
+                               {"warnings": list(self.warnings)})
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +335,19 @@ def test_run_model_reports_progress_and_lands_in_the_session(web, model) -> None
     assert web.session.model_name == "fake-model"
     assert web.session.threshold == pytest.approx(0.4)
     assert max(seen) == pytest.approx(75.0)
+
+
+def test_a_run_with_a_predictor_warning_says_so_in_the_panel(web, model) -> None:
+    """Issue 15 item 5 in the web face: the predictor's warnings (e.g. brain model on a cord-shaped image) reach
+    the panel as a warning, not a plain "done"."""
+    model.release.set()
+    model.warnings = ["model fake-model was trained on brain images; this image looks like a spinal cord"]
+    try:
+        assert asyncio.run(web.binding.run_model())
+    finally:
+        model.warnings = []
+    state = web.server.state
+    assert state.message_kind == "warning" and "spinal cord" in state.message and state.has_probability
 
 
 def test_cancel_stops_the_model_and_keeps_the_review(web, model) -> None:
