@@ -210,18 +210,7 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, path: str | PathLike[str]) -> ModelCard:
-        path = Path(path)
-        if not path.is_file():
-            raise FileMissingError("model card not found", path)
-        try:
-            if path.stat().st_size > MAX_CARD_BYTES:
-                raise ModelFileError(f"model card is larger than {MAX_CARD_BYTES} bytes", path)
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelFileError(f"model card is not readable JSON ({error})", path) from None
-        except RecursionError:
-            raise ModelFileError("model card is not readable JSON (nested too deeply)", path) from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(read_card_json(path), path)
 
     def to_json(self, path: str | PathLike[str]) -> Path:
         """Write the card atomically (temporary file + ``os.replace``)."""
@@ -239,6 +228,22 @@ class ModelCard:
 
     def with_updates(self, **changes: Any) -> ModelCard:
         return replace(self, **changes)
+
+
+def read_card_json(path: str | PathLike[str]) -> Any:
+    """The parsed JSON of a ``card.json``, read safely (the one reader of card files): at most
+    :data:`MAX_CARD_BYTES`, UTF-8, nesting caught; any problem is a one-line :class:`ModelFileError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileMissingError("model card not found", path)
+    try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise ModelFileError(f"model card is larger than {MAX_CARD_BYTES} bytes", path)
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"model card is not readable JSON ({error})", path) from None
+    except RecursionError:
+        raise ModelFileError("model card is not readable JSON (nested too deeply)", path) from None
 
 
 def _is_number(value: Any) -> bool:
