@@ -7,12 +7,16 @@ flip the first two rows of the affine (``RAS = diag(-1, -1, 1) · LPS``).
 
 from __future__ import annotations
 
-import nibabel as nib
+from typing import TYPE_CHECKING
+
 import numpy as np
 import SimpleITK as sitk
 
 from LesionSegLogic.errors import DimensionError, GeometryError
 from LesionSegLogic.image import Image
+
+if TYPE_CHECKING:  # nibabel is imported on use: desktop Slicer does not ship it, and its panel reads files
+    import nibabel as nib  # through LesionSegLogic.io.read (SimpleITK only)
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -49,6 +53,8 @@ def to_nibabel(image: Image) -> nib.Nifti1Image:
     Both the sform and (when the direction is orthonormal, i.e. representable as a quaternion) the qform
     are set to the same affine with code 1 (scanner), as SimpleITK writes them.
     """
+    import nibabel as nib
+
     affine = image.affine_ras()
     nifti = nib.Nifti1Image(np.ascontiguousarray(image.array.transpose(2, 1, 0)), affine)
     nifti.header.set_xyzt_units("mm", "sec")
