@@ -180,6 +180,31 @@ def test_bad_series_get_one_line_naming_the_folder_and_predict_writes_nothing(
     assert words in capsys.readouterr().err
 
 
+def _rewrite_positions(folder: Path, change) -> None:
+    for k, path in enumerate(_files(folder)):
+        ds = pydicom.dcmread(path)
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in change(k, np.asarray(ds.ImagePositionPatient, float), ds)]
+        ds.save_as(path)
+
+
+def test_rounded_positions_pass_but_a_slow_tilt_that_moves_slices_off_the_grid_does_not(tmp_path: Path) -> None:
+    """Positions stored with 2 decimals (±0.005 mm) and 0.5 % step jitter are within the grid tolerance and read
+    to the right grid; an in-plane drift of 0.02 mm per slice (0.38 mm over the stack) is not."""
+    image = _head_image()
+    jitter = np.random.default_rng(1).uniform(-0.005, 0.005, image.shape[0]) * image.spacing[0]
+    normal = image.direction[:, 2]
+    write_dicom_series(image, tmp_path / "rounded")
+    _rewrite_positions(tmp_path / "rounded", lambda k, p, ds: np.round(p + jitter[k] * normal, 2))
+    back = read_image(tmp_path / "rounded")
+    assert back.shape == image.shape and np.array_equal(back.array, image.array)
+    np.testing.assert_allclose(back.affine_lps(), image.affine_lps(), atol=0.02)
+    write_dicom_series(image, tmp_path / "tilted")
+    column = image.direction[:, 1]
+    _rewrite_positions(tmp_path / "tilted", lambda k, p, ds: p + 0.02 * k * column)
+    with pytest.raises(GeometryError, match=r"offset in plane by 0\.020 mm per slice"):
+        read_image(tmp_path / "tilted")
+
+
 # DICOM out --------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def tiny_model(tmp_path: Path) -> Path:

@@ -13,11 +13,11 @@ Two libraries, each for what it does best:
 
 The geometry (DICOM PS3.3 C.7.6.2, the image plane module): every slice must have the same
 ``ImageOrientationPatient``, ``PixelSpacing`` and size; the slices are sorted along the slice normal
-``n = row × column``; each step between consecutive ``ImagePositionPatient`` must lie along ``n`` (else the
-stack is sheared: a gantry tilt) and have the same length (else slices are missing or the spacing is
-inconsistent). The image is then ``origin`` = the first position, ``direction`` = (row, column, n) and the
-slice spacing = the mean step — the same grid a NIfTI converter writes, so a DICOM series and a NIfTI of the
-same data give identical arrays and physical positions.
+``n = row × column``; the image is then ``origin`` = the first position, ``direction`` = (row, column, n) and
+the slice spacing = the mean step, and every file's ``ImagePositionPatient`` must lie on that uniform grid within
+:data:`GRID_TOLERANCE` of a voxel — off it in plane, the stack is sheared (a gantry tilt); along ``n``, slices
+are missing or the spacing is inconsistent. It is the grid a NIfTI converter writes, so a DICOM series and a NIfTI
+of the same data give identical arrays and physical positions.
 
 Each problem is one :class:`~LesionSegLogic.errors.InputError` naming the folder; nothing is guessed.
 """
@@ -34,8 +34,11 @@ import numpy as np
 from LesionSegLogic.errors import CorruptFileError, DimensionError, FileMissingError, GeometryError, InputError
 from LesionSegLogic.image import Image
 
-#: relative tolerance on the slice steps (and absolute, mm, on positions/orientations): DS values carry ≤ 16 digits
+#: absolute tolerance (mm, and on direction cosines) for "the same" orientation, pixel spacing and slice position
 STEP_TOLERANCE = 1e-3
+#: every slice must lie on the uniform grid the image gets within this fraction of a voxel (of the pixel size in
+#: plane, of the slice step along the normal); beyond it a missing slice, uneven spacing or a tilt is refused
+GRID_TOLERANCE = 0.05
 #: modalities of series that are not images to segment (derived objects that may sit next to a series)
 NON_IMAGE_MODALITIES = frozenset({"SEG", "SR", "PR", "KO", "RTSTRUCT", "RTPLAN", "REG", "DOC"})
 INSTALL_HINT = "pip install 'lesionseg[dicom]'"
@@ -204,26 +207,30 @@ def check_geometry(slices: Iterable[SliceHeader], folder: Path) -> tuple[
         raise InputError(f"{a.path.name} and {b.path.name} lie at the same slice position "
                          f"({along[duplicate[0]]:.3f} mm): several echoes, phases or series mixed in one series?",
                          folder)  # fmt: skip
-    offsets = np.diff(positions, axis=0) - steps[:, None] * normal
-    shear = np.linalg.norm(offsets, axis=1)
-    if shear.max() > STEP_TOLERANCE * (1 + steps.max()):
-        worst = int(np.argmax(shear))
-        angle = float(np.degrees(np.arctan2(shear[worst], steps[worst])))
-        raise GeometryError(f"slices are offset in plane by {shear[worst]:.3f} mm per slice ({angle:.2f}° gantry "
+    # the uniform grid the image will have: slice k at positions[0] + k·mean_step·normal; every file must lie on
+    # it within GRID_TOLERANCE of a voxel (in plane: a gantry tilt; along the normal: gaps or uneven spacing)
+    n = len(items)
+    mean_step = float((along[-1] - along[0]) / (n - 1))
+    residual = positions - positions[0] - np.arange(n)[:, None] * mean_step * normal
+    in_plane = residual - (residual @ normal)[:, None] * normal
+    pixel = items[0].pixel_spacing
+    drift = np.linalg.norm(in_plane, axis=1)
+    if drift.max() > GRID_TOLERANCE * min(pixel):
+        per_slice = float(np.linalg.norm(in_plane[-1] - in_plane[0]) / (n - 1)) or float(drift.max())
+        angle = float(np.degrees(np.arctan2(per_slice, mean_step)))
+        raise GeometryError(f"slices are offset in plane by {per_slice:.3f} mm per slice ({angle:.2f}° gantry "
                             "tilt or a sheared stack); resample it to an orthogonal grid first (e.g. dcm2niix)",
                             folder)  # fmt: skip
-    step = float(np.median(steps))
-    bad = np.flatnonzero(np.abs(steps - step) > STEP_TOLERANCE * (1 + step))
-    if bad.size:
-        first = int(bad[0])
+    if np.abs(residual @ normal).max() > GRID_TOLERANCE * mean_step:
+        step = float(np.median(steps))
+        first = int(np.argmax(np.abs(steps - step)))
         ratio = steps[first] / step
         if round(ratio) >= 2 and abs(ratio - round(ratio)) < 0.05:
             raise GeometryError(f"{int(round(ratio)) - 1} slice(s) missing between {items[first].path.name} and "
                                 f"{items[first + 1].path.name} ({steps[first]:.3f} mm gap, {step:.3f} mm spacing)",
                                 folder)  # fmt: skip
         raise GeometryError(f"inconsistent slice spacing: steps from {steps.min():.3f} to {steps.max():.3f} mm "
-                            f"(first at {items[first].path.name})", folder)  # fmt: skip
-    mean_step = float((along[-1] - along[0]) / (len(items) - 1))
+                            f"(largest deviation at {items[first].path.name})", folder)  # fmt: skip
     pixel = items[0].pixel_spacing
     spacing = (mean_step, float(pixel[0]), float(pixel[1]))
     direction = np.column_stack([row, column, normal])
