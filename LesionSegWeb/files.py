@@ -69,6 +69,14 @@ class PathGate:
         self.check_data_files(path, what)
         return path
 
+    def case(self, raw: str | Path) -> CaseFiles:
+        """The case in an allowed folder, each of its files checked like :meth:`file` (a ``flair.nii.gz`` that is a
+        symbolic link out of the allowed folders, or a detached header whose data lie outside them, is refused)."""
+        found = find_case(self.folder(raw))
+        checked = {role: None if p is None else self.file(p, f"{role} file")
+                   for role, p in vars(found).items()}  # fmt: skip
+        return CaseFiles(**checked)  # type: ignore[arg-type]
+
     def check_data_files(self, path: Path, what: str = "file") -> None:
         """Refuse a detached header (``.nhdr``/``.mhd``) whose data files, resolved, lie outside the allowed
         folders (:func:`LesionSegLogic.io.detached.data_files`; issue 18)."""

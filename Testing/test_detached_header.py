@@ -157,3 +157,22 @@ def test_the_web_gate_applies_its_allow_list_to_the_data_files(layout) -> None:
     # allowing the outside folder too makes the same header acceptable to the gate
     wider = PathGate.from_paths([case, layout["outside"]])
     assert wider.file(evil) == evil.resolve()
+
+
+def test_the_web_gate_checks_each_file_of_a_case_folder(layout, tmp_path) -> None:
+    from LesionSegLogic.image import Image
+    from LesionSegLogic.io import write_image
+    from LesionSegWeb.files import OutsideAllowedError, PathGate
+
+    case = layout["case"]
+    elsewhere = write_image(Image(_voxels(7).astype(np.float32)), layout["outside"] / "other_patient.nii.gz")
+    gate = PathGate.from_paths([case])
+    write_image(Image(_voxels(8).astype(np.float32)), case / "flair.nii.gz")
+    assert gate.case(case).flair == (case / "flair.nii.gz").resolve()
+    os.symlink(elsewhere, case / "t2.nii.gz")  # a case file that is a link out of the allowed folders
+    with pytest.raises(OutsideAllowedError, match="t2"):
+        gate.case(case)
+    _nhdr(case / "lesions.nhdr", str(layout["secret"]))
+    (case / "t2.nii.gz").unlink()
+    with pytest.raises(OutsideAllowedError, match="data file"):
+        gate.case(case)
