@@ -9,7 +9,7 @@ setup:
 	./scripts/bootstrap.sh slicer
 
 setup-test:
-	./scripts/bootstrap.sh test,slicer,browser,dicom,nnunet,onnx
+	./scripts/bootstrap.sh test,slicer,browser,dicom,nnunet,onnx,ray
 	./scripts/install_browser.sh
 
 demo: setup

@@ -1,0 +1,48 @@
+"""``lesionseg study --preset tiny`` for real (phantom subjects, CLI, a process killed with SIGKILL after its first
+finished job, then resumed). ``heavy``: generating the brain phantoms alone takes tens of seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.heavy
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _study(out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "LesionSegLogic", "study", "--preset", "tiny", "--out", str(out),
+                             "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def test_tiny_preset_killed_after_its_first_job_resumes_the_rest(tmp_path):
+    out = tmp_path / "study"
+    process = _study(out)
+    deadline = time.monotonic() + 900
+    while not list(out.glob("runs/*/*/done.json")):
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/done.json")}
+    assert finished and not (out / "report.html").exists()
+    rerun = subprocess.run([sys.executable, "-m", "LesionSegLogic", "study", "--preset", "tiny", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} already done, {4 - len(finished)} to run" in rerun.stderr + rerun.stdout
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished jobs were not rerun
+    assert len(list(out.glob("runs/*/*/done.json"))) == 4
+    study = json.loads((out / "study.json").read_text())
+    assert study["meta"]["ran"] == 4 - len(finished)
+    # lesion-free phantoms reached the evaluation sets: patient-level specificity is defined in both bce runs
+    row = study["analysis"]["table1"][0]
+    assert row["cells"]["patient_specificity"]["n"] == 2
