@@ -176,3 +176,20 @@ def test_the_web_gate_checks_each_file_of_a_case_folder(layout, tmp_path) -> Non
     (case / "t2.nii.gz").unlink()
     with pytest.raises(OutsideAllowedError, match="data file"):
         gate.case(case)
+
+
+def test_predict_refuses_external_data_and_reads_it_when_asked(layout, tmp_path, capsys) -> None:
+    from LesionSegLogic.models import build_model
+    from LesionSegLogic.zoo import ModelCard, save_model
+
+    params = {"in_channels": 1, "features": [2, 4], "norm": "batch"}
+    card = ModelCard(name="tiny", architecture="unet3d", architecture_params=params, inputs=("flair",),
+                     patch_size=(4, 4, 4), loss="dice")
+    save_model(build_model("unet3d", **params), card, tmp_path / "tiny")
+    header = _nhdr(layout["case"] / "flair.nhdr", "../outside/secret.raw")
+    argv = ["predict", "--model", str(tmp_path / "tiny"), "--flair", str(header), "--device", "cpu", "--no-progress",
+            "--out"]
+    assert main([*argv, str(tmp_path / "refused")]) == 2
+    assert "secret.raw" in capsys.readouterr().err and not (tmp_path / "refused").exists()
+    assert main([*argv, str(tmp_path / "asked"), "--allow-external-data"]) == 0
+    assert (tmp_path / "asked" / "summary.json").is_file()

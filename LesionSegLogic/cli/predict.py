@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from LesionSegLogic.anatomy import ANATOMIES
+from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 
 _EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -91,6 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--no-skip-background", action="store_true", help="run every window, even empty ones")
     p.add_argument("--force", action="store_true", help="redo cases whose outputs already exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_allow_external_data(p)
     return p
 
 
@@ -188,6 +190,18 @@ def write_dicom_outputs(args: argparse.Namespace, result, dicom: dict) -> None:
     result.summary["dicom"]["outputs"] = {name: str(path) for name, path in written.items()}
 
 
+def read_external_data(images: dict, needed: frozenset[str], allow: bool) -> dict:
+    """With ``--allow-external-data``: the image files the model reads, read here allowing a detached header's data
+    outside its folder (the predictor reads paths with the default, which refuses them); else ``images`` as given."""
+    if not allow:
+        return images
+    from LesionSegLogic.io import read_image
+
+    return {role: read_image(value, allow_external_data=True)
+            if role in needed and isinstance(value, (str, os.PathLike)) else value
+            for role, value in images.items()}  # fmt: skip
+
+
 def _run_one(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -206,6 +220,7 @@ def _run_one(args: argparse.Namespace) -> int:
         bar.refresh()
 
     images, dicom = read_dicom_inputs(args)
+    images = read_external_data(images, predictor.card.images_needed(), args.allow_external_data)
     try:
         result = predictor.run(
             images, None, progress=progress,
@@ -250,7 +265,8 @@ def _run_cases(args: argparse.Namespace) -> int:
                 name = case.name
                 # a partial earlier result (no summary.json) is not replaced without --force either (docs/io.md)
                 claim_outputs([target / n for n in OUTPUT_FILES], inputs=images.values(), force=args.force)
-                predictor.run(images, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))
+                inputs = read_external_data(images, predictor.card.images_needed(), args.allow_external_data)
+                predictor.run(inputs, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))
                 done += 1
             except (LesionSegError, ValueError, RuntimeError) as error:
                 failed.append((case.name, str(error)))
