@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--jobs", type=int, default=1, help="jobs run at once in local processes (default 1)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="where jobs run (default local)")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: join or start a local one)")
-    p.add_argument("--check", action="store_true", help="validate the config and the data, print the jobs, stop")
+    p.add_argument("--check", action="store_true", help="validate the config, list the jobs, stop")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or per-job lines")
     return p
 
@@ -37,15 +37,11 @@ def run(args: argparse.Namespace) -> int:
     config = validate(read_config(args.config, args.preset))
     executor = make_executor(args.executor, args.jobs, args.ray_address)
     if args.check:
-        from LesionSegLogic.study.data import prepare_folds
-        from LesionSegLogic.study.runner import job_specs
+        from LesionSegLogic.study.runner import job_keys
 
-        if config.data.phantom is None:
-            folds = prepare_folds(config, args.out)
-            for spec in job_specs(config, args.out, folds):
-                print(spec.key)
-        print(f"{config.source}: valid ({len(config.losses)} losses x {len(config.seeds)} seeds x "
-              f"{config.splits.folds} folds)")
+        for key in job_keys(config):
+            print(key)
+        print(f"{config.source}: valid ({len(job_keys(config))} jobs)")
         return 0
     outcome = run_study(config, args.out, executor, progress=not args.no_progress)
     print(f"{outcome.report} ({outcome.ran} jobs run, {outcome.reused} reused, {outcome.wall_seconds:.0f} s)")

@@ -37,8 +37,18 @@ def _fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def job_key(loss: str, seed: int, fold: int) -> str:
+    return f"{loss}/seed{seed}-fold{fold}"
+
+
+def job_keys(config: StudyConfig) -> list[str]:
+    """The study's jobs in run order: per seed, per fold, every loss (the first jobs cover every loss)."""
+    return [job_key(loss.key, seed, fold) for seed in config.seeds for fold in range(config.splits.folds)
+            for loss in config.losses]
+
+
 def job_specs(config: StudyConfig, out: Path, folds: list[Splits]) -> list[JobSpec]:
-    """One spec per (seed, fold, loss), in that order (the first jobs cover every loss of the first seed)."""
+    """One spec per job of :func:`job_keys`, in that order."""
     data_root = config.data.folder or str(out / "data")
     anatomy = config.data.phantom.anatomy if config.data.phantom is not None else "brain"
     grid = tuple(config.thresholds.grid())
@@ -55,11 +65,12 @@ def job_specs(config: StudyConfig, out: Path, folds: list[Splits]) -> list[JobSp
                 settings = {"train": train, "splits": splits.names(), "grid": grid, "objective": config.objective,
                             "rule": rule, "inference": [config.inference.overlap, config.inference.fusion]}
                 specs.append(JobSpec(
-                    key=f"{loss.key}/seed{seed}-fold{fold}", loss=loss.key, seed=seed, fold=fold,
+                    key=job_key(loss.key, seed, fold), loss=loss.key, seed=seed, fold=fold,
                     folder=str(job_folder(out, loss.key, seed, fold)), train=train, splits=splits, thresholds=grid,
                     objective=config.objective, rule=rule, overlap=config.inference.overlap,
                     fusion=config.inference.fusion, anatomy=anatomy, fingerprint=_fingerprint(settings),
                 ))
+    assert [s.key for s in specs] == job_keys(config)
     return specs
 
 
