@@ -4,6 +4,7 @@ corpora are generated in a temporary folder."""
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import math
@@ -29,7 +30,10 @@ SMALL_MEMORY = 2 << 30
 
 
 def _run(argv: list[str], capsys) -> tuple[int, list[str]]:
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as stopped:  # argparse's own refusals (one line too: cli.OneLineParser)
+        code = stopped.code
     captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line.strip() and "it/s]" not in line and "%|" not in line]
     return code, lines
@@ -186,6 +190,37 @@ def test_phantom_with_a_tiny_spacing(tmp_path, capsys) -> None:
     _assert_one_line_error(["phantom", str(tmp_path / "out"), "--spacing", "0.001", "--anatomy", "cord"], capsys,
                            "voxels")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.nii.gz"))
+
+
+def _every_subcommand(corpus: dict[str, Path], tmp: Path) -> dict[str, list[str]]:
+    """One bad invocation per subcommand (those not exercised at length elsewhere in this file); fast ones only."""
+    nested = tmp / "nested.json"
+    nested.write_text(_nested(100_000))
+    return {
+        "demo": ["demo", str(tmp / "demo"), "--device", "bogus"],  # a bad --model is found only after the phantom
+        "phantom": ["phantom", str(tmp / "ph"), "--spacing", "0.001", "--anatomy", "cord"],
+        "montage": ["montage", str(corpus["root"] / "bad"), str(tmp / "m.png")],
+        "models": ["models", "--zoo", str(corpus["too_long.nii.gz"])],
+        "losses": ["losses", "no_such_loss"],
+        "predict": ["predict", "--model", str(corpus["tiny"]), "--flair", str(corpus["text.nii.gz"]), "--out",
+                    str(tmp / "p")],
+        "export_onnx": ["export-onnx", str(tmp / "no_model"), str(tmp / "onnx")],
+        "evaluate": ["evaluate", "--prob", str(corpus["garbage.nrrd"]), "--ref", str(corpus["mask"])],
+        "sweep": ["sweep", "--prob", str(corpus["prob"]), "--ref", str(corpus["mask"]), "--step", "1e-9"],
+        "train": ["train", str(corpus["root"] / "good"), "--out", str(tmp / "t"), "--lr", "-1"],
+        "study": ["study", str(nested), "--out", str(tmp / "s")],
+        "app": ["app", "--flair", str(corpus["missing.nii.gz"])],
+    }
+
+
+def test_every_subcommand_refuses_bad_input_in_one_line(corpus, tmp_path, capsys) -> None:
+    from LesionSegLogic.cli import build_parser
+
+    commands = _every_subcommand(corpus, tmp_path)
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {name.replace("-", "_") for name in subparsers.choices} == set(commands)
+    for name, argv in commands.items():
+        assert len(_assert_one_line_error(argv, capsys)) < 600, name
 
 
 # the bad-card corpus -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from LesionSegLogic import __version__
 from LesionSegLogic.errors import LesionSegError
@@ -34,8 +35,16 @@ SUBCOMMANDS = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line too (``lesionseg <command>: error: <reason> (see ... --help)``,
+    exit status 2), like every other error of the CLI; subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="lesionseg",
         description="MS lesion segmentation with a live, lesion-wise review of the decision threshold.",
     )
