@@ -24,8 +24,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from LesionSegLogic.external.onnx_export import export_onnx
+    from pathlib import Path
 
+    from LesionSegLogic.external.onnx_card import ONNX_FILE
+    from LesionSegLogic.external.onnx_export import export_onnx
+    from LesionSegLogic.io.write_policy import claim_outputs
+    from LesionSegLogic.zoo.card import CARD_FILE
+
+    # the write policy (docs/io.md): earlier results are named before any work (this command has no --force)
+    claim_outputs([Path(args.out) / ONNX_FILE, Path(args.out) / CARD_FILE], override="another output folder")
     result = export_onnx(args.name, args.out)
     print(f"{result.onnx_path}: sha256 {result.sha256}; card {result.card_path}; max |logit difference| with torch "
           f"{result.max_abs_logit_difference:.2e}")
