@@ -23,8 +23,11 @@ from LesionSegLogic.io import write as write_module
 from LesionSegLogic.io.write import staged_file, write_image, write_json
 from LesionSegLogic.io.write_policy import STAGING_PREFIX, TERMINATED_STATUS, claim_outputs, terminate_as_exit
 from LesionSegLogic.phantom.case import PhantomCase, write_case
+from LesionSegLogic.zoo.card import ModelCard
+from LesionSegLogic.zoo.weights import save_weights
 
 EARLIER = b"earlier result\n"
+BUNDLED_CARD = Path(__file__).resolve().parent.parent / "Resources" / "Models" / "dice_ce" / "card.json"
 
 
 def _debris(folder: Path) -> list[Path]:
@@ -181,6 +184,9 @@ def test_written_files_get_the_mode_a_plain_write_gives(tmp_path: Path, umask: i
         with staged_file(tmp_path / "best.safetensors") as staged:
             save_file({"w": torch.zeros(2)}, staged)
         files.append(tmp_path / "best.safetensors")
+        save_weights({"w": torch.zeros(2)}, tmp_path / "model" / "model.safetensors")  # train --export
+        files.append(tmp_path / "model" / "model.safetensors")
+        files.append(ModelCard.from_json(BUNDLED_CARD).to_json(tmp_path / "model" / "card.json"))
         plain = tmp_path / "plain"
         plain.write_text("x")
     finally:

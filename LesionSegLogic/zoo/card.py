@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.anatomy import ANATOMIES
-from LesionSegLogic.errors import FileMissingError, ModelFileError, OutputError
+from LesionSegLogic.errors import FileMissingError, ModelFileError
 
 CARD_FILE = "card.json"
 #: a card larger than this is refused unread (the bundled cards are a few kB, with their validation metrics)
@@ -213,18 +211,10 @@ class ModelCard:
         return cls.from_dict(read_card_json(path), path)
 
     def to_json(self, path: str | PathLike[str]) -> Path:
-        """Write the card atomically (temporary file + ``os.replace``)."""
-        path = Path(path)
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except OSError as error:
-            raise OutputError(f"{path}: cannot write the model card ({error.strerror})") from None
-        return path
+        """Write the card with the one atomic writer (:func:`LesionSegLogic.io.write.write_text`)."""
+        from LesionSegLogic.io.write import write_text
+
+        return write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", what="model card")
 
     def with_updates(self, **changes: Any) -> ModelCard:
         return replace(self, **changes)

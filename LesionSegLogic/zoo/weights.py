@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 from os import PathLike
 from pathlib import Path
 
 import torch
 
-from LesionSegLogic.errors import FileMissingError, ModelFileError, OutputError
+from LesionSegLogic.errors import FileMissingError, ModelFileError
 
 _CHUNK = 1 << 20
 
@@ -52,20 +50,12 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | PathLike[str])
     """
     from safetensors.torch import save_file
 
+    from LesionSegLogic.io.write import staged_file  # the one atomic writer (normal file mode, no debris)
+
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata={"format": "pt"})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write the weights ({error.strerror})") from None
+    with staged_file(path, what="weights") as staged:
+        save_file(tensors, staged, metadata={"format": "pt"})
     return sha256_of(path)
 
 
