@@ -131,7 +131,10 @@ def nifti_slope(path: Path) -> float | None:
     """The NIfTI header's ``scl_slope`` when it rescales stored integers (not 0 or 1), else ``None``."""
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         return None
-    import nibabel as nib
+    try:
+        import nibabel as nib
+    except ImportError:  # desktop Slicer does not ship nibabel; the note is optional, the read is not
+        return None
 
     try:
         image = nib.load(str(path))  # nibabel moves scl_slope from the header into the array proxy
