@@ -88,16 +88,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _config(args: argparse.Namespace):
     from LesionSegLogic.errors import InputError
+    from LesionSegLogic.jsonfile import read_json
     from LesionSegLogic.training.config import TrainConfig
 
     base: dict = {}
     if args.config:
-        try:
-            base = json.loads(Path(args.config).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the training config ({exc})", args.config) from None
-        except RecursionError:
-            raise InputError("cannot read the training config (JSON nested too deeply)", args.config) from None
+        base = read_json(args.config, "training config")
         if not isinstance(base, dict):
             raise InputError("the training config must be a JSON object of TrainConfig fields", args.config)
     overrides = {

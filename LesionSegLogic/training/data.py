@@ -15,7 +15,6 @@ test subjects). Every problem with the folder raises a :mod:`LesionSegLogic.erro
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
 from LesionSegLogic.image import Image
+from LesionSegLogic.jsonfile import read_json
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 SPLITS = ("train", "validation", "threshold", "test")
@@ -83,13 +83,11 @@ def _manifest_rows(folder: Path) -> tuple[Path, list[dict[str, str]]] | None:
             raise InputError(f"not a valid manifest ({exc})", csv_path) from None
     if json_path.is_file():
         try:
-            data = json.loads(json_path.read_text(encoding="utf-8"))
+            data = read_json(json_path, "manifest")
             rows = data["cases"] if isinstance(data, dict) else data
             return json_path, [{str(k): str(v) for k, v in r.items()} for r in rows]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"not a valid manifest ({exc})", json_path) from None
-        except RecursionError:
-            raise InputError("not a valid manifest (JSON nested too deeply)", json_path) from None
     return None
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.anatomy import ANATOMIES
-from LesionSegLogic.errors import FileMissingError, ModelFileError
+from LesionSegLogic.errors import ModelFileError
+from LesionSegLogic.jsonfile import read_json
 
 CARD_FILE = "card.json"
 #: a card larger than this is refused unread (the bundled cards are a few kB, with their validation metrics)
@@ -221,19 +222,9 @@ class ModelCard:
 
 
 def read_card_json(path: str | PathLike[str]) -> Any:
-    """The parsed JSON of a ``card.json``, read safely (the one reader of card files): at most
-    :data:`MAX_CARD_BYTES`, UTF-8, nesting caught; any problem is a one-line :class:`ModelFileError` naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileMissingError("model card not found", path)
-    try:
-        if path.stat().st_size > MAX_CARD_BYTES:
-            raise ModelFileError(f"model card is larger than {MAX_CARD_BYTES} bytes", path)
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"model card is not readable JSON ({error})", path) from None
-    except RecursionError:
-        raise ModelFileError("model card is not readable JSON (nested too deeply)", path) from None
+    """The parsed JSON of a ``card.json``, read safely (:func:`LesionSegLogic.jsonfile.read_json`: at most
+    :data:`MAX_CARD_BYTES`, UTF-8, nesting caught); a problem is a one-line :class:`ModelFileError` naming it."""
+    return read_json(path, "model card", max_bytes=MAX_CARD_BYTES, error=ModelFileError)
 
 
 def _is_number(value: Any) -> bool:
