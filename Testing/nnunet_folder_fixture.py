@@ -141,10 +141,11 @@ def train_folder(root: Path, cases: list[dict[str, Path]], labels: list[Path], *
     (raw / "dataset.json").write_text(json.dumps(dataset() | {"numTraining": len(cases)}))
     env = {**os.environ, "nnUNet_raw": str(root / "raw"), "nnUNet_preprocessed": str(root / "pre"),
            "nnUNet_results": str(root / "res"), "nnUNet_def_n_proc": "1"}  # fmt: skip
-    subprocess.run([str(bin_dir / "nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", "3d_fullres",
-                    "-np", "1", "-npfp", "1"], env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-c", _TRAIN.format(name=name, iterations=iterations)],
-                   env=env | {"nnUNet_n_proc_DA": "0"}, check=True, capture_output=True)
+    _run([str(bin_dir / "nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", "3d_fullres", "-np", "1",
+          "-npfp", "1"], env)
+    keys = [f"case{i}" for i in range(len(cases))]  # fold 0: the last case validates (5 folds need 5 cases)
+    (root / "pre" / name / "splits_final.json").write_text(json.dumps([{"train": keys[:-1], "val": keys[-1:]}]))
+    _run([sys.executable, "-c", _TRAIN.format(name=name, iterations=iterations)], env | {"nnUNet_n_proc_DA": "0"})
     return next((root / "res" / name).iterdir()), env
 
 
@@ -155,7 +156,23 @@ def nnunet_predict_probabilities(folder: Path, images: dict[str, Path], work: Pa
     test_in.mkdir(parents=True)
     for k, channel in CHANNELS.items():
         (test_in / f"case_{int(k):04d}.nii.gz").write_bytes(images[channel.lower()].read_bytes())
-    subprocess.run([str(bin_dir / "nnUNetv2_predict_from_modelfolder"), "-i", str(test_in), "-o", str(test_out),
-                    "-m", str(folder), "-f", "0", "--save_probabilities", "-npp", "1", "-nps", "1", "-device", "cpu"],
-                   env=env, check=True, capture_output=True)
+    _run([str(bin_dir / "nnUNetv2_predict_from_modelfolder"), "-i", str(test_in), "-o", str(test_out), "-m",
+          str(folder), "-f", "0", "--save_probabilities", "-npp", "1", "-nps", "1", "-device", "cpu"], env)
     return test_out / "case.npz"
+
+
+def lesionseg_predict(folder: Path, images: dict[str, Path], out: Path, env: dict[str, str]) -> Path:
+    """``lesionseg predict --model FOLDER`` in a subprocess with the same nnU-Net environment as
+    :func:`nnunet_predict_probabilities` (``nnUNet_def_n_proc`` sets nnU-Net's torch threads: with another thread
+    count the float32 sums differ in the last bit and nnU-Net's float16 logit accumulator can round them one
+    float16 step apart, ~1e-3 in probability). Returns the probability map's path."""
+    _run([sys.executable, "-m", "LesionSegLogic", "predict", "--model", str(folder), "--flair", str(images["flair"]),
+          "--t2", str(images["t2"]), "--out", str(out), "--device", "cpu", "--no-progress"], env)
+    return out / "probability.nii.gz"
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} {' '.join(command[1:3])} failed ({done.returncode}):\n"
+                           f"{(done.stdout + done.stderr)[-3000:]}")

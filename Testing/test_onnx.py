@@ -137,3 +137,10 @@ def test_probability_output_becomes_logits_the_engine_inverts():
     module = OnnxModule(_Session(p), OnnxSpec(output="probabilities"), None, Path("m.onnx"))
     back = torch.sigmoid(module(torch.zeros(2, 1, 4, 4, 4))).numpy()
     assert float(np.abs(back - p).max()) < 1e-5
+
+
+def test_cli_export_of_an_unknown_model_is_one_line(tmp_path, capsys):
+    assert main(["export-onnx", "no_such_model", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lesionseg export-onnx: error:" in err[0] and "no_such_model" in err[0]
+    assert not (tmp_path / "out").exists()

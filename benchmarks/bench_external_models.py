@@ -4,18 +4,20 @@
 * **ONNX**: the same model exported by ``export_onnx`` (default exporter) and run by onnxruntime through the
   same sliding-window engine: max |p_onnx − p_torch| and its time.
 * **nnU-Net v2**: a folder made by nnU-Net's own tools (``nnUNetv2_plan_and_preprocess`` + its trainer for a
-  few batches on phantom cases) run (a) by LesionSeg (``Predictor.load(folder)``: safe load + nnU-Net's predictor,
-  mirroring on) and (b) by ``nnUNetv2_predict_from_modelfolder --save_probabilities`` (its own loader, reader and
-  writer, in a subprocess): max |p_lesionseg − p_nnunet| and both times.
+  few batches on phantom cases) run (a) by ``lesionseg predict --model FOLDER`` (safe load + nnU-Net's
+  predictor, mirroring on) and (b) by ``nnUNetv2_predict_from_modelfolder --save_probabilities`` (its own loader,
+  reader and writer), each a process with the same nnU-Net environment: max |p_lesionseg − p_nnunet| and both
+  times (process start and imports included in both).
 
 Times are ratios against the baseline measured in the same run (the machine is shared); the load is printed.
 
-    .venv/bin/python benchmarks/bench_external_models.py [--spacing 2] [--iterations 2]
+    .venv/bin/python benchmarks/bench_external_models.py [--spacing 2] [--fov 96,128,128] [--iterations 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -29,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "Testing"))
 
 
-def _phantoms(folder: Path, n: int, spacing: float) -> list[Path]:
+def _phantoms(folder: Path, n: int, spacing: float, fov: str) -> list[Path]:
     from LesionSegLogic.cli import main
 
-    main(["phantom", str(folder), "--cases", str(n), "--seed", "7", "--spacing", str(spacing)])
+    main(["phantom", str(folder), "--cases", str(n), "--seed", "7", "--spacing", str(spacing), "--fov", fov])
     return sorted(p for p in folder.iterdir() if p.is_dir())
 
 
@@ -45,6 +47,8 @@ def _timed(fn):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spacing", type=float, default=2.0, help="phantom voxel size, mm (default 2)")
+    parser.add_argument("--fov", default="96,128,128", help="phantom field of view mm z,y,x (default: the zoo's "
+                        "training crops)")
     parser.add_argument("--iterations", type=int, default=2, help="nnU-Net training batches (default 2)")
     args = parser.parse_args()
 
@@ -59,7 +63,7 @@ def main() -> int:
     settings = PredictSettings(device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        cases = _phantoms(work / "phantoms", 4, args.spacing)
+        cases = _phantoms(work / "phantoms", 4, args.spacing, args.fov)
         images = [{"flair": c / "flair.nii.gz", "t2": c / "t2.nii.gz"} for c in cases]
         test = images[-1]
         shape = read_image(test["flair"]).shape
@@ -78,18 +82,20 @@ def main() -> int:
         labels = [c / "lesions.nii.gz" for c in cases[:-1]]
         (folder, env), train_s = _timed(lambda: fx.train_folder(work / "nnunet", images[:-1], labels,
                                                                 iterations=args.iterations))
-        ours, ours_s = _timed(lambda: Predictor.load(folder, settings).run(test))
+        ours_path, ours_s = _timed(lambda: fx.lesionseg_predict(folder, test, work / "ours", env))
         npz, theirs_s = _timed(lambda: fx.nnunet_predict_probabilities(folder, test, work, env))
         p_nnunet = np.load(npz)["probabilities"][1]
-        diff_nnunet = float(np.abs(ours.probability.array - p_nnunet).max())
+        diff_nnunet = float(np.abs(read_image(ours_path, role="probability").array - p_nnunet).max())
+        summary = json.loads((ours_path.parent / "summary.json").read_text())
         rows.append((f"nnU-Net plan+preprocess+train ({args.iterations} batches)", train_s, None, "one-off"))
-        rows.append(("nnU-Net folder via LesionSeg (load + predict)", ours_s, diff_nnunet, "vs nnU-Net"))
-        rows.append(("nnUNetv2_predict_from_modelfolder (its own)", theirs_s, None, "reference"))
+        rows.append(("lesionseg predict --model NNUNET_FOLDER (process)", ours_s, diff_nnunet, "vs nnU-Net"))
+        rows.append(("nnUNetv2_predict_from_modelfolder (process)", theirs_s, None, "reference"))
 
     load = os.getloadavg()
     print(f"phantom case {shape} voxels at {args.spacing} mm; CPU, {torch.get_num_threads()} torch thread(s); "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; nnU-Net network "
-          f"{ours.summary['model']['architecture']}, patch {ours.summary['settings']['patch_size']}, mirroring on")
+          f"{summary['model']['architecture']}, patch {summary['settings']['patch_size']}, mirroring on; both nnU-Net "
+          "runs are processes with nnUNet_def_n_proc=1")
     print(f"| {'what':<52} | {'seconds':>8} | {'× own model':>11} | {'max |Δp|':>9} | note |")
     print(f"|{'-' * 54}|{'-' * 10}|{'-' * 13}|{'-' * 11}|------|")
     for name, seconds, diff, note in rows:
