@@ -127,3 +127,26 @@ def test_killed_study_resumes_only_the_unfinished_jobs(tmp_path):
 
     with pytest.raises(ConfigError, match="another configuration"):
         run_study(tiny_config(data, seeds=[1]), out, progress=False)
+
+
+def test_a_failing_job_does_not_stop_the_others_and_is_retried(tmp_path, monkeypatch):
+    import LesionSegLogic.study.executors as executors
+    from LesionSegLogic.study.runner import StudyJobsFailed
+
+    data = make_study_data(tmp_path / "data")
+    config = tiny_config(data, seeds=[0], losses=[{"name": "dice"}, {"name": "bce"}])
+    real = executors.run_job
+
+    def diverging(spec):
+        if spec.loss == "dice":
+            raise FloatingPointError("non-finite loss at epoch 1; lower the learning rate")
+        return real(spec)
+
+    monkeypatch.setattr(executors, "run_job", diverging)
+    with pytest.raises(StudyJobsFailed, match=r"1 of 2 job\(s\) failed: dice/seed0-fold0 \(FloatingPointError"):
+        run_study(config, tmp_path / "out", LocalExecutor(1), progress=False)
+    assert (tmp_path / "out" / "runs" / "bce" / "seed0-fold0" / DONE_FILE).is_file()
+    assert not (tmp_path / "out" / "report.html").exists()
+    monkeypatch.setattr(executors, "run_job", real)
+    outcome = run_study(config, tmp_path / "out", LocalExecutor(1), progress=False)
+    assert (outcome.ran, outcome.reused) == (1, 1) and outcome.report.is_file()

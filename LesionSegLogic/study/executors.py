@@ -1,8 +1,9 @@
 """Where study jobs run: in local processes (``--jobs N``) or on a Ray cluster (``--executor ray``).
 
 An executor takes the job specs that are not done yet and calls ``on_done(spec, result)`` in the calling process as
-each finishes (any order). Jobs are independent (:func:`LesionSegLogic.study.job.run_job`), so a failed or killed
-run leaves the finished jobs' ``done.json`` behind and the next run skips them.
+each finishes (any order), or ``on_failed(spec, error)`` when a job raised (the other jobs go on). Jobs are
+independent (:func:`LesionSegLogic.study.job.run_job`), so a failed or killed run leaves the finished jobs'
+``done.json`` behind and the next run skips them.
 
 * :class:`LocalExecutor`: ``jobs == 1`` runs the jobs one after the other in this process; ``jobs > 1`` uses a
   :class:`concurrent.futures.ProcessPoolExecutor` (spawned workers, each with ``threads`` torch threads).
@@ -21,23 +22,29 @@ from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.study.job import JobSpec, run_job
 
 OnDone = Callable[[JobSpec, dict[str, Any]], None]
+OnFailed = Callable[[JobSpec, BaseException], None]
 EXECUTORS = ("local", "ray")
 
 
 class Executor(Protocol):
-    """Runs job specs; calls ``on_done`` in this process as each one finishes."""
+    """Runs job specs; calls ``on_done`` (or ``on_failed``) in this process as each one finishes."""
 
-    def run(self, specs: Sequence[JobSpec], on_done: OnDone) -> None: ...
+    def run(self, specs: Sequence[JobSpec], on_done: OnDone, on_failed: OnFailed) -> None: ...
 
 
 @dataclass(frozen=True)
 class LocalExecutor:
     jobs: int = 1
 
-    def run(self, specs: Sequence[JobSpec], on_done: OnDone) -> None:
+    def run(self, specs: Sequence[JobSpec], on_done: OnDone, on_failed: OnFailed) -> None:
         if self.jobs <= 1 or len(specs) <= 1:
             for spec in specs:
-                on_done(spec, run_job(spec))
+                try:
+                    result = run_job(spec)
+                except Exception as error:  # one job's failure does not stop the others
+                    on_failed(spec, error)
+                    continue
+                on_done(spec, result)
             return
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from multiprocessing import get_context
@@ -49,7 +56,11 @@ class LocalExecutor:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     spec = pending.pop(future)
-                    on_done(spec, future.result())
+                    error = future.exception()
+                    if error is not None:
+                        on_failed(spec, error)
+                    else:
+                        on_done(spec, future.result())
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class RayExecutor:
     address: str | None = None
     num_cpus: int | None = None
 
-    def run(self, specs: Sequence[JobSpec], on_done: OnDone) -> None:
+    def run(self, specs: Sequence[JobSpec], on_done: OnDone, on_failed: OnFailed) -> None:
         try:
             import ray
         except ImportError:
@@ -71,7 +82,13 @@ class RayExecutor:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                on_done(pending.pop(ref), ray.get(ref))
+                spec = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as error:  # ray.exceptions.RayTaskError wraps the job's own error
+                    on_failed(spec, error)
+                    continue
+                on_done(spec, result)
 
 
 def make_executor(name: str, jobs: int = 1, address: str | None = None) -> Executor:

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from LesionSegLogic.errors import ConfigError
+from LesionSegLogic.errors import ConfigError, LesionSegError
 from LesionSegLogic.study.config import StudyConfig, resolved_rule, validate
 from LesionSegLogic.study.executors import Executor, LocalExecutor
 from LesionSegLogic.study.job import JobSpec, is_done, job_folder, read_result
 from LesionSegLogic.training.data import Splits
 
 CONFIG_FILE = "config.json"
+
+
+class StudyJobsFailed(LesionSegError):
+    """Some jobs raised; the others finished (and are kept for the next run)."""
 
 
 @dataclass(frozen=True)
@@ -130,10 +134,20 @@ def run_study(
         if on_job_done is not None:
             on_job_done(spec, result)
 
+    failed: list[str] = []
+
+    def fail(spec: JobSpec, error: BaseException) -> None:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        failed.append(f"{spec.key} ({type(error).__name__}: {reason})")
+        say(f"FAILED {spec.key}: {type(error).__name__}: {reason}")
+
     try:
-        (executor or LocalExecutor()).run(pending, done)
+        (executor or LocalExecutor()).run(pending, done, fail)
     finally:
         bar.close()
+    if failed:
+        raise StudyJobsFailed(f"{out}: {len(failed)} of {len(specs)} job(s) failed: {'; '.join(failed)}; "
+                              "the finished jobs are kept, rerun the command to retry the others")
     results = [read_result(s) for s in specs]
     analysis = analyse(results, config.loss_keys(), config.significance)
     meta = {"rule": resolved_rule(config), "n_jobs": len(specs), "ran": len(pending),
