@@ -157,12 +157,12 @@ def test_evaluate_and_predict_never_write_over_an_input(tmp_path: Path, capsys: 
     before = tree_digest(tmp_path)
     assert main(["evaluate", "--prob", str(case["probability"]), "--ref", str(case["lesions"]),
                  "--json", str(case["lesions"]), "--force"]) == 2
-    assert "refusing to write over it" in capsys.readouterr().err
+    assert "refusing to overwrite it" in capsys.readouterr().err
     link = tmp_path / "case" / "alias"
     link.symlink_to(tmp_path / "case")
     assert main(["predict", "--model", "dice", "--flair", str(link / "probability.nii.gz"), "--t2",
                  str(case["t2"]), "--out", str(tmp_path / "case"), "--force"]) == 2
-    assert "refusing to write over it" in capsys.readouterr().err
+    assert "refusing to overwrite it" in capsys.readouterr().err
     link.unlink()
     assert tree_digest(tmp_path) == before
 
@@ -174,6 +174,6 @@ def test_claim_outputs_names_the_files_and_passes_when_free(tmp_path: Path) -> N
     with pytest.raises(OutputError, match=r"earlier results in the way \(a\.json\).*--resume"):
         claim_outputs(free, override="--resume")
     assert claim_outputs(free, force=True) == free
-    with pytest.raises(OutputError, match="refusing to write over it"):
+    with pytest.raises(OutputError, match="refusing to overwrite it"):
         refuse_inputs([tmp_path / "sub" / ".." / "a.json"], [tmp_path / "a.json"])
     assert digest(tmp_path / "a.json") == digest(tmp_path / "a.json")

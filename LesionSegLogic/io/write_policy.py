@@ -101,7 +101,7 @@ def refuse_inputs(targets: Iterable[str | PathLike[str]], inputs: Iterable[str |
     for target in targets:
         for source in given:
             if is_same_file(target, source):
-                raise OutputError(f"{target}: is an input of this command ({source}); refusing to write over it")
+                raise OutputError(f"{target}: is an input of this command ({source}); refusing to overwrite it")
 
 
 def refuse_image_extension(target: str | PathLike[str], what: str = "PNG picture") -> None:
