@@ -12,8 +12,10 @@ setup-test:
 	./scripts/bootstrap.sh test,slicer,browser,dicom,nnunet,onnx,ray
 	./scripts/install_browser.sh
 
+# demo_output holds only what the demo itself writes, so the README's main command may be run again (--force
+# replaces the earlier demo's outputs there; every other command refuses to replace results without it).
 demo: setup
-	$(PY) -m LesionSegLogic demo demo_output
+	$(PY) -m LesionSegLogic demo demo_output --force
 
 DEMO := demo_output
 app: setup
