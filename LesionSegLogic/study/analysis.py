@@ -14,7 +14,8 @@ summarised over the runs. "Optimal" is each run's threshold chosen on the thresh
   subjects and initial weights — Wilcoxon per metric, Holm-corrected over the pairs of that metric and set.
 * **Stability index**: per run, the drop of the median V-F1 from the optimal threshold to the worst threshold
   within ±0.05 and ±0.1 of it (absolute and relative to the optimum; seed 000 reports ~10 % for ±0.05), summarised
-  over the runs.
+  over the runs. The grid's ends 0 and 1 are left out of the window: 0 marks every voxel and 1 only the voxels whose
+  probability rounds to exactly 1, neither an operating point (Fig. 2 still shows them).
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def _stability(run: dict[str, Any], split: str) -> dict[str, Any]:
     at_opt = median[i0]
     out: dict[str, Any] = {"median_at_optimal": at_opt}
     for w in STABILITY_WINDOWS:
-        near = [median[i] for i, t in enumerate(grid) if abs(t - grid[i0]) <= w + 1e-9 and median[i] is not None]
+        near = [median[i] for i, t in enumerate(grid)
+                if abs(t - grid[i0]) <= w + 1e-9 and 0.0 < t < 1.0 and median[i] is not None]
         if at_opt is None or not near:
             out[f"drop_{w:g}"], out[f"relative_drop_{w:g}"] = None, None
             continue

@@ -176,9 +176,11 @@ def report_html(
         f"<p>Losses: {losses}; seeds {config['seeds']}; folds {config['splits']['folds']}; objective "
         f"<b>{esc(config['objective'])}</b> (median over the threshold-optimisation subjects), matching rule "
         f"<b>{esc(meta['rule'])}</b>; threshold grid {analysis['thresholds'][0]:g}…{analysis['thresholds'][-1]:g} "
-        f"({len(analysis['thresholds'])} values). {meta['n_jobs']} jobs, wall time {meta['wall_seconds']:.0f} s "
-        f"(this run). Cells: median (mean ± std); per-subject metrics pooled over the runs' subjects with lesions, "
-        f"patient-level metrics over runs. See <code>docs/study.md</code>.</p>",
+        f"({len(analysis['thresholds'])} values). {meta['n_jobs']} jobs: {meta['ran']} run by the invocation "
+        f"that wrote this report (wall time {meta['wall_seconds']:.0f} s); the jobs' own wall times sum to "
+        f"{sum(r['seconds'] for r in analysis['runs']):.0f} s. Cells: median (mean ± std); per-subject metrics "
+        "pooled over the runs' subjects with lesions, patient-level metrics over runs. See "
+        "<code>docs/study.md</code>.</p>",
         "<h2>What the threshold does, per loss</h2>",
         "<p>Paired per-subject gain of the optimal threshold over 0.5 (highlighted: Wilcoxon p ≤ "
         f"{alpha:g}) and how fast the median V-F1 falls off around the optimum.</p>",
@@ -200,7 +202,8 @@ def report_html(
         _pairwise_html(analysis),
         "<h2>Stability index</h2>",
         "<p>Drop of the median V-F1 from the optimal threshold to the worst threshold within ±0.05 / ±0.1 of it "
-        "(absolute, and relative to the optimum), per run, summarised over the runs.</p>",
+        "(absolute, and relative to the optimum), per run, summarised over the runs; the grid's ends 0 (every "
+        "voxel) and 1 (only probabilities of exactly 1) are not operating points and are left out of the window.</p>",
         _stability_html(analysis),
         _image(figures["stability"], "median V-F1 per threshold"),
         "<p>Tables as CSV: <code>tables/</code>; every number: <code>study.json</code>; models: "
