@@ -24,6 +24,7 @@ from LesionSegLogic.defaults import DEFAULT_RULE
 
 from .editing import AcceptedEditor
 from .files import PathGate
+from .guard import URL_LINE, AccessPolicy
 from .services import DemoLibrary, Services
 from .state import ReviewBinding
 from .viewport import SlicerViewport
@@ -53,6 +54,8 @@ class AppConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     allow: tuple[Path, ...] = ()
+    #: Origins allowed besides the page's own (``--allow-origin``); see :mod:`.guard`.
+    allow_origins: tuple[str, ...] = ()
     out: Path = Path("lesionseg_review")
     demo_dir: Path | None = None
     views: ViewKind = "remote"
@@ -94,6 +97,10 @@ class ReviewWebApp:
         self.config = config
         self.server = server or get_server(f"lesionseg-{next(_server_names)}", client_type="vue3")
         self.server.enable_module(trame_slicer_module)
+        #: Origin check, per-launch secret and message bound on every request (issue 18 items 1, 2).
+        self.access = AccessPolicy(host=config.host, allow_origins=config.allow_origins)
+        self.server.controller.on_server_bind.add(self.access.install)
+        self.server.controller.on_server_ready.add(self._print_url)
         self.slicer_app = SlicerApp()
         self._register_views()
         self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
@@ -151,9 +158,13 @@ class ReviewWebApp:
         if c.run:
             await self.binding.run_model()
 
+    def _print_url(self, **_: Any) -> None:
+        print(f"{URL_LINE}{self.url}", flush=True)
+
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.port}/"
+        """The page's address with the per-launch secret (``?token=…``); the page keeps it in a cookie."""
+        return self.access.url(self.port)
 
     @property
     def port(self) -> int:
@@ -161,4 +172,5 @@ class ReviewWebApp:
 
     def start(self, **kwargs: Any) -> Any:
         """Serve (blocking unless ``exec_mode="task"``); binds to ``config.host`` (loopback by default)."""
+        kwargs.setdefault("show_connection_info", False)  # trame's line has no token: :meth:`_print_url` says it
         return self.server.start(host=self.config.host, port=self.config.port, open_browser=False, **kwargs)

@@ -25,6 +25,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 from test_web_state import write_case  # noqa: E402
 
+from LesionSegWeb.guard import printed_url  # noqa: E402
+
 pytestmark = [pytest.mark.browser, pytest.mark.slicer]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +109,9 @@ def served(tmp_path_factory):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
     try:
         wait_for_server(process, port)
-        yield {"url": f"http://127.0.0.1:{port}/", "root": root, "process": process}
+        url = printed_url(process.stdout)  # the address with the per-launch secret, as the app prints it
+        assert url is not None and f":{port}/?token=" in url
+        yield {"url": url, "root": root, "process": process}
     finally:
         process.terminate()
         try:

@@ -274,6 +274,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
+    from LesionSegWeb.guard import printed_url
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--case", type=Path, help="case folder (flair, lesions, probability) or a demo output")
@@ -303,8 +305,11 @@ def main() -> int:
                         break
                 time.sleep(0.05)
             listening = time.perf_counter() - begin
+            url = printed_url(server.stdout)  # the page's address with the per-launch secret
+            if url is None:
+                return 1
             latencies, targets, first_frame, drags, first_frame_low, lesions_at_low = browser_run(
-                f"http://127.0.0.1:{port}/", args.moves, args.screenshot)
+                url, args.moves, args.screenshot)
             rss, peak = rss_mib(server.pid)
         finally:
             server.terminate()

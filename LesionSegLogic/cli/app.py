@@ -7,6 +7,7 @@ works where the ``slicer`` extra is not installed.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
@@ -38,6 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                              "entry point: LesionSegLogic.defaults); the panel's Matching rule select changes it")
     parser.add_argument("--run", action="store_true", help="run the selected model as soon as the page opens")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="also accept requests from this origin (e.g. http://localhost:3000; repeatable); "
+                             "by default only the page's own origin may connect, with the secret in the printed "
+                             "address (see docs/security.md)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--allow", type=Path, action="append", default=[], metavar="DIR",
                         help="folder whose files the panel may open (repeatable); the inputs' folders are "
@@ -62,6 +67,9 @@ def _check(args: argparse.Namespace) -> None:
             raise InputError("--allow needs an existing folder", folder)
     if not 0 <= args.port < 65536:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
+    for origin in args.allow_origin:
+        if not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise InputError(f"--allow-origin takes an origin such as http://localhost:3000, got {origin!r}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     config = AppConfig(
         case=args.case, flair=args.flair, t2=args.t2, reference=args.reference, probability=args.probability,
         model=args.model, rule=args.rule, demo=args.demo, run=args.run, host=args.host, port=args.port,
-        allow=tuple(args.allow), out=args.out, demo_dir=args.demo_dir,
+        allow=tuple(args.allow), allow_origins=tuple(args.allow_origin), out=args.out, demo_dir=args.demo_dir,
     )
     app = ReviewWebApp(config)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
