@@ -1,5 +1,6 @@
 """The threshold slider policy both faces bind (desktop ctkSliderWidget, web VSlider): live review while a drag
-is under way, the whole session synced (hidden prediction segment included) once the value settles."""
+is under way (``preview_threshold``: no lesion rows or lesion table), the whole session synced (lesion table and
+hidden prediction segment included) once the value settles — equal to a direct ``set_threshold``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class RecordingSession:
         self.state = f"state@{threshold}"
         return self.state
 
+    def preview_threshold(self, threshold: float) -> str:
+        self.calls.append(("preview", threshold))
+        self.state = f"state@{threshold}"
+        return self.state
+
     def sync_prediction(self) -> None:
         self.calls.append(("sync", None))
 
@@ -33,7 +39,7 @@ def test_a_desktop_drag_updates_live_and_syncs_once_on_release() -> None:
     for value in (0.3, 0.35, 0.4):  # valueIsChanging while the handle moves
         assert slider.drag(value) == f"state@{value}"
         assert slider.dragging
-    assert ("sync", None) not in session.calls
+    assert session.calls == [("preview", v) for v in (0.3, 0.35, 0.4)]  # live only: no rows, no table
     assert slider.settle(0.4) == "state@0.4"  # valueChanged on release
     assert not slider.dragging
     assert session.calls[-2:] == [("set", 0.4), ("sync", None)]
@@ -46,7 +52,7 @@ def test_a_web_drag_between_start_and_end_syncs_only_at_the_end() -> None:
     slider.start()
     for value in (0.5, 0.6, 0.7):
         slider.change(value)
-    assert [c for c in session.calls if c[0] == "sync"] == []
+    assert session.calls == [("preview", v) for v in (0.5, 0.6, 0.7)]
     slider.settle(0.7)
     assert session.calls[-1] == ("sync", None)
     slider.change(0.8)  # after the drag: a keyboard step settles at once
@@ -58,7 +64,7 @@ def test_settle_without_a_value_syncs_the_current_threshold() -> None:
     slider = ThresholdSlider(session)
     slider.drag(0.25)
     assert slider.settle() == "state@0.25"
-    assert session.calls == [("set", 0.25), ("sync", None)]
+    assert session.calls == [("preview", 0.25), ("sync", None)]
 
 
 def test_without_a_probability_map_the_slider_does_nothing() -> None:
@@ -198,3 +204,45 @@ def test_without_a_reference_the_prediction_follows_the_live_mask() -> None:
         assert state.overlay is None
         if not state.full:
             assert state.changed_bbox == changed_box(before, session.prediction.labels)
+
+
+def table_contents(table_node) -> dict[str, list]:
+    from LesionSegLib.tables import LESION_COLUMNS, table_column  # noqa: PLC0415
+
+    return {name: table_column(table_node, name) for name in LESION_COLUMNS}
+
+
+@pytest.mark.slicer
+@pytest.mark.parametrize("path", [(0.5, 0.3, 0.08, 0.06, 0.2), (0.44, 0.04, 0.03, 0.7, 0.05)])
+def test_a_drag_then_settle_gives_what_a_direct_set_threshold_gives(path: tuple[float, ...]) -> None:
+    """The drag defers the lesion rows and table (``preview_threshold``); once settled, every table, the review
+    labelmap and the prediction segment equal those of a second session moved straight to the final value. At the
+    low thresholds of the path the noise of the map makes dozens of predicted lesions."""
+    pytest.importorskip("slicer")
+    from LesionSegLib.headless import make_scene  # noqa: PLC0415
+    from LesionSegLib.tables import lesion_rows, read_metrics_table  # noqa: PLC0415
+    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+
+    case = make_case()
+    dragged, _ = start_session(make_scene(), case)
+    direct, _ = start_session(make_scene(), case)
+    slider = ThresholdSlider(dragged)
+    before = table_contents(dragged.lesion_table)
+    slider.start()
+    for value in path:
+        state = slider.change(value)
+        assert not dragged.lesion_table_current
+        assert table_contents(dragged.lesion_table) == before  # the table waits for the release...
+        expected = dragged.engine.at(value).lesions  # ...while the rows stay exact when read
+        assert state.lesions == tuple(lesion_rows(expected, dragged.flair))
+    assert max(len(dragged.engine.at(v).predicted()) for v in path) >= 20  # many lesions on the way
+    slider.settle()
+    direct.set_threshold(path[-1])
+    direct.sync_prediction()
+    assert dragged.lesion_table_current
+    assert table_contents(dragged.lesion_table) == table_contents(direct.lesion_table)
+    assert table_contents(dragged.lesion_table) != before
+    assert read_metrics_table(dragged.metrics_table) == read_metrics_table(direct.metrics_table)
+    assert np.array_equal(dragged.review.labels, direct.review.labels)
+    assert np.array_equal(dragged.prediction.labels, direct.prediction.labels)
+    assert dragged.state.lesions == direct.state.lesions and dragged.state.metrics == direct.state.metrics

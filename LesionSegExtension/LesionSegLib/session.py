@@ -8,6 +8,7 @@ Typical use::
     session.set_reference(reference_segmentation_node_or_labelmap_or_path)   # optional
     session.run_inference(ModelChoice("unet-tversky"))     # or session.load_probability("probability.nii.gz")
     session.set_threshold(0.35)        # prediction + TP/FP/FN segments, metrics, lesion table, curve marker
+    session.preview_threshold(0.34)    # a slider drag: segments, metrics, marker; the lesion table waits
     session.jump_to_lesion(3)          # centre the slice views on lesion 3
     accepted = session.accept()        # an ordinary editable segmentation (open it in the Segment Editor)
     session.rescore(edited_as="prediction")                  # after edits
@@ -20,13 +21,16 @@ created node goes under the FLAIR's study in the subject hierarchy.
 
 Signals (:class:`Signal`): ``threshold_changed(float)``, ``updated(ReviewState)``, ``progress(float, str)``,
 ``curve_changed()``.
+
+``bound_note``: what the engine's candidate cap bounded (``ThresholdEngine.bound_note``: the floor below which a
+threshold is a whole-volume pass, and what the last one cost), ``None`` when nothing was bounded; the faces show it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -70,7 +74,9 @@ Box = tuple[slice, slice, slice]
 class ReviewState:
     """What the review shows at one threshold (one :meth:`ReviewSession.set_threshold`).
 
-    ``metrics`` (the ``evaluate`` dictionary) and ``lesions`` (the lesion table's rows) are built with the update.
+    ``metrics`` (the ``evaluate`` dictionary) is built with the update; ``lesions`` (the lesion table's rows) on
+    first access (a slider drag does not read them: :meth:`ReviewSession.preview_threshold`), from the engine's
+    state at this threshold, so they are exact whenever they are read.
     ``changed_bbox``: the (z, y, x) box of the voxels whose displayed label changed in this update (the review
     overlay with a reference, else the prediction); ``None`` when none did. ``full``: the update rewrote the whole
     labelmap (first display, a mode/rule/map change, a threshold outside the engine's merge forest);
@@ -85,12 +91,16 @@ class ReviewState:
     threshold: float
     mode: OverlayMode
     metrics: dict
-    lesions: tuple[LesionRow, ...]
+    _rows: Callable[[], tuple[LesionRow, ...]] = field(repr=False)
     changed_bbox: Box | None
     full: bool
     _engine: Any = field(repr=False)
     _update: Any = field(repr=False)  # the LiveUpdate whose buffers the views showed
     _has_reference: bool = field(repr=False, default=True)
+
+    @cached_property
+    def lesions(self) -> tuple[LesionRow, ...]:
+        return self._rows()
 
     @cached_property
     def result(self) -> Any:
@@ -151,6 +161,7 @@ class ReviewSession:
         self.model_name = ""
         self.engine = None
         self.state: ReviewState | None = None
+        self._table_state: ReviewState | None = None  # the state whose rows the lesion table holds
         self._live: dict[str, Any] = {}  # one LiveView per overlay mode, made on first use; reset with the engine
         self._mirrors: dict[str, tuple[Any, int]] = {}  # labelmap → (LiveView, generation) whose buffer it equals
         self._prediction_stale = False
@@ -295,6 +306,7 @@ class ReviewSession:
     def _drop_results(self) -> None:
         self.engine = None
         self.state = None
+        self._table_state = None
         self._live.clear()
         self._mirrors.clear()
 
@@ -305,7 +317,20 @@ class ReviewSession:
         The engine's live path (one ``LiveView`` per overlay mode) moves persistent mask/overlay buffers and lists
         the voxels that changed; only those are written into the displayed labelmap (the review overlay with a
         reference, else the prediction). The hidden prediction segment waits for :meth:`sync_prediction`.
+        A lesion table left behind by :meth:`preview_threshold` at the same threshold is completed.
         """
+        state = self._move(threshold, force)
+        self._sync_lesion_table()
+        return state
+
+    def preview_threshold(self, threshold: float) -> ReviewState:
+        """A slider-drag step: like :meth:`set_threshold` (segments, metrics table, curve marker, ``updated``) but
+        the lesion rows are not built and the lesion table waits for the next :meth:`set_threshold` or
+        :meth:`sync_prediction` (the value settling). With thousands of predicted lesions (low thresholds) the
+        rows and their table cost more than the rest of the step; ``state.lesions`` still gives them on demand."""
+        return self._move(threshold, False)
+
+    def _move(self, threshold: float, force: bool) -> ReviewState:
         self._require_probability()
         threshold = float(threshold)
         if not 0.0 <= threshold <= 1.0:
@@ -322,9 +347,9 @@ class ReviewSession:
         else:
             bbox, full = self._show(self.prediction, "prediction", live, update, live.mask.view(np.uint8))
             self._prediction_stale = False
-        rows = tuple(lesion_rows(update.lesions, self.flair))
+        flair = self.flair
+        rows = cache(lambda: tuple(lesion_rows(update.lesions, flair)))  # built once, shared by replace()d states
         write_metrics_table(self.metrics_table, update.metrics)
-        write_lesion_table(self.lesion_table, rows)
         self.plot.set_current(threshold)
         self.state = ReviewState(threshold, mode, dict(update.metrics), rows, bbox, full, self.engine, update,
                                  self.reference is not None)
@@ -352,9 +377,27 @@ class ReviewSession:
         self._mirrors[key] = (live, live.generation)
         return bbox, full  # type: ignore[return-value]
 
+    def _sync_lesion_table(self) -> None:
+        """Write the current state's lesion rows into the lesion table unless it holds them already."""
+        if self.state is not None and self._table_state is not self.state:
+            write_lesion_table(self.lesion_table, self.state.lesions)
+            self._table_state = self.state
+
+    @property
+    def lesion_table_current(self) -> bool:
+        """Whether the lesion table shows the current threshold (``False`` during a :meth:`preview_threshold` drag)."""
+        return self.state is None or self._table_state is self.state
+
+    @property
+    def bound_note(self) -> str | None:
+        """What the engine's candidate cap bounded, in words (``ThresholdEngine.bound_note``), or ``None``."""
+        return getattr(self.engine, "bound_note", None)
+
     def sync_prediction(self) -> None:
-        """Bring the (hidden) prediction segmentation up to the current threshold; called when a slider drag
-        ends, and by accept/export. Without a reference the prediction is always current."""
+        """Bring what a slider drag deferred up to the current threshold: the lesion table and the (hidden)
+        prediction segmentation; called when a slider drag ends, and by accept/export. Without a reference the
+        prediction is always current."""
+        self._sync_lesion_table()
         if self._prediction_stale and self.state is not None:
             self.prediction.update(self.state.mask.view(np.uint8))
             self._mirrors.pop("prediction", None)
@@ -367,7 +410,10 @@ class ReviewSession:
         surface = result.compute_surface() if hasattr(result, "compute_surface") else None
         metrics = {**self.state.metrics, "surface": surface}
         write_metrics_table(self.metrics_table, metrics)
+        tabled = self._table_state is self.state
         self.state = replace(self.state, metrics=metrics)
+        if tabled:
+            self._table_state = self.state
         return surface or {}
 
     def reset_to_recommended(self) -> ReviewState:

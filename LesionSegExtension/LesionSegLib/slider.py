@@ -1,9 +1,11 @@
 """What the decision-threshold slider does to a :class:`ReviewSession`, for every face (Qt-free, tested here).
 
-While a drag is under way each new value updates the review live (engine, visible segments, tables, curve
-marker) and leaves the hidden "prediction" segment for later; when the value settles (the drag is released, or
-a single change arrives outside a drag: keyboard step, typed value, "recommended" button) the session is also
-brought fully up to date with :meth:`ReviewSession.sync_prediction`, so every node in the scene is consistent.
+While a drag is under way each new value updates the review live (:meth:`ReviewSession.preview_threshold`:
+engine, visible segments, metrics table, curve marker) and leaves the lesion rows, the lesion table and the hidden
+"prediction" segment for later; when the value settles (the drag is released, or a single change arrives outside
+a drag: keyboard step, typed value, "recommended" button) the session is brought fully up to date
+(:meth:`ReviewSession.set_threshold`, then :meth:`ReviewSession.sync_prediction`), so every node in the scene is
+consistent, and equal to what a direct ``set_threshold`` gives.
 
 How the faces bind it:
 
@@ -27,6 +29,8 @@ class SliderTarget(Protocol):
     state: Any
 
     def set_threshold(self, threshold: float, force: bool = False) -> Any: ...
+
+    def preview_threshold(self, threshold: float) -> Any: ...
 
     def sync_prediction(self) -> None: ...
 
@@ -70,4 +74,4 @@ class ThresholdSlider:
     def _show(self, value: float) -> Any:
         if self.session.engine is None:
             return None
-        return self.session.set_threshold(float(value))
+        return self.session.preview_threshold(float(value))
