@@ -16,7 +16,10 @@
 * **export** — the probability resampled (linear) back onto the FLAIR's own grid, so it overlays the input
   exactly; the mask at the card's recommended threshold unless overridden (``p ≥ t``, lesions as the threshold
   engine counts them under the matching rule — :data:`LesionSegLogic.defaults.DEFAULT_RULE` unless overridden —
-  which ``summary.json`` records as ``settings.rule``); ``lesions.csv``; ``summary.json``. The four files are
+  which ``summary.json`` records as ``settings.rule``); ``lesions.csv`` (centroids in RAS mm, the one CSV
+  convention: :data:`LesionSegLogic.metrics.report.CENTROID_COLUMNS`); ``summary.json`` (with the provenance block
+  of :mod:`LesionSegLogic.provenance`: input files and their sha256, model card, threshold, rule, version, UTC
+  time). ``phase`` callbacks hear :data:`RUN_PHASES` as each starts. The four files are
   written into a staging folder and moved into place, ``summary.json`` last, so a folder with ``summary.json`` is
   complete and a failure or cancel leaves none of them.
 """
@@ -44,16 +47,23 @@ from LesionSegLogic.defaults import DEFAULT_RULE, PREDICTION_MAPS, RULE_NAMES, S
 from LesionSegLogic.errors import InputError, OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.inference import CancelToken, Progress, predict_volume
+from LesionSegLogic.metrics.report import CENTROID_COLUMNS, lps_to_ras
+from LesionSegLogic.provenance import card_file_of, input_files, model_record, provenance
 from LesionSegLogic.zoo import ModelCard
 from LesionSegLogic.zoo.card import CONTRAST_IMAGES, IMAGE_ROLES
 
 OUTPUT_FILES = (*PREDICTION_MAPS, "lesions.csv", SUMMARY_FILE)
 #: card input name → the image that supplies it (``difference`` is computed from flair and baseline)
 _SOURCES = {contrast: images[0] for contrast, images in CONTRAST_IMAGES.items() if len(images) == 1}
+#: the columns of ``lesions.csv``; centroids in RAS mm (the one CSV convention, :data:`CENTROID_COLUMNS`)
 LESION_COLUMNS = (
-    "id", "n_voxels", "volume_mm3", "centroid_lps_x", "centroid_lps_y", "centroid_lps_z",
+    "id", "n_voxels", "volume_mm3", *CENTROID_COLUMNS,
     "centroid_i", "centroid_j", "centroid_k", "max_probability", "mean_probability",
 )  # fmt: skip
+#: the phases :meth:`Predictor.run` reports to its ``phase`` callback, in order (``lesionseg predict`` adds
+#: :data:`WRITE_PHASE` when it writes the files)
+RUN_PHASES = ("reading", "preprocessing", "windows", "export")
+WRITE_PHASE = "writing"
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,8 @@ class Preprocessed:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     ignored_inputs: dict[str, str] = field(default_factory=dict)
+    #: role → the file each used image was read from (``None``: given as an in-memory image), for the provenance
+    files: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -178,16 +190,24 @@ class Predictor:
         return cls(model, card, settings, str(resolve_model(spec)))
 
     # step 1 ---------------------------------------------------------------------------------------------
-    def preprocess(self, images: Mapping[str, str | PathLike[str] | Image]) -> Preprocessed:
-        """``images`` maps ``flair`` (required), ``t2``, ``baseline`` to paths or :class:`Image` objects."""
+    def preprocess(self, images: Mapping[str, str | PathLike[str] | Image],
+                   phase: Callable[[str], None] | None = None) -> Preprocessed:
+        """``images`` maps ``flair`` (required), ``t2``, ``baseline`` to paths or :class:`Image` objects;
+        ``phase`` hears ``"reading"`` then ``"preprocessing"``."""
         from LesionSegLogic.preprocessing import foreground_mask
         from LesionSegLogic.resample import align_inputs, resample_to_spacing
 
         start = time.perf_counter()
         needed, ignored, warnings = self.check_inputs(images)
+        if phase is not None:
+            phase(RUN_PHASES[0])
         loaded = {k: v if isinstance(v, Image) else _read(v) for k, v in images.items()
                   if v is not None and k in needed}
+        if phase is not None:
+            phase(RUN_PHASES[1])
         names = {k: _label(v) for k, v in images.items() if v is not None and k in needed}
+        files = {k: None if isinstance(v, Image) else str(v) for k, v in images.items()
+                 if v is not None and k in needed}
         flair = loaded["flair"]
         mismatch = (anatomy_warning(self.card.name, self.card.anatomy, flair, self.settings.anatomy)
                     if self.card.anatomy in ANATOMIES else None)  # an external model's card may not say
@@ -205,7 +225,7 @@ class Predictor:
         channels = np.stack([normalised[_SOURCES.get(c, c)] for c in self.card.inputs]).astype(np.float32)
         foreground = foreground_mask(model_grid.array)
         return Preprocessed(flair, model_grid, channels, foreground, names, time.perf_counter() - start,
-                            warnings, ignored)
+                            warnings, ignored, files)
 
     def check_inputs(
         self, images: Mapping[str, str | PathLike[str] | Image | None]
@@ -305,6 +325,8 @@ class Predictor:
             "grid": {"input_shape_zyx": list(pre.reference.shape), "model_shape_zyx": list(pre.model_grid.shape),
                      "input_spacing_zyx": list(pre.reference.spacing)},
             "lesions": {"count": len(rows), "total_volume_mm3": float(sum(r["volume_mm3"] for r in rows))},
+            "provenance": provenance(input_files(pre.files), models=[self.model_identity()], threshold=threshold,
+                                     rule=self.config["rule"]),
             "timings_s": {"preprocess": pre.seconds, "predict": facts.get("predict_s"),
                           "export": time.perf_counter() - start},
         }  # fmt: skip
@@ -313,20 +335,29 @@ class Predictor:
             result.outputs = write_outputs(result, Path(out_dir), protect=list(pre.inputs.values()))
         return result
 
+    def model_identity(self) -> dict[str, Any]:
+        """The model record of the provenance (:func:`LesionSegLogic.provenance.model_record`)."""
+        return model_record(self.card.name, card_path=card_file_of(self.model_path),
+                            card_format_version=self.card.format_version, weights_sha256=self.card.weights_sha256)
+
     def run(
         self, images: Mapping[str, str | PathLike[str] | Image], out_dir: str | PathLike[str] | None = None, *,
         progress: Callable[[Progress], None] | None = None, cancel: CancelToken | None = None,
-        notify: Callable[[str], None] | None = None,
+        notify: Callable[[str], None] | None = None, phase: Callable[[str], None] | None = None,
     ) -> Prediction:
-        """preprocess → predict → export for one case."""
+        """preprocess → predict → export for one case; ``phase`` hears each of :data:`RUN_PHASES` as it starts."""
         start = time.perf_counter()
-        pre = self.preprocess(images)
+        pre = self.preprocess(images, phase)
         for warning in pre.warnings:
             if notify is not None:
                 notify(f"warning: {warning}")
+        if phase is not None:
+            phase(RUN_PHASES[2])
         probability, facts = self.predict(pre, progress=progress, cancel=cancel, notify=notify)
         if cancel is not None:
             cancel.raise_if_cancelled()
+        if phase is not None:
+            phase(RUN_PHASES[3])
         result = self.export(pre, probability, facts, None)
         result.summary["timings_s"]["total"] = time.perf_counter() - start
         if out_dir is not None:
@@ -373,10 +404,10 @@ def _label(value: str | PathLike[str] | Image) -> str:
 
 
 def _row(image: Image, n: int, zyx: np.ndarray, pmax: float | None, pmean: float | None) -> dict[str, Any]:
-    lps = image.index_to_physical(zyx)[0]
+    ras = lps_to_ras(image.index_to_physical(zyx)[0])
     return {
         "id": 0, "n_voxels": int(n), "volume_mm3": float(n * image.voxel_volume),
-        "centroid_lps_x": float(lps[0]), "centroid_lps_y": float(lps[1]), "centroid_lps_z": float(lps[2]),
+        **dict(zip(CENTROID_COLUMNS, ras, strict=True)),
         "centroid_i": float(zyx[2]), "centroid_j": float(zyx[1]), "centroid_k": float(zyx[0]),
         "max_probability": None if pmax is None else float(pmax),
         "mean_probability": None if pmean is None else float(pmean),
@@ -440,6 +471,7 @@ def is_done(out_dir: str | PathLike[str]) -> bool:
 
 
 __all__ = [
-    "OUTPUT_FILES", "PredictSettings", "Prediction", "Predictor", "Preprocessed", "is_done", "lesion_table",
+    "OUTPUT_FILES", "RUN_PHASES", "WRITE_PHASE", "PredictSettings", "Prediction", "Predictor", "Preprocessed",
+    "is_done", "lesion_table",
     "write_outputs",
 ]  # fmt: skip

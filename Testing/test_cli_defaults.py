@@ -51,7 +51,7 @@ def _summary(threshold: float, rule: str | None, model: str = "strong") -> dict:
 def test_evaluate_reads_the_summary_beside_the_map(tmp_path: Path, capsys) -> None:
     p, ref = _case()
     prob, ref_path = _write(tmp_path, p, ref, _summary(0.75, "any-overlap"))
-    assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--no-surface"]) == 0
+    assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--no-surface", "--json", "-"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)  # stdout is only the JSON
     assert data["threshold"] == 0.75 and data["rule"] == "any-overlap"
@@ -67,14 +67,14 @@ def test_evaluate_user_values_win_and_fallback_says_so(tmp_path: Path, capsys) -
     p, ref = _case()
     prob, ref_path = _write(tmp_path / "rec", p, ref, _summary(0.75, "any-overlap"))
     assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--threshold", "0.3", "--rule", "hussein",
-                 "--no-surface"]) == 0
+                 "--no-surface", "--json", "-"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)
     assert (data["threshold"], data["rule"]) == (0.3, "hussein") and "given" in out.err
     assert data["voxel"] == pytest.approx(_metrics(p, ref, 0.3, "hussein")["voxel"])
 
     bare, bare_ref = _write(tmp_path / "bare", p, ref, None)
-    assert main(["evaluate", "--prob", str(bare), "--ref", str(bare_ref), "--no-surface"]) == 0
+    assert main(["evaluate", "--prob", str(bare), "--ref", str(bare_ref), "--no-surface", "--json", "-"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)
     assert (data["threshold"], data["rule"]) == (FALLBACK_THRESHOLD, DEFAULT_RULE)
@@ -85,7 +85,7 @@ def test_evaluate_a_mask_takes_the_rule_beside_it(tmp_path: Path, capsys) -> Non
     p, ref = _case()
     _, ref_path = _write(tmp_path, p, ref, _summary(0.6, "any-overlap"))
     mask = write_image(Image((p >= 0.6).astype(np.uint8), spacing=SPACING), tmp_path / "mask.nii.gz", dtype=np.uint8)
-    assert main(["evaluate", "--mask", str(mask), "--ref", str(ref_path), "--no-surface"]) == 0
+    assert main(["evaluate", "--mask", str(mask), "--ref", str(ref_path), "--no-surface", "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["threshold"] is None and data["rule"] == "any-overlap"
     assert main(["evaluate", "--mask", str(mask), "--ref", str(ref_path), "--threshold", "0.5"]) == 2
@@ -99,7 +99,8 @@ def test_sweep_rule_from_the_summaries(tmp_path: Path, capsys) -> None:
         prob, ref_path = _write(tmp_path / f"s{i}", p, ref, _summary(0.5 + 0.1 * i, rule, model=f"m{i}"))
         maps.append(str(prob))
         refs.append(str(ref_path))
-    assert main(["sweep", "--prob", *maps, "--ref", *refs, "--step", "0.25", "--objective", "lesion-f1"]) == 0
+    assert main(["sweep", "--prob", *maps, "--ref", *refs, "--step", "0.25", "--objective", "lesion-f1",
+                 "--json", "-"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)
     assert data["rule"] == "any-overlap" and "recorded beside the maps" in out.err
@@ -107,7 +108,7 @@ def test_sweep_rule_from_the_summaries(tmp_path: Path, capsys) -> None:
     assert [r["model"] for r in data["defaults"]["recorded"]] == ["m0", "m1"]
     # the summaries disagree: the default rule, and the line says why
     (tmp_path / "s1" / "summary.json").write_text(json.dumps(_summary(0.6, "hussein")))
-    assert main(["sweep", "--prob", *maps, "--ref", *refs, "--step", "0.25"]) == 0
+    assert main(["sweep", "--prob", *maps, "--ref", *refs, "--step", "0.25", "--json", "-"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["rule"] == DEFAULT_RULE and "disagree" in out.err
 
@@ -133,7 +134,7 @@ def test_predict_then_evaluate_uses_the_models_threshold(tmp_path: Path, capsys)
     Predictor(Identity(), card, PredictSettings(device="cpu")).run({"flair": flair}, tmp_path / "out")
     capsys.readouterr()
     prob = tmp_path / "out" / "probability.nii.gz"
-    assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--no-surface"]) == 0
+    assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--no-surface", "--json", "-"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)
     assert data["threshold"] == 0.7 and data["rule"] == DEFAULT_RULE

@@ -87,14 +87,14 @@ def test_probability_overlays_an_oblique_input(tmp_path: Path, oblique_flair: Pa
     core[12:16, 18:22, 10:14] = True
     assert prob.array[core].min() > 0.9 and prob.array[~blob].mean() < 0.05
     assert np.array_equal(mask.array.astype(bool), prob.array >= 0.5)
-    # one lesion, centroid at the blob's, in voxels and in LPS mm
+    # one lesion, centroid at the blob's, in voxels and in RAS mm (the one CSV convention: LPS with x, y negated)
     rows = list(csv.DictReader((tmp_path / "out" / "lesions.csv").open()))
     assert len(rows) == 1 == len(result.lesions)
     centroid_zyx = np.argwhere(blob).mean(0)
     ijk = np.array([float(rows[0][k]) for k in ("centroid_i", "centroid_j", "centroid_k")])
     np.testing.assert_allclose(ijk, centroid_zyx[::-1], atol=0.6 if target_spacing else 0.05)
-    lps = np.array([float(rows[0][f"centroid_lps_{a}"]) for a in "xyz"])
-    np.testing.assert_allclose(lps, flair.index_to_physical(ijk[::-1])[0], atol=1e-3)
+    ras = np.array([float(rows[0][f"centroid_ras_{a}"]) for a in "xyz"])
+    np.testing.assert_allclose(ras, flair.index_to_physical(ijk[::-1])[0] * [-1, -1, 1], atol=1e-3)
     assert float(rows[0]["volume_mm3"]) == pytest.approx(int(mask.array.sum()) * flair.voxel_volume)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["model"]["name"] == "bright" and summary["device"] == "cpu"

@@ -208,7 +208,8 @@ def test_cli_evaluate_and_sweep(tmp_path, capsys):
     for block in ("voxel", "lesion", "surface"):
         assert data[block] == pytest.approx(engine[block])
     assert data["threshold"] == 0.5 and data["rule"] == "hussein"
-    assert main(["sweep", "--prob", str(prob_path), "--ref", str(ref_path), "--step", "0.1"]) == 0
+    capsys.readouterr()  # evaluate's table (stdout) when the JSON goes to a file
+    assert main(["sweep", "--prob", str(prob_path), "--ref", str(ref_path), "--step", "0.1", "--json", "-"]) == 0
     sweep = json.loads(capsys.readouterr().out)
     assert len(sweep["thresholds"]) == 11 and sweep["best_threshold"] is not None
     other = tmp_path / "other.nii.gz"

@@ -1,7 +1,10 @@
 """Export a review: segmentation ``.seg.nrrd``, mask NIfTI, metrics CSV/JSON, lesions CSV, curve PNG.
 
 Every file is written next to its final name and moved into place (``os.replace``), never over an input of the
-session and never over an existing file unless ``overwrite=True``.
+session and never over an existing file unless ``overwrite=True``. The metrics JSON records the provenance every
+LesionSeg export records (:mod:`LesionSegLogic.provenance`: the review's input files and their sha256, the model,
+threshold, rule, LesionSeg version, UTC time); the lesions CSV gives centroids in RAS mm (the one CSV convention,
+:data:`LesionSegLogic.metrics.report.CENTROID_COLUMNS`); counts are written as integers.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from LesionSegLogic.errors import OutputError
+from LesionSegLogic.errors import LesionSegError, OutputError
 from LesionSegLogic.io import write_image
+from LesionSegLogic.metrics.report import CENTROID_COLUMNS
+from LesionSegLogic.provenance import InputFile, model_record, provenance, recorded_model
 
 from .plot import CURVE_SERIES, Curve
 from .tables import metrics_items
@@ -39,14 +44,48 @@ class ExportedFiles:
     dicom_seg: Path | None = None
 
 
+def _input_nodes(session) -> dict[str, object]:
+    """The review's input nodes by role (those it has)."""
+    nodes = {"flair": session.flair_node, "t2": session.t2_node, "baseline": session.baseline_node,
+             "probability": session.probability_node, "reference": session.reference_source}
+    return {role: node for role, node in nodes.items() if node is not None}
+
+
+def _node_file(node) -> Path | None:
+    """The file a node was read from (its storage node's file name), ``None`` for a node made in memory."""
+    storage = node.GetStorageNode() if hasattr(node, "GetStorageNode") else None
+    return Path(storage.GetFileName()) if storage is not None and storage.GetFileName() else None
+
+
 def _input_paths(session) -> set[Path]:
-    paths = set()
-    for node in (session.flair_node, session.t2_node, session.baseline_node, session.probability_node,
-                 session.reference_source):
-        storage = node.GetStorageNode() if node is not None and hasattr(node, "GetStorageNode") else None
-        if storage is not None and storage.GetFileName():
-            paths.add(Path(storage.GetFileName()).resolve())
-    return paths
+    return {path.resolve() for node in _input_nodes(session).values() if (path := _node_file(node)) is not None}
+
+
+def review_provenance(session) -> dict:
+    """The provenance block of the review at its current threshold: every input node's file and sha256, the model
+    (as recorded in the ``summary.json`` beside the probability file, else the bundled card of that name, else the
+    name alone), threshold and rule."""
+    files = {role: _node_file(node) for role, node in _input_nodes(session).items()}
+    model = recorded_model(files.get("probability"))
+    if model is None and session.model_name:
+        model = _bundled_model(session.model_name)
+    state = session.state
+    rule = state.metrics.get("rule") if state is not None else None
+    return provenance([InputFile(role, path) for role, path in files.items()], models=[model],
+                      threshold=None if state is None else state.threshold, rule=rule or session.parameters.rule)
+
+
+def _bundled_model(name: str) -> dict:
+    """The model record of the zoo card called ``name``, or the name alone when there is none."""
+    try:
+        from LesionSegLogic.zoo.card import CARD_FILE
+        from LesionSegLogic.zoo.registry import load_card, resolve_model
+
+        card = load_card(name)
+        return model_record(card.name, card_path=resolve_model(name) / CARD_FILE,
+                            card_format_version=card.format_version, weights_sha256=card.weights_sha256)
+    except (LesionSegError, OSError, ImportError):
+        return model_record(name)
 
 
 def _check_target(path: Path, protected: set[Path], overwrite: bool) -> None:
@@ -116,23 +155,41 @@ def _json_ready(value):
     return value
 
 
+def _cell(value) -> str:
+    """A CSV cell: integers as integers, floats in full (``repr``), undefined (``None``/NaN) empty."""
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    number = float(value)
+    return "" if math.isnan(number) else repr(number)
+
+
 def metrics_csv(metrics: dict) -> str:
+    """``group, metric, value`` rows; a count the engine gives as an integer (TP, FP, lesion numbers) stays one."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["group", "metric", "value"])
     writer.writerow(["rule", "rule", metrics.get("rule", "")])
     for group, name, value in metrics_items(metrics):
-        writer.writerow([group, name, "" if math.isnan(value) else repr(value)])
+        original = (metrics.get(group) or {}).get(name) if isinstance(metrics.get(group), dict) else None
+        exact = isinstance(original, (int, np.integer)) and not isinstance(original, bool)
+        writer.writerow([group, name, _cell(original if exact else value)])
     return buffer.getvalue()
 
 
+#: the lesions CSV's columns: centroids in RAS mm under the one CSV convention's names
+LESIONS_CSV_COLUMNS = ("id", "kind", "status", "volume_mm3", *CENTROID_COLUMNS, "max_probability")
+
+
 def lesions_csv(rows) -> str:
+    """One row per lesion (:data:`LESIONS_CSV_COLUMNS`); ``centroid_ras`` of the session's rows is RAS already."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability"])
+    writer.writerow(LESIONS_CSV_COLUMNS)
     for row in rows:
-        writer.writerow([row.id, row.kind, row.status, repr(row.volume_mm3), *map(repr, row.centroid_ras),
-                         repr(row.max_probability)])
+        writer.writerow([_cell(row.id), row.kind, row.status, _cell(row.volume_mm3), *map(_cell, row.centroid_ras),
+                         _cell(row.max_probability)])
     return buffer.getvalue()
 
 
@@ -193,7 +250,8 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         _atomic(names["review"], _write_segmentation(session.review.node, session.scene))
     write_image(mask, names["mask"], protect=[str(p) for p in protected])
     document = {"model": session.model_name, "recommended_threshold": session.recommended_threshold,
-                "mode": state.mode, **state.metrics, "lesions": [asdict(r) for r in state.lesions]}
+                "mode": state.mode, **state.metrics, "lesions": [asdict(r) for r in state.lesions],
+                "provenance": review_provenance(session)}
     _atomic(names["metrics_json"], _write_text(json.dumps(_json_ready(document), indent=2)))
     _atomic(names["metrics_csv"], _write_text(metrics_csv(state.metrics)))
     _atomic(names["lesions_csv"], _write_text(lesions_csv(state.lesions)))

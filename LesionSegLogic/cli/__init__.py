@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -58,7 +59,49 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         sub = module.add_parser(subparsers)
         sub.set_defaults(_run=module.run)
+        plain_help(sub)
     return parser
+
+
+#: ``--json JSON_TO_STDOUT`` prints the JSON on stdout instead of writing a file (``evaluate``, ``sweep``)
+JSON_TO_STDOUT = "-"
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]+?)(?:\s*<[^>]*>)?`")
+_TILDE_TARGET = re.compile(r"^(?:[\w]+\.)+(\w+)$")
+_STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*", re.S)
+_EMPHASIS = re.compile(r"(?<![\w*/])\*(\S(?:[^*]*?\S)?)\*(?![\w*])")
+_INTERPRETED = re.compile(r"`([^`\n]+)`")
+
+
+def plain_text(text: str | None) -> str | None:
+    """A docstring's reStructuredText as plain text for ``--help``: ````code```` and :role:`targets` lose their
+    markup (``:func:`~a.b.c``` → ``c``), ``**strong**`` and ``*emphasis*`` their stars, ```quoted``` text is
+    ``'quoted'``, a trailing ``::`` becomes ``:``; literal text (file patterns such as ``sub-*/anat``) is kept as
+    written."""
+    if text is None:
+        return None
+    pieces = _LITERAL.split(text)  # even: prose, odd: literal text
+    for i in range(0, len(pieces), 2):
+        prose = _ROLE.sub(_role_text, pieces[i])
+        prose = _INTERPRETED.sub(r"'\1'", _EMPHASIS.sub(r"\1", _STRONG.sub(r"\1", prose)))
+        pieces[i] = re.sub(r"(?<=\S)::(?=\s*$|\n)", ":", prose, flags=re.M)
+    return "".join(pieces)
+
+
+def _role_text(match: re.Match[str]) -> str:
+    target = match.group(1).strip()
+    short = _TILDE_TARGET.match(target) if match.group(0).split("`", 1)[1].startswith("~") else None
+    return short.group(1) if short else target
+
+
+def plain_help(parser: argparse.ArgumentParser) -> None:
+    """:func:`plain_text` over a parser's description, epilog and every argument's help (every subcommand's
+    ``--help`` reads as plain text, whatever its module's docstring uses)."""
+    parser.description = plain_text(parser.description)
+    parser.epilog = plain_text(parser.epilog)
+    for action in parser._actions:
+        if isinstance(action.help, str) and action.help != argparse.SUPPRESS:
+            action.help = plain_text(action.help)
 
 
 ALLOW_EXTERNAL_DATA_HELP = (

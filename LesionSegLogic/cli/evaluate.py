@@ -1,16 +1,20 @@
-"""``lesionseg evaluate``: voxel, lesion and surface metrics of a prediction against a reference (JSON).
+"""``lesionseg evaluate``: voxel, lesion and surface metrics of a prediction against a reference.
+
+Prints a short table (voxel and lesion TP/FP/FN, sensitivity, precision, F1; surface distances); ``--json OUT``
+writes the whole result as JSON to OUT (``--json -``: to stdout instead of the table), with its provenance (input
+files and their sha256, the model recorded beside the map, threshold, rule, LesionSeg version, UTC time).
 
 Threshold and rule follow the one set of defaults (:mod:`LesionSegLogic.defaults`): ``--threshold``/``--rule``
 when given; else what the ``summary.json`` beside the map recorded (``lesionseg predict`` writes the model's
 recommended threshold and the rule there); else 0.5 and the default rule. One line on stderr says what was used
-and where it came from (stdout stays the JSON); the JSON carries it too (``"defaults"``).
+and where it came from; the JSON carries it too (``"defaults"``).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from LesionSegLogic.cli import add_allow_external_data
+from LesionSegLogic.cli import JSON_TO_STDOUT, add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, RULE_NAMES
 
 HELP = "metrics of a probability map (at a threshold) or a mask against a reference mask"
@@ -41,17 +45,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--rule", choices=RULE_NAMES,
                         help=f"lesion matching rule (default: recorded beside the map, else {DEFAULT_RULE})")
     parser.add_argument("--no-surface", action="store_true", help="skip the surface distances")
-    parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
+    parser.add_argument("--json", metavar="OUT", help="also write the whole result as JSON to OUT; `--json -` "
+                        "prints the JSON on stdout instead of the table")
     parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    from LesionSegLogic.errors import InputError
+
+    if getattr(args, "bids", None):
+        from LesionSegLogic.cli.evaluate_bids import run_bids
+
+        if args.json == JSON_TO_STDOUT:
+            raise InputError("--json - (the JSON on stdout) goes with --prob/--mask; with --bids give a file")
+        return run_bids(args, lambda one: evaluate_one(one, table=False))
+    return evaluate_one(args)
+
+
+def evaluate_one(args: argparse.Namespace, table: bool = True) -> int:
+    """One prediction against one reference; the table on stdout unless ``table`` is false or ``--json -``."""
     import sys
 
     import numpy as np
 
+    from LesionSegLogic.cli.text_tables import evaluate_table
     from LesionSegLogic.defaults import defaults_for_map
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io import read_image
@@ -61,14 +80,11 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.metrics.evaluate import evaluate
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
     from LesionSegLogic.metrics.voxel import average_precision
+    from LesionSegLogic.provenance import InputFile, provenance, recorded_model
 
-    if getattr(args, "bids", None):
-        from LesionSegLogic.cli.evaluate_bids import run_bids
-
-        return run_bids(args, run)
     if not (args.prob or args.mask) or not args.ref:
         raise InputError("give --prob or --mask, and --ref (or --bids ROOT)")
-    if args.json:  # the write policy (docs/io.md), before any work
+    if args.json and args.json != JSON_TO_STDOUT:  # the write policy (docs/io.md), before any work
         claim_outputs([args.json], inputs=[args.prob or args.mask, args.ref], force=args.force)
     if args.threshold is not None and args.mask is not None:
         raise InputError("--threshold goes with --prob (a mask is already binary)")
@@ -95,8 +111,16 @@ def run(args: argparse.Namespace) -> int:
         result["apr"] = average_precision(source.array, reference.array > 0)
     result["inputs"] = {"prediction": str(args.prob or args.mask), "reference": str(args.ref)}
     result["defaults"] = chosen.to_json()
+    prediction_path = args.prob or args.mask
+    result["provenance"] = provenance(
+        [InputFile("probability" if args.prob else "mask", prediction_path), InputFile("reference", args.ref)],
+        models=[recorded_model(prediction_path)], threshold=chosen.threshold, rule=chosen.rule,
+    )  # fmt: skip
+    if args.json == JSON_TO_STDOUT:
+        emit_json(result, None)
+        return 0
     if args.json:
         write_json(args.json, result)
-    else:
-        emit_json(result, None)
+    if table:
+        sys.stdout.write(evaluate_table(result))
     return 0

@@ -205,32 +205,30 @@ def read_external_data(images: dict, needed: frozenset[str], allow: bool) -> dic
 def _run_one(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from LesionSegLogic.cli.progress import PredictProgress
     from LesionSegLogic.io.write_policy import claim_outputs, terminate_as_exit
-    from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, write_outputs
+    from LesionSegLogic.predictor import OUTPUT_FILES, RUN_PHASES, WRITE_PHASE, Predictor, write_outputs
 
     # the write policy (docs/io.md): earlier results are replaced only with --force, an input never
     claim_outputs([Path(args.out) / name for name in (*OUTPUT_FILES, *dicom_output_names(args))],
                   inputs=[args.flair, args.t2, args.baseline], force=args.force)
     predictor = Predictor.load(args.model, _settings(args))
-    bar = tqdm(total=0, unit="win", desc="predict", disable=args.no_progress, file=sys.stderr)
-
-    def progress(p) -> None:
-        bar.total = p.total
-        bar.n = p.done
-        bar.refresh()
-
-    images, dicom = read_dicom_inputs(args)
-    images = read_external_data(images, predictor.card.images_needed(), args.allow_external_data)
+    shown = PredictProgress((*RUN_PHASES, WRITE_PHASE), enabled=not args.no_progress)
     try:
+        shown.phase(RUN_PHASES[0])  # DICOM folders and --allow-external-data images are read here, the rest in run
+        images, dicom = read_dicom_inputs(args)
+        images = read_external_data(images, predictor.card.images_needed(), args.allow_external_data)
         result = predictor.run(
-            images, None, progress=progress,
+            images, None, progress=shown.windows, phase=shown.phase,
             notify=lambda m: tqdm.write(f"lesionseg predict: {m}", file=sys.stderr),
         )  # fmt: skip
+        record_input_files(result.summary, args)
+        shown.phase(WRITE_PHASE)
+        with terminate_as_exit():  # SIGTERM during the final write: the staging clean-up runs
+            write_dicom_outputs(args, result, dicom)
+            result.outputs = write_outputs(result, Path(args.out), protect=list(result.summary["inputs"].values()))
     finally:
-        bar.close()
-    with terminate_as_exit():  # SIGTERM during the final write: the staging clean-up runs
-        write_dicom_outputs(args, result, dicom)
-        result.outputs = write_outputs(result, Path(args.out), protect=list(result.summary["inputs"].values()))
+        shown.close()
     s = result.summary
     print(
         f"{args.out}: {s['lesions']['count']} lesion(s), {s['lesions']['total_volume_mm3']:.1f} mm³ at "
@@ -238,6 +236,16 @@ def _run_one(args: argparse.Namespace) -> int:
         f"{s['timings_s']['total']:.1f} s)"
     )
     return 0
+
+
+def record_input_files(summary: dict, args: argparse.Namespace) -> None:
+    """The provenance's inputs as the files named on the command line: images read here (a DICOM series folder, an
+    image allowed external data) reach the predictor in memory, but came from these files or folders."""
+    from LesionSegLogic.provenance import input_files
+
+    given = {"flair": args.flair, "t2": args.t2, "baseline": args.baseline}
+    used = {role: given[role] for role in summary["inputs"] if given.get(role) is not None}
+    summary["provenance"]["inputs"] = [item.record() for item in input_files(used)]
 
 
 def _run_cases(args: argparse.Namespace) -> int:

@@ -1,5 +1,10 @@
 """``lesionseg sweep``: per-subject threshold curves, the median curve and the best threshold (seed 000).
 
+Prints the best threshold first, then the best thresholds by the median objective with their median voxel and
+lesion scores, then each subject's own best; ``--json OUT`` writes every curve as JSON to OUT (``--json -``: to
+stdout instead of the table), with its provenance (input files and their sha256, the models recorded beside the
+maps, rule, LesionSeg version, UTC time).
+
 The rule follows the one set of defaults (:mod:`LesionSegLogic.defaults`): ``--rule`` when given; else the rule
 the ``summary.json`` files beside the maps recorded, when they all agree; else the default rule. One line on
 stderr says which rule was used, where it came from, and the models and thresholds the summaries recorded (the
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from LesionSegLogic.cli import add_allow_external_data
+from LesionSegLogic.cli import JSON_TO_STDOUT, add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
@@ -41,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--objective", default="voxel-f1", choices=("voxel-f1", "lesion-f1"))
     parser.add_argument("--rule", choices=RULE_NAMES,
                         help=f"lesion matching rule (default: recorded beside the maps, else {DEFAULT_RULE})")
-    parser.add_argument("--json", metavar="OUT", help="write the JSON here instead of printing it")
+    parser.add_argument("--json", metavar="OUT", help="also write every curve as JSON to OUT; `--json -` prints "
+                        "the JSON on stdout instead of the table")
     parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
     return parser
@@ -114,17 +120,19 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from LesionSegLogic.cli.text_tables import sweep_table
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io import read_image
     from LesionSegLogic.io.write import write_json
     from LesionSegLogic.io.write_policy import claim_outputs
     from LesionSegLogic.memory import check_images_fit
     from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
+    from LesionSegLogic.provenance import InputFile, provenance, recorded_model
     from LesionSegLogic.threshold.engine import ThresholdEngine
     from LesionSegLogic.threshold.sweep import sweep_cohort, threshold_grid
 
     bids_cohort(args)
-    if args.json:  # the write policy (docs/io.md), before any work
+    if args.json and args.json != JSON_TO_STDOUT:  # the write policy (docs/io.md), before any work
         claim_outputs([args.json], inputs=[*args.prob, *args.ref], force=args.force)
     if len(args.prob) != len(args.ref):
         raise InputError(f"{len(args.prob)} probability maps but {len(args.ref)} reference masks")
@@ -148,10 +156,15 @@ def run(args: argparse.Namespace) -> int:
 
     result = sweep_cohort(engines(), grid, args.objective, names=list(args.prob))
     data = {"rule": rule, **result.to_json(), "defaults": {"rule_source": rule_source, "recorded": recorded}}
+    data["provenance"] = provenance(
+        [InputFile(role, path) for pair in zip(args.prob, args.ref, strict=True)
+         for role, path in zip(("probability", "reference"), pair, strict=True)],
+        models=[recorded_model(p) for p in args.prob], threshold=None, rule=rule,
+    )  # fmt: skip
+    if args.json == JSON_TO_STDOUT:
+        emit_json(data, None)
+        return 0
     if args.json:
         write_json(args.json, data)
-    else:
-        emit_json(data, None)
-    if args.json:
-        print(f"best threshold {result.best_threshold} (median {args.objective} {result.best_value})", file=sys.stderr)
+    sys.stdout.write(sweep_table(data))
     return 0
