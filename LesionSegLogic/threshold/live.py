@@ -265,7 +265,7 @@ class LiveView:
             else:
                 self._overlay[moved] = np.where(inside, OVERLAY_FN, 0).astype(np.uint8)
             return np.sort(moved), False, metrics, rows
-        return np.union1d(moved, self._update_lesion_overlay(state, k0, k1)), False, metrics, rows
+        return _sorted_union(moved, self._update_lesion_overlay(state, k0, k1)), False, metrics, rows
 
     def _update_lesion_overlay(self, state: ThresholdState, k0: int, k1: int) -> np.ndarray:
         """Rewrite the lesion-mode overlay where its value changed; returns those flat indices."""
@@ -328,6 +328,17 @@ class LiveView:
             if state.detected is not None:
                 self._fn = ~state.detected
         self._synced = True
+
+
+def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of ``a`` and ``b`` by one sort. Not ``np.union1d``: its ``np.unique`` takes a hash
+    path on integers in numpy ≥ 2.3 that measured 3 s for 1 M flat indices (and 30 s for the 4 M that a move at
+    t ≈ 0.2 changes on the demo map), where a sort takes 0.25 s."""
+    out = np.concatenate([a, b]).astype(np.int64, copy=False)
+    out.sort()
+    if out.size > 1:
+        out = out[np.concatenate([[True], out[1:] != out[:-1]])]
+    return out
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
