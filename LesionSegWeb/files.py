@@ -7,13 +7,13 @@ files of the machine it runs on: paths are resolved (symbolic links followed) be
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
+from LesionSegLogic.errors import FileMissingError, GeometryError, InputError, LesionSegError
+from LesionSegLogic.jsonfile import read_json
 
 #: File name stems of a case folder (the layout ``lesionseg phantom`` writes), in lookup order.
 CASE_STEMS: dict[str, tuple[str, ...]] = {
@@ -53,9 +53,7 @@ class PathGate:
 
     def file(self, raw: str | Path, what: str = "file") -> Path:
         """The resolved path of an existing file the app may read; raises a clear ``InputError`` otherwise."""
-        text = str(raw).strip()
-        if not text:
-            raise InputError(f"no {what} given")
+        text = _path_text(raw, what)
         path = Path(text).expanduser().resolve()
         if not self.allows(path):
             allowed = ", ".join(str(r) for r in self.roots) or "none"
@@ -88,15 +86,24 @@ class PathGate:
                     f"{what}'s data file {data} is outside the folders this app may read", path)
 
     def folder(self, raw: str | Path, what: str = "case folder") -> Path:
-        text = str(raw).strip()
-        if not text:
-            raise InputError(f"no {what} given")
+        text = _path_text(raw, what)
         path = Path(text).expanduser().resolve()
         if not self.allows(path):
             raise OutsideAllowedError(f"{what} is outside the folders this app may read", text)
         if not path.is_dir():
             raise FileMissingError(f"{what} is not a folder", text)
         return path
+
+
+def _path_text(raw: str | Path, what: str) -> str:
+    """The typed path, stripped; a clear ``InputError`` when it is empty or holds a NUL (which the operating
+    system cannot take: ``ValueError: embedded null byte`` otherwise)."""
+    text = str(raw).strip()
+    if not text:
+        raise InputError(f"no {what} given")
+    if "\0" in text:
+        raise InputError(f"the {what} path contains a NUL character; type it again")
+    return text
 
 
 @dataclass(frozen=True)
@@ -156,9 +163,9 @@ def prediction_info(probability: Path) -> PredictionInfo:
     """Read ``summary.json`` next to ``probability`` (``lesionseg predict``/``demo`` write one); an empty
     :class:`PredictionInfo` when there is none, or when it is unreadable or does not describe a usable model."""
     try:
-        summary = json.loads((Path(probability).parent / "summary.json").read_text(encoding="utf-8"))
+        summary = read_json(Path(probability).parent / "summary.json", "summary.json")
         model, settings = summary.get("model") or {}, summary.get("settings") or {}
-    except (OSError, ValueError, AttributeError):
+    except (OSError, LesionSegError, AttributeError):
         return PredictionInfo()
     name = model.get("name") if isinstance(model, dict) else None
     threshold = settings.get("threshold") if isinstance(settings, dict) else None

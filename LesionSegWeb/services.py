@@ -112,6 +112,10 @@ class DemoLibrary:
         return present + [n for n in (f"phantom-{s:03d}" for s in self.seeds) if n not in present]
 
     def load(self, name: str) -> DemoCase:
+        """The demo called ``name``, which must be one of :meth:`names` (never a path: ``/tmp/x`` or ``../x``
+        would otherwise be joined onto the folder)."""
+        if name not in self.names():
+            raise LesionSegError(f"no demo case called {name!r} (have: {', '.join(self.names()) or 'none'})")
         folder = self.folder / name
         if folder.is_dir():
             return read_demo(folder)

@@ -30,17 +30,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from LesionSegLib.inputs import checked_inputs, reference_mask
 from LesionSegLib.nodes import image_from_volume_node
 from LesionSegLib.parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice
 from LesionSegLib.runner import CancelToken, InferenceRequest, InferenceResult
 from LesionSegLib.session import ReviewSession, ReviewState
 from LesionSegLib.slider import ThresholdSlider
 
-from LesionSegLogic.errors import Cancelled, LesionSegError
+from LesionSegLogic.errors import Cancelled, GeometryError, LesionSegError
 
+from .client_values import CheckedState
 from .curve import curve_paths
 from .editing import EDIT_TOOLS, AcceptedEditor
-from .files import CaseFiles, PathGate, check_openable, find_case, prediction_info
+from .files import CaseFiles, PathGate, check_openable, prediction_info
 from .format import lesion_items, metric_items, summary_line
 from .latest import LatestValue
 from .services import DemoCase, Services
@@ -112,12 +114,12 @@ class ReviewBinding:
         state.export_dir = str(self.export_dir)
         state.rule, state.mode = session.parameters.rule, session.parameters.mode
         self.refresh_demos()
-        state.change("threshold")(self._on_threshold)
-        state.change("rule")(self._on_rule)
-        state.change("mode")(self._on_mode)
-        state.change("opacity")(self._on_opacity)
-        state.change("accepted_visible", "accepted_opacity")(self._on_accepted_display)
-        state.change("edit_tool")(self._on_edit_tool)
+        #: every client-set value is checked (one validator, .client_values) before its handler sees it
+        self.checked = CheckedState(state, {
+            "threshold": self._on_threshold, "rule": self._on_rule, "mode": self._on_mode,
+            "opacity": self._on_opacity, "accepted_visible": self._on_accepted_display,
+            "accepted_opacity": self._on_accepted_display, "edit_tool": self._on_edit_tool,
+        }, refused=lambda text: self._say(text, "error"))
         if editor is not None:
             editor.on_change(self._on_edited)
         session.updated.connect(self._on_updated)
@@ -231,15 +233,23 @@ class ReviewBinding:
         return self.show_demo(case, with_stand_in)
 
     def show_demo(self, case: DemoCase, with_stand_in: bool = True) -> bool:
+        """Show a demo case. Everything is checked (inputs, reference, the map and its grid) before the session is
+        touched: a demo that cannot be shown leaves the open review as it was, working (issue 18 item 9)."""
         def show() -> str:
-            self.session.set_inputs(case.flair, t2=case.t2)
+            flair, t2, _ = checked_inputs(case.flair, case.t2, None)
+            reference = reference_mask(None, case.reference, None, flair)
+            probability, made_by = None, ""
+            if case.probability is not None and with_stand_in:
+                probability, made_by = case.probability, f"{case.name} probability"
+            elif with_stand_in:
+                probability, made_by = self.services.stand_in(reference, flair), "stand-in (no model)"
+            if probability is not None and not probability.same_grid(flair):
+                raise GeometryError(f"the demo {case.name}'s probability map is not on its FLAIR grid")
+            self.session.set_inputs(flair, t2=t2)
             self.session.set_reference(case.reference)
             self._after_inputs(case.name)
-            if case.probability is not None and with_stand_in:
-                self._use_probability(case.probability, 0.5, f"{case.name} probability")
-            elif with_stand_in:
-                self._use_probability(self.services.stand_in(self.session.reference, self.session.flair), 0.5,
-                                      "stand-in (no model)")
+            if probability is not None:
+                self._use_probability(probability, 0.5, made_by)
             return f"Loaded the demo {case.name}."
         ok = self._guard(show)
         self.flush()
@@ -247,10 +257,10 @@ class ReviewBinding:
 
     def open_case(self, folder: str | None = None) -> bool:
         def load() -> str:
-            path = self.gate.folder(folder if folder is not None else self.state.path_case)
-            case = find_case(path)
+            raw = folder if folder is not None else self.state.path_case
+            case = self.gate.case(raw)  # every file of the folder checked (links out, detached data)
             check_openable(case)
-            return self._open(case.flair, case.t2, case.reference, case.probability, path.name)
+            return self._open(case.flair, case.t2, case.reference, case.probability, self.gate.folder(raw).name)
         return self._guard(load)
 
     def open_files(self) -> bool:
