@@ -56,10 +56,12 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 def default_batch_size(device: torch.device, patch: tuple[int, int, int]) -> int:
-    """Windows per forward pass: about 2²⁰ voxels per batch on an accelerator (≥ 1, ≤ 8), 2 on the CPU."""
-    if device.type == "cpu":
-        return 2
+    """Windows per forward pass: about 2²⁰ voxels per batch on an accelerator (≥ 1, ≤ 8), about 2¹⁹ on the CPU
+    (≥ 1, ≤ 4: four 48³ windows; the CPU convolutions run a batch of 4 faster per window than 1 or 2, measured in
+    ``benchmarks/bench_inference.py``)."""
     voxels = patch[0] * patch[1] * patch[2]
+    if device.type == "cpu":
+        return int(max(1, min(4, (1 << 19) // max(1, voxels))))
     return int(max(1, min(8, (1 << 20) // max(1, voxels))))
 
 

@@ -7,9 +7,12 @@
 2. **Windows** (:mod:`.windows`): regular steps, last window on the edge; volumes smaller than a patch are
    padded with each channel's minimum (the background value of a normalised image).
 3. **Forward** in batches under ``torch.inference_mode`` (autocast bf16/fp16 on CUDA, fp16 on MPS), the
-   sigmoid taken per window and TTA predictions averaged (:mod:`.tta`).
-4. **Fusion** (:mod:`.fusion`): ``Σ W·p / Σ W`` over the windows run, accumulated in float32 over the
-   bounding box only (on the GPU when it fits) — two float32 maps of the box, never float64.
+   sigmoid taken per window and TTA predictions averaged (:mod:`.tta`). The windows are copied straight from
+   the region into one reused batch buffer — channels-last 3-D on the CPU, the layout its oneDNN convolutions
+   prefer — and with ``fold_norms`` (default) each conv → batch-norm pair runs as one conv (:mod:`.fold`).
+4. **Fusion** (:mod:`.fusion`): ``Σ W·p / Σ W`` over the windows run, accumulated in place in float32
+   (``acc += p·W`` by ``addcmul_``) over the bounding box only (on the GPU when it fits) — two float32 maps of
+   the box, never float64.
 
 Out of memory → smaller batches, then the CPU (:mod:`.device`). ``cancel`` is checked between batches and
 raises :class:`~LesionSegLogic.errors.Cancelled`; ``progress`` gets a :class:`~.progress.Progress` after every
@@ -33,6 +36,7 @@ from LesionSegLogic.inference.device import (
     is_out_of_memory,
     resolve_device,
 )
+from LesionSegLogic.inference.fold import fold_batchnorm
 from LesionSegLogic.inference.fusion import FUSIONS, fusion_weights
 from LesionSegLogic.inference.progress import CancelToken, Progress
 from LesionSegLogic.inference.tta import TTAS, predict_with_tta
@@ -123,6 +127,14 @@ def _forward_batch(model: nn.Module, batch: torch.Tensor, device: torch.device, 
         return predict_with_tta(forward, x, tta)
 
 
+def _batch_buffer(size: int, channels: int, patch: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """The reused CPU buffer the windows are gathered into: channels-last 3-D when the model runs on the CPU."""
+    buffer = torch.empty((size, channels, *patch), dtype=torch.float32)
+    if device.type == "cpu":
+        buffer = buffer.contiguous(memory_format=torch.channels_last_3d)
+    return buffer
+
+
 def _accumulator_device(device: torch.device, voxels: int) -> torch.device:
     """Accumulate on the GPU when two float32 maps of the box take under a quarter of its free memory."""
     if device.type == "cuda":
@@ -148,11 +160,14 @@ def predict_volume(
     foreground: np.ndarray | None = None,
     notify: Callable[[str], None] | None = None,
     bspline_degree: int = 2,
+    fold_norms: bool = True,
 ) -> np.ndarray:
     """Float32 probability map ``(z, y, x)`` of a normalised ``(C, z, y, x)`` image (see the module doc).
 
     ``skip_background`` may itself be a boolean foreground mask ``(z, y, x)``; ``foreground`` is the same
     mask given separately (used only when skipping). ``notify`` receives device-fallback messages.
+    ``fold_norms`` runs a copy of the model with its conv → batch-norm pairs folded (:mod:`.fold`; equal up to
+    float rounding); False runs the model exactly as given.
     """
     array = _as_image(image)
     patch = tuple(int(p) for p in patch_size)
@@ -193,6 +208,7 @@ def predict_volume(
     pads = padding_for(region.shape[1:], patch)
     if any(a or b for a, b in pads):
         region = _pad(region, pads, [float(c.min()) for c in array])
+    region_t = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))
     region_mask = None
     if mask is not None:
         region_mask = np.pad(mask[box], pads, constant_values=False)
@@ -208,6 +224,8 @@ def predict_volume(
     was_training = model.training
     model.eval()
     model.to(state.device)
+    runner = fold_batchnorm(model) if fold_norms else model
+    buffer = _batch_buffer(state.batch_size, region_t.shape[0], patch, state.device)
     start = time.perf_counter()
     done = 0
     if progress is not None:
@@ -219,19 +237,22 @@ def predict_volume(
                     cancel.raise_if_cancelled()
                 chunk = windows[done : done + state.batch_size]
                 slices = [grid.slices(w) for w in chunk]
-                batch = torch.from_numpy(
-                    np.stack([region[(slice(None), *s)] for s in slices]).astype(np.float32, copy=False)
-                )
+                batch = buffer[: len(chunk)]
+                for b, s in enumerate(slices):
+                    batch[b].copy_(region_t[(slice(None), *s)])
                 try:
-                    probs = _forward_batch(model, batch, state.device, tta)
+                    probs = _forward_batch(runner, batch, state.device, tta)
                 except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                     if not is_out_of_memory(error):
                         raise
-                    state.step_down(model, error)
+                    state.step_down(runner, error)
+                    if runner is not model:
+                        model.to(state.device)
+                    buffer = _batch_buffer(state.batch_size, region_t.shape[0], patch, state.device)
                     continue
                 probs = probs.to(acc_dev)
                 for b, s in enumerate(slices):
-                    acc[s].add_(probs[b, 0] * weight)
+                    acc[s].addcmul_(probs[b, 0], weight)
                     wsum[s].add_(weight)
                 done += len(chunk)
                 if progress is not None:
