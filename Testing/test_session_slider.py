@@ -246,3 +246,36 @@ def test_a_drag_then_settle_gives_what_a_direct_set_threshold_gives(path: tuple[
     assert np.array_equal(dragged.review.labels, direct.review.labels)
     assert np.array_equal(dragged.prediction.labels, direct.prediction.labels)
     assert dragged.state.lesions == direct.state.lesions and dragged.state.metrics == direct.state.metrics
+
+
+@pytest.mark.slicer
+def test_the_session_and_the_desktop_status_say_what_the_engine_bounded() -> None:
+    """A map whose candidates exceed the engine's cap gets a raised floor; the session passes the engine's note on
+    and the presenter's status shows it (with the measured cost once a threshold below the floor was shown)."""
+    pytest.importorskip("slicer")
+    from LesionSegLib.headless import make_scene  # noqa: PLC0415
+    from LesionSegLib.presenter import PanelPresenter  # noqa: PLC0415
+    from LesionSegLib.session import ReviewSession  # noqa: PLC0415
+    from LesionSegLib.widget_tests import FakeCard  # noqa: PLC0415
+    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+
+    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
+
+    flair, reference, probability = make_case()
+    capped = lambda p, spacing, reference=None, rule="hussein": ThresholdEngine(  # noqa: E731
+        p, spacing, reference=reference, rule=rule, max_candidates=probability.size // 4)
+    bounded = ReviewSession(make_scene().scene, engine_factory=capped)
+    bounded.set_inputs(flair)
+    bounded.set_reference(flair.with_array(reference.astype(np.uint8)))
+    bounded.load_probability(flair.with_array(probability), recommended_threshold=0.5)
+    floor = bounded.engine.floor
+    assert floor > 0.01 and f"below {floor:.2f}" in bounded.bound_note
+    below = bounded.set_threshold(floor / 2)  # below the floor: exact (a whole-volume pass), timed
+    assert "the last one took" in bounded.bound_note
+    exact = ThresholdEngine(flair.with_array(probability), reference=reference, rule=bounded.parameters.rule)
+    assert below.metrics == exact.at(floor / 2).metrics
+    presenter = PanelPresenter([FakeCard("dice")], lambda parameters: bounded, lambda: True, lambda s, f: [], print)
+    presenter._show(bounded, 0.5)
+    assert presenter.view().bound_note == bounded.bound_note and bounded.bound_note in presenter.view().status
+    plain, _ = start_session(make_scene(), (flair, reference, probability))
+    assert plain.bound_note is None

@@ -97,6 +97,7 @@ class PanelView:
     rescore_reference_enabled: bool
     export_enabled: bool
     model_info: str
+    bound_note: str = ""  #: what the threshold engine bounded (``ReviewSession.bound_note``), also in ``status``
 
 
 STATUS = {
@@ -193,6 +194,9 @@ class PanelPresenter:
         else:
             status = STATUS[state]
         has_recommended = reviewing and self.recommended is not None
+        bound_note = (getattr(self.session, "bound_note", None) or "") if reviewing else ""
+        if bound_note and not running:  # the cap and what a threshold below the floor costs: said, not hidden
+            status = f"{status} Note: {bound_note}."
         return PanelView(
             state=state,
             status=status,
@@ -211,6 +215,7 @@ class PanelPresenter:
             rescore_reference_enabled=accepted,
             export_enabled=reviewing,
             model_info=model_info(self.cards.get(self.model)),
+            bound_note=bound_note,
         )
 
     def _publish(self, message: str = "") -> None:

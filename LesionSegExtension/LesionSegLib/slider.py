@@ -74,4 +74,5 @@ class ThresholdSlider:
     def _show(self, value: float) -> Any:
         if self.session.engine is None:
             return None
-        return self.session.preview_threshold(float(value))
+        preview = getattr(self.session, "preview_threshold", None)  # a target without it (a fake) is simply moved
+        return (preview or self.session.set_threshold)(float(value))
