@@ -238,3 +238,27 @@ def test_prefix_components_by_pointer_jumping_equal_the_forest_components():
             n_got, got = _prefix_components(parent, k)
             assert n_got == n_expected and got.shape == (k,)
             assert len(set(zip(expected.tolist(), got.tolist(), strict=True))) == n_expected  # the same partition
+
+
+def test_prepare_does_the_pass_below_the_floor_ahead_and_at_hands_it_out_once():
+    """``prepare`` (what a face runs in a worker thread) gives exactly the oracle's result, only below the floor,
+    for the mode asked, and ``at`` uses it once (a second ``at`` computes again: independent volumes)."""
+    p, ref = two_lesion_case()
+    p = p + np.float32(0.001)
+    engine = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, "anima", floor=0.2)
+    assert not engine.prepare(0.5) and not engine.is_prepared(0.5)  # above the floor: the forest serves it
+    assert not engine.needs_full_pass(0.0005) and engine.needs_full_pass(0.05)  # below min(p): the whole grid
+    assert engine.prepare(0.05, mode="voxel") and engine.is_prepared(0.05, "voxel")
+    assert not engine.is_prepared(0.05, "lesion") and not engine.is_prepared(0.06, "voxel")
+    first = engine.at(0.05, mode="voxel")
+    assert not engine.is_prepared(0.05, "voxel")  # handed out
+    assert_same(first, naive_at(engine.inputs, 0.05, mode="voxel"))
+    second = engine.at(0.05, mode="voxel")
+    assert_same(second, first) and second.mask is not first.mask
+    live = engine.live("lesion")  # the slider's path takes the prepared result too
+    engine.prepare(0.1)
+    update, oracle = live.set(0.1), naive_at(engine.inputs, 0.1)
+    assert not engine.is_prepared(0.1) and update.full and update.metrics == oracle.metrics
+    assert np.array_equal(live.overlay, oracle.overlay) and np.array_equal(live.mask, oracle.mask)
+    with pytest.raises(InputError):
+        engine.prepare(0.1, mode="outline")

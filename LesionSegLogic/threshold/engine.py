@@ -23,7 +23,9 @@ capped — by default by the memory the machine has available (:func:`auto_max_c
 :data:`DEFAULT_MAX_CANDIDATES`, at most :data:`MAX_AUTO_CANDIDATES`). A map that is mostly noise (uniform noise:
 half its voxels ≥ 0.5) then gets a raised floor, and a threshold below it costs a whole-volume pass.
 :attr:`ThresholdEngine.bound_note` says so in words (the floor, the candidates it would take, and the measured
-time of the last pass below it) for the faces to show; nothing is silently approximated.
+time of the last pass below it) for the faces to show; nothing is silently approximated. Such a pass can take
+seconds: a face that must keep answering runs :meth:`ThresholdEngine.prepare` in a worker thread first (it only
+reads the engine's arrays), and the ``at`` that follows hands the prepared result out.
 """
 
 from __future__ import annotations
@@ -165,6 +167,7 @@ class ThresholdEngine:
             int(np.count_nonzero(p >= DEFAULT_FLOOR)) if floor is None and self.floor > DEFAULT_FLOOR else None
         )
         self.last_full_pass_s: float | None = None  # measured time of the last threshold below the floor
+        self._prepared: tuple[float, str, ThresholdResult] | None = None  # a full pass done ahead (prepare)
         self._forest: MergeForest = build_forest(p, self.floor, self.rule.structure())
         self._neg_probability = -self._forest.probability  # prefix_length: one negation here, not one per call
         self._parent = _rooted_parents(self._forest)
@@ -340,8 +343,36 @@ class ThresholdEngine:
                 f"({self._would_be_candidates:,} ≥ {DEFAULT_FLOOR}): thresholds there are computed exactly over "
                 f"all {int(np.prod(self.shape)):,} voxels ({cost}); above it the fast path serves them")
 
+    def needs_full_pass(self, threshold: float) -> bool:
+        """Whether ``threshold`` lies below the floor (and above ``min(p)``): :meth:`at` is then a whole-volume pass
+        (:attr:`bound_note`), the one case where a threshold can cost seconds."""
+        return self.p_min < float(threshold) < self.floor
+
+    def prepare(self, threshold: float, mode: str = "lesion") -> bool:
+        """Do now the whole-volume pass that ``at(threshold, mode=mode)`` would do (``False``: none needed); the next
+        such ``at`` call returns this result (once). Reads the engine's arrays only, so a face may run it in a worker
+        thread and keep its event loop answering; one prepared result is kept (the latest)."""
+        threshold = _check_threshold(threshold)
+        if mode not in OVERLAY_MODES:
+            raise InputError(f"overlay mode must be one of {OVERLAY_MODES}, got {mode!r}")
+        if not self.needs_full_pass(threshold):
+            return False
+        prepared = self._prepared
+        if prepared is None or prepared[:2] != (threshold, mode):
+            self._prepared = (threshold, mode, self._full_pass(threshold, mode=mode))
+        return True
+
+    def is_prepared(self, threshold: float, mode: str = "lesion") -> bool:
+        """Whether :meth:`prepare` holds the result of ``at(threshold, mode=mode)``."""
+        prepared = self._prepared
+        return prepared is not None and prepared[:2] == (float(threshold), mode)
+
     def _full_pass(self, threshold: float, **kwargs: Any) -> ThresholdResult:
         """A threshold below the floor: the naive path, timed for :attr:`bound_note`."""
+        mode, prepared = kwargs.get("mode", "lesion"), self._prepared
+        if prepared is not None and prepared[:2] == (threshold, mode) and not kwargs.get("surface"):
+            self._prepared = None  # handed out once: the caller owns it
+            return prepared[2]
         start = time.perf_counter()
         result = naive_at(self._inputs, threshold, **kwargs)
         self.last_full_pass_s = time.perf_counter() - start
