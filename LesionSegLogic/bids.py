@@ -38,7 +38,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from LesionSegLogic.errors import FileMissingError, InputError, OutputError
+from LesionSegLogic.errors import FileMissingError, InputError, LesionSegError, OutputError
+from LesionSegLogic.jsonfile import read_json
 
 #: the raw image suffix of each image role (roles of :data:`LesionSegLogic.zoo.card.IMAGE_ROLES` BIDS holds)
 ROLE_SUFFIXES = {"flair": "FLAIR", "t2": "T2w"}
@@ -186,8 +187,8 @@ def write_dataset_description(out_root: str | PathLike[str], source: str | PathL
     target = Path(out_root) / "dataset_description.json"
     if target.is_file():
         try:
-            existing = json.loads(target.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            existing = read_json(target, "dataset_description.json")
+        except LesionSegError:
             existing = {}
         names = [g.get("Name") for g in existing.get("GeneratedBy", []) if isinstance(g, dict)]
         if "LesionSeg" not in names:
@@ -390,9 +391,9 @@ def recorded_settings(probability_map: str | PathLike[str]) -> dict[str, Any]:
     path = Path(probability_map)
     summary = path.with_name(path.name.replace(OUTPUTS["probability"], OUTPUTS["summary"]))
     try:
-        document = json.loads(summary.read_text(encoding="utf-8"))
+        document = read_json(summary, "summary")
         settings, model = document.get("settings", {}), document.get("model", {})
-    except (OSError, ValueError, AttributeError):
+    except (LesionSegError, AttributeError):
         settings, model = {}, {}
     threshold = settings.get("threshold") if isinstance(settings, dict) else None
     return {"summary": str(summary), "model": model.get("name") if isinstance(model, dict) else None,

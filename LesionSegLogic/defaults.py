@@ -31,7 +31,6 @@ This module imports no torch and no zoo code (Slicer's panel imports it); cards 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
+from LesionSegLogic.errors import InputError, LesionSegError
+from LesionSegLogic.jsonfile import read_json
 from LesionSegLogic.metrics.rules import ANIMA, PRESETS
 
 #: The matching rule every entry point uses unless told otherwise (see the module docstring for why).
@@ -115,11 +116,11 @@ def read_recorded(map_path: str | PathLike[str]) -> Recorded:
     if Path(map_path).name not in PREDICTION_MAPS:
         return Recorded(problem=f"{path} describes {' and '.join(PREDICTION_MAPS)}, not {Path(map_path).name}")
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = read_json(path, SUMMARY_FILE)  # size, UTF-8, nesting: one line naming the file
         if not isinstance(summary, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as error:
-        return Recorded(path, problem=f"{path}: unreadable ({error})")
+            raise InputError(f"{SUMMARY_FILE} is not a JSON object", path)
+    except LesionSegError as error:
+        return Recorded(path, problem=str(error))
     model = summary.get("model") if isinstance(summary.get("model"), dict) else {}
     settings = summary.get("settings") if isinstance(summary.get("settings"), dict) else {}
     name = model.get("name") if isinstance(model.get("name"), str) and model.get("name") else None

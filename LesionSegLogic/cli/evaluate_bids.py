@@ -13,7 +13,6 @@ gets one line per case, and ``--json OUT`` all the cases in one document ``{"cas
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespac
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io.write import write_json
     from LesionSegLogic.io.write_policy import claim_outputs
+    from LesionSegLogic.jsonfile import read_json
 
     if args.prob or args.mask or args.ref:
         raise InputError("--bids finds the maps and references itself; leave out --prob/--mask/--ref")
@@ -51,7 +51,7 @@ def run_bids(args: argparse.Namespace, evaluate_one: Callable[[argparse.Namespac
                                     "ref": str(reference), "json": str(target), "force": True,
                                     "threshold": threshold, "rule": rule})  # fmt: skip
         evaluate_one(one)
-        cases[label] = json.loads(target.read_text(encoding="utf-8"))
+        cases[label] = read_json(target, "evaluation")
         if _name_recorded_sources(cases[label], args, recorded):
             write_json(target, cases[label])
         voxel, lesion = cases[label]["voxel"], cases[label]["lesion"]

@@ -23,7 +23,6 @@ What LesionSeg needs from it, all checked before anything runs:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from os import PathLike
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.errors import FileMissingError, ModelFileError
+from LesionSegLogic.jsonfile import read_json
 
 DATASET_FILE = "dataset.json"
 PLANS_FILE = "plans.json"
@@ -55,10 +55,7 @@ def _normalised(name: str) -> str:
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileMissingError("not found (an nnU-Net v2 model folder holds dataset.json and plans.json)", path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"not readable JSON ({error})", path) from None
+    data = read_json(path, path.name, error=ModelFileError)  # size, UTF-8, nesting: one line naming the file
     if not isinstance(data, dict):
         raise ModelFileError("must hold a JSON object", path)
     return data

@@ -15,7 +15,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from LesionSegLogic.errors import FileMissingError, ModelFileError
+from LesionSegLogic.errors import FileMissingError, LesionSegError, ModelFileError
+from LesionSegLogic.jsonfile import read_json
 from LesionSegLogic.zoo.card import CARD_FILE, ModelCard
 
 ONNX_FILE = "model.onnx"
@@ -52,10 +53,7 @@ def read_onnx_card(path: str | PathLike[str]) -> tuple[ModelCard, OnnxSpec]:
     if not path.is_file():
         raise FileMissingError("no card.json beside the ONNX model (it says the inputs, patch size, normalisation "
                                "and threshold)", path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"model card is not readable JSON ({error})", path) from None
+    data = read_json(path, "model card", error=ModelFileError)  # size, UTF-8, nesting: one line naming the file
     if not isinstance(data, dict) or ONNX_KEY not in data:
         raise ModelFileError(f"not an ONNX model card (no {ONNX_KEY!r} entry)", path)
     spec = OnnxSpec.from_dict(data.pop(ONNX_KEY), path)
@@ -85,7 +83,8 @@ def is_onnx_model(spec: str | PathLike[str]) -> bool:
     card = path / CARD_FILE
     if path.is_dir() and card.is_file():
         try:
-            return ONNX_KEY in json.loads(card.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = read_json(card, "model card", error=ModelFileError)
+        except LesionSegError:  # not readable: the card reader that comes next says why
             return False
+        return isinstance(data, dict) and ONNX_KEY in data
     return False
