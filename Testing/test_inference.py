@@ -21,6 +21,8 @@ from LesionSegLogic.inference import (
     fusion_weights,
     predict_volume,
 )
+from LesionSegLogic.inference.device import default_batch_size
+from LesionSegLogic.inference.fold import fold_batchnorm
 from LesionSegLogic.inference.fusion import bspline, profile
 from LesionSegLogic.inference.windows import padding_for
 
@@ -174,6 +176,78 @@ def test_batch_size_does_not_change_the_map() -> None:
     a = predict_volume(net, image, patch_size=(8, 8, 8), batch_size=1, skip_background=False)
     b = predict_volume(net, image, patch_size=(8, 8, 8), batch_size=5, skip_background=False)
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+# the fast path: batch-norm folding, channels-last buffer, CPU batch size ----------------------------------
+def _norm_net() -> nn.Module:
+    """Conv → batch norm → ReLU twice, with running statistics far from the identity (so a wrong fold shows)."""
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv3d(2, 6, 3, padding=1), nn.BatchNorm3d(6), nn.ReLU(),
+        nn.Sequential(nn.Conv3d(6, 1, 3, padding=1, bias=False), nn.BatchNorm3d(1)),
+    )
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm3d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.3, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.3, 0.3)
+    return net.eval()
+
+
+def test_fold_batchnorm_equals_the_network_and_leaves_it_unchanged() -> None:
+    net = _norm_net()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = fold_batchnorm(net)
+    assert folded is not net
+    assert not any(isinstance(m, nn.BatchNorm3d) for m in folded.modules())
+    assert sum(isinstance(m, nn.BatchNorm3d) for m in net.modules()) == 2
+    x = torch.randn(3, 2, 8, 8, 8)
+    with torch.inference_mode():
+        np.testing.assert_allclose(folded(x).numpy(), net(x).numpy(), atol=1e-5)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    plain = _small_net()
+    assert fold_batchnorm(plain) is plain  # nothing to fold: the model itself, not a copy
+    training = _norm_net().train()
+    assert fold_batchnorm(training) is training  # batch statistics in training mode are not foldable
+
+
+def test_fold_norms_option_gives_the_same_map_and_keeps_the_model() -> None:
+    image = np.random.default_rng(10).normal(size=(2, 20, 17, 22)).astype(np.float32)
+    net = _norm_net().train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = predict_volume(net, image, patch_size=(8, 8, 8), skip_background=False, batch_size=3)
+    exact = predict_volume(net, image, patch_size=(8, 8, 8), skip_background=False, batch_size=3, fold_norms=False)
+    np.testing.assert_allclose(folded, exact, atol=1e-5)
+    assert np.abs(exact - 0.5).max() > 0.05  # the map is not trivially flat
+    assert net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_windows_reach_the_model_channels_last_on_the_cpu_and_unchanged() -> None:
+    seen: list[torch.Tensor] = []
+
+    class Recording(Identity):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x.clone(memory_format=torch.preserve_format))
+            return super().forward(x)
+
+    image = np.random.default_rng(11).uniform(0.1, 0.9, size=(2, 16, 12, 16)).astype(np.float32)
+    p = predict_volume(Recording(), image, patch_size=(8, 8, 8), skip_background=False, batch_size=3)
+    np.testing.assert_allclose(p, image[0], atol=1e-5)
+    assert all(x.is_contiguous(memory_format=torch.channels_last_3d) for x in seen)
+    assert [x.shape[0] for x in seen] == [3] * (len(WindowGrid.build((16, 12, 16), (8, 8, 8), 0.5)) // 3)
+    first = seen[0][0]  # the first window is the corner of the image, both channels
+    np.testing.assert_array_equal(first.numpy(), image[:, :8, :8, :8])
+
+
+def test_default_cpu_batch_is_about_half_a_million_voxels() -> None:
+    cpu = torch.device("cpu")
+    assert default_batch_size(cpu, (48, 48, 48)) == 4
+    assert default_batch_size(cpu, (64, 64, 64)) == 2
+    assert default_batch_size(cpu, (128, 128, 128)) == 1
+    assert default_batch_size(cpu, (8, 8, 8)) == 4
 
 
 # foreground skipping --------------------------------------------------------------------------------------
