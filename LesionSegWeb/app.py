@@ -19,6 +19,7 @@ from typing import Any, Literal
 from LesionSegLib.parameters import MatchingRule, ReviewParameters
 from LesionSegLib.session import ReviewSession
 from LesionSegLib.views import SliceViewJumper
+from LesionSegLib.vtk_output import quiet_vtk_start
 
 from LesionSegLogic.defaults import DEFAULT_RULE
 
@@ -102,10 +103,11 @@ class ReviewWebApp:
         self.server.controller.on_server_bind.add(self.access.install)
         self.server.controller.on_server_ready.add(self._print_url)
         self.slicer_app = SlicerApp()
-        self._register_views()
-        self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
-        self.layout_manager.register_layout(LAYOUT_ID, review_layout())
-        self.layout_manager.set_layout(LAYOUT_ID)
+        with quiet_vtk_start():  # no X-server/deprecation notices on a headless start; other messages still shown
+            self._register_views()
+            self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
+            self.layout_manager.register_layout(LAYOUT_ID, review_layout())
+            self.layout_manager.set_layout(LAYOUT_ID)
         self.viewport = SlicerViewport(self.slicer_app)
         extra = {} if self.config.engine_factory is None else {"engine_factory": self.config.engine_factory}
         self.session = ReviewSession(self.slicer_app.scene, runner=self.config.services.runner,

@@ -5,8 +5,8 @@ CLI's own :data:`~LesionSegLogic.predictor.WRITE_PHASE`; each phase gets a line 
 preprocessing``) and its time when it ends, so no stretch of a run is silent. The windows phase is a bar whose ETA
 comes from :class:`WindowEta`: the first batch of windows pays for start-up (allocations, kernel selection, a cold
 cache) and a rate taken from it promised 1:52:16 for a 1-minute run, so the ETA uses the rate measured *after*
-the first update and is shown only once :data:`MIN_ETA_WINDOWS` windows and :data:`MIN_ETA_SECONDS` have passed
-since then.
+the first finished batch and is shown only once :data:`MIN_ETA_WINDOWS` windows and :data:`MIN_ETA_SECONDS` have
+passed since then.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class WindowEta:
 
     def update(self, done: int, total: int) -> float | None:
         now = self.clock()
-        if self._start is None or done < self._start[1]:
-            self._start = (now, done)
+        if self._start is None or self._start[1] == 0 or done < self._start[1]:
+            self._start = (now, done)  # the first finished batch (0 done is the start, not a measurement)
             return None
         t0, n0 = self._start
         windows, seconds = done - n0, now - t0
