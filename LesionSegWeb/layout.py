@@ -92,6 +92,7 @@ def _review(binding: ReviewBinding) -> None:
                 disabled=("!has_probability",))
     html.Div("{{ summary }}", id="summary", raw_attrs=attrs(role="status", aria_live="polite"),
              classes="text-body-2 font-weight-medium mt-1")
+    html.Div("{{ bound_note }}", id="bound-note", v_show="bound_note", classes="text-caption text-medium-emphasis")
     with html.Div(classes="text-caption", v_show="has_reference"):
         v.VChip("TP", color="green", size="x-small", classes="mr-1")
         v.VChip("FP", color="red", size="x-small", classes="mr-1")

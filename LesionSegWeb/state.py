@@ -73,7 +73,7 @@ def initial_state() -> dict[str, Any]:
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
         "case_name": "", "has_inputs": False, "has_probability": False, "has_reference": False,
         "models": [], "model": None, "running": False, "cancelling": False, "progress": 0.0, "progress_text": "",
-        "summary": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None),
+        "summary": "", "bound_note": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None),
         "accepted": "", "accepted_visible": True, "accepted_opacity": 1.0, "export_dir": "", "exported": "",
         "edit_tool": "none", "edit_tools": list(EDIT_TOOLS), "can_undo": False,
         "demo_names": [], "demo_name": None,
@@ -109,6 +109,7 @@ class ReviewBinding:
         self._auto_model: str | None = None  # the last model selected for the user (recommended)
         self._recommended: tuple[float, str] | None = None  # (threshold, by whom) when a model gave one
         self._thresholds: LatestValue[float] = LatestValue(self._show_threshold)
+        self._wanted: float | None = None  # the newest slider value the page sent
         self._tasks: set[asyncio.Task] = set()
         state.update(initial_state())
         state.export_dir = str(self.export_dir)
@@ -400,14 +401,51 @@ class ReviewBinding:
             return
         if not self._thresholds.pending and self.session.threshold == float(threshold):
             return
+        self._wanted = float(threshold)
         self._thresholds.submit(float(threshold))
 
     def _show_threshold(self, threshold: float) -> None:
         """One slider value → session; each view that shows a changed voxel redraws once, the others not at all.
-        The state is pushed to the page when done (this may run in a task, outside any message)."""
+        The state is pushed to the page when done (this may run in a task, outside any message). A value below
+        the engine's floor is first computed off the loop (:meth:`_full_pass_off_loop`)."""
+        if self._full_pass_off_loop(threshold, lambda: self._wanted != threshold or self._thresholds.submit(threshold)):
+            return
         with self.state, self.viewport.redraw_only_changed(self._changed_box, self.session.flair_node,
                                                            self._overlay_nodes, dragging=self.slider.dragging):
             self._guard(lambda: self.slider.change(threshold) and None)
+
+    def _full_pass_off_loop(self, threshold: float, then: Callable[[], Any]) -> bool:
+        """A threshold below the engine's floor (``ThresholdEngine.bound_note``) costs a whole-volume pass: seconds
+        on a big noisy map. Run it in a worker thread (``ThresholdEngine.prepare``: it only reads the engine) and
+        call ``then`` on the loop when it is done, so the page keeps answering (slider, Cancel, other tabs).
+        ``False``: nothing to do ahead (the forest serves it, it is prepared, or no loop runs: scripts and
+        in-process tests compute in place)."""
+        engine, mode = self.session.engine, self.session.parameters.mode
+        if engine is None or not hasattr(engine, "prepare") or not engine.needs_full_pass(threshold) \
+                or engine.is_prepared(threshold, mode):
+            return False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+
+        async def work() -> None:
+            failed: Exception | None = None
+            try:
+                await loop.run_in_executor(None, engine.prepare, threshold, mode)
+            except Exception as error:  # noqa: BLE001 - reported in the panel as every action's errors are
+                failed = error
+            if failed is not None:
+                with self.state:
+                    self._guard(lambda: _raise(failed))
+            elif self.session.engine is engine:
+                with self.state:
+                    then()
+
+        self.state.bound_note = f"t = {threshold:.2f}: computing over the whole volume (below the engine's floor)…"
+        self.flush()
+        self._spawn(work())
+        return True
 
     def _changed_box(self) -> Any:
         """The (z, y, x) box of voxels the last update changed (``ReviewState.changed_bbox``; the whole grid when
@@ -427,6 +465,8 @@ class ReviewBinding:
         """The slider's ``end`` event (the drag released, with the final value): sync the whole session and
         send the lesion list."""
         self._thresholds.discard()
+        if threshold is not None and self._full_pass_off_loop(float(threshold), lambda: self.threshold_end(threshold)):
+            return
         with self.viewport.redraw_only_changed(self._changed_box, self.session.flair_node, self._overlay_nodes):
             self._guard(lambda: self.slider.settle(None if threshold is None else float(threshold)) and None)
         self.viewport.redraw_stale()
@@ -458,8 +498,8 @@ class ReviewBinding:
             s.threshold = review.threshold
         s.rule, s.mode = self.session.parameters.rule, review.mode
         s.recommended, s.recommended_by = self._recommended or (None, "")
-        s.summary = summary_line(review.metrics, self.session.reference is not None, review.threshold,
-                                 len(review.lesions))
+        s.summary = summary_line(review.metrics, self.session.reference is not None, review.threshold)
+        s.bound_note = self.session.bound_note or ""  # what the engine bounded (the floor, the cost below it)
         s.metric_rows = metric_items(review.metrics)
         if not self.slider.dragging:
             self._send_lesions()
@@ -538,3 +578,7 @@ class ReviewBinding:
             self.state.exported = str(where)
             return f"Exported the review to {where}."
         self._guard(go)
+
+
+def _raise(error: BaseException) -> None:
+    raise error
