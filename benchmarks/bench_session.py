@@ -12,7 +12,14 @@ naive        : full threshold + connected-component label + lesion-wise TP/FP/FN
 and the parts of the live session step (engine live step; lesion rows + tables + marker; labelmap write).
 Prints median/p90 milliseconds, the ratios to the naive and at() paths measured in the same run, and the machine's
 load (``os.getloadavg``). Target (issue 11): live session median ≤ 5 ms.
-Run: ``.venv/bin/python benchmarks/bench_session.py [--rule anima] [--repeats 3]``.
+
+``--low [DIR]``: instead, a drag at LOW thresholds (0.35 → 0.05 → 0.35 in 0.01 steps), where predicted lesions are
+many: on the full-size demo case (``lesionseg demo DIR`` wrote ``DIR/case`` and ``DIR/prediction``) or, without DIR,
+on the synthetic case with a smoothed-noise floor (thousands of small components). Compared in one run, every step
+timed: ``set_threshold`` (everything: rows and lesion table too) against ``preview_threshold`` (the drag path: rows
+and lesion table wait for the release), the engine's live step alone, and a settle (``set_threshold`` after a
+preview at the same value: the deferred rows and table). Issue 15 item 4 is what this serves (move → frame).
+Run: ``.venv/bin/python benchmarks/bench_session.py [--rule anima] [--repeats 3] [--low [DIR]]``.
 """
 
 from __future__ import annotations
@@ -62,6 +69,76 @@ def make_case(seed: int = 0) -> tuple[Image, np.ndarray, np.ndarray]:
     return flair, reference, np.clip(probability, 0, 1)
 
 
+LOW = [round(0.35 - 0.01 * i, 2) for i in range(31)]  # 0.35 → 0.05
+
+
+def noisy_case(seed: int = 0) -> tuple[Image, np.ndarray, np.ndarray]:
+    """The synthetic case over a smoothed-noise floor that reaches 0.1–0.4: thousands of small components there."""
+    flair, reference, probability = make_case(seed)
+    noise = ndimage.gaussian_filter(np.random.default_rng(seed + 1).random(SHAPE, dtype=np.float32), 1.5)
+    floor = np.clip((noise - noise.mean()) / (6 * noise.std()) + 0.25, 0, 1).astype(np.float32)
+    return flair, reference, np.maximum(probability, floor)
+
+
+def demo_case(folder: Path) -> tuple[Image, np.ndarray, np.ndarray]:
+    """The case ``lesionseg demo`` wrote (checked reads, as the faces read files)."""
+    from LesionSegLogic.io.read import read_image  # noqa: PLC0415
+
+    flair = read_image(folder / "case" / "flair.nii.gz")
+    reference = np.asarray(read_image(folder / "case" / "lesions.nii.gz", role="mask").array) > 0
+    probability = np.asarray(read_image(folder / "prediction" / "probability.nii.gz", role="probability").array)
+    return flair, reference, probability.astype(np.float32)
+
+
+def low_drag(args: argparse.Namespace) -> None:
+    """The ``--low`` benchmark (see the module docstring)."""
+    load_before = os.getloadavg()
+    build = time.perf_counter()
+    flair, reference, probability = demo_case(Path(args.low)) if args.low else noisy_case()
+    app = make_scene()
+    session = ReviewSession(app.scene, parameters=ReviewParameters(rule=args.rule))
+    session.set_inputs(add_volume_node(app.scene, flair, "FLAIR"))
+    session.set_reference(flair.with_array(reference.astype(np.uint8)))
+    session.load_probability(flair.with_array(probability), recommended_threshold=0.5)
+    build = time.perf_counter() - build
+    steps = (LOW + LOW[::-1][1:]) * args.repeats
+    by_t: dict[str, dict[float, list[float]]] = {"set": {}, "preview": {}, "engine": {}, "settle": {}}
+    lesions: dict[float, int] = {}
+    session.set_threshold(0.36)
+    for t in steps:  # the full update on every step (before: what a drag cost)
+        by_t["set"].setdefault(t, []).extend(timed(session.set_threshold, [t]))
+        lesions[t] = len(session.state.lesions)
+    session.set_threshold(0.36)
+    for t in steps:  # the drag path, then what the release adds
+        by_t["preview"].setdefault(t, []).extend(timed(session.preview_threshold, [t]))
+        by_t["settle"].setdefault(t, []).extend(timed(session.set_threshold, [t]))
+    live = session.engine.live("lesion")
+    live.set(0.36)
+    for t in steps:
+        by_t["engine"].setdefault(t, []).extend(timed(live.set, [t]))
+    load_after = os.getloadavg()
+    print(f"case {'x'.join(str(n) for n in flair.shape[::-1])} ({args.low or 'synthetic with noise floor'}), "
+          f"rule={args.rule}, candidates={session.engine.n_candidates:,}, floor={session.engine.floor:g}, "
+          f"set-up {build:.1f} s, drag 0.35 → 0.05 → 0.35 x{args.repeats} ({len(steps)} steps)")
+    print(f"load average (1, 5, 15 min): before {tuple(round(x, 2) for x in load_before)}, "
+          f"after {tuple(round(x, 2) for x in load_after)}, cpus={os.cpu_count()}")
+    bands = [(0.30, 0.35), (0.25, 0.29), (0.15, 0.24), (0.05, 0.14)]
+    print(f"| {'t band':<11} | {'lesions':>11} | {'set_threshold ms (med/max)':>26} | "
+          f"{'preview ms (med/max)':>20} | {'engine step ms':>14} | {'settle ms':>9} | {'preview/set':>11} |")
+    print(f"|{'-' * 13}|{'-' * 13}|{'-' * 28}|{'-' * 22}|{'-' * 16}|{'-' * 11}|{'-' * 13}|")
+    for lo, hi in bands:
+        ts = [t for t in LOW if lo - 1e-9 <= t <= hi + 1e-9]
+        pick = {k: [x for t in ts for x in v[t]] for k, v in by_t.items()}
+        counts = [lesions[t] for t in ts]
+        s_med, p_med = statistics.median(pick["set"]), statistics.median(pick["preview"])
+        print(f"| {lo:.2f}–{hi:.2f}   | {min(counts):>5}–{max(counts):<5} | {s_med:>11.1f} / {max(pick['set']):>8.1f}"
+              f"      | {p_med:>7.1f} / {max(pick['preview']):>8.1f}  | {statistics.median(pick['engine']):>14.1f} | "
+              f"{statistics.median(pick['settle']):>9.1f} | {p_med / s_med:>11.2f} |")
+    for name in ("set", "preview"):
+        values = [x for v in by_t[name].values() for x in v]
+        print(f"{name}: all steps median {statistics.median(values):.1f} ms, p95 {np.percentile(values, 95):.1f} ms")
+
+
 def drag(repeats: int) -> list[float]:
     """The slider positions: down and up the drag, ``repeats`` times (every step a new threshold)."""
     return (SLIDER + SLIDER[::-1][1:-1]) * repeats
@@ -80,7 +157,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rule", default="anima")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--low", nargs="?", const="", default=None, metavar="DIR",
+                        help="drag at low thresholds (0.35 → 0.05) on the demo case DIR or a noisy synthetic case")
     args = parser.parse_args()
+    if args.low is not None:
+        low_drag(args)
+        return
     load_before = os.getloadavg()
 
     flair, reference, probability = make_case()
