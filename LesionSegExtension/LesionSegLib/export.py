@@ -15,7 +15,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,11 +61,15 @@ def _input_paths(session) -> set[Path]:
     return {path.resolve() for node in _input_nodes(session).values() if (path := _node_file(node)) is not None}
 
 
-def review_provenance(session) -> dict:
-    """The provenance block of the review at its current threshold: every input node's file and sha256, the model
-    (as recorded in the ``summary.json`` beside the probability file, else the bundled card of that name, else the
-    name alone), threshold and rule."""
+def review_provenance(session, input_files: Mapping[str, str | os.PathLike[str]] | None = None) -> dict:
+    """The provenance block of the review at its current threshold: every input node's file and sha256 (``input_files``
+    names, by role, files the caller read that the session keeps no file-backed node of: a probability map or a
+    reference read from a path), the model (as recorded in the ``summary.json`` beside the probability file, else the
+    bundled card of that name, else the name alone), threshold and rule."""
     files = {role: _node_file(node) for role, node in _input_nodes(session).items()}
+    if session.reference is not None and "reference" not in files:
+        files["reference"] = None  # read from a file or an array the session does not keep a node of
+    files.update({role: Path(path) for role, path in (input_files or {}).items() if path is not None})
     model = recorded_model(files.get("probability"))
     if model is None and session.model_name:
         model = _bundled_model(session.model_name)
@@ -212,8 +216,13 @@ def render_curve_png(curve: Curve, threshold: float, path: Path, dpi: int = 110)
 
 
 def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "lesionseg",
-                  overwrite: bool = False, dicom_seg=None) -> ExportedFiles:
+                  overwrite: bool = False, dicom_seg=None,
+                  input_files: Mapping[str, str | os.PathLike[str]] | None = None) -> ExportedFiles:
     """Write the review at its current threshold into ``out_dir``; returns the paths written.
+
+    ``input_files``: role (``probability``, ``reference``…) → the file the caller gave the session, for the
+    provenance where the session keeps no file-backed node of it (and protected from being overwritten like the
+    other inputs).
 
     ``dicom_seg``: the DICOM series the FLAIR came from (a folder or a ``LesionSegLogic.io.dicom.DicomSeries``);
     the mask is then also written as ``<prefix>_mask.seg.dcm``, a DICOM Segmentation referencing that series
@@ -238,7 +247,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         "curve_png": out / f"{prefix}_threshold_curve.png",
         "dicom_seg": out / f"{prefix}_mask.seg.dcm" if dicom_seg is not None else None,
     }
-    protected = _input_paths(session)
+    protected = _input_paths(session) | {Path(p).resolve() for p in (input_files or {}).values() if p is not None}
     for path in names.values():
         if path is not None:
             _check_target(path, protected, overwrite)
@@ -251,7 +260,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
     write_image(mask, names["mask"], protect=[str(p) for p in protected])
     document = {"model": session.model_name, "recommended_threshold": session.recommended_threshold,
                 "mode": state.mode, **state.metrics, "lesions": [asdict(r) for r in state.lesions],
-                "provenance": review_provenance(session)}
+                "provenance": review_provenance(session, input_files)}
     _atomic(names["metrics_json"], _write_text(json.dumps(_json_ready(document), indent=2)))
     _atomic(names["metrics_csv"], _write_text(metrics_csv(state.metrics)))
     _atomic(names["lesions_csv"], _write_text(lesions_csv(state.lesions)))
