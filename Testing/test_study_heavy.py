@@ -46,3 +46,22 @@ def test_tiny_preset_killed_after_its_first_job_resumes_the_rest(tmp_path):
     # lesion-free phantoms reached the evaluation sets: patient-level specificity is defined in both bce runs
     row = study["analysis"]["table1"][0]
     assert row["cells"]["patient_specificity"]["n"] == 2
+
+
+def test_two_local_worker_processes_give_the_inline_results(tmp_path):
+    import torch
+    from test_study_fixtures import make_study_data, tiny_config
+
+    from LesionSegLogic.study import LocalExecutor, run_study
+
+    torch.set_num_threads(1)
+    data = make_study_data(tmp_path / "data")
+    config = tiny_config(data, seeds=[0])
+    pooled = run_study(config, tmp_path / "pool", LocalExecutor(2), progress=False)
+    inline = run_study(config, tmp_path / "inline", LocalExecutor(1), progress=False)
+    assert pooled.ran == inline.ran == 2
+    jobs = {name: json.loads((tmp_path / name / "study.json").read_text())["jobs"] for name in ("pool", "inline")}
+    for a, b in zip(jobs["pool"], jobs["inline"], strict=True):
+        assert a["key"] == b["key"] and a["optimal_threshold"] == b["optimal_threshold"]
+        for sa, sb in zip(a["sets"]["test"]["subjects"], b["sets"]["test"]["subjects"], strict=True):
+            assert sa["curves"]["voxel_f1"] == pytest.approx(sb["curves"]["voxel_f1"], abs=1e-6, nan_ok=True)
