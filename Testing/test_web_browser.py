@@ -144,6 +144,18 @@ def axial_frame(page) -> str:
     return page.locator("img").first.get_attribute("src") or ""
 
 
+def test_the_app_refuses_requests_without_its_secret_or_from_another_origin(served) -> None:
+    """The running app is guarded (issue 18 item 1; the attacks themselves: test_web_security.py)."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    base = served["url"].split("?")[0]
+    for url, headers in ((base, {}), (served["url"], {"Origin": "http://evil.example"})):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)  # noqa: S310
+        assert refused.value.code == 403
+
+
 def test_page_opens_the_case_with_its_metrics(page) -> None:
     assert re.match(r"t = 0\.\d\d · TP \d+ · FP \d+ · FN \d+", summary(page))
     assert "case-a" in page.locator("#case-name").inner_text()

@@ -1,8 +1,7 @@
 """Hostile clients against the running web app (issue 18, items 1 and 2): a raw WebSocket client from another
 origin, without the per-launch secret, and with a chunk header claiming 1 GiB.
 
-The real ``ReviewWebApp`` (direct views) is served in-process on a free port; an aiohttp client plays the
-attacker.
+A trame server guarded as the app's is served in-process on a free port; an aiohttp client plays the attacker.
 """
 
 from __future__ import annotations
@@ -13,19 +12,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("slicer")
-pytest.importorskip("trame_slicer")
+pytest.importorskip("trame")
 aiohttp = pytest.importorskip("aiohttp")
 msgpack = pytest.importorskip("msgpack")
 
-from test_web_state import write_case  # noqa: E402
 from wslink.chunking import generate_chunks  # noqa: E402
 
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
 from LesionSegWeb.guard import MAX_MESSAGE_BYTES, AccessPolicy, BoundedUnChunker, MessageTooLargeError  # noqa: E402
-from LesionSegWeb.services import DemoLibrary, Services  # noqa: E402
 
-pytestmark = pytest.mark.slicer
 GIB = 1 << 30
 
 
@@ -47,14 +41,31 @@ def _claiming(size: int) -> bytes:
     return (7).to_bytes(4, "little") + (0).to_bytes(4, "little") + size.to_bytes(4, "little") + b"x" * 16
 
 
+class GuardedServer:
+    """A bare trame server guarded as ``ReviewWebApp`` guards its own (``AccessPolicy.install`` on
+    ``on_server_bind``): the same middleware and WebSocket handler, without the seconds a Slicer scene takes.
+    The app's own wiring is covered by ``test_web_browser.py`` (the page opens only with the printed address)."""
+
+    def __init__(self) -> None:
+        from trame.app import get_server  # noqa: PLC0415
+
+        self.server = get_server("lesionseg-security-test", client_type="vue3")
+        self.access = AccessPolicy(allow_origins=("http://allowed.example:3000",))
+        self.server.controller.on_server_bind.add(self.access.install)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+    @property
+    def url(self) -> str:
+        return self.access.url(self.port)
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """(app, event loop) with the app listening on a free loopback port."""
-    root = tmp_path_factory.mktemp("security")
-    case = write_case(root / "case")
-    app = ReviewWebApp(AppConfig(case=case, views="direct", port=0, out=root / "out",
-                                 allow_origins=("http://allowed.example:3000",),
-                                 services=Services(models=list, demos=DemoLibrary(root / "demos", seeds=()))))
+def served():
+    """(guarded server, event loop), listening on a free loopback port."""
+    app = GuardedServer()
     loop = asyncio.new_event_loop()
     loop.run_until_complete(_start(app))
     yield app, loop
@@ -62,12 +73,13 @@ def served(tmp_path_factory):
     loop.close()
 
 
-async def _start(app: ReviewWebApp) -> None:
-    app.start(exec_mode="task", thread=True, timeout=0)
+async def _start(app: GuardedServer) -> None:
+    app.server.start(exec_mode="task", thread=True, timeout=0, port=0, host="127.0.0.1", open_browser=False,
+                     show_connection_info=False)
     await app.server.ready
 
 
-async def _connect(app: ReviewWebApp, headers: dict[str, str], token: str | None) -> tuple[str, object]:
+async def _connect(app: GuardedServer, headers: dict[str, str], token: str | None) -> tuple[str, object]:
     """('refused', status) or ('open', hello reply or close code)."""
     query = "" if token is None else f"?token={token}"
     async with aiohttp.ClientSession() as client:
@@ -112,7 +124,7 @@ def test_a_wrong_token_is_refused_and_the_printed_address_sets_the_cookie(served
     app = served[0]
     assert f":{app.port}/?token={app.access.token}" in app.url
 
-    async def visit(a: ReviewWebApp) -> tuple[int, int, int, str]:
+    async def visit(a: GuardedServer) -> tuple[int, int, int, str]:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:  # keeps IP cookies
             async with client.get(f"http://127.0.0.1:{a.port}/?token=wrong", allow_redirects=False) as r:
                 wrong = r.status
@@ -128,7 +140,7 @@ def test_a_wrong_token_is_refused_and_the_printed_address_sets_the_cookie(served
 
 
 def test_a_chunk_claiming_a_gigabyte_closes_the_connection_without_allocating(served) -> None:
-    async def attack(a: ReviewWebApp) -> tuple[object, float, float]:
+    async def attack(a: GuardedServer) -> tuple[object, float, float]:
         async with aiohttp.ClientSession() as client:
             ws = await client.ws_connect(f"ws://127.0.0.1:{a.port}/ws?token={a.access.token}")
             await ws.send_bytes(_hello())
@@ -146,7 +158,7 @@ def test_a_chunk_claiming_a_gigabyte_closes_the_connection_without_allocating(se
 
 
 def test_a_frame_over_the_bound_is_refused_by_the_socket(served) -> None:
-    async def attack(a: ReviewWebApp) -> object:
+    async def attack(a: GuardedServer) -> object:
         async with aiohttp.ClientSession() as client:
             ws = await client.ws_connect(f"ws://127.0.0.1:{a.port}/ws?token={a.access.token}")
             await ws.send_bytes(b"\0" * (MAX_MESSAGE_BYTES + 8192))
