@@ -190,3 +190,12 @@ def test_the_origin_rule_accepts_only_the_page_and_listed_origins() -> None:
     assert everywhere.origin_allowed("http://10.0.0.5:8080", 8080, "10.0.0.5:8080")
     assert not everywhere.origin_allowed("http://evil.example", 8080, "10.0.0.5:8080")
     assert AccessPolicy().token != AccessPolicy().token
+
+
+@pytest.mark.parametrize("origin", ["evil.example", "http://evil.example/path", "*"])
+def test_allow_origin_takes_only_an_origin(origin, capsys) -> None:
+    from LesionSegLogic.cli import main  # noqa: PLC0415
+
+    assert main(["app", "--allow-origin", origin]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--allow-origin takes an origin" in err
