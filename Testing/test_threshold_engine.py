@@ -240,6 +240,36 @@ def test_prefix_components_by_pointer_jumping_equal_the_forest_components():
             assert len(set(zip(expected.tolist(), got.tolist(), strict=True))) == n_expected  # the same partition
 
 
+def test_components_grown_from_a_shorter_prefix_equal_those_computed_afresh():
+    """What a slider move down in t does (``state_at(t, previous=...)``): the labels and tops grown from any shorter
+    prefix are exactly those of the whole-prefix pointer jumping, and the engine's states agree."""
+    from LesionSegLogic.threshold.engine import _grown_components, _prefix_tops, _rooted_parents
+    from LesionSegLogic.threshold.forest import build_forest
+
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        shape = tuple(int(v) for v in rng.integers(2, 12, 3))
+        p = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0, 2))
+        if trial % 3 == 0:
+            p = np.round(p, 2)  # ties
+        structure = ndimage.generate_binary_structure(3, int(rng.integers(1, 4)))
+        forest = build_forest(p, float(np.quantile(p, rng.uniform(0, 0.9))), structure)
+        parent = _rooted_parents(forest)
+        n = forest.flat.size
+        for _ in range(12):
+            k0, k1 = sorted(int(v) for v in rng.integers(1, n + 1, 2))
+            labels0, roots0 = _prefix_tops(parent, k0)
+            grown, roots = _grown_components(parent, labels0, roots0, k1)
+            fresh, fresh_roots = _prefix_tops(parent, k1)
+            assert np.array_equal(grown, fresh) and np.array_equal(roots, fresh_roots), (trial, k0, k1)
+    ref = rng.random(shape) > 0.7
+    engine = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, "anima")
+    for t0, t1 in ((0.9, 0.2), (0.6, 0.55), (0.5, 0.5)):
+        grown_state = engine.state_at(t1, previous=engine.state_at(t0))
+        assert engine.metrics_of(grown_state, t1) == engine.metrics_of(engine.state_at(t1), t1)
+        assert np.array_equal(grown_state.labels, engine.state_at(t1).labels)
+
+
 def test_prepare_does_the_pass_below_the_floor_ahead_and_at_hands_it_out_once():
     """``prepare`` (what a face runs in a worker thread) gives exactly the oracle's result, only below the floor,
     for the mode asked, and ``at`` uses it once (a second ``at`` computes again: independent volumes)."""

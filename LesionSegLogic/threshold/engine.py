@@ -126,6 +126,7 @@ class ThresholdState:
     detected: np.ndarray | None
     true_pred: np.ndarray | None
     tp_voxels: int
+    roots: np.ndarray | None = None  # (n_components,) top rank of each component (label order); None: whole grid
 
 
 class ThresholdEngine:
@@ -257,8 +258,12 @@ class ThresholdEngine:
         ``t ≥ floor``); the others (whole grid, naive fallback) only through :meth:`at`."""
         return threshold > self.p_min and threshold >= self.floor
 
-    def state_at(self, threshold: float) -> ThresholdState:
-        """Components and matching at ``threshold`` (a forest threshold, ``t ≤ min(p)``, or ``inf`` = empty)."""
+    def state_at(self, threshold: float, previous: ThresholdState | None = None) -> ThresholdState:
+        """Components and matching at ``threshold`` (a forest threshold, ``t ≤ min(p)``, or ``inf`` = empty).
+
+        ``previous``: a state of this engine at a shorter prefix (the slider's last one): the components are then
+        grown from it (:func:`_grown_components`: work on the old components and the new ranks, plus one gather),
+        not recomputed over the whole prefix; the result is the same."""
         if self.p_min < threshold < self.floor:
             raise InputError(f"threshold {threshold} lies below the engine's floor {self.floor}: use at()")
         ref = self._reference
@@ -266,9 +271,15 @@ class ThresholdEngine:
         if whole:
             k = int(np.prod(self.shape))
             labels, n_comp, comp_sizes = None, (1 if k else 0), np.array([k] if k else [], dtype=np.int64)
+            roots = None
         else:
             k = self.prefix_length(threshold)
-            n_comp, labels = _prefix_components(self._parent, k)
+            if previous is not None and previous.roots is not None and previous.labels is not None \
+                    and 0 < previous.k < k:
+                labels, roots = _grown_components(self._parent, previous.labels, previous.roots, k)
+            else:
+                labels, roots = _prefix_tops(self._parent, k)
+            n_comp = int(roots.size)
             comp_sizes = np.bincount(labels, minlength=n_comp)
         kept = np.flatnonzero(comp_sizes >= self._min_voxels)
         compact = np.full(n_comp + 1, -1, dtype=np.int64)  # last slot: index -1 stays -1
@@ -276,7 +287,7 @@ class ThresholdEngine:
         sizes = comp_sizes[kept].astype(np.int64)
         empty = np.zeros(0, dtype=np.int64)
         if ref is None:
-            return ThresholdState(k, labels, kept, compact, sizes, (empty, empty, empty), None, None, 0)
+            return ThresholdState(k, labels, kept, compact, sizes, (empty, empty, empty), None, None, 0, roots)
         if whole:
             tp_voxels = ref.raw_total
             pred_of = np.zeros(ref.n, dtype=np.int64) if kept.size else np.full(ref.n, -1, dtype=np.int64)
@@ -296,7 +307,7 @@ class ThresholdEngine:
             keys, overlap = key, weights[valid]
         pairs = (keys // max(ref.n, 1), keys % max(ref.n, 1), overlap.astype(np.int64))
         detected, true_pred = match_lesions(ref.sizes, sizes, pairs[0], pairs[1], pairs[2], self.rule)
-        return ThresholdState(k, labels, kept, compact, sizes, pairs, detected, true_pred, tp_voxels)
+        return ThresholdState(k, labels, kept, compact, sizes, pairs, detected, true_pred, tp_voxels, roots)
 
     def metrics_of(self, state: ThresholdState, threshold: float) -> dict[str, Any]:
         """The ``evaluate`` dictionary of ``state`` (``surface`` ``None``), a new dictionary per call."""
@@ -567,22 +578,54 @@ def _rooted_parents(forest: MergeForest) -> np.ndarray:
 
 
 def _prefix_components(parent: np.ndarray, k: int) -> tuple[int, np.ndarray]:
-    """``(n_components, label per rank < k)`` of the first ``k`` candidates, by pointer jumping on the rooted
+    """``(n_components, label per rank < k)`` of the first ``k`` candidates (:func:`_prefix_tops`)."""
+    labels, roots = _prefix_tops(parent, k)
+    return int(roots.size), labels
+
+
+def _prefix_tops(parent: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(label per rank < k, top rank per label)`` of the first ``k`` candidates, by pointer jumping on the rooted
     forest (:func:`_rooted_parents`): each rank's top vertex among the ranks ``< k``; labels number the tops in
     rank order."""
     if k == 0:
-        return 0, np.zeros(0, dtype=np.int32)
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
     own = np.arange(k, dtype=np.int32)
-    top = parent[:k]
-    top = np.where(top < k, top, own)
+    top = _jump(np.where(parent[:k] < k, parent[:k], own))
+    is_top = top == own
+    index = np.cumsum(is_top, dtype=np.int32) - 1
+    return index[top], own[is_top]
+
+
+def _jump(top: np.ndarray) -> np.ndarray:
+    """Pointer jumping until every entry points at a fixed point (``top[top] == top``)."""
     while True:
         jumped = top[top]
         if np.array_equal(jumped, top):
-            break
+            return top
         top = jumped
-    is_top = top == own
+
+
+def _grown_components(
+    parent: np.ndarray, labels0: np.ndarray, roots0: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_prefix_tops` at prefix ``k`` from its result at a shorter prefix ``k0 = labels0.size`` (a slider move
+    down in t). Growing a prefix only adds ranks and joins components: a top at ``k0`` stays a top unless its parent
+    entered, and a new rank hangs from a new rank or from an old component. So the pointer jumping runs on the old
+    tops and the new ranks only, and the old ranks follow their old top in one gather."""
+    k0, m0 = labels0.size, roots0.size
+    new = np.arange(k0, k, dtype=np.int64)
+    nodes = np.concatenate([roots0.astype(np.int64), new])  # sorted by rank: old tops (< k0), then the new ranks
+    up = parent[nodes].astype(np.int64)
+    stays = (up >= k) | (up == nodes)  # a forest root, or its parent is still outside the prefix
+    position = np.arange(nodes.size, dtype=np.int64)
+    to_new = m0 + (up - k0)  # a parent among the new ranks
+    from_old = labels0[np.minimum(up, k0 - 1)].astype(np.int64)  # a parent among the old ranks: its component
+    top = np.where(stays, position, np.where(up >= k0, to_new, from_old))
+    top = _jump(top)
+    is_top = top == position
     index = np.cumsum(is_top, dtype=np.int32) - 1
-    return int(index[-1]) + 1, index[top]
+    label_of = index[top]
+    return np.concatenate([label_of[:m0][labels0], label_of[m0:]]), nodes[is_top].astype(np.int32)
 
 
 def _check_threshold(threshold: float) -> float:

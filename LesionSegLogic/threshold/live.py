@@ -232,7 +232,8 @@ class LiveView:
         engine = self._engine
         k = engine.prefix_length(threshold)
         if self._cache is None or self._cache[0] != k:
-            state = engine.state_at(threshold)
+            # a move down in t grows the last prefix: its components are grown from the last state's
+            state = engine.state_at(threshold, previous=None if self._cache is None else self._cache[1])
             rows: list[list[LesionRow]] = []
 
             def build() -> list[LesionRow]:
