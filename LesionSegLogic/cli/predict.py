@@ -205,17 +205,16 @@ def read_external_data(images: dict, needed: frozenset[str], allow: bool) -> dic
 def _run_one(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from LesionSegLogic.cli.progress import LOAD_PHASE, PredictProgress
+    from LesionSegLogic.cli.progress import PredictProgress
     from LesionSegLogic.io.write_policy import claim_outputs, terminate_as_exit
     from LesionSegLogic.predictor import OUTPUT_FILES, RUN_PHASES, WRITE_PHASE, Predictor, write_outputs
 
     # the write policy (docs/io.md): earlier results are replaced only with --force, an input never
     claim_outputs([Path(args.out) / name for name in (*OUTPUT_FILES, *dicom_output_names(args))],
                   inputs=[args.flair, args.t2, args.baseline], force=args.force)
-    shown = PredictProgress((LOAD_PHASE, *RUN_PHASES, WRITE_PHASE), enabled=not args.no_progress)
+    predictor = Predictor.load(args.model, _settings(args))  # before any progress: a bad model is one line
+    shown = PredictProgress((*RUN_PHASES, WRITE_PHASE), enabled=not args.no_progress)
     try:
-        shown.phase(LOAD_PHASE)
-        predictor = Predictor.load(args.model, _settings(args))
         shown.phase(RUN_PHASES[0])  # DICOM folders and --allow-external-data images are read here, the rest in run
         images, dicom = read_dicom_inputs(args)
         images = read_external_data(images, predictor.card.images_needed(), args.allow_external_data)

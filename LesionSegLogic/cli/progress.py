@@ -1,12 +1,12 @@
 """``lesionseg predict``'s progress on stderr: every phase of a run, and an ETA only once it means something.
 
-A run goes through the CLI's :data:`LOAD_PHASE`, :data:`LesionSegLogic.predictor.RUN_PHASES` (reading,
-preprocessing, windows, export) and the CLI's :data:`~LesionSegLogic.predictor.WRITE_PHASE`; each phase gets a line
-as it starts (``predict [3/6] preprocessing``) and its time when it ends, so no stretch of a run is silent. The
-windows phase is a bar whose ETA comes from :class:`WindowEta`: the first batch of windows pays for start-up
-(allocations, kernel selection, a cold cache) and a rate taken from it promised 1:52:16 for a 1-minute run, so the
-ETA uses the rate measured *after* the first finished batch and is shown only once :data:`MIN_ETA_WINDOWS` windows
-and :data:`MIN_ETA_SECONDS` have passed since then.
+A run goes through :data:`LesionSegLogic.predictor.RUN_PHASES` (reading, preprocessing, windows, export) and the
+CLI's :data:`~LesionSegLogic.predictor.WRITE_PHASE` (the model is loaded before, so that a bad model stays a one-line
+error); each phase gets a line as it starts (``predict [2/5] preprocessing``) and its time when it ends, so no
+stretch of a run is silent. The windows phase is a bar whose ETA comes from :class:`WindowEta`: the first batch of
+windows pays for start-up (allocations, kernel selection, a cold cache) and a rate taken from it promised 1:52:16
+for a 1-minute run, so the ETA uses the rate measured *after* the first finished batch and is shown only once
+:data:`MIN_ETA_WINDOWS` windows and :data:`MIN_ETA_SECONDS` have passed since then.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-#: the CLI's first phase, before the predictor's (weights read and checked against the card's sha256)
-LOAD_PHASE = "loading model"
 #: windows that must have run after the first update before an ETA is shown
 MIN_ETA_WINDOWS = 8
 #: seconds that must have passed after the first update before an ETA is shown
