@@ -20,7 +20,7 @@ from torch import nn
 from LesionSegLogic import __version__
 from LesionSegLogic.cli import main
 from LesionSegLogic.image import Image
-from LesionSegLogic.io import write_image
+from LesionSegLogic.io import read_image, write_image
 from LesionSegLogic.metrics.report import CENTROID_COLUMNS
 from LesionSegLogic.predictor import Predictor, PredictSettings
 from LesionSegLogic.provenance import card_file_of, folder_sha256, model_record
@@ -159,10 +159,17 @@ def test_review_export_records_provenance_ras_and_integer_counts(tmp_path: Path)
     session.set_inputs(flair)
     session.set_reference(ref)
     session.load_probability(prob, recommended_threshold=0.6)
-    bare = export_review(session, tmp_path / "bare")  # maps read from paths: the session keeps no file of them
+    # maps read from paths: the session remembers their files (session.source_files), no caller has to pass them
+    files = export_review(session, tmp_path / "review")
+    named = export_review(session, tmp_path / "named", input_files={"probability": prob, "reference": ref})
+    assert (json.loads(named.metrics_json.read_text())["provenance"]["inputs"]
+            == json.loads(files.metrics_json.read_text())["provenance"]["inputs"])
+    # a map given as an in-memory image has no file: its path and hash are null, said rather than guessed
+    session.load_probability(read_image(prob, role="probability"), recommended_threshold=0.6)
+    bare = export_review(session, tmp_path / "bare")
     unnamed = {i["role"]: i for i in json.loads(bare.metrics_json.read_text())["provenance"]["inputs"]}
-    assert unnamed["probability"]["path"] is None and unnamed["reference"]["sha256"] is None
-    files = export_review(session, tmp_path / "review", input_files={"probability": prob, "reference": ref})
+    assert "probability" not in unnamed or unnamed["probability"]["path"] is None
+    session.load_probability(prob, recommended_threshold=0.6)
     document = json.loads(files.metrics_json.read_text())
     block = document["provenance"]
     _check_common(block, pytest.approx(0.6), session.state.metrics["rule"])

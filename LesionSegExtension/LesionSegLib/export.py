@@ -69,6 +69,7 @@ def review_provenance(session, input_files: Mapping[str, str | os.PathLike[str]]
     files = {role: _node_file(node) for role, node in _input_nodes(session).items()}
     if session.reference is not None and "reference" not in files:
         files["reference"] = None  # read from a file or an array the session does not keep a node of
+    files.update(getattr(session, "source_files", {}))  # maps the session read from files (it keeps no node of them)
     files.update({role: Path(path) for role, path in (input_files or {}).items() if path is not None})
     model = recorded_model(files.get("probability"))
     if model is None and session.model_name:
@@ -248,6 +249,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         "dicom_seg": out / f"{prefix}_mask.seg.dcm" if dicom_seg is not None else None,
     }
     protected = _input_paths(session) | {Path(p).resolve() for p in (input_files or {}).values() if p is not None}
+    protected |= {Path(p).resolve() for p in getattr(session, "source_files", {}).values()}
     for path in names.values():
         if path is not None:
             _check_target(path, protected, overwrite)

@@ -28,9 +28,11 @@ threshold is a whole-volume pass, and what the last one cost), ``None`` when not
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,6 +157,9 @@ class ReviewSession:
         self.flair: Image | None = None
         self.reference: np.ndarray | None = None
         self.reference_source = None
+        #: role (``probability``, ``reference``) → the file the map was read from, for an export's provenance (the
+        #: session keeps no file-backed node of maps read from paths)
+        self.source_files: dict[str, Path] = {}
         self.probability: Image | None = None
         self.probability_node = None
         self.recommended_threshold = 0.5
@@ -192,6 +197,7 @@ class ReviewSession:
         else:
             self.reference = reference_mask(self.scene, reference, self.flair_node, self.flair)
             self.reference_source = reference if is_node(reference) else None
+        _remember_source(self.source_files, "reference", reference)
         if self.probability is not None:
             self._rebuild_engine()
 
@@ -224,6 +230,7 @@ class ReviewSession:
         if result.probability.shape != self.flair.shape:
             raise InputError("probability map is not on the FLAIR grid", result.probability.name or None)
         self.model_name = result.model_name
+        self.source_files.pop("probability", None)  # made here, not read from a file
         self._set_probability(self.flair.with_array(np.asarray(result.probability.array, np.float32),
                                                     name="probability"), result.recommended_threshold)
 
@@ -241,6 +248,7 @@ class ReviewSession:
         if not image.same_grid(self.flair):
             raise InputError("probability map is not on the FLAIR grid", image.name or None)
         self._set_probability(self.flair.with_array(array, name="probability"), recommended_threshold)
+        _remember_source(self.source_files, "probability", probability)
 
     def _set_probability(self, probability: Image, recommended_threshold: float) -> None:
         self.probability = probability
@@ -517,3 +525,11 @@ def sweep_metrics(engine, thresholds: Sequence[float]) -> list[dict]:
             out.append(item if isinstance(item, dict) else item.metrics)
         return out
     return [engine.at(float(t)).metrics for t in thresholds]
+
+
+def _remember_source(sources: dict[str, Path], role: str, value: Any) -> None:
+    """Record the file ``value`` was read from under ``role`` (or forget the role for a node, image or ``None``)."""
+    if isinstance(value, str | os.PathLike):
+        sources[role] = Path(value)
+    else:
+        sources.pop(role, None)
