@@ -1,16 +1,18 @@
 """Benchmark the web app server's memory over many slider moves (issue 18 item 8): does the server keep
 something per update?
 
-    python benchmarks/bench_app_memory.py [--moves 1000] [--warmup 100] [--trace 10]
+    python benchmarks/bench_app_memory.py [--moves 1000] [--warmup 100] [--browser] [--phantom] [--trace 10]
 
 The review web app (``ReviewWebApp``, slice views rendered offscreen: ``views="direct"``, no browser) opens a
-phantom brain crop with a stand-in probability map (``bench_app.make_case``); the slider is moved ``--moves``
-times through the page's binding (the trame state variable ``threshold``, as the page writes it: steps of 0.01
-up and down between 0.30 and 0.70, every other sweep as a drag with its start/end events). Resident memory
-(``VmRSS``) is read after ``--warmup`` moves and at the end; the growth per 1,000 moves is the figure (target
-< 20 MB). Baseline in the same run: the same moves on a bare ``ReviewSession`` (no server, no views), so the
-table shows what the web face adds. Each side runs in its own process. ``--trace N`` also prints the N source
-lines whose traced allocations grew most (tracemalloc) in the app.
+phantom brain crop (``--phantom``: the whole 1 mm brain) with a stand-in probability map
+(``bench_app.make_case``); the slider is moved ``--moves`` times through the page's binding (the trame state
+variable ``threshold``, as the page writes it: steps of 0.01 up and down between 0.30 and 0.70, every other sweep
+as a drag with its start/end events). Resident memory (``VmRSS``) is read after ``--warmup`` moves and at the
+end; the growth per 1,000 moves is the figure (target < 20 MB). Baseline in the same run: the same moves on a
+bare ``ReviewSession`` (no server, no views), so the table shows what the web face adds. Each side runs in its
+own process. ``--browser`` adds ``lesionseg app`` (streamed views) driven by Chromium's keyboard on the slider,
+the server's RSS read from ``/proc``. ``--trace N`` also prints the N source lines whose traced allocations
+grew most (tracemalloc) in the app.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ def main() -> int:
     parser.add_argument("--trace", type=int, default=0, help="print the N largest tracemalloc growths (app)")
     parser.add_argument("--browser", action="store_true",
                         help="also `lesionseg app` with streamed views, driven by Chromium's keyboard")
+    parser.add_argument("--phantom", action="store_true", help="the whole 1 mm phantom brain (slow to make)")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--case", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,7 +170,7 @@ def main() -> int:
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
-        case = make_case(Path(tmp) / "case", FOV_MM)
+        case = make_case(Path(tmp) / "case", None if args.phantom else FOV_MM)
         load_before = os.getloadavg()
         results = {}
         for side in SIDES if args.browser else SIDES[:2]:
@@ -184,7 +187,8 @@ def main() -> int:
         shape = __import__("nibabel").load(str(case_files(case)["flair"])).shape
 
     print(f"## Server memory over {args.moves} slider moves (after {args.warmup} warm-up moves)\n")
-    print(f"case: phantom crop {shape}, stand-in probability; load average {load_before[0]:.2f} before, "
+    kind = "brain" if args.phantom else "crop"
+    print(f"case: phantom {kind} {shape}, stand-in probability; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after ({os.cpu_count()} CPUs)\n")
     print("| | RSS after warm-up (MiB) | RSS at the end (MiB) | growth (MiB) | growth per 1,000 moves (MiB) "
           "| ms per move |")
