@@ -156,6 +156,23 @@ def test_the_app_refuses_requests_without_its_secret_or_from_another_origin(serv
         assert refused.value.code == 403
 
 
+def test_a_page_from_another_origin_cannot_open_the_websocket(page, served) -> None:
+    """A real Chromium page served from http://evil.example (even knowing the secret) is refused; the same
+    script from the app's own page connects."""
+    ws_url = served["url"].replace("http://", "ws://").replace("/?token=", "/ws?token=")
+    script = """(url) => new Promise((done) => { const ws = new WebSocket(url);
+        ws.onopen = () => { ws.close(); done("open"); }; ws.onerror = () => done("refused"); })"""
+    evil = page.context.new_page()
+    try:
+        evil.route("http://evil.example/**", lambda route: route.fulfill(body="<html><body>hi</body></html>",
+                                                                       content_type="text/html"))
+        evil.goto("http://evil.example/")
+        assert evil.evaluate(script, ws_url) == "refused"
+    finally:
+        evil.close()
+    assert page.evaluate(script, ws_url) == "open"
+
+
 def test_page_opens_the_case_with_its_metrics(page) -> None:
     assert re.match(r"t = 0\.\d\d · TP \d+ · FP \d+ · FN \d+", summary(page))
     assert "case-a" in page.locator("#case-name").inner_text()
