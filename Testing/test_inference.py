@@ -225,6 +225,17 @@ def test_fold_norms_option_gives_the_same_map_and_keeps_the_model() -> None:
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
+def test_cpu_bf16_is_an_option_that_stays_close() -> None:
+    """bf16 autocast on the CPU: reduced precision (the map moves, a little), off by default."""
+    image = np.random.default_rng(12).normal(size=(2, 16, 16, 16)).astype(np.float32)
+    net = _norm_net()
+    exact = predict_volume(net, image, patch_size=(8, 8, 8), skip_background=False)
+    reduced = predict_volume(net, image, patch_size=(8, 8, 8), skip_background=False, cpu_bf16=True)
+    difference = np.abs(reduced - exact).max()
+    assert 0 < difference <= 1e-2
+    assert reduced.dtype == np.float32
+
+
 def test_windows_reach_the_model_channels_last_on_the_cpu_and_unchanged() -> None:
     seen: list[torch.Tensor] = []
 

@@ -106,7 +106,8 @@ def worker(config: dict, folder: Path) -> dict:
         skip = np.load(folder / "mask.npy") if config["skip"] else False
         out = predict_volume(net, image, patch_size=patch, overlap=config["overlap"], fusion="gaussian",
                              tta=config["tta"], device="cpu", skip_background=skip, progress=seen.append,
-                             batch_size=config.get("batch"), fold_norms=config.get("fold", True))
+                             batch_size=config.get("batch"), fold_norms=config.get("fold", True),
+                             cpu_bf16=config.get("bf16", False))
         windows = seen[-1].total if seen else 0
     seconds = time.perf_counter() - start
     np.save(folder / f"{config['name']}.npy", out)
@@ -152,8 +153,10 @@ def configurations(volume: str, base: dict, quick: bool) -> list[dict]:
     ]
     if not quick:
         configs.append({**base, "name": "lesionseg_noskip_batch1", "engine": "lesionseg", "skip": False, "batch": 1})
+    configs.append({**base, "name": "lesionseg_noskip_bf16", "engine": "lesionseg", "skip": False, "bf16": True})
     if volume == "head":
         configs.append({**base, "name": "lesionseg_default", "engine": "lesionseg", "skip": True})
+        configs.append({**base, "name": "lesionseg_default_bf16", "engine": "lesionseg", "skip": True, "bf16": True})
     if volume == "head" and not quick:
         configs += [
             {**base, "name": "lesionseg_overlap75", "engine": "lesionseg", "skip": True, "overlap": 0.75},
@@ -168,7 +171,9 @@ def bench_volume(volume: str, args: argparse.Namespace) -> None:
     info = prepare(volume, folder, args.spacing, tuple(args.full_shape))
     base = {"patch": args.patch, "overlap": 0.5, "tta": "none", "threads": args.threads,
             "features": list(args.features)}
-    configs = configurations(volume, base, args.quick)
+    configs = [c for c in configurations(volume, base, args.quick) if not args.only or c["name"] in args.only]
+    if configs[0]["name"] != "monai":
+        raise SystemExit("--only must include monai (every ratio is against it)")
     runs: dict[str, list[dict]] = {c["name"]: [] for c in configs}
     for repeat in range(args.repeats):  # interleaved, so that a change of machine load hits every configuration
         for config in configs:
@@ -196,18 +201,22 @@ def bench_volume(volume: str, args: argparse.Namespace) -> None:
         print(f"{r['name']:<26}{r['overlap']:>8.2f}{r['tta']:>9}{r['windows']:>9}{r['seconds']:>9.2f}"
               f"{r['spread']:>8.2f}{r['windows'] / r['seconds']:>8.2f}{m['seconds'] / r['seconds']:>9.2f}x"
               f"{r['peak_mb']:>9.0f}{r['peak_mb'] / m['peak_mb']:>10.2f}x")
-    for name in ("lesionseg_noskip", "lesionseg_noskip_nofold"):
-        print(f"max |{name} − MONAI| = {np.abs(np.load(folder / f'{name}.npy') - monai_map).max():.2e}"
-              "  (target ≤ 1e-4)")
-    if "lesionseg_default" in results:
-        default = np.load(folder / "lesionseg_default.npy")
-        print(f"max |lesionseg_default − MONAI| inside the foreground = "
+    for name in ("lesionseg_noskip", "lesionseg_noskip_nofold", "lesionseg_noskip_bf16"):
+        if name in results:
+            print(f"max |{name} − MONAI| = {np.abs(np.load(folder / f'{name}.npy') - monai_map).max():.2e}"
+                  f"  (target ≤ {1e-3 if 'bf16' in name else 1e-4:g})")
+    for name in ("lesionseg_default", "lesionseg_default_bf16"):
+        if name not in results:
+            continue
+        default = np.load(folder / f"{name}.npy")
+        print(f"max |{name} − MONAI| inside the foreground = "
               f"{np.abs(default - monai_map)[mask].max():.2e}; outside, LesionSeg's map is 0 where no window ran")
-        print(f"defaults (skipping) vs MONAI: {m['seconds'] / results['lesionseg_default']['seconds']:.2f}x "
-              "(target ≥ 4x)")
-    print(f"no skipping vs MONAI: {m['seconds'] / results['lesionseg_noskip']['seconds']:.2f}x (target ≥ 2x); "
-          f"vs MONAI at sw_batch_size 4: "
-          f"{results['monai_batch4']['seconds'] / results['lesionseg_noskip']['seconds']:.2f}x")
+        print(f"{name} (skipping) vs MONAI: {m['seconds'] / results[name]['seconds']:.2f}x (target ≥ 4x)")
+    if "lesionseg_noskip" in results:
+        print(f"no skipping vs MONAI: {m['seconds'] / results['lesionseg_noskip']['seconds']:.2f}x (target ≥ 2x)")
+    if "lesionseg_noskip" in results and "monai_batch4" in results:
+        print(f"no skipping vs MONAI at sw_batch_size 4: "
+              f"{results['monai_batch4']['seconds'] / results['lesionseg_noskip']['seconds']:.2f}x")
 
 
 def uptime() -> str:
@@ -224,7 +233,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--volumes", nargs="+", choices=("head", "full"), default=["head", "full"])
     parser.add_argument("--full-shape", type=int, nargs=3, default=[96, 128, 112], help="the 'full' volume")
-    parser.add_argument("--quick", action="store_true", help="skip the overlap/TTA table")
+    parser.add_argument("--quick", action="store_true", help="skip the overlap/TTA/batch-1 rows")
+    parser.add_argument("--only", nargs="+", help="run only these configurations (monai among them)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -100,7 +100,10 @@ def _pad(region: np.ndarray, pads: tuple[tuple[int, int], ...], values: Sequence
     return out
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+def _autocast(device: torch.device, cpu_bf16: bool = False) -> contextlib.AbstractContextManager:
+    """bf16/fp16 autocast on accelerators; on the CPU only with ``cpu_bf16`` (AMX / AVX-512-BF16 kernels)."""
+    if device.type == "cpu" and cpu_bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
@@ -109,7 +112,9 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def _forward_batch(model: nn.Module, batch: torch.Tensor, device: torch.device, tta: str) -> torch.Tensor:
+def _forward_batch(
+    model: nn.Module, batch: torch.Tensor, device: torch.device, tta: str, cpu_bf16: bool = False
+) -> torch.Tensor:
     """Probabilities ``(B, 1, *patch)`` float32 for a CPU batch, TTA-averaged, on ``device``."""
     x = batch.to(device, non_blocking=True)
     expected = (x.shape[0], 1, *x.shape[2:])
@@ -123,7 +128,7 @@ def _forward_batch(model: nn.Module, batch: torch.Tensor, device: torch.device, 
             )
         return torch.sigmoid(out.float())
 
-    with _autocast(device):
+    with _autocast(device, cpu_bf16):
         return predict_with_tta(forward, x, tta)
 
 
@@ -161,13 +166,15 @@ def predict_volume(
     notify: Callable[[str], None] | None = None,
     bspline_degree: int = 2,
     fold_norms: bool = True,
+    cpu_bf16: bool = False,
 ) -> np.ndarray:
     """Float32 probability map ``(z, y, x)`` of a normalised ``(C, z, y, x)`` image (see the module doc).
 
     ``skip_background`` may itself be a boolean foreground mask ``(z, y, x)``; ``foreground`` is the same
     mask given separately (used only when skipping). ``notify`` receives device-fallback messages.
     ``fold_norms`` runs a copy of the model with its conv → batch-norm pairs folded (:mod:`.fold`; equal up to
-    float rounding); False runs the model exactly as given.
+    float rounding); False runs the model exactly as given. ``cpu_bf16`` runs the forward passes on the CPU under
+    bf16 autocast (reduced precision: the map moves by up to ~1e-3, see docs/inference.md); off by default.
     """
     array = _as_image(image)
     patch = tuple(int(p) for p in patch_size)
@@ -241,7 +248,7 @@ def predict_volume(
                 for b, s in enumerate(slices):
                     batch[b].copy_(region_t[(slice(None), *s)])
                 try:
-                    probs = _forward_batch(runner, batch, state.device, tta)
+                    probs = _forward_batch(runner, batch, state.device, tta, cpu_bf16)
                 except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                     if not is_out_of_memory(error):
                         raise
