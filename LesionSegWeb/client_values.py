@@ -73,7 +73,7 @@ def _path_text() -> ValueRule:
         if len(value) > MAX_PATH_CHARS:
             raise ClientValueError(f"is {len(value)} characters long; at most {MAX_PATH_CHARS}")
         return value
-    return ValueRule("a path (text without NUL)", check)
+    return ValueRule("a path (text without NUL)", check, none_ok=True)  # a cleared field
 
 
 def _short(value: Any) -> str:
