@@ -70,19 +70,7 @@ def read_image(
     if not path.is_file():
         raise FileMissingError("is not a regular file", path)
     check_readable(path)
-    check_data_files(path, allow_external=allow_external_data)
-    is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
-    if is_nifti:
-        check_nifti_header(path)
-    else:
-        precheck_text_header(path)
-    reader = sitk.ImageFileReader()
-    reader.SetImageIO(image_io_for_reading(path))
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as error:
-        raise CorruptFileError(f"cannot read the header ({_itk_reason(error, path)})", path) from None
+    reader, is_nifti = _header_reader(path, allow_external_data)
     layout = map_layout(reader, path, channel) if role == "probability" else None  # softmax channels
     header = layout.header if layout is not None else check_header(reader, path)
     if is_nifti:
@@ -117,8 +105,17 @@ def read_header(path: str | PathLike[str], *, allow_external_data: bool = False)
             raise FileMissingError("file not found" if not path.exists() else "is not a regular file", path)
     except OSError as error:
         raise FileMissingError(f"cannot be opened ({error.strerror})", path) from None
+    reader, _ = _header_reader(path, allow_external_data)
+    return check_header(reader, path)
+
+
+def _header_reader(path: Path, allow_external_data: bool) -> tuple[sitk.ImageFileReader, bool]:
+    """An ITK reader whose header information is read, after LesionSeg's own checks ran first (detached data
+    files, the NIfTI header, the text header of other formats), so ITK never sees a header that could crash it;
+    and whether the file is NIfTI."""
     check_data_files(path, allow_external=allow_external_data)
-    if path.name.lower().endswith((".nii", ".nii.gz")):
+    is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
+    if is_nifti:
         check_nifti_header(path)
     else:
         precheck_text_header(path)
@@ -129,7 +126,7 @@ def read_header(path: str | PathLike[str], *, allow_external_data: bool = False)
         reader.ReadImageInformation()
     except RuntimeError as error:
         raise CorruptFileError(f"cannot read the header ({_itk_reason(error, path)})", path) from None
-    return check_header(reader, path)
+    return reader, is_nifti
 
 
 def _check_values(array: np.ndarray, role: str, path: Path) -> np.ndarray:

@@ -7,7 +7,6 @@ refused **without being opened by pickle**: we only look at their first bytes to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from os import PathLike
@@ -16,17 +15,10 @@ from pathlib import Path
 import torch
 
 from LesionSegLogic.errors import FileMissingError, ModelFileError
+from LesionSegLogic.provenance import file_sha256
 
-_CHUNK = 1 << 20
-
-
-def sha256_of(path: str | PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+#: Hex sha256 of a file (the one implementation: :func:`LesionSegLogic.provenance.file_sha256`, torch-free).
+sha256_of = file_sha256
 
 
 def _describe_non_safetensors(head: bytes) -> str | None:
