@@ -64,18 +64,22 @@ def check_memory(needed: int, what: str, path: str | PathLike[str] | None = None
 
 
 def check_images_fit(paths: Iterable[str | PathLike[str] | None], bytes_per_voxel: float, what: str, *,
-                     allow_external_data: bool = False) -> None:
+                     allow_external_data: bool = False, probabilities: Iterable[str | PathLike[str]] = (),
+                     channel: int | None = None) -> None:
     """Before reading: refuse when ``what`` over the largest of the image files ``paths`` (their headers are read,
-    not their voxels) would need more than the available memory at ``bytes_per_voxel``. DICOM folders are
+    not their voxels) would need more than the available memory at ``bytes_per_voxel``. Files also listed in
+    ``probabilities`` are probability maps (a softmax's ``channel`` is what will be read). DICOM folders are
     skipped (their size is known only once the series is read)."""
     from LesionSegLogic.io.read import read_header
 
+    maps = {str(p) for p in probabilities}
     for path in paths:
         try:
             if path is None or Path(path).is_dir():
                 continue
         except OSError:  # a name too long: read_header says so, naming the file
             pass
-        size = read_header(path, allow_external_data=allow_external_data).size
+        role = "probability" if str(path) in maps else "image"
+        size = read_header(path, allow_external_data=allow_external_data, role=role, channel=channel).size
         voxels = math.prod(size)
         check_memory(int(voxels * bytes_per_voxel), f"{what} over {'×'.join(map(str, size))} voxels", path)

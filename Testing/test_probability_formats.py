@@ -114,3 +114,43 @@ def test_single_channel_map_has_no_channel_1(tmp_path):
     with pytest.raises(DimensionError, match="single-channel map: there is no channel 1"):
         read_image(tmp_path / "p.nii.gz", role="probability", channel=1)
     assert read_image(tmp_path / "p.nii.gz", role="probability", channel=0).shape == SHAPE
+
+
+def test_evaluate_and_sweep_read_other_tools_maps_with_channel_and_scale(tmp_path, capsys):
+    """`--channel`/`--scale` on the CLI reach read_image (and the memory pre-check reads the chosen channel's
+    header): a 2-channel softmax and a 0..200 integer map give the numbers of the plain float map; without the
+    option each is a one-line error naming the file."""
+    import json
+
+    from LesionSegLogic.cli import main
+
+    p = _probabilities(3)
+    _nifti((p > 0.7).astype(np.uint8), tmp_path / "ref.nii.gz")
+    _nifti(p, tmp_path / "plain.nii.gz")
+    _nifti(np.stack([1 - p, p], axis=-1), tmp_path / "softmax.nii.gz")
+    stored = np.round(p * 200).astype(np.int16)
+    _nifti(stored, tmp_path / "per200.nii.gz")
+    _nifti((stored / 200.0).astype(np.float32), tmp_path / "per200_plain.nii.gz")
+
+    def evaluate(prob: str, *extra: str) -> tuple[int, dict | None]:
+        out = tmp_path / f"{prob}{'-'.join(extra)}.json"
+        code = main(["evaluate", "--prob", str(tmp_path / prob), "--ref", str(tmp_path / "ref.nii.gz"),
+                     "--threshold", "0.5", "--rule", "any-overlap", "--no-surface", "--json", str(out), *extra])
+        return code, json.loads(out.read_text()) if code == 0 else None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProbabilityScaleWarning)
+        _, plain = evaluate("plain.nii.gz")
+        code, picked = evaluate("softmax.nii.gz", "--channel", "1")
+        assert code == 0 and picked["voxel"] == plain["voxel"] and picked["lesion"] == plain["lesion"]
+        _, scaled_plain = evaluate("per200_plain.nii.gz")
+        code, scaled = evaluate("per200.nii.gz", "--scale", "200")
+        assert code == 0 and scaled["voxel"] == scaled_plain["voxel"]
+        capsys.readouterr()
+        for prob in ("softmax.nii.gz", "per200.nii.gz"):
+            code, _ = evaluate(prob)
+            err = capsys.readouterr().err
+            assert code == 2 and prob in err and "Traceback" not in err
+        code = main(["sweep", "--prob", str(tmp_path / "softmax.nii.gz"), "--ref", str(tmp_path / "ref.nii.gz"),
+                     "--rule", "any-overlap", "--channel", "1", "--json", str(tmp_path / "sweep.json")])
+    assert code == 0 and json.loads((tmp_path / "sweep.json").read_text())

@@ -14,7 +14,7 @@ import importlib.util
 import re
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from LesionSegLogic import __version__
 from LesionSegLogic.errors import LesionSegError
@@ -113,6 +113,22 @@ ALLOW_EXTERNAL_DATA_HELP = (
 def add_allow_external_data(parser: argparse.ArgumentParser) -> None:
     """The ``--allow-external-data`` option of every subcommand that reads images given on its command line."""
     parser.add_argument("--allow-external-data", action="store_true", help=ALLOW_EXTERNAL_DATA_HELP)
+
+
+def add_probability_format(parser: argparse.ArgumentParser) -> None:
+    """``--channel``/``--scale``: how to read a probability map another tool wrote (a 4-D or vector softmax: which
+    channel; an integer map: what to divide by) — :func:`LesionSegLogic.io.read_image`'s ``channel``/``scale``."""
+    group = parser.add_argument_group("probability maps from other tools (docs/models.md)")
+    group.add_argument("--channel", type=int, metavar="K",
+                       help="the lesion channel of a 4-D or vector (softmax) probability map")
+    group.add_argument("--scale", type=float, metavar="S",
+                       help="divide an integer probability map by S (default: 255 or 1000 detected from the file's "
+                            "storage and maximum, said on stderr)")
+
+
+def probability_format(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``read_image`` keywords :func:`add_probability_format` collected."""
+    return {"channel": getattr(args, "channel", None), "scale": getattr(args, "scale", None)}
 
 
 #: longest file name an error message repeats in full (longer ones are elided in the middle)

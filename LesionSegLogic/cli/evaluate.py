@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import argparse
 
-from LesionSegLogic.cli import JSON_TO_STDOUT, add_allow_external_data
+from LesionSegLogic.cli import (
+    JSON_TO_STDOUT,
+    add_allow_external_data,
+    add_probability_format,
+    probability_format,
+)
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, RULE_NAMES
 
 HELP = "metrics of a probability map (at a threshold) or a mask against a reference mask"
@@ -49,6 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "prints the JSON on stdout instead of the table")
     parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
+    add_probability_format(parser)
     return parser
 
 
@@ -95,10 +101,12 @@ def evaluate_one(args: argparse.Namespace, table: bool = True) -> int:
     print(f"lesionseg evaluate: {chosen.describe()}", file=sys.stderr)
     external = args.allow_external_data
     check_images_fit([args.ref, args.prob or args.mask], BYTES_PER_VOXEL, "evaluating",
-                     allow_external_data=external)
+                     allow_external_data=external, probabilities=[args.prob] if args.prob else [],
+                     channel=args.channel)
     reference = read_image(args.ref, role="mask", allow_external_data=external)
     if args.prob is not None:
-        source = read_image(args.prob, role="probability", allow_external_data=external)
+        source = read_image(args.prob, role="probability", allow_external_data=external,
+                            **probability_format(args))
         same_grid_or_fail(source, reference)
         prediction = source.array >= np.float64(chosen.threshold)
     else:

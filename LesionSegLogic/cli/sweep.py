@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import argparse
 
-from LesionSegLogic.cli import JSON_TO_STDOUT, add_allow_external_data
+from LesionSegLogic.cli import (
+    JSON_TO_STDOUT,
+    add_allow_external_data,
+    add_probability_format,
+    probability_format,
+)
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
@@ -50,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "the JSON on stdout instead of the table")
     parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_allow_external_data(parser)
+    add_probability_format(parser)
     return parser
 
 
@@ -138,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{len(args.prob)} probability maps but {len(args.ref)} reference masks")
     check_threshold_count(args.step, len(args.prob))
     check_images_fit([*args.prob, *args.ref], BYTES_PER_VOXEL, "a threshold sweep",
-                     allow_external_data=args.allow_external_data)
+                     allow_external_data=args.allow_external_data, probabilities=args.prob, channel=args.channel)
     grid = threshold_grid(args.step)
     rule, rule_source, recorded = cohort_defaults(list(args.prob), args.rule)
     models = sorted({f"{r['model']} ({r['threshold']:.2f})" for r in recorded if r["model"]})
@@ -149,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         for prob_path, ref_path in tqdm(
             list(zip(args.prob, args.ref, strict=True)), desc="subjects", unit="subject", file=sys.stderr
         ):
-            prob = read_image(prob_path, role="probability", allow_external_data=args.allow_external_data)
+            prob = read_image(prob_path, role="probability", allow_external_data=args.allow_external_data,
+                              **probability_format(args))
             ref = read_image(ref_path, role="mask", allow_external_data=args.allow_external_data)
             same_grid_or_fail(prob, ref)
             yield ThresholdEngine(prob, reference=ref.with_array(ref.array > 0), rule=rule)

@@ -95,10 +95,14 @@ def read_image(
     return Image(array, header.spacing[::-1], header.origin, header.direction, str(path))
 
 
-def read_header(path: str | PathLike[str], *, allow_external_data: bool = False) -> HeaderInfo:
+def read_header(
+    path: str | PathLike[str], *, allow_external_data: bool = False, role: Role = "image", channel: int | None = None
+) -> HeaderInfo:
     """The checked header of an image file, without reading its voxels (sizes for a memory estimate before
-    :func:`read_image`); the same errors as :func:`read_image` for a missing file or a bad header. A DICOM series
-    folder has no single header: its geometry comes from :func:`LesionSegLogic.io.dicom.read_dicom_series`."""
+    :func:`read_image`); the same errors as :func:`read_image` for a missing file or a bad header. A probability
+    map (``role="probability"``) may be a 4-D or vector softmax: the header of its ``channel``, as ``read_image``
+    reads it. A DICOM series folder has no single header: its geometry comes from
+    :func:`LesionSegLogic.io.dicom.read_dicom_series`."""
     path = Path(path)
     try:
         if not path.is_file():
@@ -106,6 +110,8 @@ def read_header(path: str | PathLike[str], *, allow_external_data: bool = False)
     except OSError as error:
         raise FileMissingError(f"cannot be opened ({error.strerror})", path) from None
     reader, _ = _header_reader(path, allow_external_data)
+    if role == "probability":
+        return map_layout(reader, path, channel).header
     return check_header(reader, path)
 
 
