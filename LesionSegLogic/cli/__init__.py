@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from LesionSegLogic import __version__
@@ -65,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: ``--json JSON_TO_STDOUT`` prints the JSON on stdout instead of writing a file (``evaluate``, ``sweep``)
 JSON_TO_STDOUT = "-"
+
+
+def emit_result(data: dict[str, Any], json_target: str | None, table: Callable[[dict[str, Any]], str] | None) -> None:
+    """Where ``evaluate``/``sweep`` put their result: ``--json -`` prints only the JSON on stdout; ``--json OUT``
+    writes it through the one atomic writer (``io.write.write_json``) and the table is printed too; without
+    ``--json`` only the table (``table=None``: nothing on stdout)."""
+    import json
+
+    from LesionSegLogic.io.write import write_json
+
+    if json_target == JSON_TO_STDOUT:
+        sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        return
+    if json_target:
+        write_json(json_target, data)
+    if table is not None:
+        sys.stdout.write(table(data))
 _LITERAL = re.compile(r"``(.+?)``", re.S)
 _ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]+?)(?:\s*<[^>]*>)?`")
 _TILDE_TARGET = re.compile(r"^(?:[\w]+\.)+(\w+)$")

@@ -18,6 +18,7 @@ from LesionSegLogic.cli import (
     JSON_TO_STDOUT,
     add_allow_external_data,
     add_probability_format,
+    emit_result,
     probability_format,
 )
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, RULE_NAMES
@@ -80,11 +81,10 @@ def evaluate_one(args: argparse.Namespace, table: bool = True) -> int:
     from LesionSegLogic.defaults import defaults_for_map
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io import read_image
-    from LesionSegLogic.io.write import write_json
     from LesionSegLogic.io.write_policy import claim_outputs
     from LesionSegLogic.memory import check_images_fit
     from LesionSegLogic.metrics.evaluate import evaluate
-    from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
+    from LesionSegLogic.metrics.report import same_grid_or_fail
     from LesionSegLogic.metrics.voxel import average_precision
     from LesionSegLogic.provenance import InputFile, provenance, recorded_model
 
@@ -124,11 +124,5 @@ def evaluate_one(args: argparse.Namespace, table: bool = True) -> int:
         [InputFile("probability" if args.prob else "mask", prediction_path), InputFile("reference", args.ref)],
         models=[recorded_model(prediction_path)], threshold=chosen.threshold, rule=chosen.rule,
     )  # fmt: skip
-    if args.json == JSON_TO_STDOUT:
-        emit_json(result, None)
-        return 0
-    if args.json:
-        write_json(args.json, result)
-    if table:
-        sys.stdout.write(evaluate_table(result))
+    emit_result(result, args.json, evaluate_table if table else None)
     return 0

@@ -19,6 +19,7 @@ from LesionSegLogic.cli import (
     JSON_TO_STDOUT,
     add_allow_external_data,
     add_probability_format,
+    emit_result,
     probability_format,
 )
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
@@ -129,10 +130,9 @@ def run(args: argparse.Namespace) -> int:
     from LesionSegLogic.cli.text_tables import sweep_table
     from LesionSegLogic.errors import InputError
     from LesionSegLogic.io import read_image
-    from LesionSegLogic.io.write import write_json
     from LesionSegLogic.io.write_policy import claim_outputs
     from LesionSegLogic.memory import check_images_fit
-    from LesionSegLogic.metrics.report import emit_json, same_grid_or_fail
+    from LesionSegLogic.metrics.report import same_grid_or_fail
     from LesionSegLogic.provenance import InputFile, provenance, recorded_model
     from LesionSegLogic.threshold.engine import ThresholdEngine
     from LesionSegLogic.threshold.sweep import sweep_cohort, threshold_grid
@@ -168,10 +168,5 @@ def run(args: argparse.Namespace) -> int:
          for role, path in zip(("probability", "reference"), pair, strict=True)],
         models=[recorded_model(p) for p in args.prob], threshold=None, rule=rule,
     )  # fmt: skip
-    if args.json == JSON_TO_STDOUT:
-        emit_json(data, None)
-        return 0
-    if args.json:
-        write_json(args.json, data)
-    sys.stdout.write(sweep_table(data))
+    emit_result(data, args.json, sweep_table)
     return 0

@@ -1,4 +1,4 @@
-"""Metric reports on disk: grid checks between input files, atomic JSON output (CLI helpers), and the one coordinate
+"""Metric reports on disk: grid checks between input files and the one coordinate
 convention of every CSV LesionSeg writes.
 
 **CSV coordinates are RAS** (x towards the patient's Right, y Anterior, z Superior; mm): the convention of 3D
@@ -9,15 +9,9 @@ y negated) only when written, and the column names say so (:data:`CENTROID_COLUM
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-from LesionSegLogic.errors import GeometryError, OutputError
+from LesionSegLogic.errors import GeometryError
 from LesionSegLogic.image import Image
 
 #: the centroid columns of every lesion CSV (``lesionseg predict``'s lesions.csv, the BIDS _lesions.tsv, the review
@@ -38,23 +32,3 @@ def same_grid_or_fail(a: Image, b: Image) -> None:
             f"is not on the grid of {b.name} (shapes {a.shape} vs {b.shape}, or different spacing/origin/direction)",
             a.name,
         )
-
-
-def emit_json(data: dict[str, Any], out: str | None, inputs: Sequence[str | None] = ()) -> None:
-    """Print ``data`` as JSON, or write it atomically to ``out`` (never over one of the ``inputs``)."""
-    text = json.dumps(data, indent=2, allow_nan=False)
-    if out is None:
-        sys.stdout.write(text + "\n")
-        return
-    target = Path(out)
-    for path in inputs:
-        if path is not None and target.exists() and target.resolve() == Path(path).resolve():
-            raise OutputError(f"{out}: refusing to overwrite an input file")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text + "\n")
-        os.replace(temp, target)
-    except OSError as error:
-        raise OutputError(f"{out}: cannot write ({error.strerror or error})") from None
