@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.defaults import DEFAULT_RULE, recommended_model
+from LesionSegLogic.io.write import write_text
 
 #: First seed of the demo's phantoms; the zoo trains on seeds 1000+ and tests on 9000+ (scripts/train_zoo.py).
 DEMO_SEED = 4242
@@ -122,7 +123,4 @@ def run_demo(
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.tmp")
-    staged.write_text(json.dumps(data, indent=2))
-    os.replace(staged, path)
+    write_text(path, json.dumps(data, indent=2), what="metrics file")  # the one atomic writer

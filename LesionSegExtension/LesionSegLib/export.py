@@ -14,7 +14,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from matplotlib.figure import Figure
 
 from LesionSegLogic.errors import LesionSegError, OutputError
 from LesionSegLogic.io import write_image
+from LesionSegLogic.io.write import staged_file
 from LesionSegLogic.metrics.report import CENTROID_COLUMNS
 from LesionSegLogic.provenance import InputFile, model_record, provenance, recorded_model
 
@@ -101,15 +101,10 @@ def _check_target(path: Path, protected: set[Path], overwrite: bool) -> None:
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        staged = staging / path.name
+    """``write`` fills a staging file next to ``path`` (same extension, so Slicer's storage nodes pick the format),
+    which then replaces ``path``: the library's one atomic writer (:func:`LesionSegLogic.io.write.staged_file`)."""
+    with staged_file(path, what=path.name) as staged:
         write(staged)
-        os.replace(staged, path)
-    finally:
-        for leftover in staging.iterdir():
-            leftover.unlink()
-        staging.rmdir()
     return path
 
 
