@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.errors import FileMissingError, InputError, LesionSegError, OutputError
+from LesionSegLogic.io.write_policy import staging_folder
 from LesionSegLogic.jsonfile import read_json
 
 #: the raw image suffix of each image role (roles of :data:`LesionSegLogic.zoo.card.IMAGE_ROLES` BIDS holds)
@@ -216,7 +216,7 @@ def write_case_outputs(case: BidsCase, out_root: str | PathLike[str], probabilit
     folder = targets["summary"].parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".lesionseg-staging-", dir=folder))
+        staging = staging_folder(targets["summary"])
     except OSError as error:
         raise OutputError(f"{folder}: cannot create the output folder ({error.strerror})") from None
     sources = [f"bids:raw:{p.relative_to(case.root).as_posix()}" for p in (case.flair, case.t2) if p is not None]

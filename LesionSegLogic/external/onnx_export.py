@@ -14,7 +14,6 @@ import contextlib
 import io
 import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from os import PathLike
@@ -26,6 +25,7 @@ import torch
 from LesionSegLogic.errors import ConfigError, ModelFileError, OutputError
 from LesionSegLogic.external.onnx_card import ONNX_FILE, OnnxSpec, write_onnx_card
 from LesionSegLogic.external.onnx_model import _onnxruntime
+from LesionSegLogic.io.write_policy import staging_folder
 from LesionSegLogic.zoo.card import CARD_FILE
 
 OPSET = 18
@@ -67,7 +67,7 @@ def export_onnx(
         raise ConfigError(f"exporting to ONNX needs the onnx extra: pip install 'lesionseg[onnx]' ({error})") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".lesionseg-onnx-", dir=out))
+        staging = staging_folder(out / ONNX_FILE)
     except OSError as error:
         raise OutputError(f"{out}: cannot create the output folder ({error.strerror})") from None
     try:

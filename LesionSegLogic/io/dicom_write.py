@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from LesionSegLogic.errors import GeometryError, OutputError
 from LesionSegLogic.image import Image
+from LesionSegLogic.io.write_policy import staging_folder
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 _INT16 = np.iinfo(np.int16)
@@ -88,7 +88,7 @@ def write_dicom_series(
         raise OutputError(f"{clash}: exists already; refusing to overwrite it")
     try:
         target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".lesionseg-dicom-", dir=target))
+        staging = staging_folder(target / "series")
     except OSError as error:
         raise OutputError(f"{target}: cannot create the folder ({error.strerror})") from None
     try:

@@ -46,6 +46,14 @@ def staging_path(target: str | PathLike[str]) -> Path:
     return target.parent / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{target.name}"
 
 
+def staging_folder(target: str | PathLike[str]) -> Path:
+    """A new, empty staging folder named by :func:`staging_path` for a writer of several files (a series, a case's
+    outputs): its name carries this process's id, so :func:`remove_stale_staging` clears it after a kill."""
+    folder = staging_path(target)
+    folder.mkdir()
+    return folder
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
