@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,6 @@ def build_segmentation(mask: Image, series: DicomSeries, info: DicomWriterInfo |
     """A binary ``highdicom.seg.Segmentation`` of ``mask`` (one segment) referencing ``series``."""
     hd = _highdicom()
     from pydicom.sr.codedict import codes
-    from pydicom.uid import generate_uid
 
     info = info or DicomWriterInfo()
     sources = _sources(mask, series)
@@ -68,14 +68,7 @@ def build_segmentation(mask: Image, series: DicomSeries, info: DicomWriterInfo |
         pixel_array=(np.asarray(mask.array) > 0).astype(np.uint8),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[segment],
-        series_instance_uid=generate_uid(),
-        series_number=info.series_number,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer=info.manufacturer,
-        manufacturer_model_name=info.model_name,
-        software_versions=info.software_version,
-        device_serial_number="0",
+        **_new_series(info, info.series_number),
         series_description=f"{info.segment_label} segmentation",
         omit_empty_frames=False,
     )
@@ -84,7 +77,6 @@ def build_segmentation(mask: Image, series: DicomSeries, info: DicomWriterInfo |
 def build_parametric_map(probability: Image, series: DicomSeries, info: DicomWriterInfo | None = None):
     """A float ``highdicom.pm.ParametricMap`` of ``probability`` (values in [0, 1]) referencing ``series``."""
     hd = _highdicom()
-    from pydicom.uid import generate_uid
 
     info = info or DicomWriterInfo()
     sources = _sources(probability, series)
@@ -99,14 +91,7 @@ def build_parametric_map(probability: Image, series: DicomSeries, info: DicomWri
     return hd.pm.ParametricMap(
         source_images=sources,
         pixel_array=np.asarray(probability.array, dtype=np.float32),
-        series_instance_uid=generate_uid(),
-        series_number=info.series_number + 1,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer=info.manufacturer,
-        manufacturer_model_name=info.model_name,
-        software_versions=info.software_version,
-        device_serial_number="0",
+        **_new_series(info, info.series_number + 1),
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
         voi_lut_transformations=[hd.VOILUTTransformation(window_center=0.5, window_width=1.0)],
@@ -156,3 +141,15 @@ def _highdicom():
     except ImportError:
         raise OutputError(f"DICOM SEG and Parametric Map outputs need highdicom: {INSTALL_HINT}") from None
     return highdicom
+
+
+def _new_series(info: DicomWriterInfo, series_number: int) -> dict[str, Any]:
+    """The identity of a new one-instance derived series (new UIDs, LesionSeg as the device) shared by the SEG and
+    the Parametric Map."""
+    from pydicom.uid import generate_uid
+
+    return {
+        "series_instance_uid": generate_uid(), "series_number": series_number, "sop_instance_uid": generate_uid(),
+        "instance_number": 1, "manufacturer": info.manufacturer, "manufacturer_model_name": info.model_name,
+        "software_versions": info.software_version, "device_serial_number": "0",
+    }  # fmt: skip
