@@ -7,13 +7,11 @@ files of the machine it runs on: paths are resolved (symbolic links followed) be
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from LesionSegLogic.errors import FileMissingError, GeometryError, InputError, LesionSegError
-from LesionSegLogic.jsonfile import read_json
+from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
 
 #: File name stems of a case folder (the layout ``lesionseg phantom`` writes), in lookup order.
 CASE_STEMS: dict[str, tuple[str, ...]] = {
@@ -160,17 +158,10 @@ class PredictionInfo:
 
 
 def prediction_info(probability: Path) -> PredictionInfo:
-    """Read ``summary.json`` next to ``probability`` (``lesionseg predict``/``demo`` write one); an empty
-    :class:`PredictionInfo` when there is none, or when it is unreadable or does not describe a usable model."""
-    try:
-        summary = read_json(Path(probability).parent / "summary.json", "summary.json")
-        model, settings = summary.get("model") or {}, summary.get("settings") or {}
-    except (OSError, LesionSegError, AttributeError):
-        return PredictionInfo()
-    name = model.get("name") if isinstance(model, dict) else None
-    threshold = settings.get("threshold") if isinstance(settings, dict) else None
-    if threshold is None and isinstance(model, dict):
-        threshold = model.get("recommended_threshold")
-    ok = isinstance(threshold, int | float) and not isinstance(threshold, bool) and math.isfinite(threshold) \
-        and 0.0 <= threshold <= 1.0
-    return PredictionInfo(name if isinstance(name, str) and name else None, float(threshold) if ok else None)
+    """What the ``summary.json`` next to ``probability`` recorded (``lesionseg predict``/``demo`` write one), read by
+    the project's one reader of it (:func:`LesionSegLogic.defaults.read_recorded`, as the CLI and the desktop panel
+    do); an empty :class:`PredictionInfo` when there is none, or when it is unreadable or describes another file."""
+    from LesionSegLogic.defaults import read_recorded  # noqa: PLC0415
+
+    recorded = read_recorded(probability)
+    return PredictionInfo(recorded.model, recorded.threshold)
