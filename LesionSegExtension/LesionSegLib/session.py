@@ -479,11 +479,18 @@ class ReviewSession:
         keeps following the threshold. An earlier accepted node stays in the scene, hidden."""
         self._require_probability()
         self.sync_prediction()
-        label = name or f"{self.name} accepted (t={self.state.threshold:.2f})"
+        return self.accept_mask(self.state.mask, name or f"{self.name} accepted (t={self.state.threshold:.2f})")
+
+    def accept_mask(self, mask: np.ndarray, name: str):
+        """:meth:`accept` of a given mask on the FLAIR grid (a saved review's accepted, edited segmentation)."""
+        self._require_inputs()
+        if tuple(mask.shape) != tuple(self.flair.shape):
+            raise InputError(f"accepted mask {tuple(mask.shape)} is not on the FLAIR grid {tuple(self.flair.shape)}")
+        label = name
         if self.accepted_node is not None and self.accepted_node.GetDisplayNode() is not None:
             self.accepted_node.GetDisplayNode().SetVisibility(False)
         self.accepted_node, _ = add_mask_segmentation(
-            self.scene, label, self.state.mask, self.flair_node, PREDICTION_SEGMENTS[0])
+            self.scene, label, np.asarray(mask, dtype=bool), self.flair_node, PREDICTION_SEGMENTS[0])
         display = self.accepted_node.GetDisplayNode()
         display.SetVisibility2DFill(False)
         display.SetVisibility2DOutline(True)
@@ -503,6 +510,7 @@ class ReviewSession:
         if edited_as == "reference":
             self.reference = edited
             self.reference_source = node
+            self.source_files.pop("reference", None)  # the reference shown is the edit, not the file's
             self._rebuild_engine(keep_threshold=True)
             return self.state
         if edited_as != "prediction":
@@ -511,6 +519,7 @@ class ReviewSession:
             raise InputError("re-scoring an edited prediction needs a reference")
         # A binary map through the same engine: every threshold in (0, 1) gives the edited mask.
         self.probability = self.flair.with_array(edited.astype(np.float32), name="edited prediction")
+        self.source_files.pop("probability", None)  # the map shown is the edit, not the file's
         update_volume_node(self.probability_node, self.probability)
         self._rebuild_engine()
         return self.set_threshold(0.5, force=True)
