@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,9 @@ class ReviewSession:
         self.lesion_table = None
         self.plot: ThresholdCurvePlot | None = None
         self.accepted_node = None
+        #: where each lesion lies (``LesionSegLogic.regions.RegionAtlas``; ``None``: rows have no region yet), see
+        #: :meth:`set_region_atlas`
+        self.region_atlas = None
 
     # ------------------------------------------------------------------------------------------ inputs
     def set_inputs(self, flair, t2=None, baseline=None) -> None:
@@ -312,6 +315,7 @@ class ReviewSession:
             hierarchy.CreateItem(parent, node)
 
     def _drop_results(self) -> None:
+        self.region_atlas = None
         self.engine = None
         self.state = None
         self._table_state = None
@@ -355,15 +359,34 @@ class ReviewSession:
         else:
             bbox, full = self._show(self.prediction, "prediction", live, update, live.mask.view(np.uint8))
             self._prediction_stale = False
-        flair = self.flair
-        rows = cache(lambda: tuple(lesion_rows(update.lesions, flair)))  # built once, shared by replace()d states
+        rows = cache(partial(self._rows_of, update, lambda: state.mask, self.region_atlas))  # built once, shared
         write_metrics_table(self.metrics_table, update.metrics)
         self.plot.set_current(threshold)
-        self.state = ReviewState(threshold, mode, dict(update.metrics), rows, bbox, full, self.engine, update,
-                                 self.reference is not None)
+        self.state = state = ReviewState(threshold, mode, dict(update.metrics), rows, bbox, full, self.engine,
+                                         update, self.reference is not None)
         self.threshold_changed.emit(threshold)
         self.updated.emit(self.state)
         return self.state
+
+    def _rows_of(self, update, mask: Callable[[], np.ndarray], atlas) -> tuple[LesionRow, ...]:
+        """The lesion rows of one update; with a region atlas, each lesion's region (``regions.regions_by_row``:
+        components numbered as the engine's matching rule numbers them)."""
+        if atlas is None:
+            return tuple(lesion_rows(update.lesions, self.flair))
+        from LesionSegLogic.metrics.lesion import label_components  # noqa: PLC0415 - other layer, imported on use
+        from LesionSegLogic.regions import regions_by_row  # noqa: PLC0415
+
+        rule, voxel_volume = self.engine.rule, self.flair.voxel_volume
+        regions = regions_by_row(atlas, update.lesions, mask(), self.reference,
+                                 lambda m: label_components(m, rule, voxel_volume))
+        return tuple(lesion_rows(update.lesions, self.flair, regions, atlas.cord_top_mm))
+
+    def set_region_atlas(self, atlas) -> None:
+        """Label the lesions with ``atlas`` (``LesionSegLogic.regions.atlas_for_case``; ``None``: no regions) from
+        now on; the current rows are rebuilt with their regions."""
+        self.region_atlas = atlas
+        if self.state is not None:
+            self.set_threshold(self.state.threshold, force=True)
 
     def _live_view(self, mode: str):
         """The engine's ``LiveView`` for ``mode`` (made on first use; dropped when the engine is rebuilt)."""
@@ -468,7 +491,11 @@ class ReviewSession:
         for row in self.lesions:
             if row.id == int(lesion_id) and row.kind in (kind, ""):
                 if self.view_controller is not None:
-                    self.view_controller.jump_to(row.centroid_ras)
+                    show = getattr(self.view_controller, "show_lesion", None)  # centre, zoom and mark it
+                    if show is not None:
+                        show(row.centroid_ras, row.diameter_mm)
+                    else:
+                        self.view_controller.jump_to(row.centroid_ras)
                 return row.centroid_ras
         raise InputError(f"no {kind} lesion with id {lesion_id} at the current threshold")
 

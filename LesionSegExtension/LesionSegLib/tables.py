@@ -2,10 +2,11 @@
 
 The metrics table is long-format (``group``, ``metric``, ``value``) so that any metric the engine adds
 shows up without a code change; undefined ratios (the engine's ``None``) become NaN.
-The lesion table has one row per lesion: ``id``, ``kind`` (predicted/reference), ``status`` (TP/FP/FN),
-``volume_mm3``,
-centroid ``R``, ``A``, ``S`` (mm, RAS) and
-``max_probability``.
+The lesion table has one row per lesion (:data:`LESION_COLUMNS`): ``id``, ``kind`` (predicted/reference),
+``status`` (TP/FP/FN), ``volume_mm3``, centroid ``R``, ``A``, ``S`` (mm, RAS), ``max_probability``,
+``mean_probability`` (over the lesion's voxels), ``region`` (:mod:`LesionSegLogic.regions`; empty until the
+session has a region atlas), ``slice`` (the axial array index ``z`` of the centroid) and ``cord_level_mm``
+(cord inputs: mm below the top of the image).
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.lesion import LesionRow as EngineLesionRow
 
 METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
-LESION_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability")
+LESION_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability",
+                                   "mean_probability", "region", "slice", "cord_level_mm")
+#: (kind, id) → region, from :func:`LesionSegLogic.regions.regions_by_row`
+RegionLookup = Mapping[tuple[str, int], str]
 
 
 @dataclass(frozen=True)
 class LesionRow:
-    """One lesion as the session shows it; ``centroid_ras`` in mm."""
+    """One lesion as the session shows it; ``centroid_ras`` in mm. ``slice_index``: the array ``z`` index (axial
+    slice) of the centroid, −1 when unknown; ``region``: "" until a region atlas labelled it."""
 
     id: int
     kind: str  # "predicted" | "reference"
@@ -36,6 +41,20 @@ class LesionRow:
     volume_mm3: float
     centroid_ras: tuple[float, float, float]
     max_probability: float
+    mean_probability: float = math.nan
+    region: str = ""
+    slice_index: int = -1
+    cord_level_mm: float = math.nan
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What names a lesion in the review: ``(kind, id)`` (ids are per kind)."""
+        return (self.kind, int(self.id))
+
+    @property
+    def diameter_mm(self) -> float:
+        """Diameter of the sphere of the lesion's volume (how far to zoom in on it)."""
+        return float((6.0 * max(self.volume_mm3, 0.0) / math.pi) ** (1.0 / 3.0))
 
 
 def _field(row: Any, names: Sequence[str], default: Any = None) -> Any:
@@ -54,15 +73,17 @@ def _field(row: Any, names: Sequence[str], default: Any = None) -> Any:
 _MISSING = object()
 
 
-def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
+def lesion_rows(lesions: Iterable[Any], grid: Image, regions: RegionLookup | None = None,
+                cord_top_mm: float | None = None) -> list[LesionRow]:
     """Normalise the engine's lesion rows (dicts or objects) into :class:`LesionRow` with RAS centroids.
 
     Centroids are accepted as ``centroid_ras``/``centroid_lps`` (mm) or as array indices
-    ``centroid_zyx``/``centroid`` (voxels, converted with ``grid``'s geometry).
+    ``centroid_zyx``/``centroid`` (voxels, converted with ``grid``'s geometry). ``regions``: each lesion's region
+    by ``(kind, id)``; ``cord_top_mm``: cord inputs, the S (mm) of the image's top (see ``RegionAtlas``).
     """
     lesions = list(lesions)
     if all(type(row) is EngineLesionRow and row.centroid_lps is not None for row in lesions):
-        return _engine_rows(lesions)
+        return _engine_rows(lesions, regions or {}, cord_top_mm)
     rows = []
     for row in lesions:
         ras = _field(row, ("centroid_ras",))
@@ -77,27 +98,38 @@ def lesion_rows(lesions: Iterable[Any], grid: Image) -> list[LesionRow]:
         if volume is None:
             volume = float(_field(row, ("voxels", "n_voxels", "size"), 0)) * grid.voxel_volume
         maximum = _field(row, ("max_probability", "max_prob", "probability_max"), math.nan)
+        mean = _field(row, ("mean_probability",), math.nan)
+        zyx = _field(row, ("centroid_zyx",))
+        kind = str(_field(row, ("kind",), "predicted"))
+        lesion_id = int(_field(row, ("id", "label", "lesion_id")))
         rows.append(
             LesionRow(
-                id=int(_field(row, ("id", "label", "lesion_id"))),
-                kind=str(_field(row, ("kind",), "predicted")),
+                id=lesion_id,
+                kind=kind,
                 status=str(_field(row, ("status",), "") or ""),
                 volume_mm3=float(volume),
                 centroid_ras=tuple(float(c) for c in ras),  # type: ignore[arg-type]
                 max_probability=math.nan if maximum is None else float(maximum),
+                mean_probability=math.nan if mean is None else float(mean),
+                region=(regions or {}).get((kind, lesion_id), ""),
+                slice_index=-1 if zyx is None else int(round(float(zyx[0]))),
+                cord_level_mm=math.nan if cord_top_mm is None else float(cord_top_mm - ras[2]),
             )
         )
     return rows
 
 
-def _engine_rows(lesions: list[EngineLesionRow]) -> list[LesionRow]:
+def _engine_rows(lesions: list[EngineLesionRow], regions: RegionLookup, cord_top_mm: float | None) -> list[LesionRow]:
     """:func:`lesion_rows` for the engine's own rows (physical LPS centroids): the slider's path, no field lookups."""
     out = []
+    top = math.nan if cord_top_mm is None else float(cord_top_mm)
     for row in lesions:
         x, y, z = row.centroid_lps  # type: ignore[misc]
         maximum = math.nan if row.max_probability is None else float(row.max_probability)
+        mean = math.nan if row.mean_probability is None else float(row.mean_probability)
         out.append(LesionRow(int(row.id), row.kind, row.status or "", float(row.volume_mm3),
-                             (-float(x), -float(y), float(z)), maximum))
+                             (-float(x), -float(y), float(z)), maximum, mean, regions.get((row.kind, row.id), ""),
+                             int(round(row.centroid_zyx[0])), top - float(z)))
     return out
 
 
@@ -191,9 +223,13 @@ def write_lesion_table(table_node, rows: Sequence[LesionRow]) -> None:
             _number_column("A", centroids[:, 1]),
             _number_column("S", centroids[:, 2]),
             _number_column("max_probability", [r.max_probability for r in rows]),
+            _number_column("mean_probability", [r.mean_probability for r in rows]),
+            _string_column("region", [r.region for r in rows]),
+            _number_column("slice", [r.slice_index for r in rows], np.int32),
+            _number_column("cord_level_mm", [r.cord_level_mm for r in rows]),
         ],
     )
-    for name, unit in (("volume_mm3", "mm3"), ("R", "mm"), ("A", "mm"), ("S", "mm")):
+    for name, unit in (("volume_mm3", "mm3"), ("R", "mm"), ("A", "mm"), ("S", "mm"), ("cord_level_mm", "mm")):
         table_node.SetColumnUnitLabel(name, unit)
 
 

@@ -1,0 +1,275 @@
+"""Where each lesion lies, for the McDonald 2017 dissemination-in-space (DIS) view (Thompson et al. 2018).
+
+McDonald 2017 counts T2 lesions in four CNS areas: periventricular, cortical/juxtacortical, infratentorial and
+spinal cord (Thompson et al. 2018, Lancet Neurol 17:162); lesions elsewhere in the white matter ("deep white
+matter") do not count for DIS. Every lesion of the review gets one region:
+
+* brain inputs — one of :data:`BRAIN_REGIONS`, by the **distance rule** on anatomy maps resampled onto the
+  case's grid (:class:`RegionAtlas`), in this order of precedence:
+
+  1. *infratentorial*: any voxel of the lesion in the brainstem/cerebellum box below the tentorium, in MNI space
+     (:func:`infratentorial_mni`, the box the phantom generator places infratentorial lesions in);
+  2. *periventricular*: any voxel within :data:`MARGIN_MM` (3 mm) of the lateral/third ventricles (touching them);
+  3. *juxtacortical* (cortical/juxtacortical): any voxel within 3 mm of the cortex;
+  4. otherwise *deep white matter*.
+
+  The ventricle and cortex distance maps are the phantom's own (:mod:`LesionSegLogic.phantom.anatomy`: the
+  MNI152 2009 tissue maps that ship in the nilearn wheel, ventricles = deep CSF, cortex = GM ≥ 0.5 near the
+  surface). How they reach the case's grid:
+
+  - **phantom cases** (a ``phantom.json`` beside the images): the phantom is generated in MNI space, so the maps
+    are resampled with the identity (a longitudinal follow-up with the recorded session shift). Lesions that
+    overlap a ground-truth phantom lesion take that lesion's recorded region (``phantom.json``), so the known
+    lesions get exactly the generator's region; other lesions (false positives) get the distance rule.
+  - **real scans**: an affine registration of the FLAIR to the MNI152 T1 template of the same wheel with
+    SimpleITK (Mattes mutual information, multi-resolution; :func:`register_to_mni`), then the same maps.
+    Why these tools: SimpleITK is already the project's resampling and I/O library (the design card's), and the
+    nilearn wheel already ships the template and tissue maps offline — nothing is downloaded, no new dependency.
+    Limits (docs/regions.md): an affine fit does not follow large ventricles (atrophy) or lesions that distort the
+    anatomy; a head with skull registered to the skull-stripped template can be off by a few mm, so lesions
+    within a few mm of the 3 mm margins may change class. The method is named in the atlas (``method``).
+
+* spinal-cord inputs (:func:`LesionSegLogic.anatomy.guess_anatomy` says ``cord``, or a cord phantom) — the region
+  is :data:`SPINAL_CORD` and the lesion's level is its position along the cord: millimetres below the top of the
+  image (the cord phantom has no vertebral labels in its files; see docs/regions.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from LesionSegLogic.errors import InputError
+from LesionSegLogic.image import Image
+from LesionSegLogic.io.convert import to_sitk
+from LesionSegLogic.phantom.anatomy import BrainMaps, mni_coordinates, nifti_to_image
+from LesionSegLogic.phantom.brain import REGIONS as BRAIN_REGIONS
+from LesionSegLogic.phantom.case import CASE_JSON
+
+SPINAL_CORD = "spinal_cord"
+#: every region a lesion can get (brain regions from the phantom generator's vocabulary, then the cord)
+REGIONS: tuple[str, ...] = (*BRAIN_REGIONS, SPINAL_CORD)
+#: the words the faces show for each region
+REGION_TITLES: dict[str, str] = {
+    "periventricular": "periventricular", "juxtacortical": "juxtacortical/cortical",
+    "deep_white_matter": "deep white matter", "infratentorial": "infratentorial", SPINAL_CORD: "spinal cord",
+}
+#: the McDonald 2017 DIS areas (Thompson et al. 2018): every region except deep white matter
+DIS_REGIONS: tuple[str, ...] = tuple(r for r in REGIONS if r != "deep_white_matter")
+#: "touching" a structure: within this distance (mm) of it
+MARGIN_MM = 3.0
+#: precedence of the distance rule (index = the code of :attr:`RegionAtlas.codes`; lowest wins)
+PRECEDENCE: tuple[str, ...] = ("infratentorial", "periventricular", "juxtacortical", "deep_white_matter")
+_FAR_MM = 1.0e3  # distance given to voxels outside the anatomy maps
+
+MapsLoader = Callable[[], BrainMaps]
+
+
+def infratentorial_mni(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Brainstem and cerebellum below the tentorium at MNI (RAS mm) coordinates: the posterior fossa below
+    z = −18 mm behind y = −38 mm, and the brainstem column (|x| ≤ 14, −45 < y < −12, z < −10) — the box the phantom
+    generator (:class:`LesionSegLogic.phantom.brain.BrainScene`) draws infratentorial lesions in."""
+    return ((z < -18) & (y < -38)) | ((np.abs(x) <= 14) & (y > -45) & (y < -12) & (z < -10))
+
+
+@dataclass(frozen=True)
+class RegionAtlas:
+    """Region information on one case grid.
+
+    ``codes`` (uint8, the case grid): the distance rule's class of each voxel (index into :data:`PRECEDENCE`);
+    ``None`` for cord inputs. ``known`` (uint8 or ``None``): 1 + index into :data:`REGIONS` of the ground-truth
+    phantom lesion covering a voxel, 0 elsewhere. ``cord_top_mm``: cord inputs — the S coordinate (mm) of the top
+    of the image, from which :meth:`cord_level_mm` counts. ``method``: how the maps were obtained, in words.
+    """
+
+    method: str
+    codes: np.ndarray | None = None
+    known: np.ndarray | None = None
+    cord_top_mm: float | None = None
+
+    @property
+    def is_cord(self) -> bool:
+        return self.codes is None
+
+    def cord_level_mm(self, s_mm: float) -> float:
+        """Position along the cord: mm below the top of the image (NaN for brain inputs)."""
+        return float("nan") if self.cord_top_mm is None else float(self.cord_top_mm - s_mm)
+
+    def regions_of(self, labels: np.ndarray, n: int) -> list[str]:
+        """The region of each lesion ``1..n`` of the label image ``labels`` (on the atlas grid)."""
+        if n == 0:
+            return []
+        if self.codes is None:
+            return [SPINAL_CORD] * n
+        index = np.arange(1, n + 1)
+        codes = np.asarray(ndimage.minimum(self.codes, labels, index), dtype=np.int64).reshape(-1)
+        out = [PRECEDENCE[c] for c in codes]
+        if self.known is not None:
+            inside = (labels > 0) & (self.known > 0)
+            width = len(REGIONS) + 1
+            counts = np.bincount(labels[inside].astype(np.int64) * width + self.known[inside],
+                                 minlength=(n + 1) * width).reshape(n + 1, width)
+            for lesion in np.flatnonzero(counts[1:].sum(axis=1)):
+                out[lesion] = REGIONS[int(counts[lesion + 1].argmax()) - 1]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- building atlases
+def atlas_from_mni(grid: Image, maps: BrainMaps, to_mni: sitk.Transform, method: str,
+                   known: np.ndarray | None = None) -> RegionAtlas:
+    """The distance rule's classes on ``grid``, from the MNI maps; ``to_mni`` maps a point of ``grid`` (LPS mm)
+    to the MNI point (LPS mm) it shows (SimpleITK's fixed → moving convention)."""
+    reference = to_sitk(grid.with_array(np.zeros(grid.shape, np.uint8)))
+
+    def onto_grid(image: Image, nearest: bool, outside: float) -> np.ndarray:
+        source = to_sitk(image, np.uint8 if nearest else np.float32)
+        resampled = sitk.Resample(source, reference, to_mni, sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear,
+                                  outside, source.GetPixelID())
+        return sitk.GetArrayFromImage(resampled)
+
+    x, y, z = mni_coordinates(maps.grid)
+    infra_mni = maps.grid.with_array(np.broadcast_to(infratentorial_mni(x, y, z), maps.grid.shape) & maps.brain.array)
+    infra = onto_grid(infra_mni, True, 0) > 0
+    ventricles = onto_grid(maps.ventricle_distance, False, _FAR_MM) <= MARGIN_MM
+    cortex = onto_grid(maps.cortex_distance, False, _FAR_MM) <= MARGIN_MM
+    codes = np.full(grid.shape, PRECEDENCE.index("deep_white_matter"), np.uint8)
+    codes[cortex] = PRECEDENCE.index("juxtacortical")
+    codes[ventricles] = PRECEDENCE.index("periventricular")
+    codes[infra] = PRECEDENCE.index("infratentorial")
+    return RegionAtlas(method, codes, known)
+
+
+def cord_atlas(grid: Image, method: str = "spinal cord: position along the cord (mm below the top of the image)"
+               ) -> RegionAtlas:
+    """Cord inputs: every lesion is :data:`SPINAL_CORD`; the level counts from the image's top (largest S)."""
+    corners = np.array([[z, y, x] for z in (0, grid.shape[0] - 1) for y in (0, grid.shape[1] - 1)
+                        for x in (0, grid.shape[2] - 1)], float)
+    return RegionAtlas(method, cord_top_mm=float(grid.index_to_physical(corners)[:, 2].max()))
+
+
+def phantom_atlas(grid: Image, case: Mapping[str, Any], truth: np.ndarray | None, maps_loader: MapsLoader
+                  ) -> RegionAtlas:
+    """A phantom case (its ``phantom.json`` as ``case``): the generator's own anatomy, and the ground truth's
+    recorded regions for the lesions of ``truth`` (the case's ``lesions.nii.gz`` on ``grid``)."""
+    if case.get("anatomy") == "cord":
+        return cord_atlas(grid, "cord phantom: position along the cord (mm below the top of the image)")
+    shift = np.asarray((case.get("longitudinal") or {}).get("shift_lps_mm", (0.0, 0.0, 0.0)), float)
+    known = None if truth is None else _known_regions(grid, truth, case.get("lesions") or [])
+    return atlas_from_mni(grid, maps_loader(), sitk.TranslationTransform(3, tuple(-shift)),
+                          "phantom anatomy (the generator's MNI152 maps) and its recorded lesion regions", known)
+
+
+def _known_regions(grid: Image, truth: np.ndarray, records: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+    """Label the ground truth (26-connected: the generator's lesions never touch) and give each component the
+    region of the ``phantom.json`` record whose measured centre is nearest its centroid."""
+    records = [r for r in records if r.get("centre_lps") is not None]
+    labels, n = ndimage.label(np.asarray(truth) > 0, structure=np.ones((3, 3, 3), bool))
+    if n == 0 or not records:
+        return None
+    centroids = np.asarray(ndimage.center_of_mass(np.ones(labels.shape, np.int8), labels, np.arange(1, n + 1)))
+    _, nearest = cKDTree(np.array([r["centre_lps"] for r in records], float)).query(grid.index_to_physical(centroids))
+    lut = np.zeros(n + 1, np.uint8)
+    lut[1:] = [_region_code(str(records[int(i)].get("region", ""))) for i in np.atleast_1d(nearest)]
+    return lut[labels]
+
+
+def _region_code(phantom_region: str) -> int:
+    """1 + index into :data:`REGIONS` of a phantom's recorded region; a variant of a region (the generator's
+    ``confluent_periventricular`` clusters) counts as the region it names; 0 for anything else."""
+    for index, region in enumerate(REGIONS):
+        if phantom_region == region or phantom_region.endswith("_" + region):
+            return 1 + index
+    return 0
+
+
+def mni_template() -> Image:
+    """The MNI152 2009 T1 template (2 mm) that ships inside the nilearn wheel (nothing is downloaded)."""
+    from nilearn import datasets  # noqa: PLC0415 - heavy, only for real scans
+
+    return nifti_to_image(datasets.load_mni152_template(resolution=2))
+
+
+def register_to_mni(image: Image, template: Image | None = None, *, seed: int = 1) -> sitk.Transform:
+    """Affine transform mapping points of ``image`` (LPS mm) to the MNI template's (SimpleITK registration:
+    moments initialisation, Mattes mutual information on 10 % of the voxels, regular-step gradient descent over
+    three resolutions). Deterministic for a given ``seed``."""
+    template = template if template is not None else mni_template()
+    fixed = to_sitk(image, np.float32)
+    moving = to_sitk(template, np.float32)
+    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
+                                                sitk.CenteredTransformInitializerFilter.MOMENTS)
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(0.1, seed)
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetOptimizerAsRegularStepGradientDescent(learningRate=2.0, minStep=1e-3, numberOfIterations=150,
+                                                     relaxationFactor=0.6)
+    method.SetOptimizerScalesFromPhysicalShift()
+    method.SetShrinkFactorsPerLevel([4, 2, 1])
+    method.SetSmoothingSigmasPerLevel([2.0, 1.0, 0.0])
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    method.SetInitialTransform(initial, inPlace=False)
+    return method.Execute(fixed, moving)
+
+
+def registered_atlas(flair: Image, maps_loader: MapsLoader, template: Image | None = None) -> RegionAtlas:
+    """Real brain scans: :func:`register_to_mni`, then the distance rule on the MNI maps."""
+    transform = register_to_mni(flair, template)
+    return atlas_from_mni(flair, maps_loader(), transform,
+                          "affine registration to the MNI152 template (SimpleITK), distance rule on its maps")
+
+
+def atlas_for_case(flair: Image, *, reference: np.ndarray | None = None, folder: str | os.PathLike | None = None,
+                   maps_loader: MapsLoader | None = None) -> RegionAtlas:
+    """The atlas for a case: a phantom's (``folder`` holds ``phantom.json``; ``reference`` is its ground truth),
+    the cord's (the image's extent says spinal cord), else a registered one."""
+    from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
+    from LesionSegLogic.phantom.anatomy import load_brain_maps  # noqa: PLC0415
+
+    loader = maps_loader or load_brain_maps
+    described = Path(folder) / CASE_JSON if folder is not None else None
+    if described is not None and described.is_file():
+        try:
+            case = json.loads(described.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot read the phantom description: {error}", str(described)) from error
+        truth = reference if reference is not None and reference.shape == flair.shape else None
+        return phantom_atlas(flair, case, truth, loader)
+    if guess_anatomy(flair) == "cord":
+        return cord_atlas(flair)
+    return registered_atlas(flair, loader)
+
+
+# ---------------------------------------------------------------------------------------------- per review row
+def regions_by_row(atlas: RegionAtlas, rows: Sequence[Any], mask: np.ndarray, reference: np.ndarray | None,
+                   label: Callable[[np.ndarray], tuple[np.ndarray, int]]) -> dict[tuple[str, int], str]:
+    """``(kind, id) → region`` for the lesion rows of one threshold (the engine's rows: ``kind``, ``id``,
+    ``centroid_zyx``). ``label`` numbers the components of a mask as the engine does (its matching rule's
+    connectivity and size limit, raster order). Reference rows are those components in raster order; predicted rows
+    (numbered by the engine by peak probability) are matched to the components of ``mask`` by their centroids."""
+    out: dict[tuple[str, int], str] = {}
+    predicted = [r for r in rows if r.kind == "predicted"]
+    if predicted:
+        labels, n = label(mask)
+        regions = atlas.regions_of(labels, n)
+        if n:
+            index = np.arange(1, n + 1)
+            centroids = np.asarray(ndimage.center_of_mass(np.ones(labels.shape, np.int8), labels, index)).reshape(n, 3)
+            _, nearest = cKDTree(centroids).query(np.array([r.centroid_zyx for r in predicted], float))
+            for row, component in zip(predicted, np.atleast_1d(nearest), strict=True):
+                out[("predicted", int(row.id))] = regions[int(component)]
+    if reference is not None and any(r.kind == "reference" for r in rows):
+        labels, n = label(reference)
+        for lesion, region in enumerate(atlas.regions_of(labels, n), start=1):
+            out[("reference", lesion)] = region
+    return out
