@@ -28,10 +28,10 @@ from .files import PathGate
 from .guard import URL_LINE, AccessPolicy
 from .services import DemoLibrary, Services
 from .state import ReviewBinding
+from .view_layouts import ViewControls
 from .viewport import SlicerViewport
 
 ViewKind = Literal["remote", "direct"]
-LAYOUT_ID = "LesionSeg"
 #: Streamed views: frames per second at most, and the JPEG quality of every frame (trame-rca's still quality).
 FRAME_RATE = 60.0
 FRAME_QUALITY = 90
@@ -69,18 +69,6 @@ class AppConfig:
                                     *self.allow])
 
 
-def review_layout() -> Any:
-    """Axial view large on the left; 3D, coronal and sagittal stacked on the right."""
-    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
-
-    return Layout(LayoutDirection.Horizontal, [
-        ViewLayoutDefinition.axial_view(),
-        Layout(LayoutDirection.Vertical, [ViewLayoutDefinition.threed_view(),
-                                          ViewLayoutDefinition.coronal_view(),
-                                          ViewLayoutDefinition.sagittal_view()]),
-    ])
-
-
 class ReviewWebApp:
     """The server, the scene with its views, the session, the binding and the page, wired together."""
 
@@ -106,9 +94,9 @@ class ReviewWebApp:
         with quiet_vtk_start():  # no X-server/deprecation notices on a headless start; other messages still shown
             self._register_views()
             self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
-            self.layout_manager.register_layout(LAYOUT_ID, review_layout())
-            self.layout_manager.set_layout(LAYOUT_ID)
-        self.viewport = SlicerViewport(self.slicer_app)
+            #: the layouts (axial large; sagittal large for a cord) and the mouse mode (:mod:`.view_layouts`)
+            controls = ViewControls(self.layout_manager, self.slicer_app.scene, self.server.state)
+        self.viewport = SlicerViewport(self.slicer_app, controls)
         extra = {} if self.config.engine_factory is None else {"engine_factory": self.config.engine_factory}
         self.session = ReviewSession(self.slicer_app.scene, runner=self.config.services.runner,
                                      view_controller=SliceViewJumper(self.slicer_app.scene),

@@ -14,10 +14,15 @@ from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import html
 from trame.widgets import vuetify3 as v
 
-from .curve import HEIGHT, WIDTH
+from LesionSegLogic.curve_style import CURRENT_MARKER_COLOR, RECOMMENDED_MARKER_COLOR, hex_color
+
+from .curve import FRAME as CURVE_FRAME
+from .curve import axes_svg
 from .state import ReviewBinding
 
-PANEL_WIDTH = 420
+#: Where a click fell on the curve, as a fraction of the chart's width (the server maps it to a threshold).
+CLICK_FRACTION = ("[($event.clientX - $event.currentTarget.getBoundingClientRect().left)"
+                  " / $event.currentTarget.getBoundingClientRect().width]")
 STATUS_COLOR = "row.status === 'TP' ? 'green' : (row.status === 'FP' ? 'red' : 'blue')"
 
 
@@ -149,28 +154,36 @@ def _lesions(binding: ReviewBinding) -> None:
             html.Div("{{ row.pmax }}")
 
 
-def _curve() -> None:
+def _curve(binding: ReviewBinding) -> None:
+    """The threshold curve (:mod:`.curve`): axes with ticks and titles, a legend, the current threshold (dashed,
+    follows the slider in the browser) and the recommended one (grey) marked; a click sets the threshold."""
     _section("Threshold curve")
-    label = "Threshold curve with the current threshold marked"
+    label = "Threshold curve: click to set the threshold; the current threshold is marked"
+    current_x, recommended_x = CURVE_FRAME.x_expression("threshold"), CURVE_FRAME.x_expression("recommended")
+    height = CURVE_FRAME.plot_height
     with html.Div(id="curve", raw_attrs=attrs(role="img", aria_label=label)):
         html.Div("no curve yet", v_if="!curve.series.length", classes="text-caption")
-        html.Div(v_else=True).add_child(
-            f'<svg viewBox="-8 -4 {WIDTH + 16} {HEIGHT + 16}" width="100%" style="background:#fafafa">'
-            f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="none" stroke="#bbb" '
-            'stroke-width="0.5"/>'
-            '<path v-for="s in curve.series" :key="s.label" :d="s.d" :stroke="s.color" fill="none" '
-            'stroke-width="1.2"/>'
-            f'<line id="curve-marker" :x1="threshold * {WIDTH}" :x2="threshold * {WIDTH}" '
-            f'y1="0" y2="{HEIGHT}" '
-            'stroke="#222" stroke-dasharray="3,2" stroke-width="1"/>'
-            f'<text x="0" y="{HEIGHT + 9}" font-size="7">0</text>'
-            f'<text x="{WIDTH - 4}" y="{HEIGHT + 9}" font-size="7">1</text>'
-            '</svg>'
-        )
-        with (html.Div(classes="d-flex flex-wrap text-caption"),
-              html.Span(v_for="s in curve.series", key="s.label", classes="mr-2")):
-            html.Span("■", style=("{color: s.color}",))
-            html.Span(" {{ s.label }}")
+        with html.Div(v_else=True, id="curve-chart", style="cursor: crosshair",
+                      click=(binding.curve_click, CLICK_FRACTION)):
+            html.Svg(raw_attrs=[f'viewBox="{CURVE_FRAME.view_box}"', 'width="100%"',
+                                'style="display: block; background: #fafafa"']).add_child(
+                axes_svg(CURVE_FRAME)
+                + '<path v-for="s in curve.series" :key="s.label" :d="s.d" :stroke="s.color" '
+                  ':stroke-dasharray="s.dash" fill="none" stroke-width="1.3"/>'
+                + f'<line id="curve-recommended" v-if="recommended != null" :x1="{recommended_x}" '
+                  f':x2="{recommended_x}" y1="0" y2="{height:g}" stroke="{hex_color(RECOMMENDED_MARKER_COLOR)}" '
+                  'stroke-width="1.4"/>'
+                + f'<line id="curve-marker" :x1="{current_x}" :x2="{current_x}" y1="0" y2="{height:g}" '
+                  f'stroke="{hex_color(CURRENT_MARKER_COLOR)}" stroke-dasharray="3,2" stroke-width="1"/>')
+        with html.Div(classes="d-flex flex-wrap text-caption", id="curve-legend"):
+            with html.Span(v_for="s in curve.series", key="s.label", classes="mr-2 text-no-wrap"):
+                html.Svg(raw_attrs=['width="18"', 'height="8"', 'style="vertical-align: middle"']).add_child(
+                    '<line x1="0" x2="18" y1="4" y2="4" :stroke="s.color" :stroke-dasharray="s.dash" '
+                    'stroke-width="2"/>')
+                html.Span(" {{ s.label }}")
+            html.Span("┆ current t", classes="mr-2 text-no-wrap", v_show="curve.series.length")
+            html.Span("│ recommended", classes="text-no-wrap", style=f"color: {hex_color(RECOMMENDED_MARKER_COLOR)}",
+                      v_show="curve.series.length && recommended != null")
 
 
 def _finish(binding: ReviewBinding) -> None:
@@ -197,25 +210,64 @@ def _finish(binding: ReviewBinding) -> None:
     html.Div("{{ exported }}", id="exported", v_show="exported", classes="text-caption")
 
 
+def _view_bar(binding: ReviewBinding) -> None:
+    """The views' controls in the app bar: the layout (axial large / sagittal large for a cord; follows the opened
+    case's anatomy until picked) and the mouse mode (navigate / window-level drag), :mod:`.view_layouts`."""
+    controls = getattr(binding.viewport, "controls", None)
+    if controls is None:
+        return
+    with v.VBtnToggle(model_value=("view_layout",), mandatory=True, density="compact", variant="outlined",
+                      divided=True, classes="mr-3", id="layout-toggle",
+                      raw_attrs=attrs(role="group", aria_label="View layout")):
+        v.VBtn("{{ item.title }}", v_for="item in view_layouts", key="item.value", value=("item.value",),
+               size="small", click=(controls.choose_layout, "[item.value]"),
+               raw_attrs=attrs(aria_label_bound="`Layout: ${item.title}`"))
+    with v.VBtnToggle(model_value=("mouse_mode",), mandatory=True, density="compact", variant="outlined",
+                      divided=True, classes="mr-3", id="mouse-mode",
+                      raw_attrs=attrs(role="group", aria_label="Mouse mode")):
+        v.VBtn("Navigate", value="navigate", size="small", click=(controls.set_mouse_mode, "['navigate']"),
+               raw_attrs=attrs(aria_label="Navigate views"))
+        v.VBtn("Window/level", value="window_level", size="small",
+               click=(controls.set_mouse_mode, "['window_level']"),
+               raw_attrs=attrs(aria_label="Window/level drag"))
+
+
+#: The panel: a reading column (slider, summary, lesion table) and a column with the curve on top of the rest
+#: (inputs, model, metrics, accept/export; it scrolls on its own), so slider, summary, table and curve are in
+#: sight together on a 1280 × 800 screen (Testing/test_web_browser_views.py measures it).
+READING_WIDTH, SETUP_WIDTH = 400, 300
+PANEL_WIDTH = READING_WIDTH + SETUP_WIDTH
+_COLUMN = "height: 100%; overflow-y: auto; min-width: 0"
+
+
 def build_page(server: Any, layout_manager: Any, binding: ReviewBinding) -> VAppLayout:
     """The whole page; ``layout_manager`` (trame-slicer) places the slice views."""
     server.state.trame__title = "LesionSeg review"
     with VAppLayout(server, full_height=True) as page:
         with v.VAppBar(density="compact", color="primary"):
             v.VToolbarTitle("LesionSeg review")
+            _view_bar(binding)
             v.VProgressCircular(indeterminate=("!!trame__busy",), size=18, width=2, classes="mr-4")
         with v.VNavigationDrawer(permanent=True, width=PANEL_WIDTH, location="left"), html.Div(
-                classes="pa-3", raw_attrs=attrs(role="region", aria_label="LesionSeg panel")):
-            v.VAlert(text=("message",), type=("['error', 'warning'].includes(message_kind) ? message_kind : 'info'",),
-                     density="compact", variant="tonal", id="message", classes="mb-2",
-                     raw_attrs=attrs(role="status", aria_live="polite"))
-            _inputs(binding)
-            _model(binding)
-            _review(binding)
-            _metrics()
-            _lesions(binding)
-            _curve()
-            _finish(binding)
+                style=f"display: grid; grid-template-columns: {READING_WIDTH}px {SETUP_WIDTH}px; height: 100%",
+                raw_attrs=attrs(role="region", aria_label="LesionSeg panel")):
+            with html.Div(style=_COLUMN, classes="px-3 pb-2", id="reading-column"):
+                v.VAlert(text=("message",),
+                         type=("['error', 'warning'].includes(message_kind) ? message_kind : 'info'",),
+                         density="compact", variant="tonal", id="message", classes="mt-2 text-body-2",
+                         raw_attrs=attrs(role="status", aria_live="polite"))
+                _review(binding)
+                _lesions(binding)
+            with html.Div(style="height: 100%; display: flex; flex-direction: column; min-width: 0",
+                          classes="border-s"):
+                with html.Div(classes="px-3", id="curve-column"):
+                    _curve(binding)
+                with html.Div(style="flex: 1; overflow-y: auto; min-height: 0", classes="px-3 pb-3",
+                              id="setup-column"):
+                    _inputs(binding)
+                    _model(binding)
+                    _metrics()
+                    _finish(binding)
         with v.VMain(), html.Div(style="position: relative; width: 100%; height: calc(100vh - 48px)"):
             layout_manager.initialize_layout_grid(page)
     return page

@@ -40,6 +40,7 @@ from LesionSegLib.slider import ThresholdSlider
 from LesionSegLogic.errors import Cancelled, GeometryError, LesionSegError
 
 from .client_values import CheckedState
+from .curve import FRAME as CURVE_FRAME
 from .curve import curve_paths
 from .editing import EDIT_TOOLS, AcceptedEditor
 from .files import CaseFiles, PathGate, check_openable, prediction_info
@@ -516,6 +517,11 @@ class ReviewBinding:
         nodes = self._overlay_nodes()
         if nodes and opacity is not None:
             self.viewport.set_overlay_opacity(nodes, float(opacity))
+
+    def curve_click(self, fraction: Any) -> None:
+        """A click on the threshold curve at ``fraction`` of its width: the threshold under it
+        (:meth:`.curve.CurveFrame.threshold_at`), set as an arrow-key step sets it."""
+        self._guard(lambda: self._on_threshold(CURVE_FRAME.threshold_at(fraction)))
 
     def reset_threshold(self) -> None:
         self._guard(lambda: self.session.reset_to_recommended() and "Threshold back to the recommended one.")

@@ -1,5 +1,5 @@
-"""The slice views as the binding sees them: show a volume, fade the overlays, redraw only the views a threshold
-update changed (trame-slicer underneath)."""
+"""The slice views as the binding sees them: show a volume (with corner annotations, and the layout of its
+anatomy), fade the overlays, redraw only the views a threshold update changed (trame-slicer underneath)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from .annotations import SliceAnnotations
 from .render_gate import Box, RenderGate, shows_change
+from .view_layouts import ViewControls
 
 
 class SlicerViewport:
     """Implements :class:`LesionSegWeb.state.Viewport` over a ``trame_slicer.core.SlicerApp``."""
 
-    def __init__(self, slicer_app: Any) -> None:
+    def __init__(self, slicer_app: Any, controls: ViewControls | None = None) -> None:
         self._app = slicer_app
         self._gate: RenderGate | None = None
+        #: layout and mouse mode (``None``: the views as trame-slicer made them)
+        self.controls = controls
+        self.annotations = SliceAnnotations()
         for view in self.slice_views():
             # No multisampling for 2-D slices (as in desktop Slicer's slice views): with software OpenGL a
             # 4-sample page-sized axial view took 55 ms to render, 16 ms without (docs/web.md).
@@ -40,13 +45,15 @@ class SlicerViewport:
         return self._gate
 
     def show_volume(self, node: Any) -> None:
-        """``node`` as the background of every slice view, views fitted to it, slice planes shown in 3D."""
+        """``node`` as the background of every slice view, views fitted to it, each view annotated (orientation
+        letters, slice number and position, window/level: :mod:`.annotations`), the layout of its anatomy."""
         manager = self._app.display_manager
+        if self.controls is not None:
+            self.controls.follow_anatomy(_anatomy(node))
         manager.show_volume_in_slice_background(node)
         manager.show_volume_in_slice_foreground(None)
-        for view in self._app.view_manager.get_slice_views():
-            view.set_visible_in_3d(True)
         manager.reset_views()
+        self.annotations.show(self.slice_views(), node)
 
     def set_overlay_opacity(self, nodes: list[Any], opacity: float) -> None:
         for node in nodes:
@@ -61,6 +68,18 @@ class SlicerViewport:
 
     def slice_views(self) -> list[Any]:
         return list(self._app.view_manager.get_slice_views())
+
+
+def _anatomy(node: Any) -> str:
+    """``"cord"``/``"brain"`` from the FLAIR's field of view (:func:`LesionSegLogic.anatomy.guess_anatomy`);
+    ``"brain"`` when it cannot tell."""
+    from LesionSegLib.nodes import array_view, geometry_from_ijk_to_ras, node_ijk_to_ras  # noqa: PLC0415
+
+    from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
+    from LesionSegLogic.image import Image  # noqa: PLC0415
+
+    spacing, origin, direction = geometry_from_ijk_to_ras(node_ijk_to_ras(node))
+    return guess_anatomy(Image(array_view(node), spacing, origin, direction)) or "brain"  # a view: no copy
 
 
 def _is_axial(view: Any) -> bool:

@@ -14,13 +14,19 @@ import numpy as np
 import vtk
 from vtk.util import numpy_support
 
-# (column, label, metric group, metric key, colour)
-CURVE_SERIES: tuple[tuple[str, str, str, str, tuple[float, float, float]], ...] = (
-    ("lesion_f1", "Lesion F1", "lesion", "f1", (0.85, 0.1, 0.6)),
-    ("dice", "Dice", "voxel", "dice", (0.1, 0.45, 0.85)),
-    ("sensitivity", "Lesion sensitivity", "lesion", "sensitivity", (0.1, 0.7, 0.2)),
-    ("precision", "Lesion precision", "lesion", "precision", (0.95, 0.5, 0.05)),
+from LesionSegLogic.curve_style import (
+    CURRENT_MARKER_COLOR,
+    CURVE_SERIES_STYLE,
+    X_AXIS_TITLE,
+    Y_AXIS_TITLE,
 )
+
+#: (column, label, metric group, metric key, colour), derived from the one vocabulary
+#: (:data:`LesionSegLogic.curve_style.CURVE_SERIES_STYLE`, shared with the web page and the exports).
+CURVE_SERIES: tuple[tuple[str, str, str, str, tuple[float, float, float]], ...] = tuple(
+    (s.column, s.label, s.group, s.key, s.color) for s in CURVE_SERIES_STYLE)
+#: MRML line style of each series, from its SVG dash pattern (solid, dash, dot, dash-dot).
+_LINE_STYLES = {"": "LineStyleSolid", "6,3": "LineStyleDash", "2,2": "LineStyleDot", "7,2,2,2": "LineStyleDashDot"}
 
 
 @dataclass(frozen=True)
@@ -57,20 +63,22 @@ class ThresholdCurvePlot:
         self.marker_table = scene.AddNewNodeByClass("vtkMRMLTableNode", f"{name} marker")
         self.chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", name)
         self.chart.SetTitle("Threshold curve")
-        self.chart.SetXAxisTitle("Threshold")
-        self.chart.SetYAxisTitle("Score")
+        self.chart.SetXAxisTitle(X_AXIS_TITLE)
+        self.chart.SetYAxisTitle(Y_AXIS_TITLE)
+        self.chart.SetLegendVisibility(True)
         self.chart.SetXAxisRangeAuto(False)
         self.chart.SetXAxisRange(0.0, 1.0)
         self.chart.SetYAxisRangeAuto(False)
         self.chart.SetYAxisRange(0.0, 1.0)
         self.series: dict[str, Any] = {}
-        for column, label, _, _, color in CURVE_SERIES:
-            series = self._add_series(scene, label, self.curve_table, "threshold", column, color)
+        for style in CURVE_SERIES_STYLE:
+            series = self._add_series(scene, style.label, self.curve_table, "threshold", style.column, style.color)
             series.SetMarkerStyle(series.MarkerStyleCircle)
             series.SetMarkerSize(4)
-            self.series[column] = series
+            series.SetLineStyle(getattr(series, _LINE_STYLES.get(style.dash, "LineStyleSolid")))
+            self.series[style.column] = series
         self.marker = self._add_series(scene, "Current threshold", self.marker_table, "threshold", "value",
-                                       (0.2, 0.2, 0.2))
+                                       CURRENT_MARKER_COLOR)
         self.marker.SetLineStyle(self.marker.LineStyleDash)
         self.marker.SetMarkerStyle(self.marker.MarkerStyleNone)
         self.curve: Curve | None = None

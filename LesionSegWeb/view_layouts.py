@@ -1,0 +1,100 @@
+"""The slice-view layouts of the page and the mouse mode of the views.
+
+Two layouts: **brain** (axial large, coronal and sagittal stacked beside it) and **cord** (sagittal large: a
+spinal cord is read along its length, axial and coronal beside it). The layout follows the anatomy of each
+opened FLAIR (:func:`LesionSegLogic.anatomy.guess_anatomy`) until the user picks one in the page; the views are
+the same three slice views in both (switching does not reload anything).
+
+There is no 3-D view: the review's TP/FP/FN segmentation is rebuilt on every slider move, and closed surfaces of
+it would cost a surface extraction per move (the slider must follow the hand, docs/web.md); the slice views show
+every status instead.
+
+Mouse modes: **navigate** (trame-slicer's default: drag pans/zooms, wheel pages through slices) and
+**window/level** (left-drag changes the window and level of the shown volume: 3D Slicer's own
+``vtkMRMLWindowLevelWidget``, enabled by the interaction node's ``AdjustWindowLevel`` mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Mouse modes of the slice views, in the order the page shows them.
+MOUSE_MODES: tuple[str, ...] = ("navigate", "window_level")
+
+
+@dataclass(frozen=True)
+class ViewLayout:
+    """One layout: its id, the page's title for it, and the trame-slicer ``Layout`` it builds."""
+
+    name: str
+    title: str
+    build: Callable[[], Any]
+
+
+def _two_plus_one(large: str, small: tuple[str, str]) -> Any:
+    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
+
+    views = {"axial": ViewLayoutDefinition.axial_view, "coronal": ViewLayoutDefinition.coronal_view,
+             "sagittal": ViewLayoutDefinition.sagittal_view}
+    return Layout(LayoutDirection.Horizontal, [
+        views[large](), Layout(LayoutDirection.Vertical, [views[name]() for name in small])])
+
+
+#: The layouts, in the order the page offers them; the first is the default.
+VIEW_LAYOUTS: tuple[ViewLayout, ...] = (
+    ViewLayout("brain", "Axial large", lambda: _two_plus_one("axial", ("coronal", "sagittal"))),
+    ViewLayout("cord", "Sagittal large (cord)", lambda: _two_plus_one("sagittal", ("axial", "coronal"))),
+)
+#: The layout each anatomy of :func:`LesionSegLogic.anatomy.guess_anatomy` opens with.
+LAYOUT_FOR_ANATOMY = {"brain": "brain", "cord": "cord"}
+
+
+class ViewControls:
+    """Switches the layout and the mouse mode, and tells the page (``view_layout``, ``view_layouts``,
+    ``mouse_mode``; set by the server only: the page's buttons call :meth:`choose_layout` and
+    :meth:`set_mouse_mode`, which check their argument)."""
+
+    def __init__(self, layout_manager: Any, scene: Any, state: Any) -> None:
+        self._manager = layout_manager
+        self._scene = scene
+        self._state = state
+        self._chosen_by_user = False
+        for layout in VIEW_LAYOUTS:
+            layout_manager.register_layout(layout.name, layout.build())
+        state.view_layouts = [{"value": layout.name, "title": layout.title} for layout in VIEW_LAYOUTS]
+        state.mouse_modes = list(MOUSE_MODES)
+        self._set(VIEW_LAYOUTS[0].name)
+        self.set_mouse_mode(MOUSE_MODES[0])
+
+    @property
+    def layout(self) -> str:
+        return str(self._manager.layout_id)
+
+    def _set(self, name: str) -> None:
+        self._manager.set_layout(name)
+        self._state.view_layout = name
+
+    def choose_layout(self, name: str) -> bool:
+        """The page's layout buttons: use ``name`` from now on (the anatomy of later cases no longer decides)."""
+        if name not in {layout.name for layout in VIEW_LAYOUTS}:
+            return False
+        self._chosen_by_user = True
+        self._set(name)
+        return True
+
+    def follow_anatomy(self, anatomy: str) -> None:
+        """A case was opened: its anatomy's layout, unless the user picked one."""
+        if not self._chosen_by_user and anatomy in LAYOUT_FOR_ANATOMY:
+            self._set(LAYOUT_FOR_ANATOMY[anatomy])
+
+    def set_mouse_mode(self, mode: str) -> bool:
+        """``navigate`` or ``window_level`` (see the module's docstring); anything else is ignored."""
+        if mode not in MOUSE_MODES:
+            return False
+        node = self._scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
+        if node is not None:
+            node.SetCurrentInteractionMode(node.AdjustWindowLevel if mode == "window_level" else node.ViewTransform)
+        self._state.mouse_mode = mode
+        return True
