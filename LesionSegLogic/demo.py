@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from LesionSegLogic.defaults import DEFAULT_RULE, recommended_model
+from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, recommended_model
 from LesionSegLogic.io.write import write_text
 
 #: First seed of the demo's phantoms; the zoo trains on seeds 1000+ and tests on 9000+ (scripts/train_zoo.py).
@@ -96,7 +96,7 @@ def run_demo(
         stand_in = synthetic_probability(truth.array > 0, truth.spacing, seed=seed)
         write_image(truth.with_array(stand_in.astype("float32"), name="probability"),
                     prediction_dir / "probability.nii.gz")
-        threshold, label = 0.5, "no zoo installed: model-free stand-in probability map"
+        threshold, label = FALLBACK_THRESHOLD, "no zoo installed: model-free stand-in probability map"
     timings["predict"] = time.perf_counter() - start
     log(f"[2/4] probability map from {label}: {prediction_dir / 'probability.nii.gz'}")
 

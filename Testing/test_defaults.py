@@ -79,9 +79,9 @@ def test_anatomy_warning_prefers_the_users_word() -> None:
 
 def test_one_anatomy_vocabulary() -> None:
     from LesionSegLogic.cli import build_parser
-    from LesionSegLogic.phantom.options import ANATOMIES as PHANTOM_ANATOMIES
+    from LesionSegLogic.phantom import ANATOMIES as PHANTOM_ANATOMIES
 
-    assert PHANTOM_ANATOMIES == ANATOMIES
+    assert PHANTOM_ANATOMIES is ANATOMIES
     assert tuple(_choices(build_parser(), "predict", "--anatomy")) == ANATOMIES
 
 

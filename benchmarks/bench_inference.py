@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from LesionSegLogic.inference.tta import TTAS  # noqa: E402 - after the path set-up above (torch-free)
+
 
 def make_full_volume(folder: Path, shape: tuple[int, int, int]) -> dict:
     """Smooth noise over the whole box: every window holds foreground, so skipping can save nothing."""
@@ -161,7 +163,7 @@ def configurations(volume: str, base: dict, quick: bool) -> list[dict]:
         configs += [
             {**base, "name": "lesionseg_overlap75", "engine": "lesionseg", "skip": True, "overlap": 0.75},
             *({**base, "name": f"lesionseg_tta_{t}", "engine": "lesionseg", "skip": True, "tta": t}
-              for t in ("flip", "rot", "flip-rot")),
+              for t in TTAS if t != "none"),
         ]
     return configs
 

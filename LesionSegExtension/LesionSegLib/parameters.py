@@ -5,20 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from LesionSegLogic.defaults import DEFAULT_RULE
+from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 from LesionSegLogic.errors import InputError
-from LesionSegLogic.metrics.rules import PRESETS
-from LesionSegLogic.threshold.result import OVERLAY_MODES as ENGINE_OVERLAY_MODES
+from LesionSegLogic.inference.device import DEVICES
+from LesionSegLogic.metrics.rules import RuleName
+from LesionSegLogic.threshold.result import OVERLAY_MODES, OverlayMode
 
-OverlayMode = Literal["lesion", "voxel"]
-MatchingRule = Literal["hussein", "anima", "any-overlap"]
 EditedAs = Literal["prediction", "reference"]
 
-#: the engine's overlay modes and matching rules (one source of truth: the library), in display order
-OVERLAY_MODES: tuple[str, ...] = tuple(ENGINE_OVERLAY_MODES)
-MATCHING_RULES: tuple[str, ...] = tuple(PRESETS)
-#: where inference runs (``auto``: CUDA when present)
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+#: the matching rules in display order; the overlay modes (``OVERLAY_MODES``) and the devices inference may run on
+#: (``DEVICES``; ``auto``: CUDA when present) are the library's own tuples (one source of truth each)
+MATCHING_RULES: tuple[str, ...] = RULE_NAMES
 
 
 def _check_threshold(value: float, what: str = "threshold") -> float:
@@ -38,7 +35,7 @@ class ReviewParameters:
     """
 
     mode: OverlayMode = "lesion"
-    rule: MatchingRule = DEFAULT_RULE  # type: ignore[assignment]  # one default: LesionSegLogic.defaults
+    rule: RuleName = DEFAULT_RULE  # type: ignore[assignment]  # one default: LesionSegLogic.defaults
     curve_step: float = 0.05
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from LesionSegLogic.cancel import CancelToken
+from LesionSegLogic.defaults import FALLBACK_THRESHOLD
 from LesionSegLogic.errors import Cancelled, LesionSegError
 from LesionSegLogic.image import Image
 
@@ -45,7 +46,7 @@ class InferenceResult:
     """A probability map on the FLAIR grid and the model card's recommended threshold."""
 
     probability: Image
-    recommended_threshold: float = 0.5
+    recommended_threshold: float = FALLBACK_THRESHOLD
     model_name: str = ""
     details: dict = field(default_factory=dict)
 
@@ -309,7 +310,7 @@ class SubprocessRunner:
         summary_path = job.out_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         card = summary.get("model") if isinstance(summary.get("model"), dict) else {}
-        threshold = card.get("recommended_threshold", summary.get("threshold", 0.5))
+        threshold = card.get("recommended_threshold", summary.get("threshold", FALLBACK_THRESHOLD))
         image = request.flair.with_array(np.asarray(probability.array, dtype=np.float32), name="probability")
         model = str(card.get("name") or summary.get("model") or request.model.spec)
         return InferenceResult(image, float(threshold), model, summary)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import slicer
 
+from LesionSegLogic.defaults import FALLBACK_THRESHOLD
 from LesionSegLogic.errors import InputError, LesionSegError
 from LesionSegLogic.image import Image
 
@@ -162,7 +163,7 @@ class ReviewSession:
         self.source_files: dict[str, Path] = {}
         self.probability: Image | None = None
         self.probability_node = None
-        self.recommended_threshold = 0.5
+        self.recommended_threshold = FALLBACK_THRESHOLD
         self.model_name = ""
         self.engine = None
         self.state: ReviewState | None = None
@@ -237,7 +238,7 @@ class ReviewSession:
         self._set_probability(self.flair.with_array(np.asarray(result.probability.array, np.float32),
                                                     name="probability"), result.recommended_threshold)
 
-    def load_probability(self, probability, recommended_threshold: float = 0.5) -> None:
+    def load_probability(self, probability, recommended_threshold: float = FALLBACK_THRESHOLD) -> None:
         """Use an existing probability map (node, file or ``Image``) on the FLAIR grid."""
         self._require_inputs()
         if isinstance(probability, Image):

@@ -23,6 +23,7 @@ import vtk
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.util import VTKObservationMixin
 
+from LesionSegLogic.defaults import FALLBACK_THRESHOLD
 from LesionSegLogic.zoo.catalog import list_cards
 
 from .dependencies import ensure_dependencies, slicer_installer
@@ -43,7 +44,7 @@ class LesionSegParameterNode:
     reference: Union[slicer.vtkMRMLSegmentationNode, slicer.vtkMRMLLabelMapVolumeNode, None]  # noqa: UP007
     model: str = ""
     device: Annotated[str, Choice(list(DEVICES))] = DEVICES[0]
-    threshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
+    threshold: Annotated[float, WithinRange(0.0, 1.0)] = FALLBACK_THRESHOLD
     mode: Annotated[str, Choice(list(OVERLAY_MODES))] = _DEFAULTS.mode
     rule: Annotated[str, Choice(list(MATCHING_RULES))] = _DEFAULTS.rule
 

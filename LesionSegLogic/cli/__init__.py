@@ -33,7 +33,6 @@ SUBCOMMANDS = (
     "train",
     "study",
     "app",
-    "report",
 )
 
 

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+from LesionSegLogic.inference import DEVICES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                         "brain FLAIR + T2, LesionSegLogic.defaults.recommended_model)")
     parser.add_argument("--rule", default=DEFAULT_RULE, choices=RULE_NAMES,
                         help=f"lesion matching rule (default {DEFAULT_RULE}, LesionSegLogic.defaults)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--device", default=DEVICES[0], choices=DEVICES)
     parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier demo in OUT")
     return parser
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.errors import InputError
 
 #: memory of one case, checked before generating (issue 18: ``--spacing 0.001`` asked for petabytes): a fixed part
@@ -38,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("out", type=Path, help="output folder")
     parser.add_argument("--cases", type=int, default=1, help="number of cases (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="series seed (default 0)")
-    parser.add_argument("--anatomy", choices=("brain", "cord"), default="brain")
+    parser.add_argument("--anatomy", choices=ANATOMIES, default=ANATOMIES[0])
     parser.add_argument("--longitudinal", action="store_true", help="baseline + follow-up with new lesions")
     parser.add_argument("--spacing", type=_triple, help="voxel size mm, 'S' or 'Z,Y,X' (array order)")
     parser.add_argument("--anisotropic", action="store_true", help="brain: 3 mm axial slices, 0.5 mm in plane")

@@ -33,6 +33,7 @@ from pathlib import Path
 from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+from LesionSegLogic.inference import DEVICES, FUSIONS, TTAS
 
 _EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 _CONTRASTS = {"flair": ("flair",), "t2": ("t2",), "baseline": ("baseline_flair", "baseline")}
@@ -68,10 +69,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--dicom-pmap", action="store_true",
                    help="also write DIR/probability.pm.dcm, a DICOM Parametric Map of the probability")
     p.add_argument("--out", required=True, help="output folder (per case: DIR/<case>/ with --cases)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", default=DEVICES[0], choices=DEVICES)
     p.add_argument("--overlap", type=float, help="window overlap in [0, 1) (default: the model card's)")
-    p.add_argument("--fusion", choices=("mean", "gaussian", "hann", "bspline"), help="default: the card's")
-    p.add_argument("--tta", choices=("none", "flip", "rot", "flip-rot"), help="default: the card's")
+    p.add_argument("--fusion", choices=FUSIONS, help="default: the card's")
+    p.add_argument("--tta", choices=TTAS, help="default: the card's")
     p.add_argument("--threshold", type=float, help="decision threshold (default: the card's recommended one)")
     p.add_argument("--rule", choices=RULE_NAMES, help=f"lesion matching rule of lesions.csv (default {DEFAULT_RULE})")
     p.add_argument("--anatomy", choices=ANATOMIES,

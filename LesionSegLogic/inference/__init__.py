@@ -3,16 +3,35 @@
 ``predict_volume(model, image, patch_size=..., overlap=0.5, fusion="gaussian", tta="none", device="auto",
 skip_background=True, batch_size=None, progress=None, cancel=None)`` — see :mod:`.engine` and
 ``docs/inference.md``.
+
+The vocabularies (:data:`FUSIONS`, :data:`TTAS`, :data:`DEVICES`) and everything but the engine import without
+torch, so a model card, the CLI's ``--help`` and the desktop panel can name them before torch is installed;
+``predict_volume`` and ``default_foreground`` load the engine (and torch) on first use.
 """
 
-from LesionSegLogic.inference.device import DeviceFallbackWarning, resolve_device
-from LesionSegLogic.inference.engine import default_foreground, predict_volume
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from LesionSegLogic.inference.device import DEVICES, DeviceFallbackWarning, resolve_device
 from LesionSegLogic.inference.fusion import FUSIONS, fusion_weights
 from LesionSegLogic.inference.progress import CancelToken, Progress
 from LesionSegLogic.inference.tta import TTAS
 from LesionSegLogic.inference.windows import WindowGrid, axis_starts
 
+#: names that need torch, imported from their module on first use
+_NEEDS_TORCH = {"default_foreground": "engine", "predict_volume": "engine"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NEEDS_TORCH:
+        return getattr(import_module(f"{__name__}.{_NEEDS_TORCH[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "DEVICES",
     "FUSIONS",
     "TTAS",
     "CancelToken",

@@ -11,11 +11,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from LesionSegLogic.errors import InputError, LesionSegError
 
+if TYPE_CHECKING:
+    import torch
+
+#: every device a prediction may ask for (``--device``, the panel's choice); the one list. This module imports
+#: torch only inside its functions, so that the faces can offer the choice before torch is installed.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -24,12 +28,16 @@ class DeviceFallbackWarning(RuntimeWarning):
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
 
 def resolve_device(spec: str | torch.device) -> torch.device:
     """``auto`` → CUDA, else MPS, else CPU; an unavailable explicit device is an :class:`InputError`."""
+    import torch
+
     if isinstance(spec, torch.device):
         return spec
     name = str(spec).lower()
@@ -49,6 +57,8 @@ def resolve_device(spec: str | torch.device) -> torch.device:
 
 def is_out_of_memory(error: BaseException) -> bool:
     """True for CUDA's ``torch.OutOfMemoryError`` and the 'out of memory' RuntimeErrors of other backends."""
+    import torch
+
     oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
     if isinstance(error, oom_type):
         return True
@@ -75,6 +85,8 @@ class FallbackState:
 
     def step_down(self, model: torch.nn.Module, error: BaseException) -> None:
         """Halve the batch, or move to the CPU at batch 1; raise when already on the CPU at batch 1."""
+        import torch
+
         if self.batch_size > 1:
             self.batch_size //= 2
             self._say(f"out of memory on {self.device}: retrying with {self.batch_size} window(s) per batch")

@@ -37,6 +37,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from LesionSegLogic.errors import ConfigError
+
+#: every fusion rule (``--fusion``, a card's ``inference.fusion``); the one list
 FUSIONS = ("mean", "gaussian", "hann", "bspline")
 GAUSSIAN_SIGMA_SCALE = 0.125
 GAUSSIAN_FLOOR = 1e-3
@@ -67,11 +70,11 @@ def profile(name: str, size: int, *, degree: int = 2) -> np.ndarray:
         w = np.sin(np.pi * (i + 1.0) / (size + 1.0)) ** 2
     elif name == "bspline":
         if degree < 1:
-            raise ValueError(f"bspline degree must be >= 1, got {degree}")
+            raise ConfigError(f"bspline degree must be >= 1, got {degree}")
         t = (degree + 1) * ((i + 0.5) - size / 2.0) / size
         w = bspline(t, degree)
     else:
-        raise ValueError(f"unknown fusion {name!r}; choose one of {', '.join(FUSIONS)}")
+        raise ConfigError(f"unknown fusion {name!r}; choose one of {', '.join(FUSIONS)}")
     return w if name == "gaussian" else w / w.max()
 
 

@@ -16,9 +16,14 @@ The averaged map is ``(1/|T|) Σ_T T⁻¹(σ(f(T(x))))`` — probabilities are a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
+from LesionSegLogic.errors import ConfigError
 
+if TYPE_CHECKING:
+    import torch
+
+#: every TTA mode (``--tta``, a card's ``inference.tta``); the one list, importable without torch
 TTAS = ("none", "flip", "rot", "flip-rot")
 _Z, _Y, _X = 2, 3, 4
 _TRANSFORMS: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -34,7 +39,7 @@ def transforms(name: str) -> tuple[tuple[int, ...], ...]:
     try:
         return _TRANSFORMS[name]
     except KeyError:
-        raise ValueError(f"unknown tta {name!r}; choose one of {', '.join(TTAS)}") from None
+        raise ConfigError(f"unknown tta {name!r}; choose one of {', '.join(TTAS)}") from None
 
 
 def predict_with_tta(
@@ -44,9 +49,9 @@ def predict_with_tta(
     total: torch.Tensor | None = None
     chosen = transforms(name)
     for axes in chosen:
-        x = torch.flip(batch, axes) if axes else batch
+        x = batch.flip(axes) if axes else batch
         p = forward(x)
-        p = torch.flip(p, axes) if axes else p
+        p = p.flip(axes) if axes else p
         total = p if total is None else total + p
     assert total is not None
     return total / len(chosen) if len(chosen) > 1 else total

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -102,7 +103,12 @@ ANY_OVERLAP = MatchingRule(
     gamma=1.0,
 )
 
+#: The preset rules by name: the one source of every list of rule names (``choices=``, the panel's and the web
+#: app's selects: :data:`LesionSegLogic.defaults.RULE_NAMES`).
 PRESETS: dict[str, MatchingRule] = {rule.name: rule for rule in (HUSSEIN, ANIMA, ANY_OVERLAP)}
+#: A preset's name as a type (``ReviewParameters.rule``); ``Testing/test_vocabularies.py`` checks it names exactly
+#: the :data:`PRESETS`.
+RuleName = Literal["hussein", "anima", "any-overlap"]
 
 
 def get_rule(rule: str | MatchingRule) -> MatchingRule:

@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.phantom.case import LesionRecord, PhantomCase, measure_records
 from LesionSegLogic.phantom.grid import Grid
 from LesionSegLogic.phantom.lesions import Allowed, LesionShape, rasterize
-from LesionSegLogic.phantom.options import ANATOMIES, PhantomOptions
+from LesionSegLogic.phantom.options import PhantomOptions
 from LesionSegLogic.phantom.placement import Placer, draw_lesion_tissue
 from LesionSegLogic.phantom.render import synthesize
 from LesionSegLogic.phantom.signal import Flair, SpinEcho, Tissue

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ANATOMIES = ("brain", "cord")
-
 #: the most lesions a case may ask for. Each lesion costs up to 30 placement attempts (a rasterisation and an
 #: overlap test each) and a term in every rendered image; a brain has room for a few hundred separate lesions at
 #: most, so larger counts only make the generator run for hours (``--lesions 100000``: days) without placing them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -16,7 +16,10 @@ from LesionSegLogic.metrics.lesion import LesionRow
 #: lesions. Voxel-wise mode (Hussein et al. 2023 Fig. 3): 1 TP, 2 FP, 3 FN voxels. Without a reference, predicted
 #: lesions are marked 4 (status unknown).
 OVERLAY_BACKGROUND, OVERLAY_TP, OVERLAY_FP, OVERLAY_FN, OVERLAY_PREDICTED = 0, 1, 2, 3, 4
-OVERLAY_MODES = ("lesion", "voxel")
+#: The overlay modes (the one list; the faces' selects and ``ReviewParameters`` take it from here). ``OverlayMode``
+#: is the same set as a type; ``Testing/test_vocabularies.py`` checks that they agree.
+OverlayMode = Literal["lesion", "voxel"]
+OVERLAY_MODES: tuple[str, ...] = ("lesion", "voxel")
 
 
 @dataclass(eq=False)

@@ -23,6 +23,8 @@ from typing import Any
 
 from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.errors import ModelFileError
+from LesionSegLogic.inference.fusion import FUSIONS
+from LesionSegLogic.inference.tta import TTAS
 from LesionSegLogic.jsonfile import read_json
 
 CARD_FILE = "card.json"
@@ -41,8 +43,6 @@ CONTRAST_IMAGES: dict[str, tuple[str, ...]] = {
 IMAGE_ROLES = ("flair", "t2", "baseline")
 DEFAULT_ANATOMY = "brain"
 NORMALISATIONS = ("zscore-foreground", "zscore", "nyul", "none")
-FUSIONS = ("mean", "gaussian", "hann", "bspline")
-TTAS = ("none", "flip", "flip-rot")
 DEMO_NOTE = (
     "Demonstration only, not for clinical use: trained on synthetic phantoms. "
     "Train on real, annotated data with `lesionseg train` before using it on patients."
