@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from LesionSegLib.parameters import MatchingRule, ReviewParameters
+from LesionSegLib.parameters import ReviewParameters, RuleName
 from LesionSegLib.session import ReviewSession
 from LesionSegLib.views import SliceViewJumper
 from LesionSegLib.vtk_output import quiet_vtk_start
@@ -49,7 +49,7 @@ class AppConfig:
     probability: Path | None = None
     model: str | None = None
     #: Initial lesion matching rule (the panel's "Matching rule" select changes it).
-    rule: MatchingRule = DEFAULT_RULE  # type: ignore[assignment]
+    rule: RuleName = DEFAULT_RULE  # type: ignore[assignment]
     demo: bool = False
     run: bool = False
     host: str = "127.0.0.1"

@@ -37,6 +37,7 @@ from LesionSegLib.runner import CancelToken, InferenceRequest, InferenceResult
 from LesionSegLib.session import ReviewSession, ReviewState
 from LesionSegLib.slider import ThresholdSlider
 
+from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD
 from LesionSegLogic.errors import Cancelled, GeometryError, LesionSegError
 
 from .client_values import CheckedState
@@ -69,8 +70,8 @@ class Viewport(Protocol):
 
 def initial_state() -> dict[str, Any]:
     return {
-        "threshold": 0.5, "recommended": None, "recommended_by": "", "opacity": 0.6,
-        "rule": "hussein", "rules": list(MATCHING_RULES), "mode": "lesion", "modes": list(OVERLAY_MODES),
+        "threshold": FALLBACK_THRESHOLD, "recommended": None, "recommended_by": "", "opacity": 0.6,
+        "rule": DEFAULT_RULE, "rules": list(MATCHING_RULES), "mode": OVERLAY_MODES[0], "modes": list(OVERLAY_MODES),
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
         "case_name": "", "has_inputs": False, "has_probability": False, "has_reference": False,
         "models": [], "model": None, "running": False, "cancelling": False, "progress": 0.0, "progress_text": "",
@@ -251,7 +252,7 @@ class ReviewBinding:
             self.session.set_reference(case.reference)
             self._after_inputs(case.name)
             if probability is not None:
-                self._use_probability(probability, 0.5, made_by)
+                self._use_probability(probability, FALLBACK_THRESHOLD, made_by)
             return f"Loaded the demo {case.name}."
         ok = self._guard(show)
         self.flush()
@@ -307,7 +308,7 @@ class ReviewBinding:
         for item in self.state.models or []:
             if item["value"] == self.state.model:
                 return float(item["threshold"])
-        return 0.5
+        return FALLBACK_THRESHOLD
 
     # ------------------------------------------------------------------------------------------ inference
     def start_run(self) -> None:

@@ -33,6 +33,7 @@ SUBCOMMANDS = (
     "train",
     "study",
     "app",
+    "report",
 )
 
 
