@@ -7,6 +7,8 @@ from pathlib import Path
 
 from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.errors import InputError
+from LesionSegLogic.phantom.presets import PRESETS
+from LesionSegLogic.phantom.protocol import FIELD_STRENGTHS
 
 #: memory of one case, checked before generating (issue 18: ``--spacing 0.001`` asked for petabytes): a fixed part
 #: (the MNI maps and their resampling) and a part per output voxel. Measured peaks (tracemalloc, longitudinal): cord
@@ -25,6 +27,17 @@ def _triple(text: str) -> tuple[float, float, float]:
         values = values * 3
     if len(values) != 3 or not all(v > 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected 1 or 3 positive numbers (z,y,x), got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _pair(text: str) -> tuple[float, float]:
+    parts = [p for p in text.replace(":", ",").split(",") if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'LOW,HIGH', got {text!r}") from None
+    if len(values) != 2 or values[0] > values[1]:
+        raise argparse.ArgumentTypeError(f"expected 'LOW,HIGH' with LOW <= HIGH, got {text!r}")
     return values  # type: ignore[return-value]
 
 
@@ -48,6 +61,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--snr", type=float, help="signal-to-noise ratio (default: drawn in 20-40)")
     parser.add_argument("--no-noise", action="store_true", help="noise-free images")
     parser.add_argument("--bias", type=float, default=0.15, help="bias field amplitude (0 = none)")
+    parser.add_argument("--field-strength", type=float, default=3.0, choices=FIELD_STRENGTHS,
+                        help="tesla: 1.5 T or 3 T relaxation times and FLAIR CSF null (default 3)")
+    parser.add_argument("--draw-protocol", action="store_true",
+                        help="draw TR/TE/TI per case from the field strength's clinical ranges (else fixed)")
+    parser.add_argument("--slice-thickness", type=float,
+                        help="mm along the acquired slice axis (brain: axial z; cord: sagittal x); slice profile")
+    parser.add_argument("--snr-range", type=_pair, help="'LOW,HIGH': draw the SNR per case in this range")
+    parser.add_argument("--bias-range", type=_pair, help="'LOW,HIGH': draw the bias amplitude per image (0-1)")
+    parser.add_argument("--confluent", type=float, default=0.0,
+                        help="brain: share (0-1) of lesions drawn as confluent periventricular clusters")
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="a named generator setting of the zoo (train: what models train on; shifted: held-out "
+                             "acquisition); replaces the acquisition options above, --fov/--lesions still apply")
     parser.add_argument("--first-case", type=int, default=0, help="index of the first case (to extend a series)")
     parser.add_argument("--dicom", action="store_true",
                         help="also write each case's images as DICOM series (flair_dicom/, t2_dicom/, one study)")
@@ -111,7 +137,22 @@ def run(args: argparse.Namespace) -> int:
         snr=args.snr,
         noise=not args.no_noise,
         bias=args.bias,
+        field_strength=args.field_strength,
+        draw_protocol=args.draw_protocol,
+        slice_thickness=args.slice_thickness,
+        snr_range=args.snr_range,
+        bias_range=args.bias_range,
+        confluent=args.confluent,
     )
+    if args.confluent and args.anatomy != "brain":
+        raise InputError("--confluent is a brain option (the cord has no ventricles)")
+
+    def case_options(index: int) -> PhantomOptions:
+        if args.preset is None:
+            return options
+        chosen = {k: v for k, v in (("fov_mm", args.fov), ("n_lesions", args.n_lesions)) if v is not None}
+        return PRESETS[args.preset].options(args.anatomy, index, **chosen)
+
     from LesionSegLogic.phantom import case_seed, generate_case, load_brain_maps, write_case
     from LesionSegLogic.phantom.case import case_files
 
@@ -128,13 +169,14 @@ def run(args: argparse.Namespace) -> int:
         claim_outputs([t for i in indices for t in case_bids_targets(args.out, f"{i:03d}").values()],
                       force=args.force)
     maps = load_brain_maps() if args.anatomy == "brain" else None
-    check_grid_size(args.anatomy, options, maps)
+    for index in indices if args.preset else indices[:1]:
+        check_grid_size(args.anatomy, case_options(index), maps)
     start = time.perf_counter()
     with terminate_as_exit():
         for index in tqdm(indices, desc="phantom", unit="case"):
             seed = case_seed(args.seed, index)
-            case = generate_case(seed, anatomy=args.anatomy, longitudinal=args.longitudinal, options=options,
-                                 maps=maps)
+            case = generate_case(seed, anatomy=args.anatomy, longitudinal=args.longitudinal,
+                                 options=case_options(index), maps=maps)
             folder = write_case(case, args.out / f"case_{index:03d}")
             if args.dicom:
                 from LesionSegLogic.io.dicom_write import write_case_dicom

@@ -32,15 +32,23 @@ REGION_PROBABILITY = np.array([0.40, 0.20, 0.27, 0.13])
 VOLUME_MEDIAN = {"periventricular": 60.0, "juxtacortical": 25.0, "deep_white_matter": 30.0, "infratentorial": 30.0}
 VOLUME_SIGMA = {"periventricular": 1.4, "juxtacortical": 1.1, "deep_white_matter": 1.2, "infratentorial": 1.2}
 VOLUME_RANGE = (3.0, 8000.0)
+#: Confluent periventricular clusters (``PhantomOptions.confluent``): the region name, log-normal volume (median,
+#: σ_log) truncated to :data:`CONFLUENT_RANGE`, and how many lobes merge (inclusive range).
+CONFLUENT = "confluent_periventricular"
+CONFLUENT_VOLUME = (1000.0, 0.6)
+CONFLUENT_RANGE = (300.0, 4000.0)
+CONFLUENT_LOBES = (3, 6)
 #: Default FOV centre (LPS mm): between the lateral ventricles (MNI RAS (0, −10, 15)).
 DEFAULT_CENTRE = (0.0, 10.0, 15.0)
+#: The array axis a brain acquisition's slices are stacked along (axial: z).
+AXIAL_SLICE_AXIS = 0
 
 
 def brain_grid(maps: BrainMaps, options: PhantomOptions) -> Grid:
     """The output grid: the MNI box (or ``fov_mm`` around ``centre_lps``) at the requested spacing, axial."""
     source = maps.grid
     spacing = BRAIN_ANISOTROPIC_SPACING if options.anisotropic else (options.spacing or source.spacing)
-    spacing = tuple(float(s) for s in spacing)
+    spacing = options.with_thickness(tuple(float(s) for s in spacing), AXIAL_SLICE_AXIS)
     lo = np.array([-0.5 * h for h in source.spacing])  # axis coordinates (mm) relative to the source origin
     hi = np.array([(n - 0.5) * h for n, h in zip(source.shape, source.spacing, strict=True)])
     if options.fov_mm is not None:
@@ -51,7 +59,8 @@ def brain_grid(maps: BrainMaps, options: PhantomOptions) -> Grid:
     shape = tuple(max(1, int(round((h - l) / s))) for l, h, s in zip(lo, hi, spacing, strict=True))
     first = np.array([(l + h) / 2 - (n - 1) * s / 2 for l, h, n, s in zip(lo, hi, shape, spacing, strict=True)])
     origin = np.asarray(source.origin) + source.direction @ first[::-1]
-    return Grid(shape, spacing, tuple(origin), source.direction.copy(), options.resolved_slice_axis(spacing))
+    return Grid(shape, spacing, tuple(origin), source.direction.copy(),
+                options.resolved_slice_axis(spacing, AXIAL_SLICE_AXIS))
 
 
 def draw_count(rng: np.random.Generator, options: PhantomOptions) -> int:
@@ -82,9 +91,10 @@ class BrainScene:
     maps: BrainMaps
     grid: Grid
     candidates: dict[str, np.ndarray]  #: flat indices into the MNI grid
+    confluent: float = 0.0  #: share of lesions drawn as confluent periventricular clusters
 
     @classmethod
-    def build(cls, maps: BrainMaps, grid: Grid) -> BrainScene:
+    def build(cls, maps: BrainMaps, grid: Grid, confluent: float = 0.0) -> BrainScene:
         x, y, z = mni_coordinates(maps.grid)
         wm = maps.wm.array
         vd, cd = maps.ventricle_distance.array, maps.cortex_distance.array
@@ -94,6 +104,7 @@ class BrainScene:
             "juxtacortical": (wm >= 0.5) & (cd >= 1.0) & (cd <= 3.0) & (vd > 10.0) & ~infra,
             "deep_white_matter": (wm >= 0.85) & (vd > 8.0) & (cd > 4.0) & ~infra,
             "infratentorial": (wm >= 0.6) & infra & (maps.depth.array > 3.0),
+            CONFLUENT: (wm >= 0.5) & (vd >= 2.0) & (vd <= 5.0) & ~infra,
         }
         # centres must lie inside the output field of view (3 mm margin)
         candidates = {}
@@ -102,7 +113,7 @@ class BrainScene:
             points = maps.grid.index_to_physical(np.stack(np.unravel_index(flat, mask.shape), 1))
             inside = _inside(grid, points, margin_mm=3.0)
             candidates[region] = flat[inside]
-        return cls(maps, grid, candidates)
+        return cls(maps, grid, candidates, float(confluent))
 
     # the Scene interface used by :mod:`LesionSegLogic.phantom.generate` -----------------------------------
     anatomy = "brain"
@@ -121,6 +132,8 @@ class BrainScene:
         }
 
     def draw_region(self, rng: np.random.Generator) -> str:
+        if self.confluent > 0 and rng.random() < self.confluent:  # no extra draw without confluent lesions
+            return CONFLUENT
         return str(REGIONS[rng.choice(len(REGIONS), p=REGION_PROBABILITY)])
 
     def draw_count(self, rng: np.random.Generator, options: PhantomOptions) -> int:
@@ -146,6 +159,8 @@ class BrainScene:
         flat = pool[rng.integers(pool.size)]
         zyx = np.array(np.unravel_index(flat, self.maps.grid.shape), float) + rng.uniform(-0.5, 0.5, 3)
         centre = self.maps.grid.index_to_physical(zyx)[0]
+        if region == CONFLUENT:
+            return self._confluent_shape(rng, zyx, centre)
         volume = draw_volume(rng, region)
         if region != "periventricular":
             return random_shape(rng, centre, volume)
@@ -157,6 +172,22 @@ class BrainScene:
         distance = float(_sample(self.maps.ventricle_distance.array, self.maps, centre[None], np.zeros(3))[0])
         half_length = shape.scale * shape.radii[0, 0]
         return shape.moved_to(centre + (0.8 * half_length - distance) * normal)
+
+    def _confluent_shape(self, rng: np.random.Generator, zyx: np.ndarray, centre: np.ndarray) -> LesionShape:
+        """A confluent periventricular cluster: several merged lobes, long axis along the ventricle wall (tangent
+        to it), its inner side slid onto the wall so it touches the ventricle (a capping, confluent lesion)."""
+        normal = self._ventricle_normal(zyx)
+        tangent = np.cross(normal, rng.normal(size=3))
+        tangent /= max(np.linalg.norm(tangent), 1e-9)
+        while True:
+            volume = float(rng.lognormal(np.log(CONFLUENT_VOLUME[0]), CONFLUENT_VOLUME[1]))
+            if CONFLUENT_RANGE[0] <= volume <= CONFLUENT_RANGE[1]:
+                break
+        shape = random_shape(rng, centre, volume, long_axis=tangent, elongation=(2.0, 3.5), satellites=CONFLUENT_LOBES,
+                             roughness=0.2, flatness=(0.6, 0.9))
+        distance = float(_sample(self.maps.ventricle_distance.array, self.maps, centre[None], np.zeros(3))[0])
+        thickness = shape.scale * float(np.min(shape.radii[0, 1:]))
+        return shape.moved_to(centre + (0.8 * thickness - distance) * normal)
 
     def _ventricle_normal(self, zyx: np.ndarray) -> np.ndarray:
         """Unit LPS direction of increasing distance to the ventricles (the outward wall normal)."""
@@ -177,4 +208,4 @@ def _inside(grid: Grid, points: np.ndarray, margin_mm: float) -> np.ndarray:
     return np.all((index >= margin) & (index <= upper), axis=1)
 
 
-__all__ = ["REGIONS", "BrainScene", "brain_grid", "draw_count", "draw_volume"]
+__all__ = ["CONFLUENT", "REGIONS", "BrainScene", "brain_grid", "draw_count", "draw_volume"]

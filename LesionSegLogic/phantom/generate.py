@@ -18,11 +18,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from LesionSegLogic.anatomy import ANATOMIES
+from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.phantom.case import LesionRecord, PhantomCase, measure_records
 from LesionSegLogic.phantom.grid import Grid
 from LesionSegLogic.phantom.lesions import Allowed, LesionShape, rasterize
 from LesionSegLogic.phantom.options import PhantomOptions
 from LesionSegLogic.phantom.placement import Placer, draw_lesion_tissue
+from LesionSegLogic.phantom.protocol import ScanProtocol, resolve_protocol, tissue_at
 from LesionSegLogic.phantom.render import synthesize
 from LesionSegLogic.phantom.signal import Flair, SpinEcho, Tissue
 
@@ -56,12 +58,14 @@ def build_scene(anatomy: str, options: PhantomOptions, maps: Any = None) -> Scen
         from LesionSegLogic.phantom.brain import BrainScene, brain_grid
 
         maps = maps if maps is not None else load_brain_maps()
-        return BrainScene.build(maps, brain_grid(maps, options))
+        return BrainScene.build(maps, brain_grid(maps, options), confluent=options.confluent)
     if anatomy == "cord":
         from LesionSegLogic.phantom.cord import CordScene
 
+        if options.confluent > 0:
+            raise ConfigError("confluent periventricular lesions are a brain option (the cord has no ventricles)")
         return CordScene.build(options)
-    raise ValueError(f"unknown anatomy {anatomy!r}; expected one of {', '.join(ANATOMIES)}")
+    raise ConfigError(f"unknown anatomy {anatomy!r}; expected one of {', '.join(ANATOMIES)}")
 
 
 def generate_case(
@@ -78,15 +82,20 @@ def generate_case(
     ``maps`` passes preloaded :class:`~LesionSegLogic.phantom.anatomy.BrainMaps` (saves ≈ 3 s per case)."""
     options = replace(options or PhantomOptions(), **overrides)
     rng = np.random.default_rng(int(seed))
+    # the protocol and the bias amplitudes come from a second stream, so switching these options on leaves every
+    # other draw of the case (lesions, noise) as it was
+    acquisition_rng = np.random.default_rng([int(seed), 1])
     scene = build_scene(anatomy, options, maps)
-    snr = float(options.snr) if options.snr is not None else float(rng.uniform(20.0, 40.0))
+    protocol = resolve_protocol(anatomy, scene.flair_sequence, scene.t2_sequence, options.field_strength,
+                                options.draw_protocol, acquisition_rng)
+    snr = _draw_snr(rng, options)
     count = scene.draw_count(rng, options)
     zero = np.zeros(3)
     if not longitudinal:
         placer = Placer(scene.grid)
         _place(rng, scene, count, [(placer, zero, 1.0)], status="")
-        flair, t2 = _render(rng, scene, placer, zero, snr, options)
-        return _assemble(seed, scene, options, snr, placer, flair, t2, {})
+        flair, t2 = _render(rng, acquisition_rng, scene, protocol, placer, zero, snr, options)
+        return _assemble(seed, scene, protocol, options, snr, placer, flair, t2, {})
     shift = rng.uniform(-options.max_shift_mm, options.max_shift_mm, 3)
     n_enlarging = options.n_enlarging if options.n_enlarging is not None else int(rng.integers(0, 4))
     n_new = options.n_new if options.n_new is not None else int(rng.integers(1, 6))
@@ -95,9 +104,9 @@ def generate_case(
         grow = float(rng.uniform(1.5, 3.0) ** (1 / 3)) if k < n_enlarging else 1.0
         _place(rng, scene, 1, [(base, zero, 1.0), (follow, shift, grow)], status="enlarging" if grow > 1 else "stable")
     _place(rng, scene, n_new, [(follow, shift, 1.0)], status="new")
-    base_flair, _ = _render(rng, scene, base, zero, snr, options, t2=False)
-    snr_follow = float(options.snr) if options.snr is not None else float(rng.uniform(20.0, 40.0))
-    flair, t2 = _render(rng, scene, follow, shift, snr_follow, options)
+    base_flair, _ = _render(rng, acquisition_rng, scene, protocol, base, zero, snr, options, t2=False)
+    snr_follow = _draw_snr(rng, options)
+    flair, t2 = _render(rng, acquisition_rng, scene, protocol, follow, shift, snr_follow, options)
     baseline_volume = {lesion.id: float(lesion.raster.truth.sum()) * scene.grid.voxel_volume for lesion in base.lesions}
     new_mask = np.zeros(scene.grid.shape, np.uint8)
     for lesion in follow.lesions:
@@ -117,7 +126,17 @@ def generate_case(
         },
         "baseline_volume": baseline_volume,
     }
-    return _assemble(seed, scene, options, snr_follow, follow, flair, t2, extra)
+    return _assemble(seed, scene, protocol, options, snr_follow, follow, flair, t2, extra)
+
+
+#: the SNR range drawn from when neither ``snr`` nor ``snr_range`` is given
+DEFAULT_SNR_RANGE = (20.0, 40.0)
+
+
+def _draw_snr(rng: np.random.Generator, options: PhantomOptions) -> float:
+    if options.snr is not None:
+        return float(options.snr)
+    return float(rng.uniform(*(options.snr_range or DEFAULT_SNR_RANGE)))
 
 
 def _place(
@@ -159,7 +178,9 @@ def _place(
 
 def _render(
     rng: np.random.Generator,
+    acquisition_rng: np.random.Generator,
     scene: Scene,
+    protocol: ScanProtocol,
     placer: Placer,
     shift: np.ndarray,
     snr: float,
@@ -167,15 +188,24 @@ def _render(
     *,
     t2: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    fractions = scene.fractions(shift)
-    lesions = [(lesion.raster, lesion.tissue) for lesion in placer.lesions]
-    kwargs = {"snr": snr, "noise": options.noise, "bias": options.bias}
+    field = protocol.field_strength
+    fractions = {tissue_at(tissue, field): f for tissue, f in scene.fractions(shift).items()}
+    lesions = [(lesion.raster, replace(lesion.tissue, tissue=tissue_at(lesion.tissue.tissue, field)))
+               for lesion in placer.lesions]
+    reference = tissue_at(scene.reference, field)
+
+    def bias() -> float:
+        if options.bias_range is None:
+            return options.bias
+        return float(acquisition_rng.uniform(*options.bias_range))
+
     t2_image = None
     if t2 or scene.flair_is_t2:
-        t2_image = synthesize(fractions, lesions, scene.t2_sequence, scene.reference, rng, **kwargs)
+        t2_image = synthesize(fractions, lesions, protocol.t2, reference, rng, snr=snr, noise=options.noise,
+                              bias=bias())
     if scene.flair_is_t2:
         return (t2_image.copy() if t2_image is not None else None), t2_image  # type: ignore[return-value]
-    flair = synthesize(fractions, lesions, scene.flair_sequence, scene.reference, rng, **kwargs)
+    flair = synthesize(fractions, lesions, protocol.flair, reference, rng, snr=snr, noise=options.noise, bias=bias())
     return flair, t2_image
 
 
@@ -189,6 +219,7 @@ def _sequence_json(sequence: Flair | SpinEcho) -> dict[str, Any]:
 def _assemble(
     seed: int,
     scene: Scene,
+    protocol: ScanProtocol,
     options: PhantomOptions,
     snr: float,
     placer: Placer,
@@ -214,12 +245,13 @@ def _assemble(
     records: tuple[LesionRecord, ...] = measure_records(labels, fractions, info)
     metadata: dict[str, Any] = {
         "acquisition": {
-            "flair": _sequence_json(scene.t2_sequence if scene.flair_is_t2 else scene.flair_sequence),
-            "t2": _sequence_json(scene.t2_sequence),
+            "field_strength_t": protocol.field_strength,
+            "flair": _sequence_json(protocol.t2 if scene.flair_is_t2 else protocol.flair),
+            "t2": _sequence_json(protocol.t2),
             "slice_axis": grid.slice_axis,
             "psf": "box in plane; slice profile (box ⊗ Gaussian, FWHM 0.3·thickness) on the slice axis",
             "noise": "rician" if options.noise else "none",
-            "bias_amplitude": options.bias,
+            "bias_amplitude": options.bias if options.bias_range is None else list(options.bias_range),
             "intensity_scale": "reference tissue (WM / cord) = 400 before bias and noise; int16",
         },
         "ground_truth": "lesion fraction >= 0.5 on the output grid (PSF-weighted)",
