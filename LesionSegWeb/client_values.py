@@ -76,6 +76,25 @@ def _path_text() -> ValueRule:
     return ValueRule("a path (text without NUL)", check, none_ok=True)  # a cleared field
 
 
+def _optional_number(low: float, integer: bool, what: str) -> ValueRule:
+    """An optional number ≥ ``low`` (``None``/empty: not given) — the probability-map format (channel, scale) of
+    :func:`LesionSegLogic.cli.add_probability_format`, as a text field sends it."""
+    def check(value: Any, _state: Any) -> float | int | None:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                value = float(value)
+            except ValueError:
+                raise ClientValueError(f"must be {what}, got {_short(value)}") from None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ClientValueError(f"must be {what}, got {_short(value)}")
+        if value < low or (integer and value != int(value)):
+            raise ClientValueError(f"must be {what}, got {_short(value)}")
+        return int(value) if integer else float(value)
+    return ValueRule(what, check, none_ok=True)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -100,7 +119,15 @@ CLIENT_VALUES: dict[str, ValueRule] = {
     "edit_tool": _one_of(_items("edit_tools"), "edit tools"),
     "demo_name": _one_of(_items("demo_names"), "demo cases", none_ok=True),
     "model": _one_of(_model_values, "models", none_ok=True),
-    **{f"path_{role}": _path_text() for role in ("case", "flair", "t2", "reference", "probability")},
+    #: the lesion label of a multi-label nnU-Net model (the labels the selected model's dataset.json lists)
+    "model_label": _one_of(_items("model_labels"), "lesion labels", none_ok=True),
+    **{f"path_{role}": _path_text() for role in ("case", "flair", "t2", "reference", "probability", "model")},
+    #: how to read another tool's probability map (``lesionseg app/evaluate/sweep --channel/--scale``)
+    "probability_channel": _optional_number(0, True, "a channel number 0, 1, 2, ... (or empty)"),
+    "probability_scale": _optional_number(1e-9, False, "a positive number such as 255 or 1000 (or empty)"),
+    #: export the mask as DICOM SEG / the probability as a DICOM Parametric Map (DICOM inputs only)
+    "export_dicom_seg": _boolean(),
+    "export_dicom_pmap": _boolean(),
 }
 
 

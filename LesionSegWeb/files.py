@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
+
+if TYPE_CHECKING:
+    from LesionSegLogic.external.model_entry import ExternalModel
+    from LesionSegLogic.image import Image
 
 #: File name stems of a case folder (the layout ``lesionseg phantom`` writes), in lookup order.
 CASE_STEMS: dict[str, tuple[str, ...]] = {
@@ -64,6 +71,41 @@ class PathGate:
             raise FileMissingError(f"{what} is not a file", text)
         self.check_data_files(path, what)
         return path
+
+    def image(self, raw: str | Path, what: str = "file") -> Path:
+        """An image path: a file (as :meth:`file`) or a DICOM series folder (read as DICOM, as every image argument
+        of the CLI is), every file under which must also lie in the allowed folders (a link out is refused)."""
+        text = _path_text(raw, what)
+        path = Path(text).expanduser().resolve()
+        if not path.is_dir():
+            return self.file(raw, what)
+        self.folder(raw, f"{what} (DICOM series folder)")
+        self._check_inside(path.rglob("*"), what, path)
+        return path
+
+    def model(self, raw: str | Path) -> ExternalModel:
+        """A model the user brings (an nnU-Net v2 model folder or an ONNX model, :mod:`LesionSegLogic.external.
+        model_entry`) from the allowed folders: the path and every file the model reads (json, checkpoints, card,
+        ``.onnx``), resolved, must lie in them; a clear error otherwise, or when it is not such a model."""
+        from LesionSegLogic.external.model_entry import describe_model, model_files  # noqa: PLC0415
+
+        text = _path_text(raw, "model")
+        path = Path(text).expanduser().resolve()
+        if not self.allows(path):
+            allowed = ", ".join(str(r) for r in self.roots) or "none"
+            raise OutsideAllowedError(
+                f"model is outside the folders this app may read (allowed: {allowed}); start `lesionseg app` with "
+                "--allow DIR to add the folder that holds it", text)
+        if not path.exists():
+            raise FileMissingError("model does not exist", text)
+        entry = describe_model(path)
+        self._check_inside(model_files(entry), "model", path)
+        return entry
+
+    def _check_inside(self, paths: Iterable[Path], what: str, where: Path) -> None:
+        for inner in paths:
+            if not self.allows(inner.resolve()):
+                raise OutsideAllowedError(f"{what}'s file {inner} is outside the folders this app may read", where)
 
     def case(self, raw: str | Path) -> CaseFiles:
         """The case in an allowed folder, each of its files checked like :meth:`file` (a ``flair.nii.gz`` that is a
@@ -131,22 +173,38 @@ def find_case(folder: Path) -> CaseFiles:
     return CaseFiles(**found)  # type: ignore[arg-type]
 
 
-def check_openable(case: CaseFiles) -> None:
+def check_openable(case: CaseFiles, probability_format: dict[str, Any] | None = None) -> Image | None:
     """Read every file of ``case`` with the project's reader (:func:`LesionSegLogic.io.read_image`, each in
     its role) and check that the probability map lies on the FLAIR grid, before anything of the open review is
     replaced: a missing, corrupt or mismatched file raises an ``InputError`` that names it. The files are read as
     the session reads them (:func:`LesionSegLib.nodes.read_volume_file`: the CLI's checks plus the review's size
-    limit), and the T2 must cover the FLAIR (:func:`LesionSegLib.inputs.check_covers`)."""
+    limit), and the T2 must cover the FLAIR (:func:`LesionSegLib.inputs.check_covers`).
+
+    ``probability_format``: ``channel``/``scale`` for another tool's 4-D or integer map (the options of ``lesionseg
+    evaluate``/``sweep``/``app``: :func:`LesionSegLogic.cli.probability_format`); the map is then read with them and
+    returned (the session is given that image), else ``None``."""
     from LesionSegLib.inputs import check_covers  # noqa: PLC0415 - SimpleITK/nibabel: imported on use
-    from LesionSegLib.nodes import read_volume_file  # noqa: PLC0415
+    from LesionSegLib.nodes import REVIEW_MAX_VOXELS, read_volume_file  # noqa: PLC0415
+
+    from LesionSegLogic.io import read_image  # noqa: PLC0415
+    from LesionSegLogic.io.read import read_header  # noqa: PLC0415
 
     flair = read_volume_file(case.flair)
     if case.t2 is not None:
         check_covers(flair, read_volume_file(case.t2), "t2")
     if case.reference is not None:
         read_volume_file(case.reference, "mask")
-    if case.probability is not None and not read_volume_file(case.probability, "probability").same_grid(flair):
+    if case.probability is None:
+        return None
+    formatted = {k: v for k, v in (probability_format or {}).items() if v is not None}
+    # a 4-D softmax without a channel: the probability reader's message (how many channels, which to choose)
+    header = read_header(case.probability, role="probability", channel=formatted.get("channel"))
+    small = int(np.prod(header.size, dtype=np.int64)) <= REVIEW_MAX_VOXELS
+    probability = (read_image(case.probability, role="probability", **formatted) if formatted and small
+                   else read_volume_file(case.probability, "probability"))  # the review's size limit, said
+    if not probability.same_grid(flair):
         raise GeometryError(f"probability map is not on the grid of the FLAIR {case.flair.name}", case.probability)
+    return probability if formatted else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from LesionSegLib.dicom_source import dicom_source
 from LesionSegLib.runner import InferenceRunner, InProcessRunner
 
 from LesionSegLogic.errors import LesionSegError
@@ -23,17 +24,31 @@ from .files import find_case
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One zoo entry as the model list shows it."""
+    """One entry of the model list: a zoo model (``name`` is its zoo name) or a model the user added (``external``:
+    an nnU-Net v2 folder or an ONNX model, :class:`LesionSegLogic.external.model_entry.ExternalModel`; ``name`` is
+    its resolved path, which the runner hands to ``Predictor.load`` as ``lesionseg predict --model`` does)."""
 
     name: str
     recommended_threshold: float
     description: str = ""
     #: the zoo's ``ModelCard`` (anatomy, inputs, held-out metrics) for :func:`LesionSegLogic.defaults.recommended_model`
     card: Any = None
+    external: Any = None
 
     @property
     def title(self) -> str:
-        return f"{self.name} (recommended threshold {self.recommended_threshold:.2f})"
+        shown = self.external.title if self.external is not None else self.name
+        return f"{shown} (recommended threshold {self.recommended_threshold:.2f})"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The lesion labels to choose from (an nnU-Net dataset with several foreground labels), else ``()``."""
+        return tuple(self.external.labels) if self.external is not None and self.external.needs_label else ()
+
+
+def external_model_info(entry: Any) -> ModelInfo:
+    """The model-list entry of a model the user added (``PathGate.model`` checked and described it)."""
+    return ModelInfo(entry.spec, float(entry.recommended_threshold), entry.kind, None, entry)
 
 
 @dataclass(frozen=True)
@@ -157,16 +172,21 @@ def stand_in_probability(reference: np.ndarray, flair: Image, seed: int = 0) -> 
     return flair.with_array(np.clip(array.astype(np.float32), 0.0, 1.0), name="stand-in probability")
 
 
-def export_review(session: Any, out_dir: Path) -> Path:
+def export_review(session: Any, out_dir: Path, *, dicom_seg: bool = False, dicom_pmap: bool = False) -> Path:
     """Write the review with the session layer's exporter into a new numbered folder under ``out_dir``
-    (``review-001``, ``review-002``, …), so an export never replaces an earlier one."""
+    (``review-001``, ``review-002``, …), so an export never replaces an earlier one. ``dicom_seg``/``dicom_pmap``
+    add the DICOM Segmentation of the mask / the Parametric Map of the probability, referencing the DICOM series
+    the FLAIR was read from (``LesionSegLib.export.dicom_source``: refused, before anything is written, when the
+    inputs are not DICOM)."""
     exporter = _module("LesionSegLib.export", "the review exporter")
+    source = dicom_source(session) if dicom_seg or dicom_pmap else None
     out_dir = Path(out_dir)
     number = 1
     while (out_dir / f"review-{number:03d}").exists():
         number += 1
     target = out_dir / f"review-{number:03d}"
-    exporter.export_review(session, target)
+    exporter.export_review(session, target, dicom_seg=source if dicom_seg else None,
+                           dicom_pmap=source if dicom_pmap else None)
     return target
 
 
@@ -178,5 +198,6 @@ class Services:
     #: ``None``: the app uses ``DemoLibrary(<--demo-dir or <out>/demo-cases>)``.
     demos: DemoLibrary | None = None
     stand_in: Callable[[np.ndarray, Image], Image] = stand_in_probability
-    export: Callable[[Any, Path], Path] = export_review
+    #: ``export(session, out_dir, dicom_seg=False, dicom_pmap=False)`` (the keywords only when asked for)
+    export: Callable[..., Path] = export_review
     runner: InferenceRunner = field(default_factory=InProcessRunner)

@@ -42,6 +42,14 @@ class ExportedFiles:
     lesions_csv: Path
     curve_png: Path
     dicom_seg: Path | None = None
+    dicom_pmap: Path | None = None
+
+    def __iter__(self):
+        """The files written (the optional ones only when they were), so a face can list and count them."""
+        return iter([path for path in vars(self).values() if path is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _input_nodes(session) -> dict[str, object]:
@@ -128,10 +136,9 @@ def _write_segmentation(node, scene) -> Callable[[Path], None]:
 def _dicom_segmentation(mask, source, model_name: str):
     """The DICOM SEG of ``mask`` referencing ``source`` (a series folder or a read ``DicomSeries``)."""
     from LesionSegLogic import __version__
-    from LesionSegLogic.io.dicom import DicomSeries, read_dicom_series
     from LesionSegLogic.io.dicom_seg import DicomWriterInfo, build_segmentation
 
-    series = source if isinstance(source, DicomSeries) else read_dicom_series(source)
+    series = _series(source)
     # the review's FLAIR went through an MRML volume node (RAS, float matrix): compare grids to 1e-3 mm
     grid = series.image
     if not mask.same_grid(grid, tolerance=1e-3):
@@ -140,6 +147,37 @@ def _dicom_segmentation(mask, source, model_name: str):
         raise GeometryError(f"the review's FLAIR is not on the grid of the DICOM series {series.folder}")
     info = DicomWriterInfo(software_version=__version__, model_name=model_name or "LesionSeg")
     return build_segmentation(grid.with_array(mask.array), series, info)
+
+
+def _dicom_objects(session, mask, seg_source, pmap_source) -> dict[str, object]:
+    """The DICOM objects asked for, built (and their grids checked) before anything is written."""
+    built = {}
+    if seg_source is not None and seg_source is pmap_source:  # one series: read it once
+        seg_source = pmap_source = _series(seg_source)
+    if seg_source is not None:
+        built["dicom_seg"] = _dicom_segmentation(mask, seg_source, session.model_name)
+    if pmap_source is not None:
+        built["dicom_pmap"] = _dicom_parametric_map(session.probability, pmap_source, session.model_name)
+    return built
+
+
+def _series(source):
+    from LesionSegLogic.io.dicom import DicomSeries, read_dicom_series
+
+    return source if isinstance(source, DicomSeries) else read_dicom_series(source)
+
+
+def _dicom_parametric_map(probability, source, model_name: str):
+    """The DICOM Parametric Map of the probability referencing ``source`` (grid checked as for the SEG)."""
+    from LesionSegLogic import __version__
+    from LesionSegLogic.errors import GeometryError
+    from LesionSegLogic.io.dicom_seg import DicomWriterInfo, build_parametric_map
+
+    series = _series(source)
+    if not probability.same_grid(series.image, tolerance=1e-3):
+        raise GeometryError(f"the review's FLAIR is not on the grid of the DICOM series {series.folder}")
+    info = DicomWriterInfo(software_version=__version__, model_name=model_name or "LesionSeg")
+    return build_parametric_map(series.image.with_array(np.asarray(probability.array, np.float32)), series, info)
 
 
 def _json_ready(value):
@@ -212,7 +250,7 @@ def render_curve_png(curve: Curve, threshold: float, path: Path, dpi: int = 110)
 
 
 def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "lesionseg",
-                  overwrite: bool = False, dicom_seg=None,
+                  overwrite: bool = False, dicom_seg=None, dicom_pmap=None,
                   input_files: Mapping[str, str | os.PathLike[str]] | None = None) -> ExportedFiles:
     """Write the review at its current threshold into ``out_dir``; returns the paths written.
 
@@ -222,7 +260,9 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
 
     ``dicom_seg``: the DICOM series the FLAIR came from (a folder or a ``LesionSegLogic.io.dicom.DicomSeries``);
     the mask is then also written as ``<prefix>_mask.seg.dcm``, a DICOM Segmentation referencing that series
-    (:mod:`LesionSegLogic.io.dicom_seg`; refused before anything is written when the FLAIR is not on its grid)."""
+    (:mod:`LesionSegLogic.io.dicom_seg`; refused before anything is written when the FLAIR is not on its grid).
+    ``dicom_pmap``: the same for the probability map, written as ``<prefix>_probability.pm.dcm``, a DICOM Parametric
+    Map. :func:`dicom_source` finds the series of a review."""
     if session.state is None:
         raise OutputError("nothing to export: no probability map has been thresholded yet")
     out = Path(out_dir)
@@ -242,6 +282,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         "lesions_csv": out / f"{prefix}_lesions.csv",
         "curve_png": out / f"{prefix}_threshold_curve.png",
         "dicom_seg": out / f"{prefix}_mask.seg.dcm" if dicom_seg is not None else None,
+        "dicom_pmap": out / f"{prefix}_probability.pm.dcm" if dicom_pmap is not None else None,
     }
     protected = _input_paths(session) | {Path(p).resolve() for p in (input_files or {}).values() if p is not None}
     protected |= {Path(p).resolve() for p in getattr(session, "source_files", {}).values()}
@@ -249,7 +290,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
         if path is not None:
             _check_target(path, protected, overwrite)
     mask = session.flair.with_array(state.mask.astype(np.uint8), name="")
-    seg_object = None if dicom_seg is None else _dicom_segmentation(mask, dicom_seg, session.model_name)
+    dicom_objects = _dicom_objects(session, mask, dicom_seg, dicom_pmap)
     segmentation = session.accepted_node if session.accepted_node is not None else session.prediction.node
     _atomic(names["segmentation"], _write_segmentation(segmentation, session.scene))
     if names["review"] is not None:
@@ -262,6 +303,6 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
     _atomic(names["metrics_csv"], _write_text(metrics_csv(state.metrics)))
     _atomic(names["lesions_csv"], _write_text(lesions_csv(state.lesions)))
     _atomic(names["curve_png"], lambda staged: render_curve_png(session.plot.curve, state.threshold, staged))
-    if seg_object is not None:
-        _atomic(names["dicom_seg"], lambda staged: seg_object.save_as(staged, enforce_file_format=True))
+    for key, dataset in dicom_objects.items():
+        _atomic(names[key], lambda staged, d=dataset: d.save_as(staged, enforce_file_format=True))
     return ExportedFiles(**names)

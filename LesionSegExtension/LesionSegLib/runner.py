@@ -29,6 +29,17 @@ from LesionSegLogic.image import Image
 from .parameters import ModelChoice
 
 Progress = Callable[[float, str], None]
+#: the ``ModelChoice.extra`` key naming the lesion label of a multi-label nnU-Net model folder
+#: (``PredictSettings.nnunet_label``, ``lesionseg predict --nnunet-label``)
+NNUNET_LABEL = "nnunet_label"
+
+
+def predict_settings(model: ModelChoice):
+    """The :class:`~LesionSegLogic.predictor.PredictSettings` of a face's model choice (device, nnU-Net label): the
+    in-process runner uses it, and :class:`ChildCommand` passes the same values as ``lesionseg predict`` options."""
+    from LesionSegLogic.predictor import PredictSettings  # noqa: PLC0415 - torch: imported on use
+
+    return PredictSettings(device=model.device, nnunet_label=model.extra.get(NNUNET_LABEL) or None)
 
 
 @dataclass(frozen=True)
@@ -83,11 +94,12 @@ class InProcessRunner:
 def library_predict(
     request: InferenceRequest, progress: Progress | None = None, cancel: CancelToken | None = None
 ) -> InferenceResult:
-    """Zoo model → probability map on the FLAIR grid through ``LesionSegLogic.predictor`` (preprocess →
+    """Zoo model, nnU-Net v2 model folder or ONNX model → probability map on the FLAIR grid through
+    ``LesionSegLogic.predictor`` (``Predictor.load``: the same path as ``lesionseg predict --model``; preprocess →
     predict → export, nothing written); imported lazily because torch is heavy."""
-    from LesionSegLogic.predictor import Predictor, PredictSettings  # noqa: PLC0415
+    from LesionSegLogic.predictor import Predictor  # noqa: PLC0415
 
-    predictor = Predictor.load(request.model.spec, PredictSettings(device=request.model.device))
+    predictor = Predictor.load(request.model.spec, predict_settings(request.model))
     images = {"flair": request.flair, "t2": request.t2, "baseline": request.baseline}
     pre = predictor.preprocess({k: v for k, v in images.items() if v is not None})
     on_progress = (lambda p: progress(p.fraction, f"{p.stage} {p.done}/{p.total}")) if progress else None
@@ -130,6 +142,8 @@ class ChildCommand:
         for key in ("t2", "baseline"):
             if key in inputs:
                 command += [f"--{key}", str(inputs[key])]
+        if request.model.extra.get(NNUNET_LABEL):
+            command += ["--nnunet-label", request.model.extra[NNUNET_LABEL]]
         return command
 
 

@@ -156,6 +156,8 @@ class ReviewSession:
         self.curve_changed = Signal()
         self.flair_node = self.t2_node = self.baseline_node = None
         self.flair: Image | None = None
+        #: the path the FLAIR was read from (``None``: a node or an in-memory image), see :meth:`set_inputs`
+        self.flair_source: Path | None = None
         self.reference: np.ndarray | None = None
         self.reference_source = None
         #: role (``probability``, ``reference``) → the file the map was read from, for an export's provenance (the
@@ -185,8 +187,11 @@ class ReviewSession:
     def set_inputs(self, flair, t2=None, baseline=None) -> None:
         """FLAIR (required), T2 and baseline FLAIR (optional): volume nodes, file paths or ``Image``s. Files are
         read with the CLI's checks and the T2/baseline must cover the FLAIR (``inputs.checked_inputs``) before
-        anything of the open review changes."""
+        anything of the open review changes. ``flair_source`` keeps the path a FLAIR was read from (a DICOM series
+        folder makes the review exportable as DICOM SEG: ``export.dicom_source``)."""
+        source = Path(flair) if isinstance(flair, str | os.PathLike) else None
         flair, t2, baseline = checked_inputs(flair, t2, baseline)
+        self.flair_source = source
         self.flair_node = volume_node(self.scene, flair, "FLAIR")
         self.flair = image_from_volume_node(self.flair_node, np.float32)
         self.t2_node = None if t2 is None else volume_node(self.scene, t2, "T2")

@@ -10,6 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
+from LesionSegLogic.cli import add_probability_format
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 from LesionSegLogic.errors import InputError
 
@@ -53,12 +54,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                              "missing phantoms are generated on first use")
     parser.add_argument("--out", type=Path, default=Path("lesionseg_review"),
                         help="export folder (default ./lesionseg_review)")
+    add_probability_format(parser)  # --channel/--scale, as evaluate and sweep have them (with --probability)
     return parser
 
 
 def _check(args: argparse.Namespace) -> None:
     if args.flair is None and any(x is not None for x in (args.t2, args.reference, args.probability)):
         raise InputError("--t2, --reference and --probability go with --flair")
+    if args.probability is None and (args.channel is not None or args.scale is not None):
+        raise InputError("--channel and --scale say how to read the map given with --probability")
+    if args.channel is not None and args.channel < 0:
+        raise InputError(f"--channel must be 0 or more, got {args.channel}")
+    if args.scale is not None and not args.scale > 0:
+        raise InputError(f"--scale must be a positive number, got {args.scale}")
     for path in (args.case, args.flair, args.t2, args.reference, args.probability):
         if path is not None and not path.exists():
             raise InputError("does not exist", path)
@@ -78,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = AppConfig(
         case=args.case, flair=args.flair, t2=args.t2, reference=args.reference, probability=args.probability,
-        model=args.model, rule=args.rule, demo=args.demo, run=args.run, host=args.host, port=args.port,
+        probability_channel=args.channel, probability_scale=args.scale, model=args.model, rule=args.rule,
+        demo=args.demo, run=args.run, host=args.host, port=args.port,
         allow=tuple(args.allow), allow_origins=tuple(args.allow_origin), out=args.out, demo_dir=args.demo_dir,
     )
     app = ReviewWebApp(config)
