@@ -39,6 +39,10 @@ class NonFiniteError(InputError):
     """The image contains NaN or infinite values."""
 
 
+class ProbabilityRangeError(InputError):
+    """A probability map with finite values outside [0, 1] (NaN and infinities are :class:`NonFiniteError`)."""
+
+
 class ConstantImageError(InputError):
     """The image has a single intensity everywhere (nothing to normalise or segment)."""
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-from LesionSegLogic.errors import ConstantImageError, MaskError
+from LesionSegLogic.errors import ConfigError, ConstantImageError, InputError, MaskError
 from LesionSegLogic.image import Image
 
 #: deciles between the low and high cut-offs, as in Nyúl et al. 2000 (landmark set "L4")
@@ -126,15 +126,15 @@ class NyulStandardiser:
     def __post_init__(self) -> None:
         pcs = tuple(float(p) for p in self.percentiles)
         if len(pcs) < 2 or np.any(np.diff(pcs) <= 0) or pcs[0] < 0 or pcs[-1] > 100:
-            raise ValueError(f"percentiles must increase within [0, 100], got {self.percentiles}")
+            raise ConfigError(f"percentiles must increase within [0, 100], got {self.percentiles}")
         if not self.scale[1] > self.scale[0]:
-            raise ValueError(f"scale must be (s1, s2) with s1 < s2, got {self.scale}")
+            raise ConfigError(f"scale must be (s1, s2) with s1 < s2, got {self.scale}")
         self.percentiles = pcs
         self.scale = (float(self.scale[0]), float(self.scale[1]))
         if self.landmarks is not None:
             self.landmarks = np.asarray(self.landmarks, dtype=float)
             if self.landmarks.shape != (len(pcs),) or np.any(np.diff(self.landmarks) <= 0):
-                raise ValueError("landmarks must be one strictly increasing value per percentile")
+                raise ConfigError("landmarks must be one strictly increasing value per percentile")
 
     def _image_landmarks(self, array: np.ndarray, mask: np.ndarray | None, name: str) -> np.ndarray:
         values = np.asarray(array, dtype=np.float32)
@@ -154,10 +154,10 @@ class NyulStandardiser:
     ) -> NyulStandardiser:
         """Learn the standard landmarks from training ``arrays`` (and their masks); returns ``self``."""
         if len(arrays) == 0:
-            raise ValueError("fit needs at least one image")
+            raise InputError("fit needs at least one image")
         masks = [None] * len(arrays) if masks is None else list(masks)
         if len(masks) != len(arrays):
-            raise ValueError(f"{len(arrays)} images but {len(masks)} masks")
+            raise InputError(f"{len(arrays)} images but {len(masks)} masks")
         s1, s2 = self.scale
         mapped = []
         for index, (array, mask) in enumerate(zip(arrays, masks, strict=True)):
@@ -169,7 +169,7 @@ class NyulStandardiser:
     def transform(self, array: np.ndarray, mask: np.ndarray | None = None, *, name: str = "") -> np.ndarray:
         """Map ``array`` onto the standard scale (float32); the landmarks come from inside ``mask``."""
         if self.landmarks is None:
-            raise ValueError("NyulStandardiser.transform called before fit (or from_dict)")
+            raise ConfigError("NyulStandardiser.transform called before fit (or from_dict)")
         source = self._image_landmarks(array, mask, name)
         target = self.landmarks
         values = np.asarray(array, dtype=np.float64)
@@ -192,9 +192,9 @@ class NyulStandardiser:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NyulStandardiser:
-        """Inverse of :meth:`to_dict`; raises ``ValueError`` on inconsistent content."""
+        """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on inconsistent content."""
         if data.get("method", "nyul") != "nyul":
-            raise ValueError(f"not a Nyúl standardiser: method {data.get('method')!r}")
+            raise ConfigError(f"not a Nyúl standardiser: method {data.get('method')!r}")
         landmarks = data.get("landmarks")
         return cls(
             tuple(data["percentiles"]),
@@ -224,9 +224,9 @@ def normalise(
         out = zscore_normalise(values, mask, clip_percentiles=clip_percentiles, name=image.name)
     elif method == "nyul":
         if standardiser is None or standardiser.landmarks is None:
-            raise ValueError("method='nyul' needs a fitted NyulStandardiser")
+            raise ConfigError("method='nyul' needs a fitted NyulStandardiser")
         standardised = standardiser.transform(values, mask, name=image.name)
         out = zscore_normalise(standardised, mask, clip_percentiles=None, name=image.name)
     else:
-        raise ValueError(f"method must be 'zscore' or 'nyul', got {method!r}")
+        raise ConfigError(f"method must be 'zscore' or 'nyul', got {method!r}")
     return image.with_array(out)

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import SimpleITK as sitk
 
-from LesionSegLogic.errors import GeometryError
+from LesionSegLogic.errors import ConfigError, GeometryError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.convert import to_sitk
 
@@ -32,7 +32,7 @@ def _resample(
     interpolation: Interpolation,
 ) -> np.ndarray:
     if interpolation not in _INTERPOLATORS:
-        raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATORS)}, got {interpolation!r}")
+        raise ConfigError(f"interpolation must be one of {sorted(_INTERPOLATORS)}, got {interpolation!r}")
     nearest = interpolation == "nearest"
     source = to_sitk(image, None if nearest else np.float32)
     resampler = sitk.ResampleImageFilter()

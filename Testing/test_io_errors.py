@@ -21,10 +21,10 @@ from LesionSegLogic.errors import (
     DimensionError,
     FileMissingError,
     GeometryError,
-    InputError,
     MaskError,
     NonFiniteError,
     OutputError,
+    ProbabilityRangeError,
 )
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import read_image, write_image
@@ -172,9 +172,8 @@ def test_non_binary_mask(tmp_path: Path, values: list[float]) -> None:
 def test_probability_out_of_range(tmp_path: Path) -> None:
     array = np.linspace(0, 1.5, 120, dtype=np.float32).reshape(4, 5, 6)
     path = write_image(Image(array), tmp_path / "p.nii.gz")
-    with pytest.raises(InputError) as info:
-        read_image(path, role="probability")
-    assert type(info.value) is InputError and str(path) in str(info.value)
+    message = raises_naming(ProbabilityRangeError, path, "probability")
+    assert "[0, 1]" in message and "1.5" in message
 
 
 def _nrrd(tmp_path: Path, directions: str, name: str = "sing.nrrd") -> Path:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from LesionSegLogic.errors import ConstantImageError, MaskError
+from LesionSegLogic.errors import ConfigError, ConstantImageError, MaskError
 from LesionSegLogic.image import Image
 from LesionSegLogic.preprocessing import NyulStandardiser, foreground_mask, normalise, zscore_normalise
 
@@ -119,9 +119,9 @@ def test_nyul_dict_roundtrip_through_json() -> None:
     nyul = NyulStandardiser(percentiles=(2, 25, 50, 75, 98), scale=(1, 4095)).fit([a], [head])
     again = NyulStandardiser.from_dict(json.loads(json.dumps(nyul.to_dict())))
     np.testing.assert_array_equal(again.transform(a, head), nyul.transform(a, head))
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         NyulStandardiser(percentiles=(50, 10))
-    with pytest.raises(ValueError, match="before fit"):
+    with pytest.raises(ConfigError, match="before fit"):
         NyulStandardiser().transform(a, head)
 
 
@@ -133,5 +133,5 @@ def test_normalise_front_door_keeps_geometry() -> None:
     nyul = NyulStandardiser().fit([a], [head])
     n = normalise(image, "nyul", mask=head, standardiser=nyul)
     assert abs(float(n.array[head].mean())) < 1e-3
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         normalise(image, "nyul")

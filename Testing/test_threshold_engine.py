@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from LesionSegLogic.errors import GeometryError, InputError, MaskError, NonFiniteError
+from LesionSegLogic.errors import GeometryError, InputError, MaskError, NonFiniteError, ProbabilityRangeError
 from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.evaluate import evaluate
 from LesionSegLogic.metrics.rules import PRESETS, MatchingRule
@@ -178,7 +178,7 @@ def test_bad_inputs_raise_typed_errors():
     p = np.full((3, 3, 3), 0.5)
     with pytest.raises(NonFiniteError):
         ThresholdEngine(np.full((3, 3, 3), np.nan))
-    with pytest.raises(NonFiniteError):
+    with pytest.raises(ProbabilityRangeError, match=r"\[0, 1\]"):
         ThresholdEngine(p * 3)
     with pytest.raises(GeometryError):
         ThresholdEngine(p, reference=np.zeros((3, 3, 4), bool))

@@ -29,7 +29,7 @@ SUGGESTED_OVERLAP = 0.5
 def axis_starts(size: int, patch: int, overlap: float) -> tuple[int, ...]:
     """Window start indices along one axis of length ``size`` (``size >= patch``)."""
     if patch < 1 or size < patch:
-        raise ValueError(f"need 1 <= patch <= size, got patch {patch}, size {size}")
+        raise ConfigError(f"need 1 <= patch <= size, got patch {patch}, size {size}")
     count, step = _axis_count(size, patch, overlap)
     return tuple(min(i * step, size - patch) for i in range(count))
 

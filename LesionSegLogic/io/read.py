@@ -11,12 +11,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from LesionSegLogic.errors import (
+    ConfigError,
     ConstantImageError,
     CorruptFileError,
     FileMissingError,
     InputError,
     MaskError,
     NonFiniteError,
+    ProbabilityRangeError,
 )
 from LesionSegLogic.external.probability_maps import map_layout, to_unit_interval
 from LesionSegLogic.image import Image
@@ -54,7 +56,7 @@ def read_image(
     subclasses whose message starts with the path.
     """
     if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        raise ConfigError(f"role must be one of {ROLES}, got {role!r}")
     path = Path(path)
     try:
         if not path.exists():
@@ -151,7 +153,7 @@ def _check_values(array: np.ndarray, role: str, path: Path) -> np.ndarray:
         raise ConstantImageError(f"is constant (every voxel is {low:g}): nothing to segment", path)
     if role == "probability":
         if low < -PROBABILITY_TOLERANCE or high > 1 + PROBABILITY_TOLERANCE:
-            raise InputError(f"probabilities must lie in [0, 1], found [{low:g}, {high:g}]", path)
+            raise ProbabilityRangeError(f"probabilities must lie in [0, 1], found [{low:g}, {high:g}]", path)
         values = np.clip(values, 0.0, 1.0)
     return np.ascontiguousarray(values, dtype=np.float32)
 
@@ -173,7 +175,7 @@ def check_role_values(array: np.ndarray, role: Role, name: str | PathLike[str]) 
     """:func:`read_image`'s value checks of ``role`` for voxels that come from elsewhere (a volume node, an
     ``Image``), with the same messages naming ``name``; returns the array as :func:`read_image` would."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        raise ConfigError(f"role must be one of {ROLES}, got {role!r}")
     return _check_values(np.asarray(array), role, Path(name))
 
 

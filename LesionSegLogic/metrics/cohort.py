@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from LesionSegLogic.errors import InputError
 from LesionSegLogic.metrics.voxel import ratio
 
 
@@ -60,7 +61,7 @@ def wilcoxon_compare(a: Sequence[float | None], b: Sequence[float | None]) -> Wi
     from scipy import stats
 
     if len(a) != len(b):
-        raise ValueError(f"paired values differ in length: {len(a)} vs {len(b)}")
+        raise InputError(f"paired values differ in length: {len(a)} vs {len(b)}")
     pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
     if not pairs:
         return WilcoxonResult(0.0, 1.0, 0, None)

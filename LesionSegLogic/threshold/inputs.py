@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from LesionSegLogic.errors import DimensionError, GeometryError, MaskError, NonFiniteError
+from LesionSegLogic.errors import DimensionError, GeometryError, MaskError, NonFiniteError, ProbabilityRangeError
 from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.rules import MatchingRule, get_rule
 
@@ -60,7 +60,7 @@ def prepare(
     if not np.all(np.isfinite(p)):
         raise NonFiniteError("probability map contains NaN or infinite values", geometry.name or None)
     if p.size and (p.min() < 0 or p.max() > 1):
-        raise NonFiniteError(
+        raise ProbabilityRangeError(
             f"probabilities must lie in [0, 1], got [{p.min():g}, {p.max():g}]", geometry.name or None
         )
     ref = None

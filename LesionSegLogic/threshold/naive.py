@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.lesion import LesionRow, label_components, lesion_counts
 from LesionSegLogic.metrics.rules import MatchingRule
@@ -70,7 +71,7 @@ def naive_at(
     if not isinstance(inputs, EngineInputs):
         inputs = prepare(inputs, **prepare_kwargs)  # type: ignore[arg-type]
     if mode not in OVERLAY_MODES:
-        raise ValueError(f"mode must be one of {OVERLAY_MODES}")
+        raise ConfigError(f"overlay mode must be one of {OVERLAY_MODES}, got {mode!r}")
     p, rule, ref = inputs.probability, inputs.rule, inputs.reference
     vv = inputs.voxel_volume
     mask = p >= np.float64(threshold)
