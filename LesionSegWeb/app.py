@@ -23,6 +23,7 @@ from LesionSegLib.vtk_output import quiet_vtk_start
 
 from LesionSegLogic.defaults import DEFAULT_RULE
 
+from .browse import BrowserBinding, FolderBrowser
 from .editing import AcceptedEditor
 from .files import PathGate
 from .guard import URL_LINE, AccessPolicy
@@ -104,7 +105,9 @@ class ReviewWebApp:
         self.binding = ReviewBinding(self.server.state, self.session, self.viewport,
                                      services=self.config.services, gate=self.config.gate(),
                                      export_dir=self.config.out, editor=AcceptedEditor(self.slicer_app))
-        self.page = build_page(self.server, self.layout_manager, self.binding)
+        #: the file picker over the binding's allowed folders (:mod:`.browse`)
+        self.browser = BrowserBinding(self.server.state, FolderBrowser(self.binding.gate))
+        self.page = build_page(self.server, self.layout_manager, self.binding, self.browser)
         self.binding.refresh_models(self.config.model)
         self._open_initial()
 

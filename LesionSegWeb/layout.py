@@ -16,6 +16,7 @@ from trame.widgets import vuetify3 as v
 
 from LesionSegLogic.curve_style import CURRENT_MARKER_COLOR, RECOMMENDED_MARKER_COLOR, hex_color
 
+from .browse import ROLES, BrowserBinding
 from .curve import FRAME as CURVE_FRAME
 from .curve import axes_svg
 from .state import ReviewBinding
@@ -210,6 +211,46 @@ def _finish(binding: ReviewBinding) -> None:
     html.Div("{{ exported }}", id="exported", v_show="exported", classes="text-caption")
 
 
+_ENTRY_ICON = "e.kind === 'folder' ? '📁' : (e.kind === 'dicom' ? '🗂' : '🖼')"
+
+
+def _file_picker(binding: ReviewBinding, browser: BrowserBinding) -> None:
+    """The file picker (:mod:`.browse`): the allowed folders listed by the server; a click opens a folder or
+    selects an image (or DICOM series folder), the role buttons put it in the panel's path fields, and the
+    open buttons read them as typed paths are read."""
+    def open_listed_case() -> None:
+        if browser.use_folder_as_case():
+            binding.open_case()
+
+    with (v.VExpansionPanels(variant="accordion", classes="mt-2"),
+          v.VExpansionPanel(title="Browse the allowed folders"), v.VExpansionPanelText(), html.Div(id="file-picker")):
+        with html.Div(classes="d-flex align-center mb-1"):
+            _button("Up", browser.up, "Folder up", disabled=("!browse_can_up",))
+            html.Div("{{ browse_folder || 'allowed folders' }}", id="browse-folder",
+                     classes="text-caption text-truncate", style="direction: rtl; text-align: left")
+        with html.Div(style="max-height: 190px; overflow-y: auto; border: 1px solid #ddd; border-radius: 4px",
+                      raw_attrs=attrs(role="list", aria_label="Folder contents")):
+            html.Div("empty", v_if="!browse_entries.length", classes="text-caption pa-1")
+            html.Div("{{ " + _ENTRY_ICON + " }} {{ e.name }}", v_for="e in browse_entries", key="e.path",
+                     classes="text-body-2 px-1 text-truncate browse-entry",
+                     style=("{cursor: 'pointer', background: e.path === browse_selected ? '#d6e4ff' : ''}",),
+                     click=(browser.activate, "[e.path, e.kind]"),
+                     keydown_enter=(browser.activate, "[e.path, e.kind]"),
+                     raw_attrs=attrs(role="button", tabindex="0", aria_label_bound="`${e.kind} ${e.name}`"))
+        html.Div("Selected: {{ browse_selected.split('/').pop() }}", v_show="browse_selected",
+                 classes="text-caption mt-1")
+        with html.Div(classes="d-flex flex-wrap mt-1"):
+            for role, title in ROLES.items():
+                _button(f"Use as {title}", (browser.use, f"['{role}']"), f"Use as {title}",
+                        disabled=("!browse_selected",))
+        with html.Div(classes="text-caption", id="picked-files"):
+            for role, title in ROLES.items():
+                html.Div(f"{title}: {{{{ (path_{role} || '—').split('/').pop() }}}}")
+        _button("Open chosen files", binding.open_files, "Open chosen files", disabled=("running || !path_flair",))
+        _button("Open this folder as a case", open_listed_case, "Open this folder as a case",
+                disabled=("running || !browse_folder",))
+
+
 def _view_bar(binding: ReviewBinding) -> None:
     """The views' controls in the app bar: the layout (axial large / sagittal large for a cord; follows the opened
     case's anatomy until picked) and the mouse mode (navigate / window-level drag), :mod:`.view_layouts`."""
@@ -240,8 +281,9 @@ PANEL_WIDTH = READING_WIDTH + SETUP_WIDTH
 _COLUMN = "height: 100%; overflow-y: auto; min-width: 0"
 
 
-def build_page(server: Any, layout_manager: Any, binding: ReviewBinding) -> VAppLayout:
-    """The whole page; ``layout_manager`` (trame-slicer) places the slice views."""
+def build_page(server: Any, layout_manager: Any, binding: ReviewBinding,
+               browser: BrowserBinding | None = None) -> VAppLayout:
+    """The whole page; ``layout_manager`` (trame-slicer) places the slice views; ``browser``: the file picker."""
     server.state.trame__title = "LesionSeg review"
     with VAppLayout(server, full_height=True) as page:
         with v.VAppBar(density="compact", color="primary"):
@@ -265,6 +307,8 @@ def build_page(server: Any, layout_manager: Any, binding: ReviewBinding) -> VApp
                 with html.Div(style="flex: 1; overflow-y: auto; min-height: 0", classes="px-3 pb-3",
                               id="setup-column"):
                     _inputs(binding)
+                    if browser is not None:
+                        _file_picker(binding, browser)
                     _model(binding)
                     _metrics()
                     _finish(binding)
