@@ -56,7 +56,7 @@ OUTPUT_FILES = (*PREDICTION_MAPS, "lesions.csv", SUMMARY_FILE)
 #: card input name → the image that supplies it (``difference`` is computed from flair and baseline)
 _SOURCES = {contrast: images[0] for contrast, images in CONTRAST_IMAGES.items() if len(images) == 1}
 #: the columns of ``lesions.csv``; centroids in RAS mm (the one CSV convention, :data:`CENTROID_COLUMNS`)
-LESION_COLUMNS = (
+LESION_CSV_COLUMNS = (
     "id", "n_voxels", "volume_mm3", *CENTROID_COLUMNS,
     "centroid_i", "centroid_j", "centroid_k", "max_probability", "mean_probability",
 )  # fmt: skip
@@ -436,10 +436,10 @@ def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None =
         write_image(result.probability, staging / "probability.nii.gz", dtype="float32", protect=protect)
         write_image(result.mask, staging / "mask.nii.gz", dtype="uint8", protect=protect)
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=LESION_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=LESION_CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in result.lesions:
-            writer.writerow({k: ("" if row[k] is None else row[k]) for k in LESION_COLUMNS})
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in LESION_CSV_COLUMNS})
         (staging / "lesions.csv").write_text(buffer.getvalue(), encoding="utf-8")
         (staging / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
         if targets["summary.json"].exists():

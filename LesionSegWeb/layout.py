@@ -128,7 +128,7 @@ def _metrics() -> None:
         html.Td("{{ row.value }}", classes="text-right")
 
 
-LESION_COLUMNS = "2.5em 3em 3.5em 1fr 3.5em"
+LESION_GRID_TEMPLATE = "2.5em 3em 3.5em 1fr 3.5em"
 LESION_ROW_HEIGHT = 28
 
 
@@ -136,7 +136,7 @@ def _lesions(binding: ReviewBinding) -> None:
     """The lesion list, virtualised (``VVirtualScroll``: only the rows in sight are in the page), so thousands
     of lesions at a low threshold do not freeze the browser."""
     _section("Lesions ({{ lesions.length }})")
-    grid = f"display: grid; grid-template-columns: {LESION_COLUMNS}; align-items: center; column-gap: 6px"
+    grid = f"display: grid; grid-template-columns: {LESION_GRID_TEMPLATE}; align-items: center; column-gap: 6px"
     with html.Div(raw_attrs=attrs(role="table", aria_label="Lesions"), id="lesion-table", classes="text-body-2"):
         with html.Div(style=grid, classes="font-weight-medium text-caption", raw_attrs=attrs(role="row")):
             for head in ("#", "Kind", "Status", "Volume (mm³)", "Max p"):

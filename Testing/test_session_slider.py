@@ -207,9 +207,9 @@ def test_without_a_reference_the_prediction_follows_the_live_mask() -> None:
 
 
 def table_contents(table_node) -> dict[str, list]:
-    from LesionSegLib.tables import LESION_COLUMNS, table_column  # noqa: PLC0415
+    from LesionSegLib.tables import LESION_TABLE_COLUMNS, table_column  # noqa: PLC0415
 
-    return {name: table_column(table_node, name) for name in LESION_COLUMNS}
+    return {name: table_column(table_node, name) for name in LESION_TABLE_COLUMNS}
 
 
 @pytest.mark.slicer

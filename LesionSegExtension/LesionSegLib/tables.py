@@ -2,7 +2,7 @@
 
 The metrics table is long-format (``group``, ``metric``, ``value``) so that any metric the engine adds
 shows up without a code change; undefined ratios (the engine's ``None``) become NaN.
-The lesion table has one row per lesion (:data:`LESION_COLUMNS`): ``id``, ``kind`` (predicted/reference),
+The lesion table has one row per lesion (:data:`LESION_TABLE_COLUMNS`): ``id``, ``kind`` (predicted/reference),
 ``status`` (TP/FP/FN), ``volume_mm3``, centroid ``R``, ``A``, ``S`` (mm, RAS), ``max_probability``,
 ``mean_probability`` (over the lesion's voxels), ``region`` (:mod:`LesionSegLogic.regions`; empty until the
 session has a region atlas), ``slice`` (the axial array index ``z`` of the centroid) and ``cord_level_mm``
@@ -21,10 +21,10 @@ import vtk
 from vtk.util import numpy_support
 
 from LesionSegLogic.image import Image
-from LesionSegLogic.metrics.lesion import LesionRow as EngineLesionRow
+from LesionSegLogic.metrics.lesion import LesionComponent
 
 METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
-LESION_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability",
+LESION_TABLE_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability",
                                    "mean_probability", "region", "slice", "cord_level_mm")
 #: (kind, id) → region, from :func:`LesionSegLogic.regions.regions_by_row`
 RegionLookup = Mapping[tuple[str, int], str]
@@ -82,7 +82,7 @@ def lesion_rows(lesions: Iterable[Any], grid: Image, regions: RegionLookup | Non
     by ``(kind, id)``; ``cord_top_mm``: cord inputs, the S (mm) of the image's top (see ``RegionAtlas``).
     """
     lesions = list(lesions)
-    if all(type(row) is EngineLesionRow and row.centroid_lps is not None for row in lesions):
+    if all(type(row) is LesionComponent and row.centroid_lps is not None for row in lesions):
         return _engine_rows(lesions, regions or {}, cord_top_mm)
     rows = []
     for row in lesions:
@@ -119,7 +119,7 @@ def lesion_rows(lesions: Iterable[Any], grid: Image, regions: RegionLookup | Non
     return rows
 
 
-def _engine_rows(lesions: list[EngineLesionRow], regions: RegionLookup, cord_top_mm: float | None) -> list[LesionRow]:
+def _engine_rows(lesions: list[LesionComponent], regions: RegionLookup, cord_top_mm: float | None) -> list[LesionRow]:
     """:func:`lesion_rows` for the engine's own rows (physical LPS centroids): the slider's path, no field lookups."""
     out = []
     top = math.nan if cord_top_mm is None else float(cord_top_mm)

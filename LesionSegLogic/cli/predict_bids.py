@@ -21,7 +21,7 @@ def run_bids(args: argparse.Namespace, settings) -> int:
     from LesionSegLogic.cli.predict import shard
     from LesionSegLogic.errors import LesionSegError
     from LesionSegLogic.io.write_policy import claim_outputs
-    from LesionSegLogic.predictor import LESION_COLUMNS, Predictor
+    from LesionSegLogic.predictor import LESION_CSV_COLUMNS, Predictor
 
     out_root = Path(args.out)
     all_cases = find_cases(args.bids, args.participant_label, args.session_label, exclude=[out_root])
@@ -42,7 +42,7 @@ def run_bids(args: argparse.Namespace, settings) -> int:
                 claim_outputs(case.outputs(out_root).values(), inputs=images.values(), force=args.force)
                 result = predictor.run(images, None, notify=lambda m, n=case.label: tqdm.write(f"{n}: {m}",
                                                                                                file=sys.stderr))
-                write_case_outputs(case, out_root, result.probability, result.mask, result.lesions, LESION_COLUMNS,
+                write_case_outputs(case, out_root, result.probability, result.mask, result.lesions, LESION_CSV_COLUMNS,
                                    {**result.summary, "bids": {"subject": case.subject, "session": case.session}})
                 done += 1
             except (LesionSegError, ValueError, RuntimeError) as error:

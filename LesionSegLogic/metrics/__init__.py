@@ -1,6 +1,6 @@
 """Segmentation metrics: voxel-wise, surface distances, lesion-wise under explicit matching rules, cohorts."""
 
-from LesionSegLogic.metrics.lesion import LesionRow, lesion_metrics
+from LesionSegLogic.metrics.lesion import LesionComponent, lesion_metrics
 from LesionSegLogic.metrics.rules import ANIMA, ANY_OVERLAP, HUSSEIN, PRESETS, MatchingRule, get_rule
 from LesionSegLogic.metrics.surface import surface_distances
 from LesionSegLogic.metrics.voxel import average_precision, voxel_metrics
@@ -10,7 +10,7 @@ __all__ = [
     "ANY_OVERLAP",
     "HUSSEIN",
     "PRESETS",
-    "LesionRow",
+    "LesionComponent",
     "MatchingRule",
     "average_precision",
     "get_rule",

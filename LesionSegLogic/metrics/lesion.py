@@ -24,7 +24,7 @@ from LesionSegLogic.metrics.voxel import ratio
 
 
 @dataclass(frozen=True)
-class LesionRow:
+class LesionComponent:
     """One lesion (a connected component) of the prediction or of the reference, at one threshold."""
 
     id: int

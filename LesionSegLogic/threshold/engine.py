@@ -40,7 +40,7 @@ from scipy.sparse import csgraph
 
 from LesionSegLogic.errors import DimensionError, InputError
 from LesionSegLogic.image import Image
-from LesionSegLogic.metrics.lesion import LesionRow, label_components, lesion_counts, match_lesions
+from LesionSegLogic.metrics.lesion import LesionComponent, label_components, lesion_counts, match_lesions
 from LesionSegLogic.metrics.rules import MatchingRule
 from LesionSegLogic.metrics.surface import surface_distances
 from LesionSegLogic.metrics.voxel import VoxelCounts
@@ -107,7 +107,7 @@ class ReferenceLayout:
     rank_pos: np.ndarray  # ranks (ascending) of candidates inside a kept lesion
     rank_label: np.ndarray  # their lesion index (0-based)
     raw_rank_pos: np.ndarray  # ranks (ascending) of candidates inside the raw mask
-    rows: list[LesionRow]  # static parts of the reference rows (status and partners filled per threshold)
+    rows: list[LesionComponent]  # static parts of the reference rows (status and partners filled per threshold)
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class ThresholdEngine:
             peak = np.maximum.reduceat(values, start[:-1])
             for i in range(n):
                 rows.append(
-                    LesionRow(
+                    LesionComponent(
                         id=i + 1,
                         kind="reference",
                         n_voxels=int(sizes[i]),
@@ -494,7 +494,7 @@ class ThresholdEngine:
         without a reference; 0 in components removed by the size rule), before the FN layer goes on top."""
         return self._status_lut(state)[self._rank_status(state)]
 
-    def rows_of(self, state: ThresholdState) -> list[LesionRow]:
+    def rows_of(self, state: ThresholdState) -> list[LesionComponent]:
         """The lesion rows of ``state`` (predicted by decreasing peak probability, then reference), a new list."""
         ref = self._reference
         n = state.kept.size
@@ -534,16 +534,17 @@ class ThresholdEngine:
         zyx_list, lps_list, peak_list, mean_list = centroids.tolist(), physical.tolist(), peaks.tolist(), means.tolist()
         statuses = [None] * n if state.true_pred is None else np.where(state.true_pred, "TP", "FP").tolist()
         rows = [
-            LesionRow(ids[j], "predicted", sizes[j], volumes[j], tuple(zyx_list[j]), tuple(lps_list[j]),
-                      peak_list[j], mean_list[j], statuses[j], tuple(sorted(pred_partners[j])))
+            LesionComponent(ids[j], "predicted", sizes[j], volumes[j], tuple(zyx_list[j]), tuple(lps_list[j]),
+                            peak_list[j], mean_list[j], statuses[j], tuple(sorted(pred_partners[j])))
             for j in order.tolist()
         ]
         if ref is not None:
             assert state.detected is not None
             detected = state.detected.tolist()
             rows.extend(
-                LesionRow(r.id, r.kind, r.n_voxels, r.volume_mm3, r.centroid_zyx, r.centroid_lps, r.max_probability,
-                          r.mean_probability, "TP" if detected[i] else "FN", tuple(sorted(ref_partners[i])))
+                LesionComponent(r.id, r.kind, r.n_voxels, r.volume_mm3, r.centroid_zyx, r.centroid_lps,
+                                r.max_probability, r.mean_probability, "TP" if detected[i] else "FN",
+                                tuple(sorted(ref_partners[i])))
                 for i, r in enumerate(ref.rows)
             )
         return rows

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from LesionSegLogic.errors import InputError, LesionSegError
-from LesionSegLogic.metrics.lesion import LesionRow
+from LesionSegLogic.metrics.lesion import LesionComponent
 from LesionSegLogic.threshold.result import OVERLAY_FN, OVERLAY_FP, OVERLAY_MODES, OVERLAY_TP
 
 if TYPE_CHECKING:  # pragma: no cover - typing only (engine imports this module)
@@ -86,7 +86,7 @@ class LiveEngine(Protocol):
 
     def overlay_of(self, state: ThresholdState, mode: str) -> np.ndarray: ...
 
-    def rows_of(self, state: ThresholdState) -> list[LesionRow]: ...
+    def rows_of(self, state: ThresholdState) -> list[LesionComponent]: ...
 
     def at(self, threshold: float, *, mode: str = "lesion", surface: bool = False) -> ThresholdResult: ...
 
@@ -115,10 +115,10 @@ class LiveUpdate:
     full: bool
     _view: LiveView = field(repr=False)
     _generation: int = field(repr=False)
-    _lesions: Callable[[], list[LesionRow]] = field(repr=False)
+    _lesions: Callable[[], list[LesionComponent]] = field(repr=False)
 
     @cached_property
-    def lesions(self) -> list[LesionRow]:
+    def lesions(self) -> list[LesionComponent]:
         return self._lesions()
 
     @property
@@ -164,7 +164,7 @@ class LiveView:
         self._synced = True  # the bookkeeping below describes the buffers
         self._values = np.zeros(n + 1, dtype=np.uint8)  # lesion mode: value per rank; slot n: "not a candidate"
         self._fn = np.zeros(0 if ref is None else ref.n, dtype=bool)
-        self._cache: tuple[int, ThresholdState, Callable[[], list[LesionRow]]] | None = None
+        self._cache: tuple[int, ThresholdState, Callable[[], list[LesionComponent]]] | None = None
         self.threshold: float | None = None
         self.generation = 0
         self._ref_of_rank: np.ndarray | None = None
@@ -227,16 +227,16 @@ class LiveView:
         )
 
     # internals -------------------------------------------------------------------------------------------
-    def _state(self, threshold: float) -> tuple[ThresholdState, Callable[[], list[LesionRow]]]:
+    def _state(self, threshold: float) -> tuple[ThresholdState, Callable[[], list[LesionComponent]]]:
         """The engine state at ``threshold`` (reused when the prefix is the last one's) and its lazy rows."""
         engine = self._engine
         k = engine.prefix_length(threshold)
         if self._cache is None or self._cache[0] != k:
             # a move down in t grows the last prefix: its components are grown from the last state's
             state = engine.state_at(threshold, previous=None if self._cache is None else self._cache[1])
-            rows: list[list[LesionRow]] = []
+            rows: list[list[LesionComponent]] = []
 
-            def build() -> list[LesionRow]:
+            def build() -> list[LesionComponent]:
                 if not rows:
                     rows.append(engine.rows_of(state))
                 return list(rows[0])  # a fresh list per caller; the rows themselves are frozen
@@ -246,7 +246,7 @@ class LiveView:
 
     def _set_forest(
         self, threshold: float
-    ) -> tuple[np.ndarray, bool, dict[str, Any], Callable[[], list[LesionRow]]]:
+    ) -> tuple[np.ndarray, bool, dict[str, Any], Callable[[], list[LesionComponent]]]:
         engine = self._engine
         state, rows = self._state(threshold)
         metrics = engine.metrics_of(state, threshold)
@@ -306,7 +306,7 @@ class LiveView:
 
     def _set_other(
         self, threshold: float
-    ) -> tuple[np.ndarray, bool, dict[str, Any], Callable[[], list[LesionRow]]]:
+    ) -> tuple[np.ndarray, bool, dict[str, Any], Callable[[], list[LesionComponent]]]:
         """A threshold outside the forest (whole grid, or the naive path below the floor)."""
         result = self._engine.at(threshold, mode=self.mode)
         changed = self._write_full(result.mask.ravel(), result.overlay.ravel())

@@ -13,7 +13,7 @@ from scipy import ndimage
 
 from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.image import Image
-from LesionSegLogic.metrics.lesion import LesionRow, label_components, lesion_counts
+from LesionSegLogic.metrics.lesion import LesionComponent, label_components, lesion_counts
 from LesionSegLogic.metrics.rules import MatchingRule
 from LesionSegLogic.metrics.surface import surface_distances
 from LesionSegLogic.metrics.voxel import VoxelCounts
@@ -81,7 +81,7 @@ def naive_at(
     pred_boxes = ndimage.find_objects(pred_labels, max_label=n_pred)
     pred_size = {label: int(np.count_nonzero(pred_labels[pred_boxes[label - 1]] == label)) for label in order}
 
-    rows: list[LesionRow] = []
+    rows: list[LesionComponent] = []
     metrics: dict = {"threshold": float(threshold), "rule": rule.name}
     if ref is None:
         status_pred = {label: None for label in order}
@@ -126,7 +126,7 @@ def naive_at(
         local = np.argwhere(inside) + [s.start for s in box]
         values = p[box][inside].astype(np.float64)
         centroid = local.mean(axis=0)
-        return LesionRow(
+        return LesionComponent(
             id=row_id,
             kind=kind,
             n_voxels=int(inside.sum()),

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from LesionSegLogic.metrics.lesion import LesionRow
+from LesionSegLogic.metrics.lesion import LesionComponent
 
 #: Overlay values (uint8). Lesion-wise mode (the overlay rule, docs/metrics.md): 3 marks every voxel of a missed
 #: reference lesion, whatever predicted lesion covers it; elsewhere 1/2 mark the voxels of true/false predicted
@@ -28,7 +28,7 @@ class ThresholdResult:
 
     ``metrics`` is the ``evaluate`` dictionary (``metrics["surface"]`` is ``None`` — *not computed* —
     unless the engine was asked for it; call :meth:`compute_surface` to fill it). ``mask`` (bool, z y x), ``overlay``
-    (uint8, z y x) and ``lesions`` (:class:`LesionRow` list: predicted lesions first, by decreasing maximum
+    (uint8, z y x) and ``lesions`` (:class:`LesionComponent` list: predicted lesions first, by decreasing maximum
     probability, then reference lesions in raster order) are built on first access and cached.
     """
 
@@ -37,7 +37,7 @@ class ThresholdResult:
     metrics: dict[str, Any]
     _mask: Callable[[], np.ndarray] = field(repr=False)
     _overlay: Callable[[], np.ndarray] = field(repr=False)
-    _lesions: Callable[[], list[LesionRow]] = field(repr=False)
+    _lesions: Callable[[], list[LesionComponent]] = field(repr=False)
     _surface: Callable[[], dict[str, float | None]] | None = field(default=None, repr=False)
 
     @cached_property
@@ -49,7 +49,7 @@ class ThresholdResult:
         return self._overlay()
 
     @cached_property
-    def lesions(self) -> list[LesionRow]:
+    def lesions(self) -> list[LesionComponent]:
         return self._lesions()
 
     def compute_surface(self) -> dict[str, float | None] | None:
@@ -60,8 +60,8 @@ class ThresholdResult:
             self.metrics["surface"] = self._surface()
         return self.metrics["surface"]
 
-    def predicted(self) -> list[LesionRow]:
+    def predicted(self) -> list[LesionComponent]:
         return [row for row in self.lesions if row.kind == "predicted"]
 
-    def reference(self) -> list[LesionRow]:
+    def reference(self) -> list[LesionComponent]:
         return [row for row in self.lesions if row.kind == "reference"]
