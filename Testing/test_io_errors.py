@@ -13,7 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from test_io_helpers import random_image
+from image_builders import random_image
 
 from LesionSegLogic.errors import (
     ConstantImageError,

@@ -2,7 +2,7 @@
 
 Run with ``make fuzz`` (``pytest -m fuzz``). Hypothesis mutates small valid files — truncation, flipped
 bytes, absurd dimensions / spacings / offsets, wrong datatype codes, edited text header fields — for
-4 × 300 = 1200 cases. Every case is read by a long-lived worker process (``test_io_fuzz_worker.py``) under
+4 × 300 = 1200 cases. Every case is read by a long-lived worker process (``io_fuzz_worker.py``) under
 an address-space limit; a crash (segfault), a hang (per-case timeout) or any exception other than a
 ``LesionSegError`` fails the case, and the worker is restarted, so pytest itself never dies.
 """
@@ -37,7 +37,7 @@ CASES_PER_FORMAT = int(os.environ.get("LESIONSEG_FUZZ_CASES", "300"))
 CASE_TIMEOUT_S = 20.0
 MEMORY_LIMIT_BYTES = 3 * 2**30
 REPO = Path(__file__).resolve().parents[1]
-WORKER = Path(__file__).with_name("test_io_fuzz_worker.py")
+WORKER = Path(__file__).with_name("io_fuzz_worker.py")
 
 
 @dataclass

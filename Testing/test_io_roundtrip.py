@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from test_io_helpers import DIRECTIONS, corner_indices, random_image
+from image_builders import DIRECTIONS, corner_indices, random_image
 
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import from_nibabel, read_image, to_nibabel, write_image

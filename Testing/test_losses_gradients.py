@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_losses_reference import weighted_gradient_grad
+from loss_oracles import weighted_gradient_grad
 
 from LesionSegLogic.losses import available_losses, build_loss
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_losses_reference import POOLED, REFERENCE
+from loss_oracles import POOLED, REFERENCE
 
 from LesionSegLogic.losses import available_losses, build_loss
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from overlay_cases import constructed_case
 from scipy import ndimage
 
 from LesionSegLogic.metrics.lesion import label_components
@@ -76,36 +77,6 @@ def test_every_missed_lesion_is_wholly_fn_in_engine_live_and_oracle(rule: str) -
             assert np.array_equal(live.set(t).overlay, result.overlay)
             assert np.array_equal(naive_at(engine.inputs, t).overlay, result.overlay)
     assert covered_fn > 0  # the cases exercise the rule: some missed lesions are covered by predicted ones
-
-
-def constructed_case() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Four reference lesions and three predicted lesions (p = 0.9) on a 12×32×48 grid (anima):
-
-    * P1 covers lesion A wholly and touches lesion B through a thin bridge: A detected, P1 true, B missed;
-    * P2 covers lesion C wholly but lies mostly outside it: P2 true (its coverage > α), C missed (the leak test);
-    * P3 covers a quarter of lesion D and lies mostly outside: P3 false, D missed.
-    """
-    shape = (12, 32, 48)
-    reference = np.zeros(shape, bool)
-    predicted = np.zeros(shape, bool)
-    boxes = {
-        "A": np.s_[3:7, 3:9, 3:9],
-        "B": np.s_[3:7, 3:9, 12:18],
-        "C": np.s_[3:7, 18:22, 4:8],
-        "D": np.s_[3:7, 20:24, 30:34],
-    }
-    lesions = {}
-    for name, box in boxes.items():
-        lesions[name] = np.zeros(shape, bool)
-        lesions[name][box] = True
-        reference |= lesions[name]
-    predicted[boxes["A"]] = True
-    predicted[5, 5, 9:13] = True  # the bridge: three voxels outside A, one inside B
-    predicted[2:7, 16:24, 2:10] = True  # P2 ⊃ C: 64 of its 320 voxels in C
-    predicted[3:7, 20:22, 32:44] = True  # P3: a quarter of D (16 voxels), and far outside it
-    predicted[1:10, 22:28, 36:44] = True
-    probability = np.where(predicted, 0.9, 0.0)
-    return probability, reference, lesions
 
 
 def test_constructed_covered_missed_lesions_show_fn() -> None:

@@ -14,7 +14,7 @@ from LesionSegLib.nodes import add_volume_node, node_ijk_to_ras  # noqa: E402
 from LesionSegLib.parameters import ReviewParameters  # noqa: E402
 from LesionSegLib.session import ReviewSession  # noqa: E402
 from LesionSegLib.views import SliceViewJumper  # noqa: E402
-from test_overlay_rule import constructed_case  # noqa: E402
+from overlay_cases import constructed_case  # noqa: E402
 from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
 from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
 

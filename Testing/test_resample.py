@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_io_helpers import DIRECTIONS, oblique_direction
+from image_builders import DIRECTIONS, oblique_direction
 
 from LesionSegLogic.errors import GeometryError
 from LesionSegLogic.image import Image

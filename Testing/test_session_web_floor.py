@@ -14,7 +14,7 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
-from test_web_state import synthetic_case, write_case  # noqa: E402
+from web_cases import synthetic_case, write_case  # noqa: E402
 
 from LesionSegLogic.threshold import ThresholdEngine  # noqa: E402
 from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402

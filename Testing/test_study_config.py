@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_study_fixtures import make_study_data, tiny_config
-from test_training_fixtures import write_volume
+from study_cases import make_study_data, tiny_config
+from training_cases import write_volume
 
 from LesionSegLogic.cli import main
 from LesionSegLogic.errors import ConfigError, LesionSegError

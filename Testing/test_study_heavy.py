@@ -50,7 +50,7 @@ def test_tiny_preset_killed_after_its_first_job_resumes_the_rest(tmp_path):
 
 def test_two_local_worker_processes_give_the_inline_results(tmp_path):
     import torch
-    from test_study_fixtures import make_study_data, tiny_config
+    from study_cases import make_study_data, tiny_config
 
     from LesionSegLogic.study import LocalExecutor, run_study
 

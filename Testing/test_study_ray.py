@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from test_study_fixtures import make_study_data, tiny_config
+from study_cases import make_study_data, tiny_config
 
 from LesionSegLogic.study import LocalExecutor, RayExecutor, make_executor, run_study
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_study_fixtures import make_study_data, tiny_config
+from study_cases import make_study_data, tiny_config
 
 from LesionSegLogic.io import read_image
 from LesionSegLogic.study import LocalExecutor, run_study

@@ -9,54 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
+from threshold_cases import assert_same, cases, two_lesion_case
 
 from LesionSegLogic.errors import GeometryError, InputError, MaskError, NonFiniteError, ProbabilityRangeError
 from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.evaluate import evaluate
-from LesionSegLogic.metrics.rules import PRESETS, MatchingRule
+from LesionSegLogic.metrics.rules import PRESETS
 from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_PREDICTED, OVERLAY_TP, ThresholdEngine
 from LesionSegLogic.threshold.naive import naive_at
 from LesionSegLogic.threshold.sweep import best_threshold, sweep_cohort, threshold_grid
 from LesionSegLogic.threshold.synthetic import synthetic_probability
-
-
-def assert_same(a, b) -> None:
-    assert a.metrics == b.metrics
-    assert np.array_equal(a.mask, b.mask)
-    assert np.array_equal(a.overlay, b.overlay)
-    assert len(a.lesions) == len(b.lesions)
-    for x, y in zip(a.lesions, b.lesions, strict=True):
-        assert (x.id, x.kind, x.n_voxels, x.status, x.partners) == (y.id, y.kind, y.n_voxels, y.status, y.partners)
-        assert np.allclose(x.centroid_zyx, y.centroid_zyx) and np.allclose(x.centroid_lps, y.centroid_lps)
-        assert x.max_probability == pytest.approx(y.max_probability)
-        assert x.mean_probability == pytest.approx(y.mean_probability)
-
-
-@st.composite
-def cases(draw):
-    seed = draw(st.integers(0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
-    shape = tuple(draw(st.integers(2, 8)) for _ in range(3))
-    p = ndimage.gaussian_filter(rng.random(shape), draw(st.floats(0.0, 1.5)))
-    p = (p - p.min()) / (np.ptp(p) + 1e-9)
-    if draw(st.booleans()):
-        p = np.round(p, 1)  # ties
-    ref = rng.random(shape) < draw(st.floats(0.0, 0.6)) if draw(st.booleans()) else None
-    if draw(st.booleans()):
-        rule = PRESETS[draw(st.sampled_from(sorted(PRESETS)))]
-    else:
-        rule = MatchingRule(
-            connectivity=draw(st.sampled_from((6, 18, 26))),
-            min_volume_mm3=draw(st.sampled_from((0.0, 1.0, 2.5))),
-            alpha=draw(st.sampled_from((0.0, 0.1, 0.25, 0.5))),
-            alpha_inclusive=draw(st.booleans()),
-            beta=draw(st.sampled_from((0.0, 0.3, 0.7, 1.0))),
-            gamma=draw(st.sampled_from((0.0, 0.5, 0.65, 1.0))),
-        )
-    spacing = tuple(draw(st.sampled_from((0.5, 1.0, 1.5))) for _ in range(3))
-    floor = draw(st.sampled_from((None, 0.0, 0.2, 0.5)))
-    thresholds = draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4)) + [float(p.min()), 0.5]
-    return p, ref, rule, spacing, floor, thresholds
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,17 +51,6 @@ def test_metrics_invariant_under_axis_flips(seed, rule, axis):
         assert (a["surface"][key] is None) == (b["surface"][key] is None)
         if a["surface"][key] is not None:
             assert a["surface"][key] == pytest.approx(b["surface"][key])
-
-
-def two_lesion_case():
-    ref = np.zeros((8, 10, 12), bool)
-    ref[2:4, 2:4, 2:4] = True  # lesion 1 (8 voxels)
-    ref[5:7, 6:8, 8:10] = True  # lesion 2 (8 voxels), will be missed at high thresholds
-    p = np.zeros(ref.shape, np.float32)
-    p[2:4, 2:4, 2:4] = 0.9
-    p[5:7, 6:8, 8:10] = 0.3
-    p[0, 8:10, 0:2] = 0.6  # a false positive (4 voxels)
-    return p, ref
 
 
 def test_overlay_modes_and_rows():

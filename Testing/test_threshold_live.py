@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_threshold_engine import assert_same, cases, two_lesion_case
+from threshold_cases import assert_same, cases, two_lesion_case
 
 from LesionSegLogic.errors import InputError
 from LesionSegLogic.metrics.rules import MatchingRule

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_training_fixtures import make_case, make_dataset, write_volume
+from training_cases import make_case, make_dataset, write_volume
 
 from LesionSegLogic.errors import FileMissingError, GeometryError, InputError
 from LesionSegLogic.training.augment import augment

@@ -91,8 +91,7 @@ def _free_port() -> int:
 
 @pytest.mark.heavy
 def test_lesionseg_train_under_torchrun(tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_training_fixtures import make_dataset
+    from training_cases import make_dataset  # pytest puts Testing/ on sys.path
 
     data = make_dataset(tmp_path / "data", n=4, shape=(12, 16, 16))
     out = tmp_path / "run"

@@ -6,15 +6,11 @@ import csv
 
 import pytest
 import torch
-from test_training_fixtures import make_dataset
+from training_cases import make_dataset
 
 from LesionSegLogic.errors import FileMissingError, InputError
 from LesionSegLogic.training.config import TrainConfig
 from LesionSegLogic.training.loop import LOG_COLUMNS, initial_model, train
-
-losses = pytest.importorskip("LesionSegLogic.losses")
-if not hasattr(losses, "build_loss"):
-    pytest.skip("LesionSegLogic.losses.build_loss not there yet", allow_module_level=True)
 
 torch.set_num_threads(1)
 

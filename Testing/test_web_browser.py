@@ -23,7 +23,7 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_web_state import write_case  # noqa: E402
+from web_cases import write_case  # noqa: E402
 
 from LesionSegWeb.guard import printed_url  # noqa: E402
 

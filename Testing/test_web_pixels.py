@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from test_web_state import write_case  # noqa: E402
 from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
 from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
+from web_cases import write_case  # noqa: E402
 
 from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
 from LesionSegWeb.services import DemoLibrary, ModelInfo, Services  # noqa: E402

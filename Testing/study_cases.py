@@ -1,12 +1,12 @@
 """A seconds-long study for the tests: the ``tiny`` preset's recipe on a folder of small synthetic cases
-(bright blobs in noise, :mod:`test_training_fixtures`) with lesion-free subjects, instead of phantoms (generating
+(bright blobs in noise, :mod:`training_cases`) with lesion-free subjects, instead of phantoms (generating
 brain phantoms alone takes longer than the suite's budget; the phantom path runs in the ``heavy`` test)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from test_training_fixtures import make_case
+from training_cases import make_case
 
 from LesionSegLogic.study.config import StudyConfig, config_from_dict, merged
 from LesionSegLogic.study.presets import preset_dict

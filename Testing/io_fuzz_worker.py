@@ -1,6 +1,6 @@
 """Reader worker for the fuzz test: reads paths from stdin, answers one JSON line per path on stdout.
 
-Run as ``python test_io_fuzz_worker.py LIMIT_BYTES``. The address-space limit (``RLIMIT_AS``) is set here,
+Run as ``python io_fuzz_worker.py LIMIT_BYTES``. The address-space limit (``RLIMIT_AS``) is set here,
 in the worker process only, so that an attempt to allocate gigabytes fails (MemoryError / ITK exception)
 instead of swapping the machine; a segfault or a hang kills only this process, which the test restarts.
 No test functions live here.
