@@ -371,29 +371,14 @@ def lesion_table(
     """Mask ``p ≥ threshold`` and one row per lesion (connected component) as the threshold engine counts them.
 
     Uses :class:`LesionSegLogic.threshold.ThresholdEngine` under ``rule`` (its connectivity and minimum size;
-    the review's default rule unless told); without it, 26-connected components of ``p ≥ t``.
+    the review's default rule unless told).
     """
-    p = probability.array
-    try:
-        from LesionSegLogic.threshold import ThresholdEngine
-    except ImportError:  # pragma: no cover - the metrics engineer's module is part of the package
-        ThresholdEngine = None  # noqa: N806
-    rows: list[dict[str, Any]] = []
-    if ThresholdEngine is not None:
-        state = ThresholdEngine(probability, rule=rule).at(threshold)
-        mask = np.asarray(state.mask, dtype=bool)
-        for r in state.predicted():
-            rows.append(_row(probability, r.n_voxels, np.asarray(r.centroid_zyx), r.max_probability,
-                             r.mean_probability))
-    else:
-        from scipy import ndimage
+    from LesionSegLogic.threshold import ThresholdEngine
 
-        mask = p >= threshold
-        labels, n = ndimage.label(mask, np.ones((3, 3, 3)))
-        for i in range(1, n + 1):
-            zyx = np.argwhere(labels == i)
-            values = p[labels == i]
-            rows.append(_row(probability, len(zyx), zyx.mean(0), float(values.max()), float(values.mean())))
+    state = ThresholdEngine(probability, rule=rule).at(threshold)
+    mask = np.asarray(state.mask, dtype=bool)
+    rows = [_row(probability, r.n_voxels, np.asarray(r.centroid_zyx), r.max_probability, r.mean_probability)
+            for r in state.predicted()]
     for i, row in enumerate(rows, start=1):
         row["id"] = i
     return mask, rows

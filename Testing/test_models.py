@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.models import available_architectures, build_model, patch_divisor
+from LesionSegLogic.models.registry import SEED_ARCHITECTURES, ArchitectureError
 
 torch.set_num_threads(1)
 
@@ -79,10 +81,25 @@ def test_bad_patch_and_channels() -> None:
 
 def test_registry() -> None:
     assert {"unet3d", "densenet3d"} <= set(available_architectures())
-    with pytest.raises(ValueError, match="unknown architecture"):
+    with pytest.raises(ArchitectureError, match="unknown architecture") as info:
         build_model("resnet")
-    with pytest.raises(ValueError, match="filters"):
+    assert isinstance(info.value, ConfigError) and "\n" not in str(info.value)
+    with pytest.raises(ArchitectureError, match="filters"):
         build_model("unet3d", filters=(1, 2))
+    with pytest.raises(ArchitectureError, match="norm"):
+        build_model("unet3d", norm="layer")
+
+
+def test_seed_architectures_build_with_their_norms() -> None:
+    counts = {}
+    for name, preset in SEED_ARCHITECTURES.items():
+        model = build_model(preset.architecture, in_channels=2, **preset.params)
+        assert all(p % patch_divisor(model) == 0 for p in preset.patch), name
+        kinds = {type(m) for m in model.modules()}
+        expected = torch.nn.GroupNorm if preset.params["norm"] == "group" else torch.nn.BatchNorm3d
+        assert expected in kinds, name
+        counts[name] = _n_params(model)
+    assert counts["cabezas2024"] > 10 * counts["hussein2023"]
 
 
 def test_same_seed_same_weights() -> None:

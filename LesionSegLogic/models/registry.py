@@ -1,7 +1,8 @@
 """Build architectures by name, so that a model card can name an architecture and its parameters.
 
 ``build_model("unet3d", in_channels=2, features=(16, 32, 64), norm="batch")`` or
-``build_model("densenet3d", in_channels=1)``. Unknown names or parameters raise ``ValueError`` naming them.
+``build_model("densenet3d", in_channels=1)``. Unknown names or parameters raise :class:`ArchitectureError` (a
+``ConfigError`` and a ``ValueError``) naming them. :data:`SEED_ARCHITECTURES` names the seed papers' networks.
 
 A card or a training configuration can ask for an absurd network (``features`` of 10⁶, ``in_channels`` of 10⁹:
 issue 18). :func:`model_facts` builds the network on PyTorch's ``meta`` device, which allocates nothing, to count
@@ -21,12 +22,38 @@ from typing import Any
 import torch
 from torch import nn
 
+from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.models.densenet import DenseNet3D
 from LesionSegLogic.models.unet import UNet3D
+
+
+class ArchitectureError(ConfigError, ValueError):
+    """An unknown architecture, an unknown or invalid parameter, or a network too large to build (one line naming
+    the option). Also a ``ValueError``, which callers caught before it existed."""
+
 
 _ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "unet3d": UNet3D,
     "densenet3d": DenseNet3D,
+}
+
+
+@dataclass(frozen=True)
+class ArchitecturePreset:
+    """A seed paper's network: architecture name, its parameters and the training patch (z, y, x voxels)."""
+
+    architecture: str
+    params: dict[str, Any]
+    patch: tuple[int, int, int]
+    source: str
+
+
+#: The seed papers' U-Nets. ``hussein2023`` is the zoo v2 default; ``cabezas2024`` the larger option.
+SEED_ARCHITECTURES: dict[str, ArchitecturePreset] = {
+    "hussein2023": ArchitecturePreset("unet3d", {"features": [16, 32, 64], "norm": "batch"}, (48, 48, 48),
+                                      "Hussein et al. 2023: 16/32/64 filters, batch norm, 48³ patches"),
+    "cabezas2024": ArchitecturePreset("unet3d", {"features": [32, 64, 128, 256], "norm": "group", "group_size": 8},
+                                      (48, 48, 48), "Cabezas & Diez 2024: 32–256 filters, group norm (groups of 8)"),
 }
 
 
@@ -58,7 +85,7 @@ def build_model(architecture: str, **params: Any) -> nn.Module:
     """A freshly initialised model mapping ``(B, C, *patch)`` to logits ``(B, 1, *patch)``.
 
     Lists (as read from a JSON card) are accepted where tuples are expected. A network of more than
-    :data:`MAX_PARAMETERS` parameters is refused (``ValueError``) before it is built.
+    :data:`MAX_PARAMETERS` parameters is refused (:class:`ArchitectureError`) before it is built.
     """
     model_facts(architecture, **params)
     cls, params = _class_and_params(architecture, params)
@@ -67,16 +94,17 @@ def build_model(architecture: str, **params: Any) -> nn.Module:
 
 def model_facts(architecture: str, **params: Any) -> ModelFacts:
     """Parameter count, input channels and patch divisor of the network, built on the ``meta`` device (no memory);
-    ``ValueError`` for unknown names or parameters, values the architecture rejects, or too many parameters."""
+    :class:`ArchitectureError` for unknown names or parameters, values the architecture rejects, or too many
+    parameters."""
     cls, params = _class_and_params(architecture, params)
     try:
         with torch.device("meta"):
             model = cls(**params)
     except (TypeError, ValueError, RuntimeError, OverflowError) as error:
-        raise ValueError(f"{architecture}: invalid parameters ({_first_line(error)})") from None
+        raise ArchitectureError(f"{architecture}: invalid parameters ({_first_line(error)})") from None
     count = sum(p.numel() for p in model.parameters())
     if count > MAX_PARAMETERS:
-        raise ValueError(
+        raise ArchitectureError(
             f"{architecture} with these parameters has {count:,} parameters ({count * BYTES_PER_VALUE / 2**30:,.1f} "
             f"GiB of weights); the limit is {MAX_PARAMETERS:,}"
         )
@@ -105,8 +133,8 @@ def activation_bytes(architecture: str, params: dict[str, Any], patch: Sequence[
             break
         except (RuntimeError, ValueError) as error:
             if factor == 2 or small == [int(p) for p in patch]:
-                raise ValueError(f"{architecture}: cannot run on a patch of {tuple(patch)} ({_first_line(error)})"
-                                 ) from None
+                raise ArchitectureError(
+                    f"{architecture}: cannot run on a patch of {tuple(patch)} ({_first_line(error)})") from None
     scale = math.prod(int(p) for p in patch) / math.prod(small)
     return int((total + channels * math.prod(small)) * scale * batch * BYTES_PER_VALUE)
 
@@ -138,13 +166,13 @@ def _class_and_params(architecture: str, params: dict[str, Any]) -> tuple[Callab
     try:
         cls = _ARCHITECTURES[architecture]
     except KeyError:
-        raise ValueError(
+        raise ArchitectureError(
             f"unknown architecture {architecture!r}; available: {', '.join(available_architectures())}"
         ) from None
     accepted = set(inspect.signature(cls).parameters)
     unknown = sorted(set(params) - accepted)
     if unknown:
-        raise ValueError(
+        raise ArchitectureError(
             f"{architecture}: unknown parameter(s) {', '.join(unknown)}; accepted: {sorted(accepted)}"
         )
     return cls, {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}

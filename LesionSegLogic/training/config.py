@@ -14,9 +14,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.zoo.card import MAX_PATCH, MAX_TARGET_SPACING, MIN_TARGET_SPACING
 
 OPTIMISERS = ("adam", "adadelta")
+
+
+class TrainConfigError(ConfigError, ValueError):
+    """A training option out of range (one line naming the option and what is accepted). Also a ``ValueError``,
+    which callers caught before it existed."""
+
 SAMPLINGS = ("lesion", "axis")
 
 
@@ -68,39 +75,40 @@ class TrainConfig:
         if self.target_spacing is not None:
             self.target_spacing = tuple(float(s) for s in self.target_spacing)  # type: ignore[assignment]
         if self.optimiser not in OPTIMISERS:
-            raise ValueError(f"optimiser must be one of {OPTIMISERS}, got {self.optimiser!r}")
+            raise TrainConfigError(f"optimiser must be one of {OPTIMISERS}, got {self.optimiser!r}")
         if self.sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+            raise TrainConfigError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         if len(self.patch_size) != 3 or not all(1 <= p <= MAX_PATCH for p in self.patch_size):
-            raise ValueError(f"patch_size must be three integers in [1, {MAX_PATCH}], got {self.patch_size}")
+            raise TrainConfigError(f"patch_size must be three integers in [1, {MAX_PATCH}], got {self.patch_size}")
         if self.target_spacing is not None and (
             len(self.target_spacing) != 3
             or not all(MIN_TARGET_SPACING <= s <= MAX_TARGET_SPACING for s in self.target_spacing)
         ):
-            raise ValueError(f"target_spacing must be three numbers in [{MIN_TARGET_SPACING:g}, "
+            raise TrainConfigError(f"target_spacing must be three numbers in [{MIN_TARGET_SPACING:g}, "
                              f"{MAX_TARGET_SPACING:g}] mm (array order), got {self.target_spacing}")
         if self.lr is not None and not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr (learning rate) must be a positive number, got {self.lr!r}")
+            raise TrainConfigError(f"lr (learning rate) must be a positive number, got {self.lr!r}")
         if not 0.0 < self.lr_factor < 1.0:
-            raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+            raise TrainConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
         if not 0.0 <= self.lesion_share <= 1.0:
-            raise ValueError(f"lesion_share must be in [0, 1], got {self.lesion_share}")
+            raise TrainConfigError(f"lesion_share must be in [0, 1], got {self.lesion_share}")
         if len(self.split_fractions) != 4 or min(self.split_fractions) < 0 or sum(self.split_fractions) <= 0:
-            raise ValueError(f"split_fractions must be 4 non-negative numbers, got {self.split_fractions}")
+            raise TrainConfigError(f"split_fractions must be 4 non-negative numbers, got {self.split_fractions}")
         if self.batch_size < 1 or self.max_epochs < 1 or self.iterations_per_epoch < 1:
-            raise ValueError("batch_size, max_epochs and iterations_per_epoch must be >= 1")
+            bad = [k for k in ("batch_size", "max_epochs", "iterations_per_epoch") if getattr(self, k) < 1]
+            raise TrainConfigError(f"{', '.join(bad)} must be >= 1")
         if self.patience < 0 or self.val_every < 0 or self.val_patch_batch < 1:
-            raise ValueError("patience and val_every (0: no whole-image validation) must be >= 0, "
+            raise TrainConfigError("patience and val_every (0: no whole-image validation) must be >= 0, "
                              "val_patch_batch >= 1")
         if not self.contrasts:
-            raise ValueError("at least one input contrast is needed")
+            raise TrainConfigError("at least one input contrast is needed")
 
     def check_model(self) -> Any:
         """The network's facts (:func:`LesionSegLogic.models.registry.model_facts`, built on the ``meta`` device)
         after checking, before anything is allocated, that it can take ``patch_size`` (divisible by its
         down-sampling factor) and that one training step fits in memory: weights, gradients and the two Adam
         moments (4 values per parameter) plus every layer's output for ``batch_size`` patches, kept for the
-        backward pass and matched by as many gradients (×2). ``ValueError`` or
+        backward pass and matched by as many gradients (×2). :class:`TrainConfigError` or
         :class:`~LesionSegLogic.memory.InsufficientMemoryError` otherwise."""
         from LesionSegLogic.memory import check_memory
         from LesionSegLogic.models.registry import activation_bytes, model_facts
@@ -109,8 +117,8 @@ class TrainConfig:
         facts = model_facts(self.architecture, **params)
         odd = [p for p in self.patch_size if p % facts.divisor]
         if odd:
-            raise ValueError(f"patch_size {list(self.patch_size)} must be divisible by {facts.divisor} on every axis "
-                             f"({self.architecture} down-samples by {facts.divisor})")
+            raise TrainConfigError(f"patch_size {list(self.patch_size)} must be divisible by {facts.divisor} on every "
+                                   f"axis ({self.architecture} down-samples by {facts.divisor})")
         activations = activation_bytes(self.architecture, params, self.patch_size, self.batch_size)
         check_memory(4 * facts.weight_bytes + 2 * activations,
                      f"training {self.architecture} ({facts.parameters:,} parameters, batch {self.batch_size} × "
@@ -136,7 +144,7 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
+            raise TrainConfigError(f"unknown training option(s): {', '.join(unknown)}")
         return cls(**d)
 
     def save(self, path: str | Path) -> None:
