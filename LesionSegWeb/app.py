@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from LesionSegLib.lesion_focus import LesionFocus
 from LesionSegLib.parameters import ReviewParameters, RuleName
 from LesionSegLib.session import ReviewSession
-from LesionSegLib.views import SliceViewJumper
 from LesionSegLib.vtk_output import quiet_vtk_start
 
 from LesionSegLogic.defaults import DEFAULT_RULE
@@ -100,7 +100,7 @@ class ReviewWebApp:
         self.viewport = SlicerViewport(self.slicer_app, controls)
         extra = {} if self.config.engine_factory is None else {"engine_factory": self.config.engine_factory}
         self.session = ReviewSession(self.slicer_app.scene, runner=self.config.services.runner,
-                                     view_controller=SliceViewJumper(self.slicer_app.scene),
+                                     view_controller=LesionFocus(self.slicer_app.scene),
                                      parameters=ReviewParameters(rule=self.config.rule), **extra)
         self.binding = ReviewBinding(self.server.state, self.session, self.viewport,
                                      services=self.config.services, gate=self.config.gate(),

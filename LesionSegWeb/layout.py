@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from trame.ui.vuetify3 import VAppLayout
-from trame.widgets import html
+from trame.widgets import client, html
 from trame.widgets import vuetify3 as v
 
 from LesionSegLogic.curve_style import CURRENT_MARKER_COLOR, RECOMMENDED_MARKER_COLOR, hex_color
@@ -126,33 +126,106 @@ def _metrics() -> None:
           html.Tr(v_for="row in metric_rows", key="row.group + row.key")):
         html.Td("{{ row.name }}")
         html.Td("{{ row.value }}", classes="text-right")
+    _lesion_load()
 
 
-LESION_GRID_TEMPLATE = "2.5em 3em 3.5em 1fr 3.5em"
-LESION_ROW_HEIGHT = 28
+def _lesion_load() -> None:
+    """Lesion load per McDonald 2017 region (Thompson et al. 2018) at the current threshold, and the reference's."""
+    _section("Lesion load by region")
+    with (v.VTable(density="compact", raw_attrs=attrs(aria_label="Lesion load by region"), id="load-table",
+                   v_show="load.regions.length", classes="text-caption")):
+        with html.Thead(), html.Tr():
+            for head in ("Region", "Predicted", "Reference"):
+                html.Th(head)
+        with html.Tbody(), html.Tr(v_for="r in load.regions", key="r.region"):
+            html.Td("{{ r.title }}{{ r.dis ? '' : ' (not DIS)' }}")
+            html.Td("{{ r.predicted }}", classes="text-right")
+            html.Td("{{ r.reference }}", classes="text-right")
+    html.Div("{{ load.dis }}", classes="text-caption", v_show="load.dis")
+    html.Div("Regions: {{ load.method || 'none yet (being labelled, or the image is neither brain nor cord)' }}",
+             classes="text-caption text-medium-emphasis", v_show="has_probability", id="region-method")
+
+
+#: the lesion table's columns: (sort key, header, width); the sort keys are LesionSegLib.lesion_list.SORT_KEYS'
+LESION_HEADERS: tuple[tuple[str, str, str], ...] = (
+    ("id", "#", "2.1em"), ("kind", "Kind", "2.6em"), ("status", "Status", "3.3em"), ("volume_mm3", "mm³", "1fr"),
+    ("max_probability", "Max p", "3.7em"), ("mean_probability", "Mean", "3em"), ("region", "Reg.", "2.8em"),
+    ("slice", "Slice", "2.6em"))
+LESION_GRID_TEMPLATE = " ".join(width for _, _, width in LESION_HEADERS)
+LESION_ROW_HEIGHT = 26
+LESION_ROWS_VISIBLE = 8
+STATUS_CHIP_COLORS = {"TP": "green", "FP": "red", "FN": "blue"}
+#: N: next missed (FN) lesion, P: next false-positive; Shift: the previous one (not while typing in a field)
+LESION_KEYS_JS = """window.addEventListener('keydown', (e) => {{
+  const t = e.target;
+  if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+  if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+  const k = (e.key || '').toLowerCase();
+  if (k !== 'n' && k !== 'p') return;
+  e.preventDefault();
+  window.trame.trigger('{trigger}', [k, e.shiftKey]);
+}});"""
 
 
 def _lesions(binding: ReviewBinding) -> None:
-    """The lesion list, virtualised (``VVirtualScroll``: only the rows in sight are in the page), so thousands
-    of lesions at a low threshold do not freeze the browser."""
-    _section("Lesions ({{ lesions.length }})")
-    grid = f"display: grid; grid-template-columns: {LESION_GRID_TEMPLATE}; align-items: center; column-gap: 6px"
+    """The lesion table (:mod:`.lesion_table`): the lesion load in one line; status and region filter chips; "Next
+    FN"/"Next FP" (keys N/P); headers that sort (again: the other way); a virtualised body (``VVirtualScroll``: only
+    the rows in sight are in the page, :data:`LESION_ROWS_VISIBLE` high) that scrolls to the lesion in focus and
+    highlights it. A row click centres, zooms and marks the lesion in every view."""
+    table = binding.lesion_table
+    _section("Lesions ({{ lesions.length }}{{ lesions.length === lesion_count ? '' : ' of ' + lesion_count }})")
+    html.Div("Load: predicted {{ load.predicted || '—' }}{{ load.reference ? ' · reference ' + load.reference : '' }}",
+             id="lesion-load", classes="text-caption", v_show="has_probability")
+    with html.Div(classes="d-flex align-center flex-wrap", id="lesion-filters",
+                  raw_attrs=attrs(role="group", aria_label="Lesion filters")):
+        for status, color in STATUS_CHIP_COLORS.items():
+            v.VChip(status, color=color, size="small", classes="mr-1 mb-1",
+                    variant=(f"lesion_statuses.includes('{status}') ? 'flat' : 'outlined'",),
+                    click=(table.toggle_status, f"['{status}']"),
+                    raw_attrs=attrs(role="button", aria_label=f"Show {status} lesions",
+                                    aria_pressed_bound=f"lesion_statuses.includes('{status}')"))
+        v.VChip("{{ r.short }} {{ r.count }}", v_for="r in region_choices", key="r.value", size="small",
+                classes="mr-1 mb-1", variant=("lesion_regions.includes(r.value) ? 'flat' : 'outlined'",),
+                color="grey-darken-2", click=(table.toggle_region, "[r.value]"),
+                raw_attrs=attrs(role="button", title_bound="r.title + ' (predicted/reference)'",
+                                aria_label_bound="`Show ${r.title} lesions`",
+                                aria_pressed_bound="lesion_regions.includes(r.value)"))
+        v.VSpacer()
+        _button("Next FN", (table.next, "['FN']"), "Next missed lesion (N)", disabled=("!lesions.length",))
+        _button("Next FP", (table.next, "['FP']"), "Next false-positive lesion (P)", disabled=("!lesions.length",))
+    grid = f"display: grid; grid-template-columns: {LESION_GRID_TEMPLATE}; align-items: center; column-gap: 4px"
     with html.Div(raw_attrs=attrs(role="table", aria_label="Lesions"), id="lesion-table", classes="text-body-2"):
         with html.Div(style=grid, classes="font-weight-medium text-caption", raw_attrs=attrs(role="row")):
-            for head in ("#", "Kind", "Status", "Volume (mm³)", "Max p"):
-                html.Div(head, raw_attrs=attrs(role="columnheader"))
-        with v.VVirtualScroll(items=("lesions",), height=220, item_height=LESION_ROW_HEIGHT), v.Template(
+            for column, head, _ in LESION_HEADERS:
+                sorted_here = f"lesion_sort === '{column}'"
+                html.Div(f"{head}{{{{ {sorted_here} ? (lesion_descending ? '▾' : '▴') : '' }}}}",
+                         click=(table.sort, f"['{column}']"), keydown_enter=(table.sort, f"['{column}']"),
+                         style="cursor: pointer; white-space: nowrap; user-select: none",
+                         raw_attrs=attrs(role="columnheader", tabindex="0", aria_label=f"Sort by {head}",
+                                         aria_sort_bound=f"{sorted_here} ? (lesion_descending ? 'descending' : "
+                                                         "'ascending') : 'none'"))
+        with v.VVirtualScroll(items=("lesions",), height=LESION_ROWS_VISIBLE * LESION_ROW_HEIGHT,
+                              item_height=LESION_ROW_HEIGHT, item_key="key", ref="lesionScroll"), v.Template(
                 raw_attrs=['v-slot:default="{ item: row }"']), html.Div(
                 style=f"{grid}; height: {LESION_ROW_HEIGHT}px; cursor: pointer", classes="lesion-row",
                 raw_attrs=attrs(role="button", tabindex="0",
+                                class_bound="{'bg-amber-lighten-4': row.key === lesion_focus}",
+                                aria_current_bound="row.key === lesion_focus ? 'true' : null",
                                 aria_label_bound="`Jump to ${row.kind} lesion ${row.id} (${row.status})`"),
-                click=(binding.jump, "[row.id, row.kind]"), keydown_enter=(binding.jump, "[row.id, row.kind]")):
+                click=(table.open, "[row.id, row.kind]"), keydown_enter=(table.open, "[row.id, row.kind]")):
             html.Div("{{ row.id }}")
             html.Div("{{ row.kind === 'reference' ? 'ref' : 'pred' }}")
             with html.Div():
                 v.VChip("{{ row.status }}", color=(STATUS_COLOR,), size="x-small")
             html.Div("{{ row.volume }}")
             html.Div("{{ row.pmax }}")
+            html.Div("{{ row.pmean }}")
+            html.Div("{{ row.region }}", raw_attrs=attrs(title_bound="row.region_title"))
+            html.Div("{{ row.slice }}")
+    client.ClientStateChange(value="lesion_scroll", change="lesion_scroll >= 0 && trame.refs.lesionScroll "
+                                                           "&& trame.refs.lesionScroll.scrollToIndex(lesion_scroll)")
+    trigger = html.Div().server.trigger_name(table.key_next)
+    client.Script(LESION_KEYS_JS.format(trigger=trigger))
 
 
 def _curve(binding: ReviewBinding) -> None:

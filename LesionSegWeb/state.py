@@ -45,8 +45,9 @@ from .curve import FRAME as CURVE_FRAME
 from .curve import curve_paths
 from .editing import EDIT_TOOLS, AcceptedEditor
 from .files import CaseFiles, PathGate, check_openable, prediction_info
-from .format import lesion_items, metric_items, summary_line
+from .format import metric_items, summary_line
 from .latest import LatestValue
+from .lesion_table import LesionTable, atlas_for_inputs
 from .services import DemoCase, Services
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,9 @@ class ReviewBinding:
             editor.on_change(self._on_edited)
         session.updated.connect(self._on_updated)
         session.curve_changed.connect(self._on_curve)
+        #: the lesion table (sort, filter, next FN/FP) and the lesion-load summary (:mod:`.lesion_table`)
+        self.lesion_table = LesionTable(state, self.jump, self._guard)
+        self._case_folder: Path | None = None  # the open case's folder (a phantom's phantom.json gives its regions)
 
     # ------------------------------------------------------------------------------------------ messages
     def _say(self, text: str, kind: str = "info") -> None:
@@ -202,6 +206,8 @@ class ReviewBinding:
         self.state.has_probability = False
         self.state.has_reference = self.session.reference is not None
         self.state.summary, self.state.metric_rows, self.state.lesions = "", [], []
+        self.lesion_table.clear()
+        self._label_regions_later()
         self.state.curve = curve_paths(None)
         self.state.accepted = self.state.exported = ""
         self.state.edit_tool, self.state.can_undo = "none", False
@@ -250,6 +256,7 @@ class ReviewBinding:
                 raise GeometryError(f"the demo {case.name}'s probability map is not on its FLAIR grid")
             self.session.set_inputs(flair, t2=t2)
             self.session.set_reference(case.reference)
+            self._case_folder = None
             self._after_inputs(case.name)
             if probability is not None:
                 self._use_probability(probability, FALLBACK_THRESHOLD, made_by)
@@ -283,6 +290,7 @@ class ReviewBinding:
               name: str) -> str:
         self.session.set_inputs(flair, t2=t2)
         self.session.set_reference(reference)
+        self._case_folder = Path(flair).parent  # lesion regions: a phantom's folder describes its anatomy
         self._after_inputs(name)
         if probability is None:
             return f"Opened {name}."
@@ -475,7 +483,42 @@ class ReviewBinding:
         self._send_lesions()
 
     def _send_lesions(self) -> None:
-        self.state.lesions = lesion_items(self.session.lesions)
+        atlas = self.session.region_atlas
+        self.lesion_table.show(self.session.lesions, self.session.reference is not None,
+                               "" if atlas is None else atlas.method)
+
+    def label_regions(self) -> bool:
+        """Label the lesions' regions now (in place): :func:`.lesion_table.atlas_for_inputs` for the open inputs."""
+        def go() -> None:
+            self.session.set_region_atlas(atlas_for_inputs(self.session.flair, self.session.reference,
+                                                           self._case_folder))
+            self._send_lesions()
+        return self._guard(go)
+
+    def _label_regions_later(self) -> None:
+        """Label the lesions' regions in a worker thread (a real brain scan is registered to MNI152: seconds); the
+        rows get their regions when it is done, if the same inputs are still open. Without a running loop (scripts,
+        in-process tests) nothing starts: call :meth:`label_regions`."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        session, flair_node, folder = self.session, self.session.flair_node, self._case_folder
+        flair, reference = session.flair, session.reference
+
+        async def work() -> None:
+            try:
+                atlas = await loop.run_in_executor(None, atlas_for_inputs, flair, reference, folder)
+            except Exception as error:  # noqa: BLE001 - the review works without regions; say why
+                log.warning("lesion regions failed: %s", error)
+                with self.state:
+                    self._say(f"Lesion regions are not available: {error}", "warning")
+                return
+            if atlas is not None and session.flair_node is flair_node:
+                with self.state:
+                    session.set_region_atlas(atlas)
+                    self._send_lesions()
+        self._spawn(work())
 
     def _on_rule(self, rule: str, **_: Any) -> None:
         """The "Matching rule" select: the session rebuilds its engine (metrics, lesions, overlay, curve) at the

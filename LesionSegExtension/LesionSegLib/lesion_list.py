@@ -50,18 +50,21 @@ class LesionFilter:
 
 @dataclass(frozen=True)
 class LesionOrder:
-    """Sort by ``column`` (a key of :data:`SORT_KEYS`); ties by kind then id, so the order is total."""
+    """Sort by ``column`` (a key of :data:`SORT_KEYS`); ties by kind then id, so the order is total. ``None``: the
+    session's own order (predicted lesions by decreasing peak probability, then the reference lesions)."""
 
-    column: str = "max_probability"
+    column: str | None = None
     descending: bool = True
 
     def __post_init__(self) -> None:
-        if self.column not in SORT_KEYS:
+        if self.column is not None and self.column not in SORT_KEYS:
             raise InputError(f"cannot sort the lesion table by {self.column!r} (have: {', '.join(SORT_KEYS)})")
 
 
 def sorted_rows(rows: Iterable[LesionRow], order: LesionOrder) -> list[LesionRow]:
     """``rows`` in ``order``; missing numbers (NaN) last in both directions, ties by (kind, id)."""
+    if order.column is None:
+        return list(rows)
     key = SORT_KEYS[order.column]
     rows = sorted(rows, key=lambda r: r.key)
     missing = [r for r in rows if _is_missing(key(r))]
