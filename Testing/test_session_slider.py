@@ -234,7 +234,7 @@ def test_a_drag_then_settle_gives_what_a_direct_set_threshold_gives(path: tuple[
         assert not dragged.lesion_table_current
         assert table_contents(dragged.lesion_table) == before  # the table waits for the release...
         expected = dragged.engine.at(value).lesions  # ...while the rows stay exact when read
-        assert state.lesions == tuple(lesion_rows(expected, dragged.flair))
+        assert state.lesions == tuple(lesion_rows(expected))
     assert max(len(dragged.engine.at(v).predicted()) for v in path) >= 20  # many lesions on the way
     slider.settle()
     direct.set_threshold(path[-1])

@@ -188,7 +188,7 @@ def main() -> None:
         result = engine.at(t, mode="lesion")
         np.copyto(old_review._labels, np.asarray(result.overlay, dtype=np.uint8))  # one whole-volume copy
         old_review.notify_modified()
-        rows = tuple(lesion_rows(result.lesions, session.flair))
+        rows = tuple(lesion_rows(result.lesions))
         write_metrics_table(session.metrics_table, result.metrics)
         write_lesion_table(session.lesion_table, rows)
         session.plot.set_current(t)
@@ -207,7 +207,7 @@ def main() -> None:
         mid = time.perf_counter()
         part_review.update_at(update.changed, live.overlay.reshape(-1)[update.changed])
         end = time.perf_counter()
-        rows = tuple(lesion_rows(update.lesions, session.flair))
+        rows = tuple(lesion_rows(update.lesions))
         write_metrics_table(session.metrics_table, update.metrics)
         write_lesion_table(session.lesion_table, rows)
         session.plot.set_current(t)

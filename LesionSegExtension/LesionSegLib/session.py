@@ -378,14 +378,14 @@ class ReviewSession:
         """The lesion rows of one update; with a region atlas, each lesion's region (``regions.regions_by_row``:
         components numbered as the engine's matching rule numbers them)."""
         if atlas is None:
-            return tuple(lesion_rows(update.lesions, self.flair))
+            return tuple(lesion_rows(update.lesions))
         from LesionSegLogic.metrics.lesion import label_components  # noqa: PLC0415 - other layer, imported on use
         from LesionSegLogic.regions import regions_by_row  # noqa: PLC0415
 
         rule, voxel_volume = self.engine.rule, self.flair.voxel_volume
         regions = regions_by_row(atlas, update.lesions, mask(), self.reference,
                                  lambda m: label_components(m, rule, voxel_volume))
-        return tuple(lesion_rows(update.lesions, self.flair, regions, atlas.cord_top_mm))
+        return tuple(lesion_rows(update.lesions, regions, atlas.cord_top_mm))
 
     def set_region_atlas(self, atlas) -> None:
         """Label the lesions with ``atlas`` (``LesionSegLogic.regions.atlas_for_case``; ``None``: no regions) from
@@ -444,7 +444,7 @@ class ReviewSession:
         """Fill the surface distances (HD, HD95, ASD): slow on big volumes, so not on every slider move."""
         self._require_probability()
         result = self.state.result
-        surface = result.compute_surface() if hasattr(result, "compute_surface") else None
+        surface = result.compute_surface()
         metrics = {**self.state.metrics, "surface": surface}
         write_metrics_table(self.metrics_table, metrics)
         tabled = self._table_state is self.state
@@ -559,14 +559,8 @@ class ReviewSession:
 
 
 def sweep_metrics(engine, thresholds: Sequence[float]) -> list[dict]:
-    """The engine's metrics at each threshold (``engine.sweep`` when it has one)."""
-    if hasattr(engine, "sweep"):
-        swept = engine.sweep([float(t) for t in thresholds])
-        out = []
-        for item in swept:
-            out.append(item if isinstance(item, dict) else item.metrics)
-        return out
-    return [engine.at(float(t)).metrics for t in thresholds]
+    """The engine's metrics at each threshold (``ThresholdEngine.sweep``: the ``evaluate`` dictionaries)."""
+    return engine.sweep([float(t) for t in thresholds])
 
 
 def _remember_source(sources: dict[str, Path], role: str, value: Any) -> None:

@@ -20,7 +20,6 @@ import numpy as np
 import vtk
 from vtk.util import numpy_support
 
-from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.lesion import LesionComponent
 
 METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
@@ -57,72 +56,14 @@ class LesionRow:
         return float((6.0 * max(self.volume_mm3, 0.0) / math.pi) ** (1.0 / 3.0))
 
 
-def _field(row: Any, names: Sequence[str], default: Any = None) -> Any:
-    is_mapping = type(row) is dict or isinstance(row, Mapping)
-    for name in names:
-        if is_mapping:
-            if name in row:
-                return row[name]
-        else:
-            value = getattr(row, name, _MISSING)
-            if value is not _MISSING:
-                return value
-    return default
-
-
-_MISSING = object()
-
-
-def lesion_rows(lesions: Iterable[Any], grid: Image, regions: RegionLookup | None = None,
+def lesion_rows(lesions: Iterable[LesionComponent], regions: RegionLookup | None = None,
                 cord_top_mm: float | None = None) -> list[LesionRow]:
-    """Normalise the engine's lesion rows (dicts or objects) into :class:`LesionRow` with RAS centroids.
-
-    Centroids are accepted as ``centroid_ras``/``centroid_lps`` (mm) or as array indices
-    ``centroid_zyx``/``centroid`` (voxels, converted with ``grid``'s geometry). ``regions``: each lesion's region
-    by ``(kind, id)``; ``cord_top_mm``: cord inputs, the S (mm) of the image's top (see ``RegionAtlas``).
-    """
-    lesions = list(lesions)
-    if all(type(row) is LesionComponent and row.centroid_lps is not None for row in lesions):
-        return _engine_rows(lesions, regions or {}, cord_top_mm)
-    rows = []
-    for row in lesions:
-        ras = _field(row, ("centroid_ras",))
-        if ras is None:
-            lps = _field(row, ("centroid_lps", "centroid_mm"))
-            if lps is None:
-                zyx = _field(row, ("centroid_zyx", "centroid_index", "centroid"))
-                lps = grid.index_to_physical(np.asarray(zyx, dtype=float))[0]
-            lps = np.asarray(lps, dtype=float)
-            ras = (-lps[0], -lps[1], lps[2])
-        volume = _field(row, ("volume_mm3", "volume"))
-        if volume is None:
-            volume = float(_field(row, ("voxels", "n_voxels", "size"), 0)) * grid.voxel_volume
-        maximum = _field(row, ("max_probability", "max_prob", "probability_max"), math.nan)
-        mean = _field(row, ("mean_probability",), math.nan)
-        zyx = _field(row, ("centroid_zyx",))
-        kind = str(_field(row, ("kind",), "predicted"))
-        lesion_id = int(_field(row, ("id", "label", "lesion_id")))
-        rows.append(
-            LesionRow(
-                id=lesion_id,
-                kind=kind,
-                status=str(_field(row, ("status",), "") or ""),
-                volume_mm3=float(volume),
-                centroid_ras=tuple(float(c) for c in ras),  # type: ignore[arg-type]
-                max_probability=math.nan if maximum is None else float(maximum),
-                mean_probability=math.nan if mean is None else float(mean),
-                region=(regions or {}).get((kind, lesion_id), ""),
-                slice_index=-1 if zyx is None else int(round(float(zyx[0]))),
-                cord_level_mm=math.nan if cord_top_mm is None else float(cord_top_mm - ras[2]),
-            )
-        )
-    return rows
-
-
-def _engine_rows(lesions: list[LesionComponent], regions: RegionLookup, cord_top_mm: float | None) -> list[LesionRow]:
-    """:func:`lesion_rows` for the engine's own rows (physical LPS centroids): the slider's path, no field lookups."""
-    out = []
+    """The engine's lesion rows (:class:`~LesionSegLogic.metrics.lesion.LesionComponent`, physical LPS centroids)
+    as :class:`LesionRow` with RAS centroids. ``regions``: each lesion's region by ``(kind, id)``; ``cord_top_mm``:
+    cord inputs, the S (mm) of the image's top (see ``RegionAtlas``)."""
+    regions = regions or {}
     top = math.nan if cord_top_mm is None else float(cord_top_mm)
+    out = []
     for row in lesions:
         x, y, z = row.centroid_lps  # type: ignore[misc]
         maximum = math.nan if row.max_probability is None else float(row.max_probability)

@@ -501,12 +501,10 @@ class ThresholdEngine:
         p = self._forest.probability
         if state.labels is None:
             volume = self._inputs.probability
-            peak_flat = int(np.argmax(volume.ravel() == volume.max())) if n else 0
             centroids = np.array([[(s - 1) / 2 for s in self.shape]] * n, dtype=np.float64)
             peaks = np.array([float(volume.max())] * n)
             means = np.array([float(volume.astype(np.float64).mean())] * n)
             order = np.arange(n)
-            del peak_flat
         else:
             index = self._rank_status(state)
             inside = index >= 0
