@@ -1,0 +1,140 @@
+"""The page at a laptop's size in a real browser (Chromium through Playwright): slider, summary, lesion table and
+curve in sight together at 1280 × 800 and 1600 × 1000 without scrolling, a click on the curve moves the slider,
+window/level by drag, the file picker by clicking. The app is the one ``lesionseg app`` builds (launched as in
+test_web_browser.py)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("slicer")
+pytest.importorskip("trame_slicer")
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+import test_web_browser as launcher  # noqa: E402
+from test_web_state import write_case  # noqa: E402
+
+from LesionSegWeb.curve import FRAME  # noqa: E402
+from LesionSegWeb.guard import printed_url  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slicer]
+
+READING_SET = {"slider": "#threshold-slider", "summary": "#summary", "lesion table": "#lesion-table",
+               "curve": "#curve-chart"}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    launcher.ensure_chromium()
+    root = tmp_path_factory.mktemp("views-browser")
+    case = write_case(root / "cases" / "case-a")
+    port = launcher.free_port()
+    process = subprocess.Popen([sys.executable, launcher.__file__, "--case", str(case), "--port", str(port),
+                                "--demo-dir", str(root / "demos"), "--out", str(root / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+    try:
+        launcher.wait_for_server(process, port)
+        url = printed_url(process.stdout)
+        with playwright_api.sync_playwright() as pw:
+            profile = root / "chromium-profile"
+            context = pw.chromium.launch_persistent_context(
+                str(profile), executable_path=launcher.CHROMIUM, args=launcher.CHROMIUM_ARGS, headless=True,
+                viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            page.goto(url)
+            page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
+            page.root = root
+            yield page
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1600, 1000)])
+def test_slider_summary_table_and_curve_are_in_sight_together(page, size) -> None:
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.wait_for_timeout(300)
+    for name, selector in READING_SET.items():
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and box["width"] > 40 and box["height"] > 10, name
+        assert box["x"] >= 0 and box["y"] >= 0, name
+        assert box["x"] + box["width"] <= size[0] and box["y"] + box["height"] <= size[1], (name, box)
+    rows = page.get_by_role("button", name=re.compile("Jump to .* lesion"))
+    assert rows.count() >= 3 and rows.first.bounding_box()["y"] + 20 < size[1]  # rows of the table, not its head
+    assert page.evaluate("() => document.scrollingElement.scrollHeight <= window.innerHeight")  # no page scroll
+    views = page.locator("img").first.bounding_box()
+    assert views["width"] >= 250 and views["x"] + views["width"] <= size[0]  # the slice views keep room
+
+
+def test_clicking_the_curve_sets_the_threshold(page) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    chart = page.locator("#curve-chart")
+    box = chart.bounding_box()
+    for wanted in (0.3, 0.62):
+        x = box["x"] + box["width"] * (FRAME.left + FRAME.x(wanted)) / FRAME.width
+        page.mouse.click(x, box["y"] + box["height"] * 0.4)
+        page.locator("#summary").filter(has_text=f"t = {wanted:.2f}").wait_for(timeout=20_000)
+        slider = page.get_by_role("slider", name="Decision threshold")
+        assert float(slider.get_attribute("aria-valuenow")) == pytest.approx(wanted, abs=0.011)
+        marker = float(page.locator("#curve-marker").get_attribute("x1"))
+        assert marker == pytest.approx(FRAME.x(wanted), abs=FRAME.plot_width * 0.011)
+    assert page.locator("#curve .axis-title").count() == 2 and page.locator("#curve .x-tick-label").count() == 5
+    assert page.locator("#curve-legend").inner_text().count("Lesion") >= 2
+
+
+def _pixels(page) -> np.ndarray:
+    from PIL import Image as PILImage  # noqa: PLC0415
+
+    return np.asarray(PILImage.open(io.BytesIO(page.locator("img").first.screenshot())).convert("L"), dtype=float)
+
+
+def test_window_level_drag_changes_the_window(page) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    image = page.locator("img").first
+    before_src = image.get_attribute("src")
+    before = _pixels(page)
+    page.get_by_role("button", name="Window/level drag").click()
+    box = image.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 16):
+        page.mouse.move(x + 8 * step, y + 5 * step)
+        page.wait_for_timeout(20)
+    page.mouse.up()
+    page.wait_for_function("(old) => document.querySelector('img').getAttribute('src') !== old", arg=before_src,
+                           timeout=20_000)
+    page.wait_for_timeout(500)
+    after = _pixels(page)
+    assert after.shape == before.shape
+    assert abs(after.std() - before.std()) > 3 or abs(after.mean() - before.mean()) > 3  # new window/level
+    page.get_by_role("button", name="Navigate views").click()
+
+
+def test_the_file_picker_fills_the_fields_by_clicking(page) -> None:
+    page.get_by_text("Browse the allowed folders").click()
+    picker = page.locator("#file-picker")
+    picker.get_by_role("button", name=re.compile(r"^folder .*case-a$")).click()  # the allowed root: the case folder
+    picker.get_by_role("button", name="image flair.nii.gz").click()
+    picker.get_by_role("button", name="Use as FLAIR").click()
+    page.locator("#message").filter(has_text="FLAIR: flair.nii.gz").wait_for(timeout=20_000)
+    picker.get_by_role("button", name="image lesions.nii.gz").click()
+    picker.get_by_role("button", name="Use as Reference").click()
+    assert "Reference: lesions.nii.gz" in page.locator("#picked-files").inner_text()
+    assert picker.get_by_role("button", name="Folder up").is_enabled()
+    picker.get_by_role("button", name="Folder up").click()  # above the root: the list of roots, no parent folder
+    page.locator("#browse-folder").filter(has_text="allowed folders").wait_for(timeout=20_000)
+    assert not picker.get_by_role("button", name="Folder up").is_enabled()
+    page.get_by_text("Browse the allowed folders").click()
