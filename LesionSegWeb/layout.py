@@ -282,6 +282,46 @@ def _finish(binding: ReviewBinding) -> None:
         _button("Undo", binding.undo_edit, "Undo edit", disabled=("!can_undo",))
     html.Div("Export folder: {{ export_dir }}", classes="text-caption")
     html.Div("{{ exported }}", id="exported", v_show="exported", classes="text-caption")
+    _saved_review(binding)
+
+
+def _saved_review(binding: ReviewBinding) -> None:
+    """Save / open the whole review, the HTML report, and the note on the lesion in focus (:mod:`.review_folders`)."""
+    folders = binding.folders
+    _section("Saved review and report")
+    _button("Save review", folders.save, "Save review", disabled=("!has_probability || running",))
+    _button("Export report", folders.export_report, "Export report", disabled=("!has_probability || running",))
+    html.Div("Saved: {{ saved_review }}", id="saved-review", v_show="saved_review", classes="text-caption")
+    html.Div("Report: {{ report_file }}", id="report-file", v_show="report_file", classes="text-caption")
+    with html.Div(classes="d-flex align-center mt-1"):
+        v.VTextField(v_model=("path_review",), label="Saved review folder", density="compact", hide_details=True,
+                     classes="mr-2", raw_attrs=attrs(aria_label="Saved review folder"))
+        _button("Open review", folders.open, "Open saved review", disabled=("running || !path_review",))
+    note_panel(folders)
+
+
+def note_panel(folders: Any) -> None:
+    """The note on the lesion in focus (the row last clicked or reached by next FN/FP): suggested words or free
+    text, kept by the lesion's identity (:mod:`LesionSegLogic.lesion_notes`)."""
+    with html.Div(v_show="lesion_focus", id="lesion-note", classes="mt-1"):
+        html.Div("Note on {{ lesion_focus.replace(':', ' lesion ') }}"
+                 "{{ lesion_notes[lesion_focus] ? ': ' + lesion_notes[lesion_focus] : '' }}",
+                 classes="text-caption", id="lesion-note-text")
+        with html.Div(classes="d-flex flex-wrap align-center"):
+            v.VBtn("{{ word }}", v_for="word in note_suggestions", key="word", size="x-small", variant="tonal",
+                   classes="mr-1 mb-1", click=(folders.set_note, "[lesion_focus, word]"),
+                   raw_attrs=attrs(aria_label_bound="`Note: ${word}`"))
+        html.Input(type="text", placeholder="free text, Enter to keep", id="lesion-note-input",
+                   style="border: 1px solid #bbb; border-radius: 4px; width: 100%; padding: 0 4px",
+                   keydown_enter=(folders.set_note, "[lesion_focus, $event.target.value]"),
+                   raw_attrs=attrs(aria_label="Note on the lesion in focus"))
+        html.Div("{{ notes_count }} notes in this review", classes="text-caption", v_show="notes_count")
+
+
+def note_cell(folders: Any) -> None:
+    """The hook for the lesion table's rows (``row`` in scope): the row's note, if any (:mod:`.review_folders`)."""
+    html.Div("{{ lesion_notes[row.key] || '' }}", classes="text-caption text-truncate lesion-note-cell",
+             raw_attrs=attrs(title_bound="lesion_notes[row.key] || ''"))
 
 
 _ENTRY_ICON = "e.kind === 'folder' ? '📁' : (e.kind === 'dicom' ? '🗂' : '🖼')"

@@ -48,6 +48,8 @@ from .files import CaseFiles, PathGate, check_openable, prediction_info
 from .format import metric_items, summary_line
 from .latest import LatestValue
 from .lesion_table import LesionTable, atlas_for_inputs
+from .review_folders import ReviewFolders
+from .review_folders import initial_state as review_folder_state
 from .services import DemoCase, Services
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Viewport(Protocol):
 
 def initial_state() -> dict[str, Any]:
     return {
+        **review_folder_state(),  # saved reviews, notes, report (issue 16, :mod:`.review_folders`)
         "threshold": FALLBACK_THRESHOLD, "recommended": None, "recommended_by": "", "opacity": 0.6,
         "rule": DEFAULT_RULE, "rules": list(MATCHING_RULES), "mode": OVERLAY_MODES[0], "modes": list(OVERLAY_MODES),
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
@@ -130,6 +133,8 @@ class ReviewBinding:
         session.curve_changed.connect(self._on_curve)
         #: the lesion table (sort, filter, next FN/FP) and the lesion-load summary (:mod:`.lesion_table`)
         self.lesion_table = LesionTable(state, self.jump, self._guard)
+        #: save/open the review, per-lesion notes, the HTML report (:mod:`.review_folders`)
+        self.folders = ReviewFolders(self)
         self._case_folder: Path | None = None  # the open case's folder (a phantom's phantom.json gives its regions)
 
     # ------------------------------------------------------------------------------------------ messages
@@ -207,6 +212,7 @@ class ReviewBinding:
         self.state.has_reference = self.session.reference is not None
         self.state.summary, self.state.metric_rows, self.state.lesions = "", [], []
         self.lesion_table.clear()
+        self.folders.clear()
         self._label_regions_later()
         self.state.curve = curve_paths(None)
         self.state.accepted = self.state.exported = ""
@@ -486,6 +492,7 @@ class ReviewBinding:
         atlas = self.session.region_atlas
         self.lesion_table.show(self.session.lesions, self.session.reference is not None,
                                "" if atlas is None else atlas.method)
+        self.folders.show_notes()
 
     def label_regions(self) -> bool:
         """Label the lesions' regions now (in place): :func:`.lesion_table.atlas_for_inputs` for the open inputs."""

@@ -114,10 +114,11 @@ def save_review(session, folder: str | os.PathLike[str], *, notes: Mapping[str, 
     return target
 
 
-def open_review(session, folder: str | os.PathLike[str],
-                allow: Callable[[Path, str], Any] | None = None) -> SavedReview:
+def open_review(session, folder: str | os.PathLike[str], allow: Callable[[Path, str], Any] | None = None,
+                on_inputs: Callable[[], Any] | None = None) -> SavedReview:
     """Reopen the review saved in ``folder`` into ``session`` exactly as it was saved (see the module docstring);
-    ``allow(path, role)`` may refuse a file before it is read (the web app's folder gate)."""
+    ``allow(path, role)`` may refuse a file before it is read (the web app's folder gate); ``on_inputs()`` is
+    called once the inputs are open, before the map (a face resets its panel there, as after any open)."""
     review = read_review(folder, allow=allow)  # every file hashed before anything changes
     files = review.files
     parameters = replace(session.parameters, rule=review.rule, mode=review.mode)  # validated here
@@ -125,6 +126,8 @@ def open_review(session, folder: str | os.PathLike[str],
     session.parameters = parameters
     session.set_inputs(str(files["flair"].path), t2=_path(files.get("t2")), baseline=_path(files.get("baseline")))
     session.set_reference(_path(files.get("reference")))
+    if on_inputs is not None:
+        on_inputs()
     session.load_probability(str(files["probability"].path), review.recommended_threshold)
     session.model_name = review.model_name
     session.set_threshold(review.threshold)

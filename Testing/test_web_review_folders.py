@@ -1,0 +1,96 @@
+"""The web page's saved reviews, notes and report in-process (no browser): Save review → change everything → Open
+review gives back threshold, rule, mode, accepted outline and notes; a review naming a file outside the allowed
+folders is refused unread; Export report writes the HTML."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("slicer")
+pytest.importorskip("trame_slicer")
+
+import test_web_state as shared  # noqa: E402
+from LesionSegLib.segmentation import merged_mask  # noqa: E402
+from test_web_state import set_state, write_case  # noqa: E402
+
+from LesionSegLogic.review_file import REVIEW_FILE  # noqa: E402
+from LesionSegWeb.review_folders import numbered  # noqa: E402
+
+pytestmark = pytest.mark.slicer
+#: the state tests' module-scoped app (a case folder, a fake model), one per module
+folders, model, web = shared.folders, shared.model, shared.web
+
+
+def snapshot(app) -> dict:
+    s, session = app.server.state, app.session
+    return {"threshold": session.threshold, "rule": s.rule, "mode": s.mode, "summary": s.summary,
+            "lesions": [(r["kind"], r["status"], r["volume"]) for r in s.lesions], "accepted": s.accepted}
+
+
+def test_save_then_open_gives_the_review_back_with_its_notes(web, folders) -> None:
+    state, folders_ = web.server.state, web.binding.folders
+    web.binding.open_case(str(folders["case"]))
+    set_state(web, rule="any-overlap")
+    set_state(web, mode="voxel", threshold=0.33)
+    web.binding.accept()
+    missed = next(r for r in state.lesions if r["status"] == "FN")
+    web.binding.lesion_table.open(missed["id"], missed["kind"])
+    folders_.set_note(state.lesion_focus, "confirmed <b>")
+    assert state.lesion_notes == {missed["key"]: "confirmed <b>"} and state.notes_count == 1
+    before = snapshot(web)
+    assert folders_.save(), state.message
+    saved = Path(state.saved_review)
+    assert saved.parent == Path(state.export_dir) and (saved / REVIEW_FILE).is_file()
+
+    set_state(web, rule="hussein")
+    set_state(web, mode="lesion", threshold=0.71)
+    assert web.binding.open_case(str(folders["case"])), state.message  # again: no accepted outline, no notes
+    assert state.accepted == "" and state.notes_count == 0 and snapshot(web) != before
+
+    set_state(web, path_review=str(saved))
+    assert folders_.open(), state.message
+    assert snapshot(web) == before
+    assert "Opened the saved review" in state.message and "1 notes" in state.message
+    assert state.lesion_notes == {missed["key"]: "confirmed <b>"}
+    session = web.session
+    assert merged_mask(session.accepted_node, session.flair_node, session.scene).any()
+
+
+def test_a_saved_review_naming_a_file_outside_the_allowed_folders_is_refused_unread(web, folders, tmp_path) -> None:
+    state = web.server.state
+    web.binding.open_case(str(folders["case"]))
+    assert web.binding.folders.save()
+    saved = Path(state.saved_review)
+    outside = write_case(tmp_path / "elsewhere")
+    document = json.loads((saved / REVIEW_FILE).read_text())
+    document["files"]["flair"]["path"] = str(outside / "flair.nii.gz")
+    (saved / REVIEW_FILE).write_text(json.dumps(document))
+    set_state(web, threshold=0.6)
+    before = snapshot(web)
+    assert not web.binding.folders.open(str(saved))
+    assert state.message_kind == "error" and "outside the folders this app may read" in state.message
+    assert snapshot(web) == before
+    assert not web.binding.folders.open(str(tmp_path))  # the folder itself is not allowed either
+    assert "outside" in state.message
+
+
+def test_export_report_writes_a_new_html_file_each_time(web, folders) -> None:
+    state = web.server.state
+    web.binding.open_case(str(folders["case"]))
+    assert web.binding.folders.export_report(), state.message
+    first = Path(state.report_file)
+    assert web.binding.folders.export_report()
+    second = Path(state.report_file)
+    assert first != second and first.name.startswith("report-") and second.suffix == ".html"
+    text = second.read_text(encoding="utf-8")
+    assert all(f'<section id="{s}">' in text for s in ("summary", "lesions", "provenance"))
+    assert numbered(first.parent, "report", ".html") not in (first, second)
+
+
+def test_a_note_for_a_lesion_that_is_not_there_is_refused(web, folders) -> None:
+    web.binding.open_case(str(folders["case"]))
+    web.binding.folders.set_note("predicted:9999", "artefact")
+    assert web.server.state.message_kind == "error" and "no predicted lesion 9999" in web.server.state.message
