@@ -113,18 +113,21 @@ def _maps() -> Any:
     return _MAPS[0]
 
 
-def generation_order(sets: list[str]) -> list[tuple[str, str, int]]:
-    """Interleaved so that a partial run already has cases of every set: test cases first, then pools."""
+SPLITS = ("pool", "test")
+
+
+def generation_order(sets: list[str], splits: tuple[str, ...] = SPLITS) -> list[tuple[str, str, int]]:
+    """Interleaved so that a partial run already has cases of every set (the splits in the order given)."""
     jobs = []
-    for split in ("test", "pool"):
+    for split in splits:
         longest = max(getattr(SETS[s], f"n_{split}") for s in sets)
         for i in range(longest):
             jobs += [(s, split, i) for s in sets if i < getattr(SETS[s], f"n_{split}")]
     return jobs
 
 
-def generate(data: Path, sets: list[str], jobs: int) -> None:
-    todo = [(s, split, i, str(data)) for s, split, i in generation_order(sets)
+def generate(data: Path, sets: list[str], jobs: int, splits: tuple[str, ...] = SPLITS) -> None:
+    todo = [(s, split, i, str(data)) for s, split, i in generation_order(sets, splits)
             if not (case_folder(data, SETS[s], split, i) / "phantom.json").is_file()]
     print(f"{len(todo)} case(s) to generate", flush=True)
     t0 = time.time()
@@ -252,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=PACK, help="pack folder (ignored by git)")
     p.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--splits", nargs="*", default=list(SPLITS), choices=SPLITS, help="generate these splits")
     p.add_argument("--limit", nargs="*", default=[], help="pack at most N pool cases of a set: SET=N")
     args = p.parse_args(argv)
     if args.stage == "generate":
-        generate(args.data, args.sets, args.jobs)
+        generate(args.data, args.sets, args.jobs, tuple(args.splits))
     elif args.stage == "settings":
         write_settings(args.data, args.sets)
     else:

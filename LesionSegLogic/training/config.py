@@ -2,7 +2,8 @@
 
 Defaults follow seed 000 (Hussein et al. 2023): Adam with learning rate 1e-4 (Adadelta with learning rate 1
 for Combo), the learning rate halved after 15 epochs without validation improvement, the best-validation
-checkpoint kept, batch size 8, mirroring and 90° rotations. Seed 002 (Cabezas & Diez 2024): one ``seed`` fixes
+checkpoint kept, batch size 8, mirroring and 90° rotations; ``randomise="domain"`` adds the MONAI domain
+randomisation of :mod:`LesionSegLogic.training.randomise` (issue 12). Seed 002 (Cabezas & Diez 2024): one ``seed`` fixes
 the initial weights and the order of the batches whatever the loss.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.errors import ConfigError
+from LesionSegLogic.training.randomise import RANDOMISATIONS
 from LesionSegLogic.zoo.card import MAX_PATCH, MAX_TARGET_SPACING, MIN_TARGET_SPACING
 
 OPTIMISERS = ("adam", "adadelta")
@@ -59,6 +61,7 @@ class TrainConfig:
     mirror: bool = True
     rotate90: bool = True
     intensity_jitter: float = 0.0
+    randomise: str = "none"
     seed: int = 0
     val_every: int = 1
     val_overlap: float = 0.5
@@ -76,6 +79,8 @@ class TrainConfig:
             self.target_spacing = tuple(float(s) for s in self.target_spacing)  # type: ignore[assignment]
         if self.optimiser not in OPTIMISERS:
             raise TrainConfigError(f"optimiser must be one of {OPTIMISERS}, got {self.optimiser!r}")
+        if self.randomise not in RANDOMISATIONS:
+            raise TrainConfigError(f"randomise must be one of {', '.join(RANDOMISATIONS)}, got {self.randomise!r}")
         if self.sampling not in SAMPLINGS:
             raise TrainConfigError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         if len(self.patch_size) != 3 or not all(1 <= p <= MAX_PATCH for p in self.patch_size):

@@ -11,6 +11,8 @@
   0.5 on the training patches, the validation patches and (every ``val_every`` epochs) the whole validation
   images reconstructed by :func:`LesionSegLogic.inference.predict_volume` — seed 002 shows patch-level numbers
   flatter the model, so both are logged.
+* ``randomise="domain"``: MONAI domain randomisation of every training batch on its device, seeded per batch
+  from ``(seed, batch index)`` (:mod:`LesionSegLogic.training.randomise`).
 * Mixed precision (``torch.autocast`` + gradient scaling) on CUDA; a progress bar per epoch (tqdm).
 * ``last.pt`` (weights, optimiser, scheduler, batch-stream state, epoch) allows resuming; it is read with
   ``torch.load(weights_only=True)``. ``best.safetensors`` holds the best weights.
@@ -195,6 +197,9 @@ def train(
     val_batches = [
         tuple(torch.from_numpy(a).to(device) for a in val_stream.next_batch()) for _ in range(n_val)
     ]
+    from LesionSegLogic.training.randomise import batch_seed, build_randomiser
+
+    randomiser = build_randomiser(config.randomise, device)
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     net: nn.Module = ddp.wrap(model, dist) if dist else model
@@ -231,10 +236,13 @@ def train(
             disable=not (config.progress and is_main),
             leave=False,
         )
-        for _ in bar:
+        for step in bar:
             if cancel is not None and cancel():
                 raise Cancelled("training cancelled")
             x, y = (torch.from_numpy(a).to(device) for a in stream.next_batch())
+            if randomiser is not None:
+                index = (epoch - 1) * config.iterations_per_epoch + step
+                x, y = randomiser(x, y, batch_seed(rank_seed, index))
             with torch.autocast(device.type, enabled=use_amp):
                 logits = net(x)
             loss = loss_fn(logits.float(), y)
