@@ -33,6 +33,8 @@ EXPECTED_WIDGETS = {
     "plotWidget": "qMRMLPlotWidget", "acceptButton": "QPushButton", "editButton": "QPushButton",
     "rescorePredictionButton": "QPushButton", "rescoreReferenceButton": "QPushButton",
     "outputDirectoryButton": "ctkDirectoryButton", "exportButton": "QPushButton",
+    "modelPathLineEdit": "ctkPathLineEdit", "addModelButton": "QPushButton", "modelLabelComboBox": "QComboBox",
+    "modelLabelComboBoxLabel": "QLabel", "exportFormatComboBox": "QComboBox",
 }
 #: modules allowed to use Qt / Slicer GUI (imported only inside Slicer)
 GUI_FILES = {"widget.py", "widget_tests.py"}

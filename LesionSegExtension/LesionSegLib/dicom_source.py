@@ -30,8 +30,13 @@ def is_dicom_review(session) -> bool:
     source = getattr(session, "flair_source", None)
     if source is not None and Path(source).is_dir():
         return True
-    node = getattr(session, "flair_node", None)
-    return node is not None and bool((node.GetAttribute(DICOM_UIDS_ATTRIBUTE) or "").strip())
+    return bool(_instance_uids(getattr(session, "flair_node", None)))
+
+
+def _instance_uids(node) -> list[str]:
+    """The ``DICOM.instanceUIDs`` of a volume node (none for another object, or a node not loaded from DICOM)."""
+    attribute = getattr(node, "GetAttribute", None)
+    return (attribute(DICOM_UIDS_ATTRIBUTE) or "").split() if attribute is not None else []
 
 
 def dicom_source(session, locate: Callable[[str], str] | None = None):
@@ -43,8 +48,7 @@ def dicom_source(session, locate: Callable[[str], str] | None = None):
     folder = getattr(session, "flair_source", None)
     if folder is not None and Path(folder).is_dir():
         return Path(folder)
-    node = session.flair_node
-    uids = (node.GetAttribute(DICOM_UIDS_ATTRIBUTE) or "").split() if node is not None else []
+    uids = _instance_uids(session.flair_node)
     files = [f for f in (locate(uid) for uid in uids) if f] if locate is not None else []
     if uids and len(files) == len(uids):
         return series_of_files([Path(f) for f in files])

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from LesionSegLogic.defaults import defaults_for_map
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
+from .dicom_source import dicom_source, is_dicom_review
 from .parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice, ReviewParameters
 from .signal import Signal
 from .slider import ThresholdSlider
@@ -98,6 +99,10 @@ class PanelView:
     export_enabled: bool
     model_info: str
     bound_note: str = ""  #: what the threshold engine bounded (``ReviewSession.bound_note``), also in ``status``
+    #: the lesion labels to choose from (a multi-label nnU-Net model), empty otherwise (the choice is then hidden)
+    model_labels: tuple[str, ...] = ()
+    #: the export formats the review offers (:data:`EXPORT_FORMATS`; the DICOM ones only for DICOM inputs)
+    export_formats: tuple[str, ...] = ()
 
 
 STATUS = {
@@ -109,6 +114,13 @@ STATUS = {
     PanelState.ACCEPTED: "Accepted: edit the segmentation in the Segment Editor, then re-score.",
 }
 NO_MODEL = "Choose a model first."
+#: the export choices: what the review export always writes (NIfTI mask, Slicer segmentation, tables, curve) and,
+#: for DICOM inputs, the DICOM objects beside it — format name → ``export_review`` keywords
+EXPORT_FORMATS: dict[str, tuple[str, ...]] = {
+    "NIfTI": (),
+    "NIfTI + DICOM SEG": ("dicom_seg",),
+    "NIfTI + DICOM SEG + Parametric Map": ("dicom_seg", "dicom_pmap"),
+}
 NO_DEPENDENCIES = "Dependencies are missing: nothing was run."
 CANCELLED = "Cancelled: the previous review (if any) is unchanged."
 
@@ -126,6 +138,9 @@ def model_info(card: CardInfo | None) -> str:
     """The line under the model list (empty when no model is chosen)."""
     if card is None:
         return ""
+    if getattr(card, "kind", "zoo") != "zoo":  # a model the user added (LesionSegLogic.external.model_entry)
+        return (f"{card.title} — {card.spec}; inputs: {', '.join(card.inputs)}; "
+                f"recommended threshold: {card.recommended_threshold:.2f}")
     return (f"loss: {card.loss or 'n/a'}; inputs: {', '.join(card.inputs)}; "
             f"recommended threshold: {card.recommended_threshold:.2f}")
 
@@ -136,7 +151,10 @@ class PanelPresenter:
     ``cards``: the zoo's model cards (listed without torch). ``create_session(parameters)``: a new
     ``ReviewSession`` (with its runner) for one run or loaded map. ``ensure_dependencies()``: asks once and
     installs what a run/export needs; False when the user declined. ``export(session, folder)``: writes the
-    review and returns the files. ``report_error(message)``: shows an error to the user.
+    review and returns the files (``export(session, folder, dicom_seg=SERIES, dicom_pmap=SERIES)`` when a DICOM
+    format is chosen). ``report_error(message)``: shows an error to the user. ``locate_dicom(uid)``: the file of a
+    DICOM instance (desktop: ``slicer.dicomDatabase.fileForInstance``), to find the series of a FLAIR that Slicer's
+    DICOM module loaded.
     """
 
     def __init__(
@@ -147,8 +165,13 @@ class PanelPresenter:
         export: Callable[[Any, str], Sequence[Any]],
         report_error: Callable[[str], None] = lambda message: None,
         parameters: ReviewParameters | None = None,
+        locate_dicom: Callable[[str], str] | None = None,
     ) -> None:
         self.cards = {card.name: card for card in cards}
+        #: models the user added (nnU-Net v2 folders, ONNX), by their resolved path (the spec the runner gets)
+        self.added: dict[str, Any] = {}
+        self.model_label = ""
+        self._locate_dicom = locate_dicom
         self._create_session = create_session
         self._ensure_dependencies = ensure_dependencies
         self._export = export
@@ -214,8 +237,11 @@ class PanelPresenter:
             rescore_prediction_enabled=accepted and self.session.reference is not None,
             rescore_reference_enabled=accepted,
             export_enabled=reviewing,
-            model_info=model_info(self.cards.get(self.model)),
+            model_info=model_info(self.cards.get(self.model) or self.added.get(self.model)),
             bound_note=bound_note,
+            model_labels=self._labels(),
+            export_formats=tuple(f for f, keys in EXPORT_FORMATS.items()
+                                 if not keys or (reviewing and is_dicom_review(self.session))),
         )
 
     def _publish(self, message: str = "") -> None:
@@ -242,9 +268,55 @@ class PanelPresenter:
         self._publish()
 
     def select_model(self, name: str) -> None:
-        """A model of the zoo (unknown names are kept: a face may offer a model file path)."""
+        """A model of the zoo or one added (its path); unknown names are kept (Apply then says what is wrong)."""
         self.model = str(name or "")
+        if self.model_label not in self._labels():
+            self.model_label = ""
         self._publish()
+
+    def model_items(self) -> list[tuple[str, str]]:
+        """``(text shown, model)`` of every model the picker lists: the zoo by name, then the added models by their
+        label ("nnU-Net: Dataset501_MS (fold 0)", "ONNX: name")."""
+        return [(name, name) for name in sorted(self.cards)] + [(e.title, spec) for spec, e in self.added.items()]
+
+    def add_model(self, path: str) -> str | None:
+        """Add an nnU-Net v2 model folder or an ONNX model (read without torch:
+        :func:`LesionSegLogic.external.model_entry.describe_model`) and select it; its path (returned) is what
+        the runner gets, exactly as ``lesionseg predict --model PATH``. A bad path is reported, nothing changes."""
+        from LesionSegLogic.external.model_entry import describe_model  # noqa: PLC0415 - json only, no torch
+
+        if not str(path or "").strip():
+            self._publish("Choose an nnU-Net model folder or an ONNX model first.")
+            return None
+        ok, entry = self._attempt(describe_model, str(path).strip())
+        if not ok:
+            return None
+        self.added[entry.spec] = entry
+        self.model_label = ""
+        self.select_model(entry.spec)
+        if entry.needs_label:
+            self._publish(f"Added {entry.title}: choose its lesion label ({', '.join(entry.labels)}).")
+        else:
+            self._publish(f"Added {entry.title}.")
+        return entry.spec
+
+    def select_label(self, label: str) -> None:
+        """The lesion label of a multi-label nnU-Net model (values it does not list are ignored)."""
+        self.model_label = label if label in self._labels() else ""
+        self._publish()
+
+    def _labels(self) -> tuple[str, ...]:
+        entry = self.added.get(self.model)
+        return tuple(entry.labels) if entry is not None and entry.needs_label else ()
+
+    def _model_choice(self) -> ModelChoice:
+        """The run's model; an added multi-label nnU-Net model without its lesion label is refused here (a clear
+        error naming the labels), before anything starts."""
+        from .runner import NNUNET_LABEL  # noqa: PLC0415
+
+        entry = self.added.get(self.model)
+        label = entry.check_label(self.model_label or None) if entry is not None else None
+        return ModelChoice(self.model, self.device, extra={NNUNET_LABEL: label} if label else {})
 
     def select_device(self, device: str) -> None:
         self.device = device
@@ -292,7 +364,7 @@ class PanelPresenter:
 
     def _start(self):
         session = self._new_session()
-        request = session.inference_request(ModelChoice(self.model, self.device))
+        request = session.inference_request(self._model_choice())
         return session, request, session.runner.start(request, None)
 
     def _new_session(self):
@@ -417,17 +489,28 @@ class PanelPresenter:
         if self._attempt(self.session.rescore, edited_as)[0]:
             self._publish()
 
-    def export(self, folder: str) -> Sequence[Any]:
-        """Write the review into ``folder`` (after the dependency check: export needs matplotlib/nibabel)."""
+    def export(self, folder: str, export_format: str = "NIfTI") -> Sequence[Any]:
+        """Write the review into ``folder`` (after the dependency check: export needs matplotlib/nibabel). A DICOM
+        ``export_format`` (:data:`EXPORT_FORMATS`) adds the DICOM SEG (and Parametric Map) referencing the series
+        the FLAIR came from (:func:`.dicom_source.dicom_source`); refused with a clear message for other inputs."""
         if self.session is None:
             return ()
         if not str(folder or "").strip():
             self._publish("Choose an output folder first.")
             return ()
+        if export_format not in EXPORT_FORMATS:
+            self._publish(f"Unknown export format {export_format!r}; choose one of {', '.join(EXPORT_FORMATS)}.")
+            return ()
+        dicom: dict[str, Any] = {}
+        if EXPORT_FORMATS[export_format]:
+            ok, series = self._attempt(dicom_source, self.session, self._locate_dicom)
+            if not ok:
+                return ()
+            dicom = dict.fromkeys(EXPORT_FORMATS[export_format], series)
         if not self._ensure_dependencies():
             self._publish(NO_DEPENDENCIES)
             return ()
-        ok, files = self._attempt(self._export, self.session, folder)
+        ok, files = self._attempt(lambda: self._export(self.session, folder, **dicom))
         if not ok:
             return ()
         self._publish(f"Exported {len(files)} files to {folder}")

@@ -9,7 +9,10 @@ The parameter node (Slicer's ``parameterNodeWrapper``, ``Base/Python/slicer/para
 accepted type/widget pairs are the table in ``Testing/slicer_gui_connectors.json``):
 
 - ``model`` is stored in the node but NOT bound in the ``.ui``: ``QComboBoxToStringableConnector`` needs a
-  ``Choice`` and clears the box, so the panel fills the model list itself and writes the choice back;
+  ``Choice`` and clears the box, so the panel fills the model list itself and writes the choice back — a zoo name,
+  or the path of a model the user added ("Add model": an nnU-Net v2 folder or an ONNX model, listed as
+  "nnU-Net: …"/"ONNX: …"), which is added again when the node is read back; ``model_label`` (the lesion label of a
+  multi-label nnU-Net model) likewise;
 - ``reference`` is ``Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]``: the node combo box
   connector instantiates every class of the union for ``nodeTypes`` (``vtkMRMLNode`` is abstract), and the
   union serializer can write the default ``None`` only when ``None`` is part of the union.
@@ -32,6 +35,8 @@ from .presenter import PanelPresenter, PanelView, table_row
 from .views import panel_plot_view_node
 
 POLL_MS = 200
+#: the first item of the lesion-label box: a multi-label nnU-Net model runs only once the user picked a label
+LABEL_PROMPT = "(choose the lesion label)"
 _DEFAULTS = ReviewParameters()
 
 
@@ -43,6 +48,7 @@ class LesionSegParameterNode:
     # typing.Union, not "|": get_type_hints must evaluate it on the Python of older Slicer releases
     reference: Union[slicer.vtkMRMLSegmentationNode, slicer.vtkMRMLLabelMapVolumeNode, None]  # noqa: UP007
     model: str = ""
+    model_label: str = ""
     device: Annotated[str, Choice(list(DEVICES))] = DEVICES[0]
     threshold: Annotated[float, WithinRange(0.0, 1.0)] = FALLBACK_THRESHOLD
     mode: Annotated[str, Choice(list(OVERLAY_MODES))] = _DEFAULTS.mode
@@ -54,6 +60,15 @@ def export_review(session, folder):
     from .export import export_review as export  # noqa: PLC0415
 
     return export(session, folder)
+
+
+def locate_dicom_file(uid: str) -> str:
+    """The file of a DICOM instance in Slicer's DICOM database (``ctkDICOMDatabase::fileForInstance``), "" when
+    there is no open database: how the export finds the series of a volume the DICOM module loaded."""
+    database = getattr(slicer, "dicomDatabase", None)
+    if database is None or not database.isOpen:
+        return ""
+    return database.fileForInstance(uid) or ""
 
 
 def open_in_segment_editor(segmentation_node, source_node) -> None:
@@ -85,7 +100,9 @@ class LesionSegPanel(VTKObservationMixin):
             ensure or (lambda: ensure_dependencies(slicer_installer())),
             export or export_review,
             report_error or slicer.util.errorDisplay,
+            locate_dicom=locate_dicom_file,
         )
+        self._model_specs: list[str] = []  # the model box's items, in order: zoo name or added model's path
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.on_poll)
@@ -102,6 +119,8 @@ class LesionSegPanel(VTKObservationMixin):
         ui.modeComboBox.currentTextChanged.connect(self.on_mode)
         ui.ruleComboBox.currentTextChanged.connect(self.on_rule)
         ui.modelComboBox.currentTextChanged.connect(self.on_model)
+        ui.addModelButton.clicked.connect(self.on_add_model)
+        ui.modelLabelComboBox.currentTextChanged.connect(self.on_model_label)
         ui.deviceComboBox.currentTextChanged.connect(self.on_device)
         ui.lesionTableView.clicked.connect(self.on_lesion_clicked)
         ui.acceptButton.clicked.connect(self.on_accept)
@@ -181,24 +200,52 @@ class LesionSegPanel(VTKObservationMixin):
 
     # model list -------------------------------------------------------------------------------------------
     def _fill_models(self) -> None:
+        """The zoo by name, then the added models by their label (``PanelPresenter.model_items``)."""
         box = self.ui.modelComboBox
+        items = self.presenter.model_items()
+        self._model_specs = []  # no selection is reported while the box is refilled
         box.clear()
-        for name in sorted(self.presenter.cards):
-            box.addItem(name)
+        for text, _spec in items:
+            box.addItem(text)
+        self._model_specs = [spec for _text, spec in items]
 
-    def _select_model(self, name: str) -> None:
-        """Show the parameter node's model; an empty or unknown one becomes the first listed model."""
+    def _select_model(self, spec: str) -> None:
+        """Show the parameter node's model; a model path not listed yet is added again (it was added in an earlier
+        session of this scene); an empty or unknown one becomes the first listed model."""
+        if spec and spec not in self._model_specs and spec not in self.presenter.cards \
+                and self.presenter.add_model(spec) is not None:
+            self._fill_models()
         box = self.ui.modelComboBox
-        index = box.findText(name) if name else -1
+        index = self._model_specs.index(spec) if spec in self._model_specs else -1
         if index < 0 and box.count > 0:
             index = 0
         box.currentIndex = index
         self.on_model(box.currentText)
+        if self._parameter_node is not None and self._parameter_node.model_label:
+            self.on_model_label(self._parameter_node.model_label)
 
-    def on_model(self, name: str) -> None:
-        if self._parameter_node is not None and name and self._parameter_node.model != name:
-            self._parameter_node.model = name
-        self.presenter.select_model(name)
+    def on_model(self, text: str) -> None:
+        """The box shows names and labels; the node and the presenter get the model (zoo name or path)."""
+        index = self.ui.modelComboBox.findText(text) if text else -1
+        if not 0 <= index < len(self._model_specs):
+            return  # the box is being refilled
+        spec = self._model_specs[index]
+        if self._parameter_node is not None and self._parameter_node.model != spec:
+            self._parameter_node.model = spec
+        self.presenter.select_model(spec)
+
+    def on_add_model(self, *_args) -> None:
+        """"Add model": the folder or ``.onnx`` file in the path box joins the list and is selected."""
+        spec = self.presenter.add_model(self.ui.modelPathLineEdit.currentPath)
+        if spec is not None:
+            self._fill_models()
+            self._select_model(spec)
+
+    def on_model_label(self, label: str) -> None:
+        if label in self.presenter.view().model_labels:
+            if self._parameter_node is not None and self._parameter_node.model_label != label:
+                self._parameter_node.model_label = label
+            self.presenter.select_label(label)
 
     def on_device(self, device: str) -> None:
         if device in DEVICES:
@@ -258,7 +305,8 @@ class LesionSegPanel(VTKObservationMixin):
         self.presenter.rescore("reference")
 
     def on_export(self, *_args) -> None:
-        self.presenter.export(self.ui.outputDirectoryButton.directory)
+        self.presenter.export(self.ui.outputDirectoryButton.directory,
+                              self.ui.exportFormatComboBox.currentText or "NIfTI")
 
     # drawing ----------------------------------------------------------------------------------------------
     def _move_slider(self, value: float) -> None:
@@ -287,8 +335,13 @@ class LesionSegPanel(VTKObservationMixin):
         ui.applyButton.text = view.apply_text
         ui.applyButton.enabled = view.apply_enabled
         for widget in (ui.flairSelector, ui.t2Selector, ui.baselineSelector, ui.referenceSelector,
-                       ui.modelComboBox, ui.deviceComboBox):
+                       ui.modelComboBox, ui.deviceComboBox, ui.modelPathLineEdit, ui.addModelButton,
+                       ui.modelLabelComboBox):
             widget.enabled = view.inputs_enabled
+        labels = (LABEL_PROMPT, *view.model_labels) if view.model_labels else ()  # no label chosen for the user
+        _show_choices(ui.modelLabelComboBox, labels, self.presenter.model_label or LABEL_PROMPT)
+        ui.modelLabelComboBox.visible = ui.modelLabelComboBoxLabel.visible = bool(view.model_labels)
+        _show_choices(ui.exportFormatComboBox, view.export_formats, ui.exportFormatComboBox.currentText)
         ui.loadProbabilityButton.enabled = view.load_probability_enabled
         ui.progressBar.visible = view.progress_visible
         ui.progressBar.value = view.progress_percent
@@ -302,3 +355,14 @@ class LesionSegPanel(VTKObservationMixin):
         ui.rescoreReferenceButton.enabled = view.rescore_reference_enabled
         ui.exportButton.enabled = view.export_enabled
         ui.modelInfoLabel.text = view.model_info
+
+
+def _show_choices(box, choices, current: str) -> None:
+    """Refill ``box`` with ``choices`` when they changed (keeping ``current`` when it is still one of them)."""
+    if [box.itemText(i) for i in range(box.count)] == list(choices):
+        return
+    box.clear()
+    for choice in choices:
+        box.addItem(choice)
+    if current in choices:
+        box.currentIndex = list(choices).index(current)
