@@ -135,6 +135,8 @@ class ReviewWebApp:
             s.path_flair, s.path_t2 = str(c.flair), str(c.t2 or "")
             s.path_reference, s.path_probability = str(c.reference or ""), str(c.probability or "")
             self.binding.open_files()
+        # the lesion regions of the case opened here are labelled off the loop once it runs
+        self.server.controller.on_server_ready.add(lambda **_: self.binding.label_regions_pending())
         if c.demo or c.run:
             self.server.controller.on_server_ready.add(lambda **_: self._schedule_start())
 

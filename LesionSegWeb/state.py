@@ -502,14 +502,22 @@ class ReviewBinding:
             self._send_lesions()
         return self._guard(go)
 
+    def label_regions_pending(self) -> None:
+        """Start the region labelling that :meth:`_label_regions_later` could not start (no loop was running)."""
+        if getattr(self, "_regions_pending", False):
+            self._label_regions_later()
+
     def _label_regions_later(self) -> None:
         """Label the lesions' regions in a worker thread (a real brain scan is registered to MNI152: seconds); the
         rows get their regions when it is done, if the same inputs are still open. Without a running loop (scripts,
-        in-process tests) nothing starts: call :meth:`label_regions`."""
+        in-process tests) nothing starts: call :meth:`label_regions` (or :meth:`label_regions_pending` once the
+        server runs: the app does for the case it opens at start)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            self._regions_pending = True
             return
+        self._regions_pending = False
         session, flair_node, folder = self.session, self.session.flair_node, self._case_folder
         flair, reference = session.flair, session.reference
 

@@ -59,3 +59,4 @@ class LesionFocus:
         crosshair.SetCrosshairRAS([float(c) for c in ras])
         if crosshair.GetCrosshairMode() == crosshair.NoCrosshair:
             crosshair.SetCrosshairMode(crosshair.ShowSmallBasic)
+        crosshair.SetCrosshairToMedium()
