@@ -1,12 +1,14 @@
 """One prediction, nnU-Net style in separate steps: ``preprocess`` → ``predict`` → ``export``.
 
-* **check** — the images given must be exactly those the card reads (:meth:`ModelCard.images_needed`): a missing
-  one is an error naming the model; one the model does not take (a baseline for a cross-sectional model) is an
-  error naming the file and the model, unless ``PredictSettings(ignore_extra_inputs=True)`` (``lesionseg predict
-  --ignore-extra-inputs``), which drops it with a warning recorded in ``summary.json`` (``ignored_inputs``). The
-  image's anatomy (the user's ``anatomy`` or :func:`LesionSegLogic.anatomy.guess_anatomy`) is compared with the
-  card's: a mismatch is a warning (``Prediction.warnings`` and ``summary["warnings"]``), not an error.
-* **preprocess** — put the T2 / baseline on the FLAIR's grid (``resample.align_inputs``), resample to the card's
+* **check** — the images given must be exactly those the card reads (:meth:`ModelCard.images_needed`: a cord
+  model of the zoo v2 reads the T2-w image only, no FLAIR): a missing one is an error naming the model; one the
+  model does not take (a baseline for a cross-sectional model) is an error naming the file and the model, unless
+  ``PredictSettings(ignore_extra_inputs=True)`` (``lesionseg predict --ignore-extra-inputs``), which drops it with
+  a warning recorded in ``summary.json`` (``ignored_inputs``). The image's anatomy (the user's ``anatomy`` or
+  :func:`LesionSegLogic.anatomy.guess_anatomy`) is compared with the card's: a mismatch is a warning
+  (``Prediction.warnings`` and ``summary["warnings"]``), not an error.
+* **preprocess** — put the other images on the grid image's grid (:meth:`ModelCard.grid_image`: the FLAIR when
+  the model reads one, else its T2; called "the FLAIR" below) (``resample.align_inputs``), resample to the card's
   ``target_spacing`` (``resample.resample_to_spacing``, linear), compute the foreground mask on the FLAIR
   (``preprocessing.foreground_mask``; used to skip empty windows) and normalise each channel as the card says
   (``zscore-foreground``/``zscore``: ``preprocessing.zscore_normalise`` exactly as in training; ``nyul``: the
@@ -192,8 +194,8 @@ class Predictor:
     # step 1 ---------------------------------------------------------------------------------------------
     def preprocess(self, images: Mapping[str, str | PathLike[str] | Image],
                    phase: Callable[[str], None] | None = None) -> Preprocessed:
-        """``images`` maps ``flair`` (required), ``t2``, ``baseline`` to paths or :class:`Image` objects;
-        ``phase`` hears ``"reading"`` then ``"preprocessing"``."""
+        """``images`` maps ``flair``, ``t2``, ``baseline`` (those the card reads) to paths or :class:`Image`
+        objects; ``phase`` hears ``"reading"`` then ``"preprocessing"``."""
         from LesionSegLogic.preprocessing import foreground_mask
         from LesionSegLogic.resample import align_inputs, resample_to_spacing
 
@@ -208,17 +210,18 @@ class Predictor:
         names = {k: _label(v) for k, v in images.items() if v is not None and k in needed}
         files = {k: None if isinstance(v, Image) else str(v) for k, v in images.items()
                  if v is not None and k in needed}
-        flair = loaded["flair"]
+        grid_role = self.card.grid_image()
+        flair = loaded[grid_role]  # the output grid: the FLAIR, or the T2 of a T2-w-only model
         mismatch = (anatomy_warning(self.card.name, self.card.anatomy, flair, self.settings.anatomy)
                     if self.card.anatomy in ANATOMIES else None)  # an external model's card may not say
         if mismatch:
             warnings.append(mismatch)
-        others = align_inputs(flair, {k: v for k, v in loaded.items() if k != "flair"})
-        grid_images = {"flair": flair, **others}
+        others = align_inputs(flair, {k: v for k, v in loaded.items() if k != grid_role})
+        grid_images = {grid_role: flair, **others}
         target = self.card.target_spacing
         if target is not None and not np.allclose(flair.spacing, target, rtol=0, atol=1e-6):
             grid_images = {k: resample_to_spacing(v, target) for k, v in grid_images.items()}
-        model_grid = grid_images["flair"]
+        model_grid = grid_images[grid_role]
         normalised = {k: _normalise(v, self.card.normalisation) for k, v in grid_images.items()}
         if "difference" in self.card.inputs:
             normalised["difference"] = normalised["flair"] - normalised["baseline"]
@@ -240,7 +243,10 @@ class Predictor:
         takes = ", ".join(self.card.inputs)
         missing = sorted(needed - set(given))
         if missing:
-            raise InputError(f"model {self.card.name} needs {takes}; missing: {', '.join(missing)}")
+            given_text = f"given: {', '.join(sorted(given))}" if given else "no image given"
+            give = " ".join(f"--{role} IMAGE" for role in missing)
+            raise InputError(f"model {self.card.name} needs {takes}; missing: {', '.join(missing)} ({given_text}; "
+                             f"give {give})")
         extra = {k: _label(v) for k, v in given.items() if k not in needed}
         if extra and not self.settings.ignore_extra_inputs:
             role, label = next(iter(sorted(extra.items())))

@@ -48,6 +48,9 @@ class AppConfig:
     t2: Path | None = None
     reference: Path | None = None
     probability: Path | None = None
+    #: how to read another tool's map given as ``probability`` (``lesionseg app --channel/--scale``)
+    probability_channel: int | None = None
+    probability_scale: float | None = None
     model: str | None = None
     #: Initial lesion matching rule (the panel's "Matching rule" select changes it).
     rule: RuleName = DEFAULT_RULE  # type: ignore[assignment]
@@ -134,9 +137,8 @@ class ReviewWebApp:
             s = self.server.state
             s.path_flair, s.path_t2 = str(c.flair), str(c.t2 or "")
             s.path_reference, s.path_probability = str(c.reference or ""), str(c.probability or "")
+            s.probability_channel, s.probability_scale = c.probability_channel, c.probability_scale
             self.binding.open_files()
-        # the lesion regions of the case opened here are labelled off the loop once it runs
-        self.server.controller.on_server_ready.add(lambda **_: self.binding.label_regions_pending())
         if c.demo or c.run:
             self.server.controller.on_server_ready.add(lambda **_: self._schedule_start())
 

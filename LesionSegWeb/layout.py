@@ -64,6 +64,12 @@ def _inputs(binding: ReviewBinding) -> None:
                           ("probability", "Probability map (optional)")):
             v.VTextField(v_model=(f"path_{key}",), label=text, density="compact", hide_details=True,
                          classes="mb-1")
+        with html.Div(classes="d-flex align-center", v_show="path_probability"):  # another tool's map (docs/models.md)
+            v.VTextField(v_model=("probability_channel",), label="Map channel (4-D softmax)", density="compact",
+                         hide_details=True, classes="mr-2 mb-1", raw_attrs=attrs(aria_label="Probability channel"))
+            v.VTextField(v_model=("probability_scale",), label="Map scale (integer map: 255, 1000)",
+                         density="compact", hide_details=True, classes="mb-1",
+                         raw_attrs=attrs(aria_label="Probability scale"))
         _button("Open files", binding.open_files, "Open files", disabled=("running",))
     html.Div("Case: {{ case_name || 'none' }}", classes="text-caption mt-1", id="case-name")
 
@@ -72,6 +78,12 @@ def _model(binding: ReviewBinding) -> None:
     _section("Model")
     v.VSelect(v_model=("model",), items=("models",), item_title="title", item_value="value", label="Model",
               density="compact", hide_details=True, no_data_text="no models in the zoo")
+    v.VSelect(v_model=("model_label",), items=("model_labels",), label="Lesion label (nnU-Net dataset)",
+              v_show="model_labels.length", density="compact", hide_details=True, classes="mt-1")
+    with html.Div(classes="d-flex align-center mt-1"):  # your own model: nnU-Net v2 folder or ONNX (docs/models.md)
+        v.VTextField(v_model=("path_model",), label="nnU-Net model folder or .onnx (in an allowed folder)",
+                     density="compact", hide_details=True, classes="mr-2")
+        _button("Add model", binding.add_model, "Add model", disabled=("running || !path_model",))
     with html.Div(classes="d-flex align-center mt-1"):
         _button("Run", binding.start_run, "Run model", disabled=("running || !has_inputs || !model",))
         _button("Cancel", binding.cancel, "Cancel inference", disabled=("!running || cancelling",))
@@ -266,6 +278,11 @@ def _finish(binding: ReviewBinding) -> None:
     _button("Re-score", binding.rescore, "Re-score accepted segmentation",
             disabled=("!accepted || !has_reference || running",))
     _button("Export", binding.export, "Export review", disabled=("!has_probability",))
+    with html.Div(classes="d-flex align-center", v_show="has_dicom"):  # the inputs came from a DICOM series
+        v.VCheckbox(v_model=("export_dicom_seg",), label="DICOM SEG", density="compact", hide_details=True,
+                    classes="mr-2", raw_attrs=attrs(aria_label="Also export DICOM SEG"))
+        v.VCheckbox(v_model=("export_dicom_pmap",), label="Parametric Map", density="compact", hide_details=True,
+                    raw_attrs=attrs(aria_label="Also export the probability as a DICOM Parametric Map"))
     with html.Div(classes="d-flex align-center", v_show="accepted"):
         v.VCheckbox(v_model=("accepted_visible",), label="Show accepted outline", density="compact",
                     hide_details=True, classes="mr-2", raw_attrs=attrs(aria_label="Show accepted outline"))

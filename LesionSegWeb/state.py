@@ -30,17 +30,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from LesionSegLib.dicom_source import is_dicom_review
 from LesionSegLib.inputs import checked_inputs, reference_mask
 from LesionSegLib.nodes import image_from_volume_node
 from LesionSegLib.parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice
-from LesionSegLib.runner import CancelToken, InferenceRequest, InferenceResult
+from LesionSegLib.runner import NNUNET_LABEL, CancelToken, InferenceRequest, InferenceResult
 from LesionSegLib.session import ReviewSession, ReviewState
 from LesionSegLib.slider import ThresholdSlider
 
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD
 from LesionSegLogic.errors import Cancelled, GeometryError, LesionSegError
 
-from .client_values import CheckedState
+from .client_values import CheckedState, check_client_value
 from .curve import FRAME as CURVE_FRAME
 from .curve import curve_paths
 from .editing import EDIT_TOOLS, AcceptedEditor
@@ -84,6 +85,10 @@ def initial_state() -> dict[str, Any]:
         "edit_tool": "none", "edit_tools": list(EDIT_TOOLS), "can_undo": False,
         "demo_names": [], "demo_name": None,
         "path_case": "", "path_flair": "", "path_t2": "", "path_reference": "", "path_probability": "",
+        # models the user brings (nnU-Net folder, ONNX), another tool's map format, DICOM export (issue 13)
+        "path_model": "", "model_labels": [], "model_label": None,
+        "probability_channel": None, "probability_scale": None,
+        "has_dicom": False, "export_dicom_seg": False, "export_dicom_pmap": False,
     }
 
 
@@ -111,6 +116,7 @@ class ReviewBinding:
         self.editor = editor
         self._run: _Run | None = None
         self._models: list[Any] = []
+        self._added: list[Any] = []  # models the user added (ModelInfo with .external), kept across refreshes
         self._model_pinned = False  # the user named a model (--model): keep it
         self._auto_model: str | None = None  # the last model selected for the user (recommended)
         self._recommended: tuple[float, str] | None = None  # (threshold, by whom) when a model gave one
@@ -126,6 +132,7 @@ class ReviewBinding:
             "threshold": self._on_threshold, "rule": self._on_rule, "mode": self._on_mode,
             "opacity": self._on_opacity, "accepted_visible": self._on_accepted_display,
             "accepted_opacity": self._on_accepted_display, "edit_tool": self._on_edit_tool,
+            "model": self._on_model,
         }, refused=lambda text: self._say(text, "error"))
         if editor is not None:
             editor.on_change(self._on_edited)
@@ -172,14 +179,50 @@ class ReviewBinding:
         for the open inputs (:func:`LesionSegLogic.defaults.recommended_model`) is, again after every open."""
         def load() -> None:
             self._models = self.services.models()
-            self.state.models = [{"title": m.title, "value": m.name, "threshold": m.recommended_threshold}
-                                 for m in self._models]
+            self._show_models()
             names = [m.name for m in self._models]
             if preferred and preferred not in names:
                 raise LesionSegError(f"model {preferred!r} is not in the zoo (have: {', '.join(names)})")
             self._model_pinned = preferred is not None
             self.state.model = self._auto_model = preferred or self._recommended_model()
+            self._on_model(self.state.model)
         self._guard(load)
+
+    def _show_models(self) -> None:
+        """The select's items: the zoo, then the models the user added (labelled "nnU-Net: …", "ONNX: …")."""
+        self.state.models = [{"title": m.title, "value": m.name, "threshold": m.recommended_threshold}
+                             for m in [*self._models, *self._added]]
+
+    def _selected_info(self) -> Any:
+        return next((m for m in [*self._models, *self._added] if m.name == self.state.model), None)
+
+    def add_model(self) -> bool:
+        """The "Add model" button: the nnU-Net v2 model folder or ONNX model typed in ``path_model`` — only from the
+        folders the app may read (``PathGate.model``: the path and every file the model reads) — joins the model
+        select, labelled by kind, and is selected. Running it goes through the same runner as a zoo model
+        (``Predictor.load``: nnU-Net's own predictor for a folder)."""
+        from .services import external_model_info  # noqa: PLC0415
+
+        def add() -> str:
+            info = external_model_info(self.gate.model(self.state.path_model))
+            self._added = [m for m in self._added if m.name != info.name] + [info]
+            self._show_models()
+            self.state.model = info.name
+            self._model_pinned = True  # the user chose it: a new case keeps it
+            self._on_model(info.name)
+            if info.labels:
+                return (f"Added {info.external.title}; its dataset has {len(info.labels)} foreground labels "
+                        f"({', '.join(info.labels)}): choose the lesion label.")
+            return f"Added {info.external.title}."
+        return self._guard(add)
+
+    def _on_model(self, model: str | None = None, **_: Any) -> None:
+        """The model select: a multi-label nnU-Net model asks for its lesion label (``model_labels``)."""
+        info = self._selected_info()
+        labels = list(info.labels) if info is not None else []
+        if labels != list(self.state.model_labels or []):
+            self.state.model_labels = labels
+            self.state.model_label = None
 
     def _recommended_model(self) -> str | None:
         """The recommended zoo model for the open inputs (FLAIR [+ T2], anatomy guessed from the FLAIR's extent;
@@ -217,6 +260,7 @@ class ReviewBinding:
         self.state.curve = curve_paths(None)
         self.state.accepted = self.state.exported = ""
         self.state.edit_tool, self.state.can_undo = "none", False
+        self.state.has_dicom = is_dicom_review(self.session)  # the FLAIR came from a DICOM series folder
         if not self._model_pinned and self.state.model == self._auto_model:  # not changed by the user
             self.state.model = self._auto_model = self._recommended_model()
         self._recommended = None
@@ -284,16 +328,19 @@ class ReviewBinding:
         checked before the session is touched: a bad one is named in the panel and the open review stays."""
         def load() -> str:
             s = self.state
-            flair = self.gate.file(s.path_flair, "FLAIR file")
+            flair = self.gate.image(s.path_flair, "FLAIR file")
+            t2 = self.gate.image(s.path_t2, "T2 file") if str(s.path_t2 or "").strip() else None
             optional = [self.gate.file(p, what) if str(p or "").strip() else None for p, what in
-                        ((s.path_t2, "T2 file"), (s.path_reference, "reference file"),
-                         (s.path_probability, "probability file"))]
-            check_openable(CaseFiles(flair, *optional))
-            return self._open(flair, *optional, flair.name)
+                        ((s.path_reference, "reference file"), (s.path_probability, "probability file"))]
+            fmt = {key: check_client_value(f"probability_{key}", s[f"probability_{key}"], s)  # the fields' clean values
+                   for key in ("channel", "scale")}
+            formatted = check_openable(CaseFiles(flair, t2, *optional), fmt)
+            return self._open(flair, t2, *optional, flair.name, formatted)
         return self._guard(load)
 
     def _open(self, flair: Path, t2: Path | None, reference: Path | None, probability: Path | None,
-              name: str) -> str:
+              name: str, formatted: Any = None) -> str:
+        """``formatted``: the map as read with the panel's channel/scale (another tool's 4-D or integer map)."""
         self.session.set_inputs(flair, t2=t2)
         self.session.set_reference(reference)
         self._case_folder = Path(flair).parent  # lesion regions: a phantom's folder describes its anatomy
@@ -306,7 +353,9 @@ class ReviewBinding:
         threshold = made_by.threshold if made_by.threshold is not None else self._selected_threshold()
         if made_by.threshold is not None:
             self._recommended = (made_by.threshold, made_by.model or "the prediction's summary.json")
-        self.session.load_probability(probability, threshold)
+        self.session.load_probability(probability if formatted is None else formatted, threshold)
+        if formatted is not None:
+            self.session.source_files["probability"] = probability  # the export's provenance names the file
         self.session.model_name = made_by.model or probability.name
         self.state.has_probability = True
         if made_by.threshold is None:
@@ -337,7 +386,9 @@ class ReviewBinding:
             return False
         if not self._guard(self._check_can_run):
             return False
-        request = self._request()
+        request = self._request_or_none()
+        if request is None:
+            return False
         run = self._run = _Run(CancelToken(), request.model.spec, self.session.flair_node)
         loop = asyncio.get_running_loop()
         self.state.running, self.state.progress, self.state.progress_text = True, 0.0, "starting"
@@ -381,9 +432,18 @@ class ReviewBinding:
             raise LesionSegError("choose a model first")
 
     def _request(self) -> InferenceRequest:
+        """The run's request; a model the user added carries its lesion label (refused here, before anything runs,
+        when a multi-label nnU-Net dataset has none chosen)."""
         s = self.session
         t2 = None if s.t2_node is None else image_from_volume_node(s.t2_node, np.float32)
-        return InferenceRequest(s.flair, ModelChoice(str(self.state.model)), t2)
+        info = self._selected_info()
+        label = info.external.check_label(self.state.model_label) if info is not None and info.external else None
+        extra = {NNUNET_LABEL: label} if label else {}
+        return InferenceRequest(s.flair, ModelChoice(str(self.state.model), extra=extra), t2)
+
+    def _request_or_none(self) -> InferenceRequest | None:
+        made: list[InferenceRequest] = []
+        return made[0] if self._guard(lambda: made.append(self._request())) else None
 
     def _apply(self, result: InferenceResult) -> str | None:
         """Show a finished run; the predictor's warnings (anatomy mismatch, ignored inputs) in the panel."""
@@ -502,22 +562,14 @@ class ReviewBinding:
             self._send_lesions()
         return self._guard(go)
 
-    def label_regions_pending(self) -> None:
-        """Start the region labelling that :meth:`_label_regions_later` could not start (no loop was running)."""
-        if getattr(self, "_regions_pending", False):
-            self._label_regions_later()
-
     def _label_regions_later(self) -> None:
         """Label the lesions' regions in a worker thread (a real brain scan is registered to MNI152: seconds); the
         rows get their regions when it is done, if the same inputs are still open. Without a running loop (scripts,
-        in-process tests) nothing starts: call :meth:`label_regions` (or :meth:`label_regions_pending` once the
-        server runs: the app does for the case it opens at start)."""
+        in-process tests) nothing starts: call :meth:`label_regions`."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._regions_pending = True
             return
-        self._regions_pending = False
         session, flair_node, folder = self.session, self.session.flair_node, self._case_folder
         flair, reference = session.flair, session.reference
 
@@ -639,7 +691,8 @@ class ReviewBinding:
         def go() -> str:
             if self.session.engine is None:
                 raise LesionSegError("nothing to export yet: load a probability map or run a model")
-            where = self.services.export(self.session, self.export_dir)
+            dicom = {k: True for k in ("dicom_seg", "dicom_pmap") if self.state[f"export_{k}"]}
+            where = self.services.export(self.session, self.export_dir, **dicom)  # DICOM: refused unless DICOM in
             self.state.exported = str(where)
             return f"Exported the review to {where}."
         self._guard(go)
