@@ -20,11 +20,16 @@ threshold unless the prediction was run with ``--threshold``; then ``model.recom
 :data:`FALLBACK_THRESHOLD` (0.5), and the description says so. :func:`defaults_for_map` returns the choice with a
 one-line description of where each value came from.
 
-**Recommended model** (:func:`recommended_model`): among the cards for the image's anatomy whose inputs the user
-has, prefer those that use every given image, then the highest held-out **lesion-wise F1 at the card's recommended
-threshold** (``validation.at_recommended.mean.lesion_f1``: measured under anima, the default rule, at the threshold
-the review opens at; the review is lesion-wise), then voxel Dice there, then the name. A card without the metric
-ranks last; no usable card → ``None`` (nothing shows a "recommended" model that no card supports).
+**Recommended model** (:func:`pick_model`, the one auto-pick of the demo, ``lesionseg predict`` without
+``--model``, the web app and the desktop panel; :func:`recommended_model` is its card): among the cards for the
+image's anatomy whose images the user has, the task follows the images — a baseline given → a new-lesion model
+(``task`` ``new_lesions``), else a lesion model — then the model reading the most of the given images (FLAIR + T2 →
+the brain FLAIR + T2 set; FLAIR only → a FLAIR-only model; a spinal-cord image → the cord set, whose models read
+the T2-w image), then the highest held-out **lesion-wise F1 at the card's recommended threshold**
+(``validation.at_recommended.mean.lesion_f1``: on the held-out set, at the threshold the review opens at; the
+review is lesion-wise), then voxel Dice there, then the name. A card without the metric ranks last; no usable card
+→ ``None`` (nothing shows a "recommended" model that no card supports). :class:`ModelPick` says which model and
+why in one line, which every face shows (stderr, ``summary.json["model_choice"]``, the status text).
 
 This module imports no torch and no zoo code (Slicer's panel imports it); cards are taken as arguments.
 """
@@ -59,8 +64,31 @@ class CardLike(Protocol):
     name: str
     anatomy: str
     validation: dict[str, Any]
+    recommended_threshold: float
 
     def images_needed(self) -> frozenset[str]: ...
+
+
+#: the task of a card that states none (the v1 cards and other engineers' stand-ins): all lesions
+DEFAULT_TASK = "lesions"
+#: the task the images ask for when a baseline is among them (a longitudinal model)
+NEW_LESION_TASK = "new_lesions"
+_IMAGE_WORDS = {"flair": "FLAIR", "t2": "T2", "baseline": "baseline FLAIR"}
+
+
+@dataclass(frozen=True)
+class ModelPick:
+    """The model the faces pick for the images at hand (:func:`pick_model`) and the reason, in one line."""
+
+    card: Any
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return str(self.card.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.name, "reason": self.reason, "auto": True}
 
 
 @dataclass(frozen=True)
@@ -173,25 +201,56 @@ def _held_out(card: CardLike, metric: str) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
 
 
-def recommended_model(
-    available_cards: Iterable[CardLike], inputs: Iterable[str], anatomy: str | None = "brain"
-) -> CardLike | None:
-    """The best card for these input images (``flair``/``t2``/``baseline``) and anatomy, or ``None``.
+def _task(card: CardLike) -> str:
+    return str(getattr(card, "task", "") or DEFAULT_TASK)
 
-    "Best" (module docstring): usable (every image it needs is in ``inputs``; the card's anatomy is ``anatomy``
-    unless that is ``None``), then using every given image, then the highest held-out lesion-wise F1 at the
-    recommended threshold, then voxel Dice there, then the name (for a stable answer).
+
+def _words(images: Iterable[str]) -> str:
+    return " + ".join(_IMAGE_WORDS.get(i, i) for i in sorted(images, key=lambda i: list(_IMAGE_WORDS).index(i)
+                                                             if i in _IMAGE_WORDS else 99))
+
+
+def pick_model(
+    available_cards: Iterable[CardLike], inputs: Iterable[str], anatomy: str | None = "brain",
+    anatomy_source: str = "given",
+) -> ModelPick | None:
+    """The model for these input images (``flair``/``t2``/``baseline``) and anatomy, and why; ``None`` when no card
+    can take them.
+
+    Order (module docstring): usable (every image it needs is in ``inputs``; the card's anatomy is ``anatomy``
+    unless that is ``None``), the task the images ask for (a baseline → new lesions), the most given images read,
+    the highest held-out lesion-wise F1 at the recommended threshold, voxel Dice there, the name (a stable answer).
+    ``anatomy_source`` says where ``anatomy`` came from (e.g. "guessed from the field of view"), for the reason.
     """
     have = frozenset(inputs)
     usable = [c for c in available_cards
-              if c is not None and c.images_needed() <= have and (anatomy is None or c.anatomy == anatomy)]
+              if c is not None and c.images_needed() <= have
+              and (anatomy is None or getattr(c, "anatomy", "brain") == anatomy)]
     if not usable:
         return None
-    return min(usable, key=lambda c: (c.images_needed() != have, -_held_out(c, "lesion_f1"),
+    wanted = NEW_LESION_TASK if "baseline" in have else DEFAULT_TASK
+    best = min(usable, key=lambda c: (_task(c) != wanted, -len(c.images_needed()), -_held_out(c, "lesion_f1"),
                                       -_held_out(c, "voxel_dice"), c.name))
+    rivals = sum(1 for c in usable if _task(c) == _task(best) and c.images_needed() == best.images_needed())
+    f1, threshold = _held_out(best, "lesion_f1"), getattr(best, "recommended_threshold", None)
+    at = f" at its threshold {threshold:.2f}" if isinstance(threshold, int | float) else ""
+    score = f"the best held-out lesion F1 ({f1:.3f}{at})" if f1 >= 0 else "no held-out metrics on any of them"
+    where = "" if anatomy is None else f", {anatomy} ({anatomy_source})"
+    task = "new-lesion" if _task(best) == NEW_LESION_TASK else "lesion"
+    reason = (f"model {best.name}: images {_words(have)}{where} → a {task} model reading {_words(best.images_needed())}"
+              f"; of the {rivals} such model(s) it has {score}")
+    return ModelPick(best, reason)
+
+
+def recommended_model(
+    available_cards: Iterable[CardLike], inputs: Iterable[str], anatomy: str | None = "brain"
+) -> CardLike | None:
+    """The card :func:`pick_model` picks for these input images and anatomy, or ``None``."""
+    pick = pick_model(available_cards, inputs, anatomy)
+    return None if pick is None else pick.card
 
 
 __all__ = [
-    "DEFAULT_RULE", "FALLBACK_THRESHOLD", "RULE_NAMES", "MapDefaults", "Recorded", "defaults_for_map",
-    "read_recorded", "recommended_model",
+    "DEFAULT_RULE", "FALLBACK_THRESHOLD", "RULE_NAMES", "MapDefaults", "ModelPick", "Recorded", "defaults_for_map",
+    "pick_model", "read_recorded", "recommended_model",
 ]  # fmt: skip

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, recommended_model
+from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, ModelPick, pick_model
 from LesionSegLogic.io.write import write_text
 
 #: First seed of the demo's phantoms; the zoo trains on seeds 1000+ and tests on 9000+ (scripts/train_zoo.py).
@@ -45,13 +45,19 @@ class DemoResult:
 DEMO_IMAGES = frozenset({"flair", "t2"})
 
 
-def best_zoo_model() -> str | None:
-    """The recommended bundled model for the demo's brain FLAIR + T2 (:func:`LesionSegLogic.defaults.
-    recommended_model`: the best held-out lesion F1 at its recommended threshold, from its card)."""
+def demo_model_pick() -> ModelPick | None:
+    """The bundled model for the demo's brain FLAIR + T2 and why (:func:`LesionSegLogic.defaults.pick_model`, the
+    faces' one auto-pick: the brain FLAIR + T2 model with the best held-out lesion F1 at its recommended threshold)."""
     from LesionSegLogic.zoo import list_models
 
-    best = recommended_model([entry.card for entry in list_models() if entry.card is not None], DEMO_IMAGES, "brain")
-    return None if best is None else best.name
+    cards = [entry.card for entry in list_models() if entry.card is not None]
+    return pick_model(cards, DEMO_IMAGES, "brain", "the demo's brain phantom")
+
+
+def best_zoo_model() -> str | None:
+    """The name of :func:`demo_model_pick`'s model (``None``: no bundled model takes the demo's images)."""
+    pick = demo_model_pick()
+    return None if pick is None else pick.name
 
 
 def run_demo(
@@ -80,7 +86,10 @@ def run_demo(
 
     start = time.perf_counter()
     prediction_dir = out / "prediction"
-    model = model or best_zoo_model()
+    pick = None if model else demo_model_pick()
+    model = model or (pick.name if pick else None)
+    if pick is not None:
+        log(f"      auto-picked {pick.reason}")
     if model is not None:
         from LesionSegLogic.predictor import Predictor, PredictSettings
 
@@ -106,7 +115,9 @@ def run_demo(
     engine = ThresholdEngine(probability, reference=reference, rule=rule)
     metrics = engine.at(threshold, surface=True).metrics
     metrics_at_half = engine.at(0.5).metrics
-    _write_json(out / "metrics.json", {"model": model, "recommended": metrics, "at_0.5": metrics_at_half})
+    choice = pick.to_json() if pick else {"model": model, "auto": False}
+    _write_json(out / "metrics.json", {"model": model, "model_choice": choice, "recommended": metrics,
+                                       "at_0.5": metrics_at_half})
     timings["review"] = time.perf_counter() - start
     log(f"[3/4] review ({rule} rule) at the recommended threshold {threshold:.2f}: {out / 'metrics.json'}")
 

@@ -79,7 +79,8 @@ def initial_state() -> dict[str, Any]:
         "rule": DEFAULT_RULE, "rules": list(MATCHING_RULES), "mode": OVERLAY_MODES[0], "modes": list(OVERLAY_MODES),
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
         "case_name": "", "has_inputs": False, "has_probability": False, "has_reference": False,
-        "models": [], "model": None, "running": False, "cancelling": False, "progress": 0.0, "progress_text": "",
+        "models": [], "model": None, "model_reason": "", "running": False, "cancelling": False, "progress": 0.0,
+        "progress_text": "",
         "summary": "", "bound_note": "", "metric_rows": [], "lesions": [], "curve": curve_paths(None),
         "accepted": "", "accepted_visible": True, "accepted_opacity": 1.0, "export_dir": "", "exported": "",
         "edit_tool": "none", "edit_tools": list(EDIT_TOOLS), "can_undo": False,
@@ -225,17 +226,24 @@ class ReviewBinding:
             self.state.model_label = None
 
     def _recommended_model(self) -> str | None:
-        """The recommended zoo model for the open inputs (FLAIR [+ T2], anatomy guessed from the FLAIR's extent;
-        brain FLAIR before anything is open); the first model when no card says (cards missing)."""
+        """The zoo model for the open inputs (FLAIR [+ T2] [+ baseline], anatomy guessed from the FLAIR's extent;
+        brain FLAIR before anything is open) by the faces' one auto-pick
+        (:func:`LesionSegLogic.defaults.pick_model`), its reason in ``state.model_reason``; the first model when no
+        card says (cards missing)."""
         from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-        from LesionSegLogic.defaults import recommended_model  # noqa: PLC0415
+        from LesionSegLogic.defaults import pick_model  # noqa: PLC0415
 
-        inputs = {"flair"} | ({"t2"} if self.session.t2_node is not None else set())
-        anatomy = guess_anatomy(self.session.flair) if self.session.flair is not None else "brain"
+        inputs = {"flair"} | {role for role, node in (("t2", self.session.t2_node),
+                                                      ("baseline", getattr(self.session, "baseline_node", None)))
+                              if node is not None}
+        guessed = guess_anatomy(self.session.flair) if self.session.flair is not None else None
+        anatomy = guessed or "brain"
+        source = "guessed from the FLAIR's field of view" if guessed else "assumed"
         cards = [m.card for m in self._models if m.card is not None]
-        best = recommended_model(cards, inputs, anatomy) or recommended_model(cards, inputs, None)
-        if best is not None:
-            return best.name
+        pick = pick_model(cards, inputs, anatomy, source) or pick_model(cards, inputs, None)
+        self.state.model_reason = f"auto-picked {pick.reason}" if pick is not None else ""
+        if pick is not None:
+            return pick.name
         return self._models[0].name if self._models else None
 
     def refresh_demos(self) -> None:

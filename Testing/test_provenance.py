@@ -25,6 +25,7 @@ from LesionSegLogic.metrics.report import CENTROID_COLUMNS
 from LesionSegLogic.predictor import Predictor, PredictSettings
 from LesionSegLogic.provenance import card_file_of, folder_sha256, model_record
 from LesionSegLogic.zoo import ModelCard
+from LesionSegLogic.zoo.card import FORMAT_VERSION
 
 SPACING = (2.0, 1.0, 1.5)
 ORIGIN = (12.0, -30.0, 40.0)  # ITK (x, y, z) LPS: the RAS centroids differ from LPS ones in sign
@@ -74,7 +75,7 @@ def test_predict_summary_records_inputs_model_and_settings(tmp_path: Path) -> No
     block = summary["provenance"]
     _check_common(block, 0.6, summary["settings"]["rule"])
     assert block["inputs"] == [{"role": "flair", "path": str(flair.resolve()), "sha256": _sha(flair)}]
-    assert block["models"] == [{"name": "bright", "card_sha256": None, "card_format_version": 1,
+    assert block["models"] == [{"name": "bright", "card_sha256": None, "card_format_version": FORMAT_VERSION,
                                 "weights_sha256": "ab" * 32}]  # fmt: skip
     # an image given in memory has no file to name
     from LesionSegLogic.io import read_image

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Protocol
 
-from LesionSegLogic.defaults import defaults_for_map
+from LesionSegLogic.defaults import defaults_for_map, pick_model
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
 from .dicom_source import dicom_source, is_dicom_review
@@ -103,6 +103,10 @@ class PanelView:
     model_labels: tuple[str, ...] = ()
     #: the export formats the review offers (:data:`EXPORT_FORMATS`; the DICOM ones only for DICOM inputs)
     export_formats: tuple[str, ...] = ()
+    #: the zoo model the faces' one auto-pick (:func:`LesionSegLogic.defaults.pick_model`) chooses for the chosen
+    #: inputs, and why (also at the end of ``model_info``); empty before a FLAIR is chosen or without cards
+    auto_model: str = ""
+    auto_model_reason: str = ""
 
 
 STATUS = {
@@ -202,8 +206,19 @@ class PanelPresenter:
             return PanelState.ACCEPTED if self.session.accepted_node is not None else PanelState.REVIEWING
         return PanelState.READY if self.inputs.flair is not None else PanelState.IDLE
 
+    def auto_pick(self) -> Any:
+        """The zoo model for the chosen inputs (:func:`LesionSegLogic.defaults.pick_model`; a brain image is assumed
+        first, as the web app does when the field of view does not say), ``None`` without a FLAIR or a fitting card."""
+        if self.inputs.flair is None:
+            return None
+        roles = {role for role, node in (("flair", self.inputs.flair), ("t2", self.inputs.t2),
+                                         ("baseline", self.inputs.baseline)) if node is not None}
+        cards = [c for c in self.cards.values() if hasattr(c, "images_needed")]
+        return pick_model(cards, roles, "brain", "assumed") or pick_model(cards, roles, None)
+
     def view(self) -> PanelView:
         state = self.state
+        pick = self.auto_pick()
         running = state in RUN_STATES
         reviewing = self.session is not None
         accepted = reviewing and self.session.accepted_node is not None
@@ -237,7 +252,10 @@ class PanelPresenter:
             rescore_prediction_enabled=accepted and self.session.reference is not None,
             rescore_reference_enabled=accepted,
             export_enabled=reviewing,
-            model_info=model_info(self.cards.get(self.model) or self.added.get(self.model)),
+            model_info=" · ".join(t for t in (model_info(self.cards.get(self.model) or self.added.get(self.model)),
+                                              pick.reason if pick else "") if t),
+            auto_model=pick.name if pick else "",
+            auto_model_reason=pick.reason if pick else "",
             bound_note=bound_note,
             model_labels=self._labels(),
             export_formats=tuple(f for f, keys in EXPORT_FORMATS.items()

@@ -1,6 +1,7 @@
-"""``lesionseg models``: list the bundled model zoo (name, loss, architecture, inputs, anatomy, recommended
-threshold), then the recommended model for each anatomy and set of input images
-(:func:`LesionSegLogic.defaults.recommended_model`).
+"""``lesionseg models``: list the bundled model zoo grouped by its four sets (brain FLAIR + T2, brain FLAIR only,
+spinal cord T2-w, new lesions: :data:`LesionSegLogic.zoo.sets.ZOO_SETS`) — name, task, anatomy, inputs, loss,
+architecture, recommended threshold, held-out Dice and lesion F1 — then the recommended model of each set
+(:func:`LesionSegLogic.defaults.pick_model`). ``--json`` prints the cards.
 
 A broken model folder never stops the listing (issue 18): a card that cannot be read or validated, or whose network
 cannot be built as the card says (:func:`LesionSegLogic.zoo.registry.check_card_model`, measured without
@@ -36,9 +37,45 @@ def _checked(entry):
     return entry
 
 
+#: the columns of the table, and the card value each shows
+COLUMNS = ("name", "task", "anatomy", "inputs", "loss", "architecture", "threshold", "Dice", "lesion F1")
+
+
+def _row(card) -> tuple[str, ...]:
+    from LesionSegLogic.cli.text_tables import ratio
+
+    mean = ((card.validation or {}).get("at_recommended") or {}).get("mean") or {}
+    return (card.name, card.task, card.anatomy, "+".join(card.inputs), card.loss, card.architecture,
+            f"{card.recommended_threshold:.2f}", ratio(mean.get("voxel_dice")), ratio(mean.get("lesion_f1")))
+
+
+def table_text(entries) -> str:
+    """The zoo as plain-text tables, one per set (:data:`LesionSegLogic.zoo.sets.ZOO_SETS`), then the models of no
+    set and the unreadable folders; Dice and lesion F1 are the card's held-out means at its recommended threshold
+    (under the set's rule)."""
+    from LesionSegLogic.cli.text_tables import _grid  # the one layout of the CLI's tables
+    from LesionSegLogic.zoo.sets import ZOO_SETS, set_of
+
+    cards = [e.card for e in entries if e.card is not None]
+    groups = [(f"{s.title} (set {s.name}; held-out metrics under the {s.rule} rule)", [c for c in cards if s.holds(c)])
+              for s in ZOO_SETS]
+    groups.append(("other models", [c for c in cards if set_of(c) is None]))
+    lines = []
+    for title, group in groups:
+        if group:
+            lines += ["", title, *_grid([COLUMNS, *(_row(c) for c in sorted(group, key=lambda c: c.name))])]
+    broken = [e for e in entries if e.card is None]
+    if broken:
+        lines += ["", "unreadable model folders"]
+        width = max(len(e.folder.name) for e in broken)
+        lines += [f"{e.folder.name:<{width}}  invalid card: {e.problem}" for e in broken]
+    return "\n".join(lines[1:]) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
-    from LesionSegLogic.defaults import recommended_model
+    from LesionSegLogic.defaults import pick_model
     from LesionSegLogic.zoo import list_models
+    from LesionSegLogic.zoo.sets import ZOO_SETS
 
     entries = [_checked(e) for e in list_models(args.zoo)]
     if args.json:
@@ -48,24 +85,12 @@ def run(args: argparse.Namespace) -> int:
     if not entries:
         print("no bundled models (train some with `lesionseg train`, see docs/inference.md)")
         return 0
-    rows = [("name", "loss", "architecture", "inputs", "anatomy", "threshold")]
-    for e in entries:
-        if e.card is None:
-            rows.append((e.folder.name, "INVALID", e.problem or "", "", ""))
-            continue
-        c = e.card
-        rows.append((c.name, c.loss, c.architecture, "+".join(c.inputs), c.anatomy, f"{c.recommended_threshold:.2f}"))
-    valid = [r for r in rows if r[1] != "INVALID"]
-    widths = [max(len(r[i]) for r in valid) for i in range(len(rows[0]))]
-    for r in rows:
-        if r[1] == "INVALID":
-            print(f"{r[0]:<{widths[0]}}  invalid card: {r[2]}")
-        else:
-            print("  ".join(f"{v:<{w}}" for v, w in zip(r, widths, strict=True)).rstrip())
+    print(table_text(entries), end="")
     cards = [e.card for e in entries if e.card is not None]
-    print(f"\n{len(cards)} model(s); demonstration only, not for clinical use.")
-    for anatomy, images in sorted({(c.anatomy, c.images_needed()) for c in cards}, key=lambda x: (x[0], sorted(x[1]))):
-        best = recommended_model(cards, images, anatomy)
-        if best is not None:
-            print(f"recommended for {anatomy} {'+'.join(sorted(images))}: {best.name}")
+    print(f"\n{len(cards)} model(s); Dice and lesion F1: held-out means at the recommended threshold "
+          "(docs/zoo.md); demonstration only, not for clinical use.")
+    for zoo_set in ZOO_SETS:
+        pick = pick_model(cards, zoo_set.images, zoo_set.anatomy)
+        if pick is not None and zoo_set.holds(pick.card):
+            print(f"recommended for {zoo_set.title}: {pick.name}")
     return 0

@@ -1,6 +1,10 @@
 """``lesionseg predict``: one case (``--flair``) or a cohort (``--cases``), sharded across ``torchrun`` ranks.
 
-One case: ``lesionseg predict --model dice --flair F [--t2 T] [--baseline B] --out DIR``.
+One case: ``lesionseg predict --model dice --flair F [--t2 T] [--baseline B] --out DIR``; a T2-w-only model (the
+spinal-cord models of the zoo) takes ``--t2 T`` alone. Without ``--model`` the bundled model for the images given is
+picked (:func:`LesionSegLogic.defaults.pick_model`: a baseline → new lesions; FLAIR + T2 → brain FLAIR + T2; FLAIR
+only → FLAIR-only; a spinal-cord image → cord) and the choice and its reason are said on stderr and recorded in
+``summary.json["model_choice"]``.
 A cohort: ``lesionseg predict --model dice --cases ROOT [ROOT ...] --out DIR`` where each ROOT is a case folder
 (holding ``flair.nii.gz`` [``t2.nii.gz``] [``baseline_flair.nii.gz`` or ``baseline.nii.gz``]), a folder of case
 folders, or a ``.txt`` file listing case folders; outputs go to ``DIR/<case>/``. Cases already done (all four
@@ -34,9 +38,10 @@ from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.cli import add_allow_external_data
 from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
 from LesionSegLogic.inference import DEVICES, FUSIONS, TTAS
+from LesionSegLogic.zoo.card import ROLE_FILE_STEMS
 
 _EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
-_CONTRASTS = {"flair": ("flair",), "t2": ("t2",), "baseline": ("baseline_flair", "baseline")}
+_CONTRASTS = ROLE_FILE_STEMS  # image role → the file stems of a case folder
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -46,19 +51,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True,
+    p.add_argument("--model",
                    help="a bundled model name (see `lesionseg models`), a model folder, an nnU-Net v2 model folder "
                         "(dataset.json, plans.json, fold_*) or an ONNX model (FILE.onnx with card.json beside it); "
-                        "see docs/models.md")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--flair", help="FLAIR image (the output grid)")
+                        "see docs/models.md. Default (one case): the bundled model picked for the images given, "
+                        "said on stderr and in summary.json")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--flair", help="FLAIR image (the output grid of every model that reads one)")
     src.add_argument("--cases", nargs="+", metavar="PATH", help="case folders, folders of cases, or .txt lists")
     src.add_argument("--bids", metavar="ROOT",
                      help="a BIDS dataset: every sub-*/[ses-*/]anat/*_FLAIR (+ _T2w); --out is then a BIDS "
                           "derivatives dataset (e.g. ROOT/derivatives/lesionseg)")
     p.add_argument("--participant-label", nargs="+", metavar="LABEL", help="with --bids: only these subjects")
     p.add_argument("--session-label", nargs="+", metavar="LABEL", help="with --bids: only these sessions")
-    p.add_argument("--t2", help="T2 image (resampled onto the FLAIR grid when needed)")
+    p.add_argument("--t2", help="T2(-w) image: resampled onto the FLAIR grid for FLAIR + T2 models; the only image "
+                                "(and the output grid) of the spinal-cord models")
     p.add_argument("--baseline", help="baseline FLAIR for longitudinal models")
     p.add_argument("--series", action="append", metavar="[ROLE=]SELECTOR",
                    help="which series of a DICOM folder holding several: SeriesDescription, SeriesNumber or "
@@ -124,14 +131,19 @@ def discover_cases(paths: list[str]) -> list[Path]:
                 raise InputError("is not a text list of case folders (it holds NUL bytes)", path)
             lines = [ln.strip() for ln in text.splitlines()]
             found += [(path.parent / ln) for ln in lines if ln and not ln.startswith("#")]
-        elif find_image(path, _CONTRASTS["flair"]) is not None:
+        elif _has_image(path):
             found.append(path)
         else:
-            found += sorted(d for d in path.iterdir() if d.is_dir() and find_image(d, _CONTRASTS["flair"]))
+            found += sorted(d for d in path.iterdir() if d.is_dir() and _has_image(d))
     unique = sorted({p.resolve() for p in found}, key=lambda p: (p.name, str(p)))
     if not unique:
-        raise InputError("no case folders with a flair image found", ", ".join(paths))
+        raise InputError("no case folders with a flair or t2 image found", ", ".join(paths))
     return unique
+
+
+def _has_image(folder: Path) -> bool:
+    """A case folder: it holds a FLAIR, or a T2 (a T2-w-only cord case)."""
+    return any(find_image(folder, _CONTRASTS[role]) is not None for role in ("flair", "t2"))
 
 
 def shard(cases: list[Path]) -> tuple[list[Path], int, int]:
@@ -213,7 +225,13 @@ def _run_one(args: argparse.Namespace) -> int:
     # the write policy (docs/io.md): earlier results are replaced only with --force, an input never
     claim_outputs([Path(args.out) / name for name in (*OUTPUT_FILES, *dicom_output_names(args))],
                   inputs=[args.flair, args.t2, args.baseline], force=args.force)
-    predictor = Predictor.load(args.model, _settings(args))  # before any progress: a bad model is one line
+    choice = None
+    if args.model is None:  # the bundled model for these images, and why (one line on stderr, summary.json)
+        from LesionSegLogic.zoo.autopick import pick_for_images
+
+        choice = pick_for_images({"flair": args.flair, "t2": args.t2, "baseline": args.baseline}, args.anatomy)
+        print(f"lesionseg predict: auto-picked {choice.reason}", file=sys.stderr)
+    predictor = Predictor.load(args.model or choice.name, _settings(args))  # before any progress: one line
     shown = PredictProgress((*RUN_PHASES, WRITE_PHASE), enabled=not args.no_progress)
     try:
         shown.phase(RUN_PHASES[0])  # DICOM folders and --allow-external-data images are read here, the rest in run
@@ -224,6 +242,7 @@ def _run_one(args: argparse.Namespace) -> int:
             notify=lambda m: tqdm.write(f"lesionseg predict: {m}", file=sys.stderr),
         )  # fmt: skip
         record_input_files(result.summary, args)
+        result.summary["model_choice"] = choice.to_json() if choice else {"model": args.model, "auto": False}
         shown.phase(WRITE_PHASE)
         with terminate_as_exit():  # SIGTERM during the final write: the staging clean-up runs
             write_dicom_outputs(args, result, dicom)
@@ -295,6 +314,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--series/--dicom-seg/--dicom-pmap go with --flair (a DICOM series folder)")
     if not args.bids and (args.participant_label or args.session_label):
         raise InputError("--participant-label/--session-label go with --bids")
+    if not (args.cases or args.bids or args.flair or args.t2):
+        raise InputError("give the images (--flair and/or --t2, --baseline), --cases or --bids")
+    if (args.cases or args.bids) and not args.model:
+        raise InputError("--model is needed with --cases/--bids (the model is picked automatically for one case)")
     if args.bids:
         from LesionSegLogic.cli.predict_bids import run_bids
 

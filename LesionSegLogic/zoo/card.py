@@ -7,6 +7,14 @@ it, e.g. seed 000's median voxel-wise F1 on a threshold-optimisation set), the a
 (``"brain"`` or ``"cord"``; default ``"brain"``, what every bundled model saw), the weights file name and its
 sha256, the exact command that produced it, and a plain "demonstration only" note.
 
+**Format 2** (zoo v2, issue 12) adds ``task`` (:data:`TASKS`: ``"lesions"`` — every lesion in the image, reference
+``lesions.nii.gz``; ``"new_lesions"`` — lesions new since the baseline, reference ``new_lesions.nii.gz``) and
+``calibration`` (expected calibration error and reliability bins on the held-out set,
+:mod:`LesionSegLogic.metrics.calibration`); ``training`` carries the provenance (commit, configuration, data
+generator settings and seeds, iterations, device, wall time) and ``validation`` the held-out metrics on the
+shifted test set. Format-1 cards still load: ``task`` is derived from the inputs (a model reading a baseline image
+finds new lesions), ``calibration`` is empty.
+
 ``ModelCard.from_json(path)`` validates everything and raises :class:`~LesionSegLogic.errors.ModelFileError`
 naming the file and the field at fault.
 """
@@ -31,7 +39,12 @@ CARD_FILE = "card.json"
 #: a card larger than this is refused unread (the bundled cards are a few kB, with their validation metrics)
 MAX_CARD_BYTES = 4 << 20
 WEIGHTS_FILE = "model.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: every card format this version reads (format 1: the v1 zoo, without ``task``/``calibration``)
+SUPPORTED_FORMATS = (1, 2)
+#: what a model segments → the reference mask file stem it is measured against (phantom layout); the one list
+TASK_REFERENCES: dict[str, str] = {"lesions": "lesions", "new_lesions": "new_lesions"}
+TASKS: tuple[str, ...] = tuple(TASK_REFERENCES)
 #: contrast names a card may list as inputs (file stems of the phantom layout); ``difference`` is
 #: follow-up FLAIR minus baseline FLAIR after normalisation (seed 004).
 KNOWN_CONTRASTS = ("flair", "t2", "baseline", "baseline_flair", "difference")
@@ -41,6 +54,12 @@ CONTRAST_IMAGES: dict[str, tuple[str, ...]] = {
     "difference": ("flair", "baseline"),
 }  # fmt: skip
 IMAGE_ROLES = ("flair", "t2", "baseline")
+#: image role → the file stems a case folder may hold it under (the card contrasts read from that image alone; the
+#: more specific name first: ``baseline_flair.nii.gz`` before ``baseline.nii.gz``)
+ROLE_FILE_STEMS: dict[str, tuple[str, ...]] = {
+    role: tuple(sorted((c for c, images in CONTRAST_IMAGES.items() if images == (role,)), key=len, reverse=True))
+    for role in IMAGE_ROLES
+}
 DEFAULT_ANATOMY = "brain"
 NORMALISATIONS = ("zscore-foreground", "zscore", "nyul", "none")
 DEMO_NOTE = (
@@ -73,6 +92,8 @@ class ModelCard:
     patch_size: tuple[int, int, int]
     recommended_threshold: float = 0.5
     anatomy: str = DEFAULT_ANATOMY
+    #: :data:`TASKS`; empty → derived from the inputs (:meth:`derived_task`), so format-1 cards load
+    task: str = ""
     architecture_params: dict[str, Any] = field(default_factory=dict)
     loss: str = ""
     loss_params: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +104,9 @@ class ModelCard:
     )
     threshold_objective: str = ""
     validation: dict[str, Any] = field(default_factory=dict)
+    #: held-out calibration: ``{"ece", "n_bins", "voxels", "bins": [{"lower", "upper", "count", "confidence",
+    #: "accuracy"}]}`` (:func:`LesionSegLogic.metrics.calibration.reliability`); empty when not measured
+    calibration: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     weights_file: str = WEIGHTS_FILE
     weights_sha256: str = ""
@@ -95,10 +119,23 @@ class ModelCard:
         object.__setattr__(self, "patch_size", tuple(self.patch_size))
         if self.target_spacing is not None:
             object.__setattr__(self, "target_spacing", tuple(self.target_spacing))
+        if not self.task:
+            object.__setattr__(self, "task", self.derived_task())
+
+    def derived_task(self) -> str:
+        """The task of a card that does not state one: ``new_lesions`` when it reads a baseline image."""
+        return "new_lesions" if "baseline" in self.images_needed() else "lesions"
 
     def images_needed(self) -> frozenset[str]:
-        """The image roles (``flair``, ``t2``, ``baseline``) this model reads; FLAIR always (the output grid)."""
-        return frozenset({"flair"}.union(*(CONTRAST_IMAGES.get(c, (c,)) for c in self.inputs)))
+        """The image roles (``flair``, ``t2``, ``baseline``) this model reads, from its ``inputs``."""
+        return frozenset().union(*(CONTRAST_IMAGES.get(c, (c,)) for c in self.inputs))
+
+    def grid_image(self) -> str:
+        """The image role whose grid the outputs are written on: the FLAIR (the follow-up of a longitudinal model)
+        when the model reads one, else its first image in :data:`IMAGE_ROLES` order (``t2`` for a T2-w-only cord
+        model)."""
+        needed = self.images_needed()
+        return next((role for role in IMAGE_ROLES if role in needed), "flair")
 
     # validation -------------------------------------------------------------------------------------------
     def problems(self, *, require_sha256: bool = True) -> list[str]:
@@ -132,6 +169,10 @@ class ModelCard:
             out.append(f"recommended_threshold must be in (0, 1), got {self.recommended_threshold!r}")
         if self.anatomy not in ANATOMIES:
             out.append(f"anatomy must be one of {list(ANATOMIES)}, got {self.anatomy!r}")
+        if self.task not in TASKS:
+            out.append(f"task must be one of {list(TASKS)}, got {_short(self.task)}")
+        if not isinstance(self.calibration, dict) or not isinstance(self.training, dict):
+            out.append("calibration and training must be objects")
         method = self.normalisation.get("method") if isinstance(self.normalisation, dict) else None
         if method not in NORMALISATIONS:
             out.append(f"normalisation.method must be one of {list(NORMALISATIONS)}, got {method!r}")
@@ -152,8 +193,9 @@ class ModelCard:
         sha = self.weights_sha256
         if require_sha256 and not (isinstance(sha, str) and _SHA256.match(sha)):
             out.append("weights_sha256 must be 64 lower-case hex digits")
-        if self.format_version != FORMAT_VERSION:
-            out.append(f"format_version {self.format_version!r} is not supported (expected {FORMAT_VERSION})")
+        if self.format_version not in SUPPORTED_FORMATS:
+            out.append(f"format_version {self.format_version!r} is not supported (expected one of "
+                       f"{list(SUPPORTED_FORMATS)})")
         return out
 
     def _channel_problems(self) -> list[str]:

@@ -1,6 +1,7 @@
 """Weights files: safetensors only, checked against the card's sha256 before a byte is parsed.
 
-Model files are data, never code. A safetensors file is an 8-byte little-endian header length, a JSON header
+Model files are data, never code. Weights stored in float16 or bfloat16 (the zoo v2 saves space that way) are
+loaded as float32 (:func:`upcast`). A safetensors file is an 8-byte little-endian header length, a JSON header
 and raw tensor bytes; nothing in it can run. Pickle-based files (``torch.save``'s zip or a bare pickle) are
 refused **without being opened by pickle**: we only look at their first bytes to say what they are.
 """
@@ -77,6 +78,19 @@ def load_weights(path: str | PathLike[str], expected_sha256: str | None) -> dict
                 path,
             )
     try:
-        return load_file(str(path), device="cpu")
+        tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as error:
         raise ModelFileError(f"corrupt safetensors file ({error})", path) from None
+    return {name: upcast(tensor) for name, tensor in tensors.items()}
+
+
+#: floating dtypes a weights file may store to save space; they are loaded as float32 (the models run in float32)
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def upcast(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as float32 when it is stored in half precision (:data:`HALF_DTYPES`); other dtypes (float32,
+    BatchNorm's int64 ``num_batches_tracked``) unchanged. The zoo v2 stores its weights in float16 to stay under
+    50 MB; ``load_state_dict`` would copy them into float32 parameters anyway, but a state dict handed to other code
+    (ONNX export, ``torch.func``) must not carry float16 tensors into float32 arithmetic."""
+    return tensor.float() if tensor.dtype in HALF_DTYPES else tensor

@@ -1,0 +1,224 @@
+#!/usr/bin/env python
+"""Turn handed-over training runs into the bundled zoo v2 and its documentation (issue 12).
+
+    nice -n 10 .venv/bin/python scripts/finalise_zoo.py --runs /work/zoo_v2/device_out --data /work/zoo_v2/data
+
+For every run ``RUNS/<set>/<name>/{model.safetensors, train.json}`` (:mod:`LesionSegLogic.zoo.handoff`):
+
+1. its card (set, task, anatomy, inputs, training provenance from ``train.json``) and weights are staged in
+   ``--work`` and loaded the way users load them (:class:`LesionSegLogic.predictor.Predictor`);
+2. :func:`LesionSegLogic.zoo.measure.measure`: sliding-window maps of the set's threshold-optimisation subjects
+   (pool subjects the run did not train or validate on) → recommended threshold by the median voxel-wise F1
+   (Hussein et al. 2023); maps of the shifted test subjects ``DATA/<set>/test`` → held-out metrics at 0.5 and at
+   that threshold under the set's rule, and the calibration (ECE + reliability bins);
+3. ``--models/<zoo name>/{card.json, model.safetensors}`` (names: :meth:`LesionSegLogic.zoo.sets.ZooSet.model_name`).
+
+Then ``docs/zoo.md`` and ``docs/zoo_reliability_<set>.png`` are written from the cards in ``--models``
+(:mod:`LesionSegLogic.zoo.report`). ``--replace-v1`` removes the format-1 cards (the v1 zoo) once the v2 models are
+in. Resumable: a measured run (``--work/<name>/measured.json`` for the same weights) is not measured again. At most
+``--jobs`` runs at a time, one torch thread each; progress on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MEASURED = "measured.json"
+#: pool subjects used for the threshold when the run's train.json names none it left out (the last ones)
+DEFAULT_THRESHOLD_SUBJECTS = 4
+#: keys under which a train.json may list the subjects a run trained or validated on
+_USED_KEYS = ("train", "training", "validation", "val")
+
+
+def _names_under(value: Any, keys: tuple[str, ...]) -> set[str]:
+    """Every string in lists found under ``keys`` anywhere in a JSON value (subject names)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in keys and isinstance(item, list):
+                found |= {Path(str(v)).name for v in item if isinstance(v, str)}
+            else:
+                found |= _names_under(item, keys)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _names_under(item, keys)
+    return found
+
+
+def threshold_subjects(info: dict[str, Any], pool: list[Path], count: int) -> tuple[list[Path], str]:
+    """The threshold-optimisation subjects of a run and how they were chosen: those ``train.json`` lists under
+    ``threshold``; else the pool subjects it did not train or validate on; else (it lists none) the last
+    ``count`` pool subjects."""
+    listed = _names_under(info, ("threshold",))
+    if listed:
+        return [p for p in pool if p.name in listed], "the run's threshold-optimisation subjects (train.json)"
+    used = _names_under(info, _USED_KEYS)
+    if used:
+        left = [p for p in pool if p.name not in used]
+        if left:
+            return left, "the pool subjects the run neither trained nor validated on"
+    return pool[-count:], (f"the last {count} pool subjects (train.json does not say which subjects it trained on: "
+                           "they may have been seen in training)")
+
+
+def _cases(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "phantom.json").is_file()) \
+        if folder.is_dir() else []
+
+
+def stage_run(run, work: Path):
+    """Copy the weights and write the provisional card into ``work/<zoo name>``; returns (folder, card)."""
+    from LesionSegLogic.zoo.card import CARD_FILE, WEIGHTS_FILE
+    from LesionSegLogic.zoo.weights import sha256_of
+
+    folder = work / run.zoo_name
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = sha256_of(run.weights)
+    if not (folder / WEIGHTS_FILE).is_file() or sha256_of(folder / WEIGHTS_FILE) != sha:
+        shutil.copyfile(run.weights, folder / WEIGHTS_FILE)
+    card = run.card().with_updates(weights_sha256=sha)
+    card.validate(folder / CARD_FILE).to_json(folder / CARD_FILE)
+    return folder, card
+
+
+def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
+    """Measure one run (unless already measured) and write its zoo folder; returns a summary line's facts."""
+    run_dir, data_s, work_s, models_s, count = job
+    import torch
+
+    torch.set_num_threads(1)
+    from LesionSegLogic.errors import LesionSegError
+    from LesionSegLogic.predictor import Predictor, PredictSettings
+    from LesionSegLogic.zoo import load_model
+    from LesionSegLogic.zoo.card import CARD_FILE, WEIGHTS_FILE
+    from LesionSegLogic.zoo.handoff import read_run
+    from LesionSegLogic.zoo.measure import measure
+
+    start = time.time()
+    try:
+        run = read_run(run_dir)
+        stage, card = stage_run(run, Path(work_s))
+    except LesionSegError as error:
+        return {"run": run_dir, "error": str(error)}
+    data = Path(data_s) / run.zoo_set.data
+    measured_path = stage / MEASURED
+    measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
+    if measured.get("weights_sha256") != card.weights_sha256:
+        pool, test = _cases(data / "pool"), _cases(data / "test")
+        tuning, how = threshold_subjects(run.info, pool, count)
+        if not tuning or not test:
+            return {"run": run_dir, "error": f"no threshold ({len(tuning)}) or test ({len(test)}) subjects in {data}"}
+        predictor = Predictor.load(stage, PredictSettings(device="cpu"))
+        done = [0]
+        total = len(tuning) + len(test)
+
+        def progress(case: str) -> None:
+            done[0] += 1
+            print(f"  {run.zoo_name}: {case} ({done[0]}/{total}, {time.time() - start:.0f} s)", flush=True)
+
+        measured = measure(predictor, tuning, test, run.zoo_set, progress=progress)
+        measured["validation"]["threshold_subjects_chosen_as"] = how
+        measured["weights_sha256"] = card.weights_sha256
+        measured["measure_seconds"] = round(time.time() - start, 1)
+        measured_path.write_text(json.dumps(measured, indent=1))
+    final = card.with_updates(recommended_threshold=measured["recommended_threshold"],
+                              threshold_objective=measured["threshold_objective"],
+                              validation=measured["validation"], calibration=measured["calibration"])
+    target = Path(models_s) / run.zoo_name
+    if target.exists():
+        shutil.rmtree(target)  # a clean folder: no file of an older model (e.g. v1's LF1 estimator) stays
+    target.mkdir(parents=True)
+    shutil.copyfile(stage / WEIGHTS_FILE, target / WEIGHTS_FILE)
+    final.validate(target / CARD_FILE).to_json(target / CARD_FILE)
+    load_model(target)  # the card and the weights load as users load them
+    mean = measured["validation"]["at_recommended"]["mean"]
+    return {"run": run_dir, "name": run.zoo_name, "threshold": final.recommended_threshold,
+            "dice": mean.get("voxel_dice"), "f1": mean.get("lesion_f1"), "ece": final.calibration.get("ece"),
+            "seconds": time.time() - start}
+
+
+def remove_v1(models: Path) -> list[str]:
+    """Remove the model folders whose card is format 1 (the v1 zoo); returns their names."""
+    from LesionSegLogic.zoo import list_models
+
+    removed = []
+    for entry in list_models([models]):
+        if entry.folder.parent.resolve() == models.resolve() and entry.card is not None \
+                and entry.card.format_version == 1:
+            shutil.rmtree(entry.folder)
+            removed.append(entry.folder.name)
+    return removed
+
+
+def write_docs(models: Path, docs: Path, runs: str, data: str) -> Path:
+    """``docs/zoo.md`` and one reliability PNG per set, from the cards in ``models``."""
+    from LesionSegLogic.zoo.card import CARD_FILE, ModelCard
+    from LesionSegLogic.zoo.report import grouped, reliability_figure, zoo_markdown
+    from LesionSegLogic.zoo.sets import ZOO_SETS
+
+    cards = [ModelCard.from_json(p) for p in sorted(models.glob(f"*/{CARD_FILE}"))]
+    groups = grouped(cards)
+    pictures = {}
+    for zoo_set in ZOO_SETS:
+        png = reliability_figure(zoo_set, groups.get(zoo_set.name, []),
+                                 docs.parent / f"zoo_reliability_{zoo_set.name}.png")
+        if png is not None:
+            pictures[zoo_set.name] = png.name
+    size = sum(p.stat().st_size for p in models.rglob("*") if p.is_file())
+    docs.write_text(zoo_markdown(cards, pictures, size, runs, data), encoding="utf-8")
+    return docs
+
+
+def main(argv: list[str] | None = None) -> int:
+    from LesionSegLogic.zoo.sets import SET_NAMES
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", default="/work/zoo_v2/device_out", help="RUNS/<set>/<name>/{model.safetensors,train.json}")
+    p.add_argument("--data", default="/work/zoo_v2/data", help="DATA/<set>/{pool,test}/<case>/ (phantom layout)")
+    p.add_argument("--models", default=str(ROOT / "Resources" / "Models"))
+    p.add_argument("--work", default=str(ROOT / "build" / "zoo_v2"), help="staged cards and measurements")
+    p.add_argument("--docs", default=str(ROOT / "docs" / "zoo.md"))
+    p.add_argument("--set", nargs="*", choices=SET_NAMES, dest="sets", help="only these sets (default: all)")
+    p.add_argument("--only", nargs="*", help="only these run names (e.g. dice) or zoo names (e.g. cord_dice)")
+    p.add_argument("--jobs", type=int, default=2, help="runs measured at a time (one torch thread each)")
+    p.add_argument("--threshold-subjects", type=int, default=DEFAULT_THRESHOLD_SUBJECTS)
+    p.add_argument("--docs-only", action="store_true", help="only rewrite docs/zoo.md and the pictures")
+    p.add_argument("--replace-v1", action="store_true", help="remove the v1 (format-1) cards after finalising")
+    args = p.parse_args(argv)
+    from LesionSegLogic.zoo.handoff import find_runs
+    from LesionSegLogic.zoo.sets import get_set
+
+    models, work = Path(args.models), Path(args.work)
+    if not args.docs_only:
+        runs = [r for r in find_runs(args.runs, tuple(args.sets) if args.sets else None)
+                if not args.only or r.name in args.only or get_set(r.parent.name).model_name(r.name) in args.only]
+        print(f"{len(runs)} run(s) to finalise from {args.runs}", flush=True)
+        jobs = [(str(r), args.data, str(work), str(models), args.threshold_subjects) for r in runs]
+        failed = 0
+        with ProcessPoolExecutor(max(1, args.jobs), mp_context=get_context("spawn")) as pool:
+            for res in pool.map(finalise_run, jobs):
+                if "error" in res:
+                    failed += 1
+                    print(f"FAILED {res['run']}: {res['error']}", flush=True)
+                    continue
+                print(f"{res['name']}: threshold {res['threshold']:.2f}, held-out Dice {res['dice']}, lesion F1 "
+                      f"{res['f1']}, ECE {res['ece']} ({res['seconds']:.0f} s)", flush=True)
+        if args.replace_v1 and not failed:
+            print("removed v1 models:", ", ".join(remove_v1(models)) or "none", flush=True)
+    print(f"wrote {write_docs(models, Path(args.docs), args.runs, args.data)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
