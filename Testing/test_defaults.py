@@ -57,13 +57,9 @@ def test_guess_uses_patient_axes_not_array_axes() -> None:
     assert guess_anatomy(image) == "cord"
 
 
-def test_phantoms_are_recognised() -> None:
-    from LesionSegLogic.phantom import PhantomOptions, generate_case
-
-    cord = generate_case(3, anatomy="cord", options=PhantomOptions(spacing=(2.0, 2.0, 2.0)))
-    assert guess_anatomy(cord.flair) == "cord"
-    brain = generate_case(3, options=PhantomOptions(spacing=(2.0, 2.0, 2.0), fov_mm=(96.0, 128.0, 128.0)))
-    assert guess_anatomy(brain.flair) == "brain"
+def test_phantoms_are_recognised(cord_phantom, brain_phantom) -> None:
+    assert guess_anatomy(cord_phantom.case.flair) == "cord"
+    assert guess_anatomy(brain_phantom.case.flair) == "brain"
 
 
 def test_anatomy_warning_prefers_the_users_word() -> None:

@@ -30,12 +30,9 @@ def _rotation(a_deg: float, b_deg: float) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def cord_phantom() -> Image:
-    """A small cord phantom as a scanner stores it (integer intensities), on an oblique grid."""
-    from LesionSegLogic.phantom import generate_case
-
-    case = generate_case(3, anatomy="cord", n_lesions=2, fov_mm=(60, 30, 30))
-    flair = case.flair
+def oblique_cord(small_cord_phantom) -> Image:
+    """The session's small cord phantom as a scanner stores it (integer intensities), on an oblique grid."""
+    flair = small_cord_phantom.case.flair
     return Image(np.round(flair.array).astype(np.float32), flair.spacing, flair.origin, _rotation(25, -10) @
                  flair.direction, "")  # fmt: skip
 
@@ -56,9 +53,9 @@ def _head_image() -> Image:
 
 # DICOM in ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("left_handed", [False, True])
-def test_a_phantom_as_dicom_and_as_nifti_gives_the_same_image(tmp_path: Path, cord_phantom: Image,
+def test_a_phantom_as_dicom_and_as_nifti_gives_the_same_image(tmp_path: Path, oblique_cord: Image,
                                                               left_handed: bool) -> None:
-    phantom = cord_phantom
+    phantom = oblique_cord
     if left_handed:  # k runs against the slice normal: DICOM sorts along the normal, so the array flips in k
         direction = phantom.direction @ np.diag([1.0, 1.0, -1.0])
         phantom = Image(phantom.array, phantom.spacing, phantom.origin, direction)

@@ -303,12 +303,9 @@ def test_summary_records_the_rule_lesions_are_counted_with(tmp_path: Path, obliq
 
 
 @pytest.fixture(scope="module")
-def phantoms(tmp_path_factory) -> dict[str, Path]:
-    """A small cord phantom and a brain crop like the zoo's training data, written by `lesionseg phantom`."""
-    root = tmp_path_factory.mktemp("phantoms")
-    assert main(["phantom", str(root / "cord"), "--anatomy", "cord", "--spacing", "2", "--seed", "5"]) == 0
-    assert main(["phantom", str(root / "brain"), "--spacing", "2", "--fov", "96,128,128", "--seed", "5"]) == 0
-    return {"cord": root / "cord" / "case_000", "brain": root / "brain" / "case_000"}
+def phantoms(brain_phantom, cord_phantom) -> dict[str, Path]:
+    """The session's cord phantom and brain crop (like the zoo's training data) folders (conftest.py)."""
+    return {"cord": cord_phantom.folder, "brain": brain_phantom.folder}
 
 
 def _zoo_brain_model() -> str:

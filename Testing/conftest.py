@@ -1,0 +1,63 @@
+"""What the whole suite shares: the phantoms (one of each kind, generated once per session), the MNI brain maps
+they are drawn from, and the per-test time limits.
+
+Helpers that are not fixtures live in modules whose names do not start with ``test_`` (``phantom_cases``,
+``web_cases``, ``training_cases``, …); test modules import those, never each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from phantom_cases import WrittenPhantom, make_phantom
+
+from LesionSegLogic.phantom import BrainMaps, load_brain_maps
+
+#: Seconds a test with one of these marks may run (setup included) unless it has its own ``timeout`` mark; the
+#: default suite's limit is pyproject's ``timeout``.
+MARK_TIMEOUTS_S = {"heavy": 900, "fuzz": 1800}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        limits = [seconds for mark, seconds in MARK_TIMEOUTS_S.items() if item.get_closest_marker(mark)]
+        if limits:
+            item.add_marker(pytest.mark.timeout(max(limits)))
+
+
+@pytest.fixture(scope="session")
+def brain_maps() -> BrainMaps:
+    """The bundled MNI152 maps (read-only), loaded once: every brain phantom of the session is drawn from them."""
+    return load_brain_maps()
+
+
+@pytest.fixture(scope="session")
+def phantom_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("phantoms")
+
+
+@pytest.fixture(scope="session")
+def brain_phantom(phantom_root: Path, brain_maps: BrainMaps) -> WrittenPhantom:
+    """The ``brain`` phantom of :data:`phantom_cases.KINDS` (a crop like the zoo's training data)."""
+    return make_phantom("brain", phantom_root, brain_maps)
+
+
+@pytest.fixture(scope="session")
+def cord_phantom(phantom_root: Path) -> WrittenPhantom:
+    """The ``cord`` phantom of :data:`phantom_cases.KINDS` (the generator's cord field of view)."""
+    return make_phantom("cord", phantom_root)
+
+
+@pytest.fixture(scope="session")
+def longitudinal_phantom(phantom_root: Path, brain_maps: BrainMaps) -> WrittenPhantom:
+    """The ``longitudinal`` phantom of :data:`phantom_cases.KINDS` (baseline, follow-up, new and enlarging lesions)."""
+    return make_phantom("longitudinal", phantom_root, brain_maps)
+
+
+@pytest.fixture(scope="session")
+def small_cord_phantom(phantom_root: Path) -> WrittenPhantom:
+    """The ``small_cord`` phantom of :data:`phantom_cases.KINDS` (a small field of view, 2 lesions)."""
+    return make_phantom("small_cord", phantom_root)
