@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,8 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.errors import FileMissingError, InputError, LesionSegError, OutputError
-from LesionSegLogic.io.write_policy import staging_folder
-from LesionSegLogic.jsonfile import read_json
+from LesionSegLogic.jsonfile import json_text, read_json
 
 #: the raw image suffix of each image role (roles of :data:`LesionSegLogic.zoo.card.IMAGE_ROLES` BIDS holds)
 ROLE_SUFFIXES = {"flair": "FLAIR", "t2": "T2w"}
@@ -184,6 +181,8 @@ def write_dataset_description(out_root: str | PathLike[str], source: str | PathL
                               version: str) -> Path:
     """``OUT/dataset_description.json`` (a BIDS derivative dataset, ``GeneratedBy`` LesionSeg); an existing one
     is kept when it is LesionSeg's, refused otherwise."""
+    from LesionSegLogic.io.write import write_json
+
     target = Path(out_root) / "dataset_description.json"
     if target.is_file():
         try:
@@ -202,7 +201,7 @@ def write_dataset_description(out_root: str | PathLike[str], source: str | PathL
                          "Description": f"MS lesion probability maps and masks, model {model}"}],
         "SourceDatasets": [{"URL": Path(source).resolve().as_uri()}],
     }  # fmt: skip
-    _write_atomic(target, json.dumps(document, indent=2) + "\n")
+    write_json(target, document)
     return target
 
 
@@ -210,18 +209,13 @@ def write_case_outputs(case: BidsCase, out_root: str | PathLike[str], probabilit
                        lesions: Sequence[Mapping[str, Any]], columns: Sequence[str],
                        summary: Mapping[str, Any]) -> dict[str, Path]:
     """Write one case's outputs via a staging folder; ``_summary.json`` (with BIDS ``Sources``) is moved last."""
-    from LesionSegLogic.io import write_image
+    from LesionSegLogic.io.write import staged_outputs, write_image
 
     targets = case.outputs(out_root)
-    folder = targets["summary"].parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(targets["summary"])
-    except OSError as error:
-        raise OutputError(f"{folder}: cannot create the output folder ({error.strerror})") from None
     sources = [f"bids:raw:{p.relative_to(case.root).as_posix()}" for p in (case.flair, case.t2) if p is not None]
-    try:
-        protect = [str(case.flair), *([str(case.t2)] if case.t2 else [])]
+    protect = [str(case.flair), *([str(case.t2)] if case.t2 else [])]
+    order = [targets[key] for key in ("probability", "mask", "lesions", "summary")]
+    with staged_outputs(order, what="outputs") as staging:
         write_image(probability, staging / targets["probability"].name, dtype="float32", protect=protect)
         write_image(mask, staging / targets["mask"].name, dtype="uint8", protect=protect)
         buffer = io.StringIO()
@@ -230,15 +224,7 @@ def write_case_outputs(case: BidsCase, out_root: str | PathLike[str], probabilit
         for row in lesions:
             writer.writerow({k: "n/a" if row.get(k) is None else row[k] for k in columns})
         (staging / targets["lesions"].name).write_text(buffer.getvalue(), encoding="utf-8")
-        document = {"Sources": sources, **summary}
-        (staging / targets["summary"].name).write_text(json.dumps(document, indent=2, default=_plain) + "\n")
-        targets["summary"].unlink(missing_ok=True)  # incomplete until the new summary lands
-        for key in ("probability", "mask", "lesions", "summary"):
-            os.replace(staging / targets[key].name, targets[key])
-    except OSError as error:
-        raise OutputError(f"{folder}: cannot write the outputs ({error.strerror or error})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (staging / targets["summary"].name).write_text(json_text({"Sources": sources, **summary}), encoding="utf-8")
     return targets
 
 
@@ -306,19 +292,6 @@ def _with_reference(case: BidsCase, pipeline: str | None, exclude: Sequence[str 
     return BidsCase(case.root, case.subject, case.session, case.flair, case.name, case.t2, found[0], case.problems)
 
 
-def _write_atomic(target: Path, text: str) -> None:
-    from LesionSegLogic.io.write import write_text
-
-    write_text(target, text)
-
-
-def _plain(value: Any) -> Any:
-    """JSON for numpy scalars and other plain values (``json.dumps(default=...)``)."""
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
 def prediction_pairs(
     root: str | PathLike[str], predictions: str | PathLike[str], participants: Sequence[str] | None = None,
     sessions: Sequence[str] | None = None, reference_pipeline: str | None = None,
@@ -361,7 +334,7 @@ def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[st
     FLAIR and T2w raw, the ground truth as ``derivatives/phantom/.../_label-lesion_mask``), writing the dataset
     descriptions (and a ``.bidsignore`` of the ``ignore`` patterns) when missing. Files are copied next to their
     final name and moved into place."""
-    from LesionSegLogic.io.write import staged_file
+    from LesionSegLogic.io.write import staged_file, write_json, write_text
 
     base, source = Path(root), Path(case_folder)
     if not re.fullmatch(r"[a-zA-Z0-9]+", subject):
@@ -372,7 +345,7 @@ def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[st
                         "DatasetType": "derivative", "GeneratedBy": [{"Name": "LesionSeg phantom"}]}}  # fmt: skip
     for folder, document in descriptions.items():
         if not (folder / "dataset_description.json").is_file():
-            _write_atomic(folder / "dataset_description.json", json.dumps(document, indent=2) + "\n")
+            write_json(folder / "dataset_description.json", document)
     written = []
     for name, target in case_bids_targets(base, subject).items():
         if not (source / name).is_file():
@@ -381,7 +354,7 @@ def write_case_as_bids(case_folder: str | PathLike[str], root: str | PathLike[st
             shutil.copyfile(source / name, staged)
         written.append(target)
     if ignore and not (base / ".bidsignore").is_file():
-        _write_atomic(base / ".bidsignore", "".join(f"{pattern}\n" for pattern in ignore))
+        write_text(base / ".bidsignore", "".join(f"{pattern}\n" for pattern in ignore))
     return written
 
 

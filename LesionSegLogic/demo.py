@@ -14,7 +14,6 @@ Steps, each one a library call a user could make themselves:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, ModelPick, pick_model
-from LesionSegLogic.io.write import write_text
+from LesionSegLogic.io.write import write_json
 
 #: First seed of the demo's phantoms; the zoo trains on seeds 1000+ and tests on 9000+ (scripts/train_zoo.py).
 DEMO_SEED = 4242
@@ -116,8 +115,8 @@ def run_demo(
     metrics = engine.at(threshold, surface=True).metrics
     metrics_at_half = engine.at(0.5).metrics
     choice = pick.to_json() if pick else {"model": model, "auto": False}
-    _write_json(out / "metrics.json", {"model": model, "model_choice": choice, "recommended": metrics,
-                                       "at_0.5": metrics_at_half})
+    write_json(out / "metrics.json", {"model": model, "model_choice": choice, "recommended": metrics,
+                                      "at_0.5": metrics_at_half}, what="metrics file")
     timings["review"] = time.perf_counter() - start
     log(f"[3/4] review ({rule} rule) at the recommended threshold {threshold:.2f}: {out / 'metrics.json'}")
 
@@ -131,7 +130,3 @@ def run_demo(
     log(f"[4/4] pictures: {pictures['montage']}, {pictures['review']}")
     return DemoResult(case_dir, prediction_dir, model or "stand-in", threshold, metrics, metrics_at_half,
                       pictures, timings)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text(path, json.dumps(data, indent=2), what="metrics file")  # the one atomic writer

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from LesionSegLogic.anatomy import ANATOMIES, anatomy_warning
@@ -49,6 +45,7 @@ from LesionSegLogic.defaults import DEFAULT_RULE, PREDICTION_MAPS, RULE_NAMES, S
 from LesionSegLogic.errors import InputError, OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.inference import CancelToken, Progress, predict_volume
+from LesionSegLogic.jsonfile import json_text
 from LesionSegLogic.metrics.report import CENTROID_COLUMNS, lps_to_ras
 from LesionSegLogic.provenance import card_file_of, input_files, model_record, provenance
 from LesionSegLogic.zoo import ModelCard
@@ -408,7 +405,8 @@ def _row(image: Image, n: int, zyx: np.ndarray, pmax: float | None, pmean: float
 def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None = None) -> dict[str, Path]:
     """Write the four outputs via a staging folder inside ``out_dir``; ``summary.json`` is moved last."""
     from LesionSegLogic.io import write_image
-    from LesionSegLogic.io.write_policy import remove_stale_staging, staging_path
+    from LesionSegLogic.io.write import staged_outputs
+    from LesionSegLogic.io.write_policy import remove_stale_staging
 
     protect = [str(p) for p in (protect or []) if p]
     targets = {name: out_dir / name for name in OUTPUT_FILES}
@@ -416,14 +414,8 @@ def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None =
     for target in targets.values():
         if target.resolve() in protected:
             raise OutputError(f"{target}: refusing to overwrite an input")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_staging(out_dir)  # the debris of a killed earlier run (docs/io.md)
-        staging = staging_path(out_dir / "outputs")
-        staging.mkdir()
-    except OSError as error:
-        raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
-    try:
+    remove_stale_staging(out_dir)  # the debris of a killed earlier run (docs/io.md)
+    with staged_outputs([targets[name] for name in OUTPUT_FILES], what="outputs") as staging:
         write_image(result.probability, staging / "probability.nii.gz", dtype="float32", protect=protect)
         write_image(result.mask, staging / "mask.nii.gz", dtype="uint8", protect=protect)
         buffer = io.StringIO()
@@ -432,28 +424,8 @@ def write_outputs(result: Prediction, out_dir: Path, protect: list[str] | None =
         for row in result.lesions:
             writer.writerow({k: ("" if row[k] is None else row[k]) for k in LESION_CSV_COLUMNS})
         (staging / "lesions.csv").write_text(buffer.getvalue(), encoding="utf-8")
-        (staging / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
-        if targets["summary.json"].exists():
-            targets["summary.json"].unlink()  # the folder is incomplete until the new summary lands
-        for name in OUTPUT_FILES:
-            os.replace(staging / name, targets[name])
-    except OSError as error:
-        raise OutputError(f"{out_dir}: cannot write the outputs ({error.strerror or error})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "summary.json").write_text(json_text(result.summary), encoding="utf-8")  # moved last
     return targets
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, torch.device):
-        return str(value)
-    return value
 
 
 def is_done(out_dir: str | PathLike[str]) -> bool:

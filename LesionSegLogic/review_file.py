@@ -22,15 +22,14 @@ has its sha256; :func:`read_review` refuses a file whose bytes changed with one 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.errors import FileMissingError, InputError
-from LesionSegLogic.jsonfile import read_json
+from LesionSegLogic.jsonfile import json_ready, read_json
 from LesionSegLogic.lesion_notes import notes_from_record
 from LesionSegLogic.provenance import path_sha256
 
@@ -101,21 +100,6 @@ def saved_file(path: str | PathLike[str], folder: Path) -> SavedFile:
     if digest is None:
         raise FileMissingError("input of the review does not exist", path)
     return SavedFile(path, digest, path.is_relative_to(folder.resolve()))
-
-
-def json_ready(value: Any) -> Any:
-    """NaN → ``None``, numpy numbers → Python numbers, tuples → lists, recursively (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "item") and not isinstance(value, (int, float)):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    return value
 
 
 def read_review(folder: str | PathLike[str], *, check: bool = True,

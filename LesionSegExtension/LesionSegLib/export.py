@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from matplotlib.figure import Figure
 from LesionSegLogic.errors import LesionSegError, OutputError
 from LesionSegLogic.io import write_image
 from LesionSegLogic.io.write import staged_file
+from LesionSegLogic.jsonfile import json_text
 from LesionSegLogic.metrics.report import CENTROID_COLUMNS
 from LesionSegLogic.provenance import InputFile, model_record, provenance, recorded_model
 
@@ -180,19 +180,6 @@ def _dicom_parametric_map(probability, source, model_name: str):
     return build_parametric_map(series.image.with_array(np.asarray(probability.array, np.float32)), series, info)
 
 
-def _json_ready(value):
-    """NaN → ``None`` (JSON has no NaN), recursively."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def _cell(value) -> str:
     """A CSV cell: integers as integers, floats in full (``repr``), undefined (``None``/NaN) empty."""
     if value is None or isinstance(value, bool):
@@ -299,7 +286,7 @@ def export_review(session, out_dir: str | os.PathLike[str], *, prefix: str = "le
     document = {"model": session.model_name, "recommended_threshold": session.recommended_threshold,
                 "mode": state.mode, **state.metrics, "lesions": [asdict(r) for r in state.lesions],
                 "provenance": review_provenance(session, input_files)}
-    _atomic(names["metrics_json"], _write_text(json.dumps(_json_ready(document), indent=2)))
+    _atomic(names["metrics_json"], _write_text(json_text(document)))
     _atomic(names["metrics_csv"], _write_text(metrics_csv(state.metrics)))
     _atomic(names["lesions_csv"], _write_text(lesions_csv(state.lesions)))
     _atomic(names["curve_png"], lambda staged: render_curve_png(session.plot.curve, state.threshold, staged))

@@ -72,12 +72,11 @@ def emit_result(data: dict[str, Any], json_target: str | None, table: Callable[[
     """Where ``evaluate``/``sweep`` put their result: ``--json -`` prints only the JSON on stdout; ``--json OUT``
     writes it through the one atomic writer (``io.write.write_json``) and the table is printed too; without
     ``--json`` only the table (``table=None``: nothing on stdout)."""
-    import json
-
     from LesionSegLogic.io.write import write_json
+    from LesionSegLogic.jsonfile import json_text
 
     if json_target == JSON_TO_STDOUT:
-        sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json_text(data))
         return
     if json_target:
         write_json(json_target, data)

@@ -9,7 +9,6 @@ measured at export (``export_check``). Running it is :mod:`.onnx_model`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -64,15 +63,10 @@ def read_onnx_card(path: str | PathLike[str]) -> tuple[ModelCard, OnnxSpec]:
 
 
 def write_onnx_card(card: ModelCard, spec: OnnxSpec, path: str | PathLike[str]) -> Path:
-    """Write ``card`` plus its ONNX entry (atomically, via :meth:`ModelCard.to_json`'s temporary file)."""
-    path = Path(path)
-    card.to_json(path)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data[ONNX_KEY] = asdict(spec)
-    tmp = path.with_name(f".{path.name}.onnx-tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write ``card`` plus its ONNX entry with the one atomic writer (:func:`LesionSegLogic.io.write.write_json`)."""
+    from LesionSegLogic.io.write import write_json
+
+    return write_json(path, {**card.to_dict(), ONNX_KEY: asdict(spec)}, what="model card")
 
 
 def is_onnx_model(spec: str | PathLike[str]) -> bool:

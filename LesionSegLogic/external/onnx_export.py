@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from os import PathLike
@@ -25,7 +23,7 @@ import torch
 from LesionSegLogic.errors import ConfigError, ModelFileError, OutputError
 from LesionSegLogic.external.onnx_card import ONNX_FILE, OnnxSpec, write_onnx_card
 from LesionSegLogic.external.onnx_model import _onnxruntime
-from LesionSegLogic.io.write_policy import staging_folder
+from LesionSegLogic.io.write import staged_outputs
 from LesionSegLogic.zoo.card import CARD_FILE
 
 OPSET = 18
@@ -65,12 +63,7 @@ def export_onnx(
             import onnxscript  # noqa: F401 - the torch.export-based exporter needs it; say so before torch does
     except ImportError as error:
         raise ConfigError(f"exporting to ONNX needs the onnx extra: pip install 'lesionseg[onnx]' ({error})") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(out / ONNX_FILE)
-    except OSError as error:
-        raise OutputError(f"{out}: cannot create the output folder ({error.strerror})") from None
-    try:
+    with staged_outputs([out / ONNX_FILE, out / CARD_FILE], what="ONNX model") as staging:
         staged = staging / ONNX_FILE
         example = torch.zeros(1, len(card.inputs), *card.patch_size)
         if dynamo:
@@ -97,12 +90,6 @@ def export_onnx(
                         export_check={"max_abs_logit_difference": difference, "batch": CHECK_BATCH, "seed": seed,
                                       "exporter": "dynamo" if dynamo else "torchscript"})
         write_onnx_card(onnx_card, spec, staging / CARD_FILE)
-        os.replace(staged, out / ONNX_FILE)
-        os.replace(staging / CARD_FILE, out / CARD_FILE)
-    except OSError as error:
-        raise OutputError(f"{out}: cannot write the ONNX model ({error.strerror or error})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return OnnxExport(out / ONNX_FILE, out / CARD_FILE, digest, difference)
 
 

@@ -16,8 +16,6 @@ linearly onto 0..65535 (uint16) and :attr:`WrittenSeries.stored` holds the value
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -26,7 +24,7 @@ import numpy as np
 
 from LesionSegLogic.errors import GeometryError, OutputError
 from LesionSegLogic.image import Image
-from LesionSegLogic.io.write_policy import staging_folder
+from LesionSegLogic.io.write import staged_outputs
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 _INT16 = np.iinfo(np.int16)
@@ -86,22 +84,11 @@ def write_dicom_series(
     clash = next((p for p in names if p.exists()), None)
     if clash is not None:
         raise OutputError(f"{clash}: exists already; refusing to overwrite it")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target / "series")
-    except OSError as error:
-        raise OutputError(f"{target}: cannot create the folder ({error.strerror})") from None
-    try:
+    with staged_outputs(names, what="series") as staging:
         for k, name in enumerate(names):
             dataset = _slice_dataset(image, k, stored_pixels[k], slope, intercept, signed, options,
                                      study_uid, series_uid, frame_uid)
             dataset.save_as(staging / name.name, enforce_file_format=True)
-        for name in names:
-            os.replace(staging / name.name, name)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write the series ({error.strerror or error})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     values = stored_pixels.astype(np.float64) * slope + intercept
     stored = image.with_array(values.astype(np.float32), name=str(target))
     return WrittenSeries(target, tuple(names), series_uid, stored, slope, intercept)

@@ -1,5 +1,6 @@
-"""The one atomic writer: images (``write_image``), text/JSON (``write_text``, ``write_json``) and any file a
-library writes itself (``staged_file``), each moved into place whole and never over an input.
+"""The one atomic writer: images (``write_image``), text/JSON (``write_text``, ``write_json``), any file a
+library writes itself (``staged_file``) and a set of files that belong together (``staged_outputs``: a case's
+outputs, a DICOM series, an exported model), each moved into place whole and never over an input.
 
 Every writer stages under :func:`LesionSegLogic.io.write_policy.staging_path` in the target's folder and removes
 the staging entry on every failure path (including ``SystemExit`` from
@@ -11,10 +12,9 @@ the commands' decision (:func:`~LesionSegLogic.io.write_policy.claim_outputs`), 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from LesionSegLogic.errors import OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io.convert import to_sitk
 from LesionSegLogic.io.formats import extension_for_writing
-from LesionSegLogic.io.write_policy import refuse_inputs, staging_path
+from LesionSegLogic.io.write_policy import refuse_inputs, staging_folder, staging_path
+from LesionSegLogic.jsonfile import json_text
 
 #: dtypes an output may be stored as
 WRITABLE_DTYPES = tuple(
@@ -110,9 +111,36 @@ def write_text(target: str | PathLike[str], text: str, *, what: str = "file") ->
     return write_bytes(target, text.encode("utf-8"), what=what)
 
 
-def write_json(target: str | PathLike[str], data: Any, *, what: str = "JSON file", indent: int = 2) -> Path:
-    """Write ``data`` as strict JSON (no NaN: ``ValueError`` before anything is written) atomically."""
-    return write_text(target, json.dumps(data, indent=indent, allow_nan=False) + "\n", what=what)
+def write_json(target: str | PathLike[str], data: Any, *, what: str = "JSON file", indent: int | None = 2) -> Path:
+    """Write ``data`` atomically as strict JSON by the one policy (:func:`LesionSegLogic.jsonfile.json_ready`:
+    numpy numbers as numbers, NaN/±inf as null; another object is a ``TypeError`` before anything is written)."""
+    return write_text(target, json_text(data, indent=indent), what=what)
+
+
+@contextlib.contextmanager
+def staged_outputs(targets: Sequence[str | PathLike[str]], *, what: str = "outputs") -> Iterator[Path]:
+    """Write several files of one folder as a set: yields a staging folder (beside them, named by
+    :func:`~LesionSegLogic.io.write_policy.staging_folder`, so a killed run's debris is recognised) in which the
+    caller writes each target under its own name. On success the **last** target (the one that says the set is
+    complete, e.g. ``summary.json``) is removed first, then every file is moved onto its target in order, the last
+    one last; an ``OSError`` anywhere becomes one :class:`OutputError` naming the folder; the staging folder is
+    removed whatever happens."""
+    paths = [Path(t) for t in targets]
+    folder = paths[0].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = staging_folder(paths[-1])
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot create the output folder ({_reason(error)})") from None
+    try:
+        yield staging
+        paths[-1].unlink(missing_ok=True)  # the set is incomplete until the new last file lands
+        for target in paths:
+            os.replace(staging / target.name, target)
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write the {what} ({_reason(error)})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_all(stream: Any, data: bytes) -> None:

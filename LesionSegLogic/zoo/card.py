@@ -21,7 +21,6 @@ naming the file and the field at fault.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -254,10 +253,10 @@ class ModelCard:
         return cls.from_dict(read_card_json(path), path)
 
     def to_json(self, path: str | PathLike[str]) -> Path:
-        """Write the card with the one atomic writer (:func:`LesionSegLogic.io.write.write_text`)."""
-        from LesionSegLogic.io.write import write_text
+        """Write the card with the one atomic writer (:func:`LesionSegLogic.io.write.write_json`)."""
+        from LesionSegLogic.io.write import write_json
 
-        return write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", what="model card")
+        return write_json(path, self.to_dict(), what="model card")
 
     def with_updates(self, **changes: Any) -> ModelCard:
         return replace(self, **changes)
