@@ -267,6 +267,7 @@ def test_finaliser_measures_a_handed_over_run_and_documents_it(handoff: dict[str
     assert card.task == "lesions" and card.format_version == 2 and set_of(card).name == "brain"
     assert card.training["commit"] == "abc123" and card.training["iterations"] == 3
     assert card.training["wall_seconds"] == 1.5 and card.training["weights_dtype"] == "float16"
+    assert card.target_spacing == (1.5, 1.5, 1.5)  # the training pool's grid: held-out images are resampled onto it
     validation = card.validation
     assert validation["subjects"] == {"threshold": ["case3"], "test": ["case7", "case8"]}  # not trained on
     assert validation["rule"] == "anima" and validation["at_recommended"]["threshold"] == card.recommended_threshold
@@ -284,3 +285,16 @@ def test_finaliser_measures_a_handed_over_run_and_documents_it(handoff: dict[str
     assert f"{dice:.3f}" in row and f"{card.calibration['ece']:.3f}" in row  # read from the card
     assert "--set brain" in text and "abc123" in text
     assert (handoff["docs"].parent / "zoo_reliability_brain.png").is_file()
+
+
+def test_threshold_subjects_are_never_trained_on() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from finalise_zoo import threshold_subjects
+
+    pool = [Path(f"p{i}") for i in range(6)]
+    left, how = threshold_subjects({"data": {"subjects": {"train": ["p0", "p1", "p2"], "validation": ["p3"]}}}, pool, 2)
+    assert [p.name for p in left] == ["p4", "p5"] and "neither trained" in how
+    everything = {"data": {"subjects": {"train": ["p0", "p1", "p2", "p3"], "validation": ["p4", "p5"]}}}
+    chosen, how = threshold_subjects(everything, pool, 2)
+    assert [p.name for p in chosen] == ["p4", "p5"] and "validation subjects" in how
+    assert [p.name for p in threshold_subjects({}, pool, 2)[0]] == ["p4", "p5"]

@@ -58,8 +58,8 @@ def _names_under(value: Any, keys: tuple[str, ...]) -> set[str]:
 
 def threshold_subjects(info: dict[str, Any], pool: list[Path], count: int) -> tuple[list[Path], str]:
     """The threshold-optimisation subjects of a run and how they were chosen: those ``train.json`` lists under
-    ``threshold``; else the pool subjects it did not train or validate on; else (it lists none) the last
-    ``count`` pool subjects."""
+    ``threshold``; else the pool subjects it did not train or validate on; else its validation subjects (never
+    trained on, only used to keep the best checkpoint); else (it lists none) the last ``count`` pool subjects."""
     listed = _names_under(info, ("threshold",))
     if listed:
         return [p for p in pool if p.name in listed], "the run's threshold-optimisation subjects (train.json)"
@@ -68,6 +68,11 @@ def threshold_subjects(info: dict[str, Any], pool: list[Path], count: int) -> tu
         left = [p for p in pool if p.name not in used]
         if left:
             return left, "the pool subjects the run neither trained nor validated on"
+    validation = _names_under(info, ("validation", "val"))
+    chosen = [p for p in pool if p.name in validation]
+    if chosen:
+        return chosen, ("the run's validation subjects (every other pool subject was trained on; these were never "
+                        "trained on, only used to keep the best-validation checkpoint)")
     return pool[-count:], (f"the last {count} pool subjects (train.json does not say which subjects it trained on: "
                            "they may have been seen in training)")
 
@@ -77,8 +82,22 @@ def _cases(folder: Path) -> list[Path]:
         if folder.is_dir() else []
 
 
-def stage_run(run, work: Path):
-    """Copy the weights and write the provisional card into ``work/<zoo name>``; returns (folder, card)."""
+def training_spacing(pool: list[Path], card) -> tuple[float, float, float] | None:
+    """The grid the run was trained on: the spacing of its pool's grid images when they all share one (the
+    training preset's), rounded to µm; ``None`` when they differ (then the model runs on each input's own grid)."""
+    from LesionSegLogic.io.read import read_header
+    from LesionSegLogic.zoo.measure import case_images
+
+    role = card.grid_image()  # the header's spacing is in ITK (x, y, z) order, the card's in array (z, y, x) order
+    spacings = {tuple(round(float(v), 3) for v in reversed(read_header(case_images(case, card)[role]).spacing))
+                for case in pool}
+    return next(iter(spacings)) if len(spacings) == 1 else None
+
+
+def stage_run(run, work: Path, pool: list[Path]):
+    """Copy the weights and write the provisional card into ``work/<zoo name>``; returns (folder, card). The card's
+    ``target_spacing`` is the training grid (:func:`training_spacing`) unless the run states one: the predictor
+    resamples a held-out image with thick slices onto the grid the network learnt, and the map back."""
     from LesionSegLogic.zoo.card import CARD_FILE, WEIGHTS_FILE
     from LesionSegLogic.zoo.weights import sha256_of
 
@@ -88,8 +107,17 @@ def stage_run(run, work: Path):
     if not (folder / WEIGHTS_FILE).is_file() or sha256_of(folder / WEIGHTS_FILE) != sha:
         shutil.copyfile(run.weights, folder / WEIGHTS_FILE)
     card = run.card().with_updates(weights_sha256=sha)
+    if card.target_spacing is None:
+        card = card.with_updates(target_spacing=training_spacing(pool, card))
     card.validate(folder / CARD_FILE).to_json(folder / CARD_FILE)
     return folder, card
+
+
+def _measured_key(card) -> dict[str, Any]:
+    """What a measurement depends on: the weights and how the card runs them (resume only when all are equal)."""
+    key = {"weights_sha256": card.weights_sha256, "target_spacing": card.target_spacing,
+           "inference": card.inference, "patch_size": card.patch_size, "inputs": card.inputs}
+    return json.loads(json.dumps(key))  # as read back from measured.json (tuples become lists)
 
 
 def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
@@ -108,14 +136,14 @@ def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
     start = time.time()
     try:
         run = read_run(run_dir)
-        stage, card = stage_run(run, Path(work_s))
+        data = Path(data_s) / run.zoo_set.data
+        pool, test = _cases(data / "pool"), _cases(data / "test")
+        stage, card = stage_run(run, Path(work_s), pool)
     except LesionSegError as error:
         return {"run": run_dir, "error": str(error)}
-    data = Path(data_s) / run.zoo_set.data
     measured_path = stage / MEASURED
     measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
-    if measured.get("weights_sha256") != card.weights_sha256:
-        pool, test = _cases(data / "pool"), _cases(data / "test")
+    if measured.get("card") != _measured_key(card):
         tuning, how = threshold_subjects(run.info, pool, count)
         if not tuning or not test:
             return {"run": run_dir, "error": f"no threshold ({len(tuning)}) or test ({len(test)}) subjects in {data}"}
@@ -129,7 +157,7 @@ def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
 
         measured = measure(predictor, tuning, test, run.zoo_set, progress=progress)
         measured["validation"]["threshold_subjects_chosen_as"] = how
-        measured["weights_sha256"] = card.weights_sha256
+        measured["card"] = _measured_key(card)
         measured["measure_seconds"] = round(time.time() - start, 1)
         measured_path.write_text(json.dumps(measured, indent=1))
     final = card.with_updates(recommended_threshold=measured["recommended_threshold"],

@@ -5,8 +5,9 @@ each run leaves its weights (safetensors, float32 or float16) and a ``train.json
 (:class:`LesionSegLogic.training.config.TrainConfig` as a dict), the set, task, anatomy and card inputs, the loss
 and its parameters, iterations, best validation loss and loss curve, device, wall time, git commit and the data's
 generator settings and seeds. :func:`read_run` reads one and :meth:`TrainedRun.card` turns it into a model card
-(without held-out metrics: ``scripts/finalise_zoo.py`` measures and adds them). Key names vary a little between
-writers; the few alternatives are listed once in :data:`_ALIASES`.
+(without held-out metrics: ``scripts/finalise_zoo.py`` measures and adds them). The card's task, anatomy and
+images are its set's (:data:`LesionSegLogic.zoo.sets.ZOO_SETS`); a run whose anatomy or images disagree is
+refused. Key names vary a little between writers; the few alternatives are listed once in :data:`_ALIASES`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class TrainedRun:
         out["config"] = self.config
         out["set"] = self.zoo_set.name
         out["run"] = self.run_name
+        out["trainer_task"] = self.info.get("task")  # the trainer's word; the card's task is the set's
         return out
 
     def card(self) -> ModelCard:
@@ -93,15 +95,14 @@ class TrainedRun:
         patch = config.get("patch_size") or self.info.get("patch_size")
         if not patch:
             raise ModelFileError("train.json gives no patch_size", self.folder / TRAIN_FILE)
-        task, anatomy = self.info.get("task", self.zoo_set.task), self.info.get("anatomy", self.zoo_set.anatomy)
-        if (task, anatomy) != (self.zoo_set.task, self.zoo_set.anatomy):
-            raise ModelFileError(f"train.json says task {task!r}, anatomy {anatomy!r} but the folder is in set "
-                                 f"{self.zoo_set.name!r} ({self.zoo_set.task}, {self.zoo_set.anatomy})",
-                                 self.folder / TRAIN_FILE)
+        anatomy = self.info.get("anatomy", self.zoo_set.anatomy)
+        if anatomy != self.zoo_set.anatomy:
+            raise ModelFileError(f"train.json says anatomy {anatomy!r} but the run is in set {self.zoo_set.name!r} "
+                                 f"({self.zoo_set.anatomy})", self.folder / TRAIN_FILE)
         card = ModelCard(
             name=self.zoo_name, architecture=str(config.get("architecture", "unet3d")),
             architecture_params={"in_channels": len(inputs), **params}, inputs=inputs,
-            patch_size=tuple(int(p) for p in patch), task=task, anatomy=anatomy, loss=loss,
+            patch_size=tuple(int(p) for p in patch), task=self.zoo_set.task, anatomy=anatomy, loss=loss,
             loss_params=dict(loss_params) if isinstance(loss_params, dict) else {},
             target_spacing=config.get("target_spacing"), inference=dict(INFERENCE),
             training=self.provenance(), command=f"python scripts/finalise_zoo.py --set {self.zoo_set.name}",
