@@ -74,6 +74,10 @@ _FAR_MM = 1.0e3  # distance given to voxels outside the anatomy maps
 MapsLoader = Callable[[], BrainMaps]
 
 
+class RegistrationError(InputError):
+    """The image could not be registered to the MNI152 template (its regions cannot be labelled)."""
+
+
 def infratentorial_mni(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Brainstem and cerebellum below the tentorium at MNI (RAS mm) coordinates: the posterior fossa below
     z = −18 mm behind y = −38 mm, and the brainstem column (|x| ≤ 14, −45 < y < −12, z < −10) — the box the phantom
@@ -205,8 +209,16 @@ def register_to_mni(image: Image, template: Image | None = None, *, seed: int = 
     template = template if template is not None else mni_template()
     fixed = to_sitk(image, np.float32)
     moving = to_sitk(template, np.float32)
-    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
-                                                sitk.CenteredTransformInitializerFilter.MOMENTS)
+    try:
+        initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
+                                                    sitk.CenteredTransformInitializerFilter.MOMENTS)
+        return _register(fixed, moving, initial, seed)
+    except RuntimeError as error:  # SimpleITK's exceptions: a blank image, no overlap with the template
+        first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise RegistrationError(f"registration to the MNI152 template failed: {first}", image.name or None) from None
+
+
+def _register(fixed: sitk.Image, moving: sitk.Image, initial: sitk.Transform, seed: int) -> sitk.Transform:
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     method.SetMetricSamplingStrategy(method.RANDOM)
