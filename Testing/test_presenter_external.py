@@ -205,6 +205,8 @@ def test_a_flair_from_slicers_dicom_module_exports_a_seg_and_parametric_map_over
     for frame, item in zip(pmap.pixel_array, pmap.PerFrameFunctionalGroupsSequence, strict=True):
         values[order[item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID]] = frame
     np.testing.assert_allclose(values, session.probability.array, atol=1e-6)
+    accepted = panel.presenter.accept()  # Slicer's own DICOM SEG export finds the source volume by this reference
+    assert accepted.GetNodeReference(accepted.GetReferenceImageGeometryReferenceRole()) is session.flair_node
 
 
 def test_a_dicom_export_of_a_flair_not_from_dicom_is_refused_and_writes_nothing(tmp_path) -> None:

@@ -191,6 +191,9 @@ def add_mask_segmentation(scene, name: str, mask: np.ndarray, reference_node, st
     node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
     node.CreateDefaultDisplayNodes()
     node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
+    # the source volume as a node reference too: Slicer's DICOM export (QuantitativeReporting's DICOM SEG plugin)
+    # finds the series a segmentation belongs to through it, as SlicerMONAIAuto3DSeg sets it (docs/slicer.md)
+    node.SetNodeReferenceID(node.GetReferenceImageGeometryReferenceRole(), reference_node.GetID())
     segmentation = node.GetSegmentation()
     segment_id = segmentation.AddEmptySegment(style.terminology_label, style.name, list(style.color))
     segmentation.GetSegment(segment_id).SetTag(
