@@ -24,6 +24,7 @@ from LesionSegLib.vtk_output import quiet_vtk_start
 from LesionSegLogic.defaults import DEFAULT_RULE
 
 from .browse import BrowserBinding, FolderBrowser
+from .compare import SideBySide
 from .editing import AcceptedEditor
 from .files import PathGate
 from .guard import URL_LINE, AccessPolicy
@@ -110,6 +111,8 @@ class ReviewWebApp:
                                      export_dir=self.config.out, editor=AcceptedEditor(self.slicer_app))
         #: the file picker over the binding's allowed folders (:mod:`.browse`)
         self.browser = BrowserBinding(self.server.state, FolderBrowser(self.binding.gate))
+        #: two maps side by side (:mod:`.compare`): a second session over the same volumes, its own axial view
+        self.binding.compare = SideBySide(self.binding, self.slicer_app, self.layout_manager)
         self.page = build_page(self.server, self.layout_manager, self.binding, self.browser)
         self.binding.refresh_models(self.config.model)
         self._open_initial()

@@ -122,7 +122,8 @@ CLIENT_VALUES: dict[str, ValueRule] = {
     #: the lesion label of a multi-label nnU-Net model (the labels the selected model's dataset.json lists)
     "model_label": _one_of(_items("model_labels"), "lesion labels", none_ok=True),
     **{f"path_{role}": _path_text() for role in ("case", "flair", "t2", "reference", "probability", "model",
-                                                  "review")},
+                                                  "review", "compare")},
+    "threshold_b": _number(0.0, 1.0),  # map B's slider (side by side, :mod:`.compare`)
     #: how to read another tool's probability map (``lesionseg app/evaluate/sweep --channel/--scale``)
     "probability_channel": _optional_number(0, True, "a channel number 0, 1, 2, ... (or empty)"),
     "probability_scale": _optional_number(1e-9, False, "a positive number such as 255 or 1000 (or empty)"),

@@ -315,6 +315,37 @@ def _saved_review(binding: ReviewBinding) -> None:
                      classes="mr-2", raw_attrs=attrs(aria_label="Saved review folder"))
         _button("Open review", folders.open, "Open saved review", disabled=("running || !path_review",))
     note_panel(folders)
+    if binding.compare is not None:
+        _compare(binding.compare)
+
+
+def _compare(compare: Any) -> None:
+    """Two maps side by side (:mod:`.compare`): map B's file, its own slider, both maps' metrics in two columns."""
+    _section("Compare a second map (side by side)")
+    with html.Div(classes="d-flex align-center"):
+        v.VTextField(v_model=("path_compare",), label="Second probability map (map B)", density="compact",
+                     hide_details=True, classes="mr-2", raw_attrs=attrs(aria_label="Second probability map"))
+        _button("Compare", compare.start, "Compare side by side", disabled=("!has_probability || !path_compare",))
+        _button("Stop", compare.stop, "Stop comparing", disabled=("!comparing",))
+    with html.Div(v_show="comparing", id="compare-panel"):
+        html.Div("Left view: map A ({{ case_name }}) · right view: map B ({{ compare_name }})",
+                 classes="text-caption")
+        with html.Div(classes="d-flex align-center"):
+            v.VSlider(v_model=("threshold_b",), min=0.0, max=1.0, step=0.01, name="Map B threshold",
+                      label="Map B threshold", hide_details=True, color="deep-purple", id="threshold-b-slider")
+            html.Div("{{ Number(threshold_b).toFixed(2) }}", id="threshold-b-value",
+                     classes="text-body-2 font-weight-medium ml-2", style="min-width: 2.5em")
+        html.Div("A: {{ summary }}", id="compare-summary-a", classes="text-caption")
+        html.Div("B: {{ compare_summary }}", id="compare-summary-b", classes="text-caption")
+        with v.VTable(density="compact", id="compare-table", raw_attrs=attrs(aria_label="Metrics of map A and B")):
+            with html.Thead(), html.Tr():
+                html.Th("Metric")
+                html.Th("Map A", classes="text-right")
+                html.Th("Map B", classes="text-right")
+            with html.Tbody(), html.Tr(v_for="row in compare_rows", key="row.key"):
+                html.Td("{{ row.name }}")
+                html.Td("{{ row.a }}", classes="text-right")
+                html.Td("{{ row.b }}", classes="text-right")
 
 
 def note_panel(folders: Any) -> None:

@@ -42,6 +42,7 @@ from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD
 from LesionSegLogic.errors import Cancelled, GeometryError, LesionSegError
 
 from .client_values import CheckedState, check_client_value
+from .compare import initial_state as compare_state
 from .curve import FRAME as CURVE_FRAME
 from .curve import curve_paths
 from .editing import EDIT_TOOLS, AcceptedEditor
@@ -75,6 +76,7 @@ class Viewport(Protocol):
 def initial_state() -> dict[str, Any]:
     return {
         **review_folder_state(),  # saved reviews, notes, report (issue 16, :mod:`.review_folders`)
+        **compare_state(),  # a second map side by side (issue 16, :mod:`.compare`)
         "threshold": FALLBACK_THRESHOLD, "recommended": None, "recommended_by": "", "opacity": 0.6,
         "rule": DEFAULT_RULE, "rules": list(MATCHING_RULES), "mode": OVERLAY_MODES[0], "modes": list(OVERLAY_MODES),
         "message": "Open a case or load the demo phantom.", "message_kind": "info",
@@ -143,6 +145,8 @@ class ReviewBinding:
         self.lesion_table = LesionTable(state, self.jump, self._guard)
         #: save/open the review, per-lesion notes, the HTML report (:mod:`.review_folders`)
         self.folders = ReviewFolders(self)
+        #: the side-by-side mode (:class:`.compare.SideBySide`; the app sets it: it needs the layout manager)
+        self.compare: Any = None
         self._case_folder: Path | None = None  # the open case's folder (a phantom's phantom.json gives its regions)
 
     # ------------------------------------------------------------------------------------------ messages
@@ -264,6 +268,8 @@ class ReviewBinding:
         self.state.summary, self.state.metric_rows, self.state.lesions = "", [], []
         self.lesion_table.clear()
         self.folders.clear()
+        if self.compare is not None:  # map B belonged to the case that was open
+            self.compare.stop()
         self._label_regions_later()
         self.state.curve = curve_paths(None)
         self.state.accepted = self.state.exported = ""

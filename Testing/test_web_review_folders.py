@@ -94,3 +94,69 @@ def test_a_note_for_a_lesion_that_is_not_there_is_refused(web, folders) -> None:
     web.binding.open_case(str(folders["case"]))
     web.binding.folders.set_note("predicted:9999", "artefact")
     assert web.server.state.message_kind == "error" and "no predicted lesion 9999" in web.server.state.message
+
+
+# ---------------------------------------------------------------------------------------------- side by side
+def test_two_maps_side_by_side_with_their_own_sliders_and_linked_views(web, folders) -> None:
+    from LesionSegLib.segmentation import segment_mask  # noqa: PLC0415
+
+    from LesionSegLogic.io import read_image, write_image  # noqa: PLC0415
+    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
+    from LesionSegWeb.compare import COMPARE_VIEW, MAIN_AXIAL_VIEW, SESSION_NAME  # noqa: PLC0415
+
+    state, compare, scene = web.server.state, web.binding.compare, web.session.scene
+    assert web.binding.open_case(str(folders["case"])), state.message
+    a_map = read_image(folders["case"] / "probability.nii.gz", role="probability")
+    write_image(a_map.with_array(a_map.array ** 2), folders["case"] / "probability_b.nii.gz")  # a sharper "loss"
+    volumes_before = scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+    set_state(web, threshold=0.3)
+    assert compare.start(str(folders["case"] / "probability_b.nii.gz")), state.message
+    b = compare.session
+    assert state.comparing and b.flair_node is web.session.flair_node  # the same image node, not a copy
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == volumes_before + 1  # only map B is new
+    set_state(web, threshold_b=0.12)
+    assert b.threshold == pytest.approx(0.12) and web.session.threshold == pytest.approx(0.3)  # B alone moved
+    set_state(web, threshold=0.55)
+    assert web.session.threshold == pytest.approx(0.55) and b.threshold == pytest.approx(0.12)  # A alone moved
+    engine = ThresholdEngine(a_map.array ** 2, a_map.spacing, reference=web.session.reference,
+                             rule=web.session.parameters.rule)
+    rows = {row["key"]: row for row in state.compare_rows}
+    expected_b = engine.at(0.12).metrics
+    assert rows["lesion.fn"]["b"] == str(expected_b["lesion"]["fn"])
+    assert rows["lesion.fn"]["a"] == str(web.session.metrics["lesion"]["fn"])
+    # B's overlay only in B's view, A's everywhere else
+    compare_id = scene.GetSingletonNode(COMPARE_VIEW, "vtkMRMLSliceNode").GetID()
+    b_display = b.review.node.GetDisplayNode()
+    a_display = web.session.review.node.GetDisplayNode()
+    assert [b_display.GetNthViewNodeID(i) for i in range(b_display.GetNumberOfViewNodeIDs())] == [compare_id]
+    a_views = [a_display.GetNthViewNodeID(i) for i in range(a_display.GetNumberOfViewNodeIDs())]
+    assert compare_id not in a_views and a_views
+    assert segment_mask(b.review.node, b.review.segment_ids[1], b.flair_node, scene).sum() == \
+        (engine.at(0.12, mode=b.parameters.mode).overlay == 1).sum()
+    # the axial views are linked
+    left = scene.GetSingletonNode(MAIN_AXIAL_VIEW, "vtkMRMLSliceNode")
+    right = scene.GetSingletonNode(COMPARE_VIEW, "vtkMRMLSliceNode")
+    left.SetSliceOffset(left.GetSliceOffset() + 4.0)
+    assert right.GetSliceOffset() == pytest.approx(left.GetSliceOffset())
+    right.SetFieldOfView(50.0, 50.0, 1.0)
+    assert left.GetFieldOfView()[0] == pytest.approx(50.0)
+    compare.stop()
+    assert not state.comparing and scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == volumes_before
+    assert not any((scene.GetNthNode(i).GetName() or "").startswith(SESSION_NAME + " ")
+                   for i in range(scene.GetNumberOfNodes()))
+    assert a_display.GetNumberOfViewNodeIDs() == 0  # A in every view again
+
+
+def test_compare_refuses_a_map_outside_the_allowed_folders_or_on_another_grid(web, folders, tmp_path) -> None:
+    from LesionSegLogic.image import Image  # noqa: PLC0415
+    from LesionSegLogic.io import write_image  # noqa: PLC0415
+
+    state, compare = web.server.state, web.binding.compare
+    assert web.binding.open_case(str(folders["case"]))
+    outside = write_case(tmp_path / "other") / "probability.nii.gz"
+    assert not compare.start(str(outside)) and "outside the folders" in state.message and not state.comparing
+    flair, _, probability = shared.synthetic_case()
+    small = Image(probability[:, :, :20].copy(), flair.spacing, flair.origin, flair.direction, "small")
+    write_image(small, folders["case"] / "probability_small.nii.gz")
+    assert not compare.start(str(folders["case"] / "probability_small.nii.gz"))
+    assert "grid" in state.message and not state.comparing

@@ -1,0 +1,246 @@
+"""Two probability maps of the same case side by side (issue 16; the teaching case of Hussein et al. 2023 and
+Cabezas & Diez 2024: the same scan under two losses, each at its own threshold).
+
+Map A is the open review (the page's own :class:`ReviewSession` and slider). **Compare** opens map B — a second map
+file (typed in ``path_compare``, under the allowed folders), e.g. a model trained with another loss — into a second
+``ReviewSession`` over the *same* FLAIR volume node and reference (no second image node; only B's map, its engine
+and its segmentation are new). The views switch to two axial views side by side: A's overlay only in the left one
+(and the coronal/sagittal views of the normal layouts), B's only in the right one (Slicer's per-view display:
+``vtkMRMLDisplayNode.SetViewNodeIDs``). The two axial views are linked: paging, panning or zooming one moves the
+other to the same slice, position and field of view. Each map has its own slider (``threshold`` for A,
+``threshold_b`` for B); the metrics of both are shown in two columns (``compare_rows``).
+
+Memory: B adds one float32 map as a volume node, the engine's arrays over it (the map itself, the candidate order
+and merge forest above its floor) and one uint8 labelmap — not a second FLAIR node.
+**Stop** removes B's nodes and goes back to the layout before.
+
+State variables: ``comparing``, ``path_compare`` (client-set, checked), ``threshold_b`` (client-set, checked),
+``compare_name``, ``compare_summary``, ``compare_rows`` (``[{name, a, b}]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from LesionSegLib.parameters import ReviewParameters
+from LesionSegLib.session import ReviewSession, ReviewState
+
+from LesionSegLogic.errors import GeometryError, LesionSegError
+from LesionSegLogic.io import read_image
+
+from .client_values import ClientValueError, check_client_value
+from .format import metric_items, summary_line
+from .latest import LatestValue
+
+COMPARE_LAYOUT = "compare"
+#: the singleton tag (and label) of the right-hand axial view that shows map B
+COMPARE_VIEW = "Compare"
+#: the left-hand (map A) axial view: the normal layouts' axial view
+MAIN_AXIAL_VIEW = "Red"
+SESSION_NAME = "LesionSeg B"
+#: the slice node fields copied from one linked view to the other
+_LINKED = ("SliceToRAS", "FieldOfView", "XYZOrigin")
+
+
+def initial_state() -> dict[str, Any]:
+    return {"comparing": False, "path_compare": "", "threshold_b": 0.5, "compare_name": "", "compare_summary": "",
+            "compare_rows": []}
+
+
+def compare_layout() -> Any:
+    """Two axial views side by side: A (left), B (right)."""
+    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
+
+    return Layout(LayoutDirection.Horizontal, [ViewLayoutDefinition.axial_view(MAIN_AXIAL_VIEW),
+                                               ViewLayoutDefinition.axial_view(COMPARE_VIEW)])
+
+
+def metric_columns(a: dict, b: dict) -> list[dict[str, str]]:
+    """``[{name, a, b}]``: the page's metric rows of both maps, in the page's order (rows either map has)."""
+    left = {row["group"] + "." + row["key"]: row for row in metric_items(a)}
+    right = {row["group"] + "." + row["key"]: row for row in metric_items(b)}
+    keys = list(left) + [k for k in right if k not in left]
+    return [{"key": k, "name": (left.get(k) or right[k])["name"], "a": left[k]["value"] if k in left else "—",
+             "b": right[k]["value"] if k in right else "—"} for k in keys]
+
+
+class SideBySide:
+    """The compare mode of one page. ``binding``: the page's :class:`.state.ReviewBinding` (map A);
+    ``slicer_app``: trame-slicer's app (scene, views); ``layout_manager``: where the compare layout is shown."""
+
+    def __init__(self, binding: Any, slicer_app: Any, layout_manager: Any) -> None:
+        self.binding = binding
+        self.state = binding.state
+        self.scene = slicer_app.scene
+        self.views = slicer_app.view_manager
+        self.layout_manager = layout_manager
+        self.session: ReviewSession | None = None  # map B
+        self._previous_layout: str | None = None
+        self._linking = False
+        self._observers: list[tuple[Any, int]] = []
+        self._thresholds: LatestValue[float] = LatestValue(self._show_threshold)
+        self.state.update(initial_state())
+        self.state.change("threshold_b")(self._on_threshold)
+        binding.session.updated.connect(self._on_a_updated)
+
+    # ------------------------------------------------------------------------------------------ start / stop
+    def start(self, path: str | None = None) -> bool:
+        """Open map B (default: ``path_compare``) beside the open review; a bad map is named and nothing changes."""
+        def go() -> str:
+            a = self.binding.session
+            if a.engine is None or a.flair_node is None:
+                raise LesionSegError("open a case with a probability map first (map A), then compare a second map")
+            raw = path if path is not None else self.state.path_compare
+            file = self.binding.gate.file(raw, "second probability map")
+            image = read_image(file, role="probability")  # as an Image: no file-backed node beside B's map node
+            if not image.same_grid(a.flair):
+                raise GeometryError("the second probability map is not on the FLAIR grid of map A", str(file))
+            b = self.session or ReviewSession(self.scene, parameters=ReviewParameters(rule=a.parameters.rule,
+                                                                                      mode=a.parameters.mode),
+                                              name=SESSION_NAME)
+            b.set_inputs(a.flair_node)  # the same image node: no second FLAIR in the scene
+            b.set_reference(None if a.reference is None else a.flair.with_array(np.asarray(a.reference, np.uint8)))
+            b.load_probability(image, a.threshold if a.threshold is not None else 0.5)
+            b.model_name = file.name
+            if self.session is None:
+                b.updated.connect(self._on_b_updated)
+            self.session = b
+            self._show()
+            self.state.compare_name = compare_source(file)
+            self._on_b_updated(b.state)
+            return f"Comparing with {self.state.compare_name}: left map A, right map B; each has its own slider."
+        return self.binding._guard(go)
+
+    def _show(self) -> None:
+        if COMPARE_LAYOUT not in self.layout_manager.get_layout_ids():
+            self.layout_manager.register_layout(COMPARE_LAYOUT, compare_layout(), lazy_initialization=True)
+        if self.layout_manager.layout_id != COMPARE_LAYOUT:
+            self._previous_layout = self.layout_manager.layout_id
+        self.layout_manager.set_layout(COMPARE_LAYOUT)
+        right = self.views.get_view(COMPARE_VIEW)
+        right.set_background_volume_id(self.binding.session.flair_node.GetID())
+        self._restrict_overlays()
+        self._link()
+        self._copy(self._slice_node(MAIN_AXIAL_VIEW), self._slice_node(COMPARE_VIEW))
+        self.state.comparing = True
+        self.state.threshold_b = self.session.threshold
+
+    def stop(self) -> None:
+        """Back to the one-map review: B's nodes removed, A's overlays in every view, the layout before."""
+        self._unlink()
+        if self.session is not None:
+            prefix = f"{SESSION_NAME} "
+            doomed = [self.scene.GetNthNode(i) for i in range(self.scene.GetNumberOfNodes())]
+            for node in doomed:
+                if node is not None and (node.GetName() or "").startswith(prefix):
+                    self.scene.RemoveNode(node)
+            self.session = None
+        for node in self._overlays(self.binding.session):
+            node.GetDisplayNode().RemoveAllViewNodeIDs()
+        if self.layout_manager.layout_id == COMPARE_LAYOUT and self._previous_layout:
+            self.layout_manager.set_layout(self._previous_layout)
+        self.state.update({**initial_state(), "path_compare": self.state.path_compare})
+
+    # ------------------------------------------------------------------------------------------ views
+    def _slice_node(self, tag: str) -> Any:
+        return self.scene.GetSingletonNode(tag, "vtkMRMLSliceNode")
+
+    @staticmethod
+    def _overlays(session: ReviewSession | None) -> list[Any]:
+        if session is None:
+            return []
+        nodes = [seg.node for seg in (session.prediction, session.review) if seg is not None]
+        return [node for node in nodes if node.GetDisplayNode() is not None]
+
+    def _restrict_overlays(self) -> None:
+        """A's segmentations in every slice view but B's; B's only in B's view."""
+        compare_id = self._slice_node(COMPARE_VIEW).GetID()
+        others = [self.scene.GetNthNodeByClass(i, "vtkMRMLSliceNode").GetID()
+                  for i in range(self.scene.GetNumberOfNodesByClass("vtkMRMLSliceNode"))]
+        others = [node_id for node_id in others if node_id != compare_id]
+        for node in self._overlays(self.binding.session):
+            display = node.GetDisplayNode()
+            display.RemoveAllViewNodeIDs()
+            for node_id in others:
+                display.AddViewNodeID(node_id)
+        opacity = float(self.state.opacity or 0.6)
+        for node in self._overlays(self.session):
+            display = node.GetDisplayNode()
+            display.SetViewNodeIDs([compare_id])
+            display.SetOpacity(opacity)
+
+    def _link(self) -> None:
+        """Each axial view follows the other (slice, pan, zoom)."""
+        if self._observers:
+            return
+        left, right = self._slice_node(MAIN_AXIAL_VIEW), self._slice_node(COMPARE_VIEW)
+        for source, target in ((left, right), (right, left)):
+            tag = source.AddObserver("ModifiedEvent", lambda *_, s=source, t=target: self._copy(s, t))
+            self._observers.append((source, tag))
+
+    def _unlink(self) -> None:
+        for node, tag in self._observers:
+            node.RemoveObserver(tag)
+        self._observers.clear()
+
+    def _copy(self, source: Any, target: Any) -> None:
+        if self._linking or source is None or target is None:
+            return
+        self._linking = True
+        try:
+            same = (np.allclose(_matrix(source), _matrix(target)) and
+                    np.allclose(source.GetFieldOfView(), target.GetFieldOfView()) and
+                    np.allclose(source.GetXYZOrigin(), target.GetXYZOrigin()))
+            if not same:
+                modified = target.StartModify()
+                target.GetSliceToRAS().DeepCopy(source.GetSliceToRAS())
+                target.SetFieldOfView(*source.GetFieldOfView())
+                target.SetXYZOrigin(*source.GetXYZOrigin())
+                target.UpdateMatrices()
+                target.EndModify(modified)
+        finally:
+            self._linking = False
+
+    # ------------------------------------------------------------------------------------------ slider B
+    def _on_threshold(self, threshold_b: Any = None, **_: Any) -> None:
+        try:
+            value = check_client_value("threshold_b", threshold_b, self.state)
+        except ClientValueError:
+            return  # the one validator reverts it and says why
+        if self.session is None or self.session.engine is None or self.session.threshold == value:
+            return
+        self._thresholds.submit(float(value))
+
+    def _show_threshold(self, threshold: float) -> None:
+        with self.state:
+            self.binding._guard(lambda: self.session is not None and self.session.set_threshold(threshold) and None)
+
+    def _on_b_updated(self, review: ReviewState) -> None:
+        b = self.session
+        if b is None or review is None:
+            return
+        if not self._thresholds.pending:
+            self.state.threshold_b = review.threshold
+        self.state.compare_summary = summary_line(review.metrics, b.reference is not None, review.threshold)
+        self._rows()
+
+    def _on_a_updated(self, _review: ReviewState) -> None:
+        if self.session is not None:
+            self._rows()
+
+    def _rows(self) -> None:
+        a, b = self.binding.session, self.session
+        self.state.compare_rows = metric_columns(a.metrics if a is not None else {}, b.metrics if b else {})
+
+
+def _matrix(node: Any) -> np.ndarray:
+    matrix = node.GetSliceToRAS()
+    return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+def compare_source(path: str | Path) -> str:
+    """``folder/name`` of a map file (what the page shows above map B's slider)."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
