@@ -298,3 +298,15 @@ def test_threshold_subjects_are_never_trained_on() -> None:
     chosen, how = threshold_subjects(everything, pool, 2)
     assert [p.name for p in chosen] == ["p4", "p5"] and "validation subjects" in how
     assert [p.name for p in threshold_subjects({}, pool, 2)[0]] == ["p4", "p5"]
+
+
+def test_pick_for_images_reads_the_anatomy_and_names_what_no_model_takes(tmp_path, t2_only_model) -> None:
+    from LesionSegLogic.zoo.autopick import image_anatomy, pick_for_images
+
+    t2 = write_image(_cord_image(), tmp_path / "case" / "t2.nii.gz")
+    zoo = [t2_only_model.parent]
+    pick = pick_for_images({"flair": None, "t2": t2, "baseline": None}, "cord", extra=zoo)
+    assert pick.name == "cord_tiny" and "cord (given)" in pick.reason
+    assert image_anatomy({"t2": t2}) == (None, "the field of view does not say")  # 9.6 mm S-I: not a cord
+    with pytest.raises(InputError, match="no bundled model takes the images given \\(baseline\\)"):
+        pick_for_images({"baseline": t2}, "cord", extra=zoo)

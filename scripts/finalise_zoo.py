@@ -113,6 +113,23 @@ def stage_run(run, work: Path, pool: list[Path]):
     return folder, card
 
 
+#: the files of Kamraoui's frozen lesion-wise F1 estimator, kept beside a Dice + LF1 model (its loss's part)
+ESTIMATOR_FILES = ("lf1_estimator.json", "lf1_estimator.safetensors")
+
+
+def estimator_files(run, models: Path) -> dict[str, bytes]:
+    """The LF1 estimator a Dice + LF1 run was trained with (train.json ``lf1_estimator.path``, a zoo folder such as
+    ``Resources/Models/dice_lf1``), to ship beside the model; empty for other runs."""
+    spec = run.info.get("lf1_estimator") or run.config.get("lf1_estimator")
+    path = spec.get("path") if isinstance(spec, dict) else spec
+    if not path:
+        return {}
+    folder = Path(path) if Path(path).is_absolute() else ROOT / path
+    if not folder.is_dir():
+        folder = models / Path(path).name
+    return {name: (folder / name).read_bytes() for name in ESTIMATOR_FILES if (folder / name).is_file()}
+
+
 def _measured_key(card) -> dict[str, Any]:
     """What a measurement depends on: the weights and how the card runs them (resume only when all are equal)."""
     key = {"weights_sha256": card.weights_sha256, "target_spacing": card.target_spacing,
@@ -164,9 +181,12 @@ def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
                               threshold_objective=measured["threshold_objective"],
                               validation=measured["validation"], calibration=measured["calibration"])
     target = Path(models_s) / run.zoo_name
+    companions = estimator_files(run, Path(models_s))  # read before the old folder goes (it may hold them)
     if target.exists():
-        shutil.rmtree(target)  # a clean folder: no file of an older model (e.g. v1's LF1 estimator) stays
+        shutil.rmtree(target)  # a clean folder: no file of an older model stays
     target.mkdir(parents=True)
+    for name, content in companions.items():
+        (target / name).write_bytes(content)
     shutil.copyfile(stage / WEIGHTS_FILE, target / WEIGHTS_FILE)
     final.validate(target / CARD_FILE).to_json(target / CARD_FILE)
     load_model(target)  # the card and the weights load as users load them

@@ -45,9 +45,11 @@ def pick_for_images(images: Mapping[str, str | PathLike[str] | Image | None], an
     given = {role for role, value in images.items() if value is not None}
     seen, source = image_anatomy(images, anatomy)
     cards = list_cards(extra)
-    pick = pick_model(cards, given, seen, source)
-    if pick is None and seen is None:
-        pick = pick_model(cards, given, "brain", "the field of view does not say; brain assumed")
+    if seen is None:  # the field of view does not say: a brain model first (most protocols), else any anatomy
+        pick = (pick_model(cards, given, "brain", f"{source}; brain assumed")
+                or pick_model(cards, given, None, source))
+    else:
+        pick = pick_model(cards, given, seen, source)
     if pick is None:
         raise InputError(f"no bundled model takes the images given ({', '.join(sorted(given)) or 'none'}) for "
                          f"{seen or 'this'} anatomy; choose one with --model (see `lesionseg models`)")
