@@ -3,6 +3,10 @@
 
     .venv/bin/python scripts/train_zoo.py            # everything: phantoms, LF1 estimator, 13 models, table
 
+Zoo v2 (issue 12: four sets, 25 models, domain-randomised, on a GPU): ``scripts/zoo_data.py`` (phantoms of the
+``train`` / ``shifted`` generator settings, packed arrays) and ``scripts/zoo_device.py`` (training; ``--device cpu
+--iterations N`` runs the same recipe on a CPU). This script is the v1 CPU recipe and the ``docs/zoo.md`` table.
+
 One command, CPU only, no downloads. Stages (each skips work already done in ``--work``):
 
 1. **phantoms** — brain phantoms (:func:`LesionSegLogic.phantom.generate_case`) at the training spacing,
@@ -45,24 +49,12 @@ FOV_MM = (96.0, 128.0, 128.0)
 #: the anatomy of the training phantoms, written into every card (``card.anatomy``)
 ANATOMY = "brain"
 
-# loss name -> (zoo name, loss params, optimiser). Parameters left out use the paper defaults of
-# LesionSegLogic.losses; Tversky beta = 0.7 on false negatives is Hashemi's best (seed 001); Combo is trained
-# with Adadelta, learning rate 1, as in seed 000.
-ZOO: list[tuple[str, str, dict[str, Any], str]] = [
-    ("dice_ce", "dice_ce", {}, "adam"),
-    ("dice", "dice", {}, "adam"),
-    ("bce", "bce", {}, "adam"),
-    ("generalized_dice", "generalized_dice", {}, "adam"),
-    ("tversky", "tversky", {"alpha": 0.3, "beta": 0.7}, "adam"),
-    ("focal_tversky", "focal_tversky", {}, "adam"),
-    ("dice_lf1", "dice", {}, "adam"),
-    ("weighted_gradient", "weighted_gradient", {}, "adam"),
-    ("hytver", "hytver", {}, "adam"),
-    ("unified_focal", "unified_focal", {}, "adam"),
-    ("combo", "combo", {}, "adadelta"),
-    ("focal", "focal", {}, "adam"),
-    ("log_cosh_dice", "log_cosh_dice", {}, "adam"),
-]
+# (zoo name, loss name, loss params, optimiser) of every seed loss: derived from the one list of the zoo recipe
+# (LesionSegLogic.training.zoo_recipe.LOSSES: paper defaults where empty; Tversky beta = 0.7 on false negatives is
+# Hashemi's best; Combo is trained with Adadelta, learning rate 1, as in seed 000).
+from LesionSegLogic.training.zoo_recipe import LOSSES  # noqa: E402
+
+ZOO: list[tuple[str, str, dict[str, Any], str]] = [(r.name, r.loss, dict(r.params), r.optimiser) for r in LOSSES]
 
 
 @dataclass
