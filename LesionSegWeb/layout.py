@@ -452,7 +452,8 @@ def build_page(server: Any, layout_manager: Any, binding: ReviewBinding,
             _view_bar(binding)
             v.VProgressCircular(indeterminate=("!!trame__busy",), size=18, width=2, classes="mr-4")
         with v.VNavigationDrawer(permanent=True, width=PANEL_WIDTH, location="left"), html.Div(
-                style=f"display: grid; grid-template-columns: {READING_WIDTH}px {SETUP_WIDTH}px; height: 100%",
+                style=f"display: grid; grid-template-columns: {READING_WIDTH}px {SETUP_WIDTH}px; "
+                      "grid-template-rows: minmax(0, 1fr); height: 100%; overflow: hidden",
                 raw_attrs=attrs(role="region", aria_label="LesionSeg panel")):
             with html.Div(style=_COLUMN, classes="px-3 pb-2", id="reading-column"):
                 v.VAlert(text=("message",),

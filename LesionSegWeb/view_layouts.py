@@ -1,7 +1,7 @@
 """The slice-view layouts of the page and the mouse mode of the views.
 
-Two layouts: **brain** (axial large, coronal and sagittal stacked beside it) and **cord** (sagittal large: a
-spinal cord is read along its length, axial and coronal beside it). The layout follows the anatomy of each
+Two layouts: **brain** (axial large, coronal and sagittal side by side under it) and **cord** (sagittal large: a
+spinal cord is read along its length, axial and coronal stacked beside it). The layout follows the anatomy of each
 opened FLAIR (:func:`LesionSegLogic.anatomy.guess_anatomy`) until the user picks one in the page; the views are
 the same three slice views in both (switching does not reload anything).
 
@@ -33,19 +33,24 @@ class ViewLayout:
     build: Callable[[], Any]
 
 
-def _two_plus_one(large: str, small: tuple[str, str]) -> Any:
+def _one_large(large: str, small: tuple[str, str], large_on_top: bool) -> Any:
+    """``large`` with two thirds of the room, ``small`` sharing the rest: on top of them (brain: the views area
+    beside the panel is about as tall as wide, and an axial slice is square) or beside them (cord: its sagittal
+    slice is long in S-I)."""
     from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
 
     views = {"axial": ViewLayoutDefinition.axial_view, "coronal": ViewLayoutDefinition.coronal_view,
              "sagittal": ViewLayoutDefinition.sagittal_view}
-    return Layout(LayoutDirection.Horizontal, [
-        views[large](), Layout(LayoutDirection.Vertical, [views[name]() for name in small])])
+    outer, inner = ((LayoutDirection.Vertical, LayoutDirection.Horizontal) if large_on_top
+                    else (LayoutDirection.Horizontal, LayoutDirection.Vertical))
+    return Layout(outer, [views[large](), Layout(inner, [views[name]() for name in small])], flex_sizes=["2", "1"])
 
 
 #: The layouts, in the order the page offers them; the first is the default.
 VIEW_LAYOUTS: tuple[ViewLayout, ...] = (
-    ViewLayout("brain", "Axial large", lambda: _two_plus_one("axial", ("coronal", "sagittal"))),
-    ViewLayout("cord", "Sagittal large (cord)", lambda: _two_plus_one("sagittal", ("axial", "coronal"))),
+    ViewLayout("brain", "Axial large", lambda: _one_large("axial", ("coronal", "sagittal"), large_on_top=True)),
+    ViewLayout("cord", "Sagittal large (cord)",
+               lambda: _one_large("sagittal", ("axial", "coronal"), large_on_top=False)),
 )
 #: The layout each anatomy of :func:`LesionSegLogic.anatomy.guess_anatomy` opens with.
 LAYOUT_FOR_ANATOMY = {"brain": "brain", "cord": "cord"}

@@ -74,6 +74,9 @@ def test_slider_summary_table_and_curve_are_in_sight_together(page, size) -> Non
     rows = page.get_by_role("button", name=re.compile("Jump to .* lesion"))
     assert rows.count() >= 3 and rows.first.bounding_box()["y"] + 20 < size[1]  # rows of the table, not its head
     assert page.evaluate("() => document.scrollingElement.scrollHeight <= window.innerHeight")  # no page scroll
+    panel = ".v-navigation-drawer__content"  # nor does the panel as a whole (only its setup column scrolls)
+    assert page.evaluate(f"() => document.querySelector('{panel}').scrollHeight "
+                         f"<= document.querySelector('{panel}').clientHeight + 1")
     views = page.locator("img").first.bounding_box()
     assert views["width"] >= 250 and views["x"] + views["width"] <= size[0]  # the slice views keep room
 

@@ -88,9 +88,10 @@ class SliceLabels:
     position: str
 
     def slice_text(self) -> str:
+        """Two short lines (a corner of a small view has little room): ``slice 12/40`` and ``S 12.3 mm``."""
         if self.slice_number is None:
             return self.position
-        return f"slice {self.slice_number}/{self.slice_count} · {self.position}"
+        return f"slice {self.slice_number}/{self.slice_count}\n{self.position}"
 
 
 def slice_labels(slice_to_ras: Any, ras_to_ijk: Any = None, dimensions: Sequence[int] | None = None) -> SliceLabels:
