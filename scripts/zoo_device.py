@@ -106,7 +106,7 @@ def load_cases(pack: Path, set_name: str, device: Any) -> tuple[list[Any], list[
     n_val = max(1, round(len(cases) * 0.15))
     meta = {"pack": {k: v for k, v in info.items() if k not in ("spacing", "lesion_voxels")},
             "quantisation": manifest.get("quantisation"), "pack_commit": manifest.get("git_commit"),
-            "generator_settings": manifest.get("generator_settings"),
+            "generator_settings": manifest.get("generator_settings"), "grid_spacing": info["spacing"][0],
             "subjects": {"train": [c[0] for c in cases[:-n_val]], "validation": [c[0] for c in cases[-n_val:]]}}
     return cases[:-n_val], cases[-n_val:], meta
 
@@ -323,6 +323,7 @@ def _write_model(t: Trainee, group: Group, zset: Any, recipe: Any, data_meta: di
     config = TrainConfig(
         data=f"zoo_v2 pack: {zset.data} (scripts/zoo_data.py)", out=f"{group.set_name}/{t.name}",
         contrasts=zset.inputs, mask_name=zset.mask, architecture="unet3d",
+        target_spacing=tuple(data_meta["grid_spacing"]),  # the training grid: thick-slice inputs are resampled to it
         model_params={"features": list(recipe.features), "norm": recipe.norm}, loss=t.recipe.loss,
         loss_params=dict(t.recipe.params), lf1_estimator="Resources/Models/dice_lf1" if t.recipe.lf1 else None,
         optimiser=t.recipe.optimiser, lr=recipe.learning_rate(t.recipe.optimiser), patience=3, max_epochs=1,

@@ -64,7 +64,7 @@ class ZooSet:
     channels: tuple[str, ...]
     inputs: tuple[str, ...]
     anatomy: str
-    task: str
+    task: str  #: the card's task word (``LesionSegLogic.zoo.card.TASK_REFERENCES``)
     mask: str
     patch: tuple[int, int, int]
     losses: tuple[str, ...]
@@ -79,11 +79,11 @@ CORD_PATCH = (64, 64, 16)
 SETS: dict[str, ZooSet] = {
     s.name: s
     for s in (
-        ZooSet("brain", "brain", ("flair", "t2"), ("flair", "t2"), "brain", "segmentation", "lesions", BRAIN_PATCH,
+        ZooSet("brain", "brain", ("flair", "t2"), ("flair", "t2"), "brain", "lesions", "lesions", BRAIN_PATCH,
                tuple(r.name for r in LOSSES)),
-        ZooSet("brain_flair", "brain", ("flair",), ("flair",), "brain", "segmentation", "lesions", BRAIN_PATCH,
+        ZooSet("brain_flair", "brain", ("flair",), ("flair",), "brain", "lesions", "lesions", BRAIN_PATCH,
                ("weighted_gradient", "combo", "hytver")),
-        ZooSet("cord", "cord", ("t2",), ("t2",), "cord", "segmentation", "lesions", CORD_PATCH,
+        ZooSet("cord", "cord", ("t2",), ("t2",), "cord", "lesions", "lesions", CORD_PATCH,
                ("bce", "dice", "combo", "generalized_dice", "log_cosh_dice", "tversky", "focal_tversky")),
         ZooSet("longitudinal", "longitudinal", ("baseline_flair", "flair"), ("baseline_flair", "flair", "difference"),
                "brain", "new_lesions", "new_lesions", BRAIN_PATCH, ("hytver", "dice_lf1")),
