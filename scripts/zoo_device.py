@@ -72,8 +72,8 @@ def make_groups(only: list[str] | None, group_size: int) -> list[Group]:
         if not losses:
             continue
         n = math.ceil(len(losses) / group_size)
-        size = math.ceil(len(losses) / n)
-        groups += [Group(name, losses[i: i + size]) for i in range(0, len(losses), size)]
+        bounds = [round(i * len(losses) / n) for i in range(n + 1)]  # sizes differ by one at most
+        groups += [Group(name, losses[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
     return groups
 
 
