@@ -135,7 +135,7 @@ def test_the_file_picker_fills_the_fields_by_clicking(page) -> None:
     page.locator("#message").filter(has_text="FLAIR: flair.nii.gz").wait_for(timeout=20_000)
     picker.get_by_role("button", name="image lesions.nii.gz").click()
     picker.get_by_role("button", name="Use as Reference").click()
-    assert "Reference: lesions.nii.gz" in page.locator("#picked-files").inner_text()
+    page.locator("#picked-files").filter(has_text="Reference: lesions.nii.gz").wait_for(timeout=20_000)
     assert picker.get_by_role("button", name="Folder up").is_enabled()
     picker.get_by_role("button", name="Folder up").click()  # above the root: the list of roots, no parent folder
     page.locator("#browse-folder").filter(has_text="allowed folders").wait_for(timeout=20_000)
