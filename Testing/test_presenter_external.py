@@ -18,7 +18,7 @@ from LesionSegLib.dicom_source import DICOM_UIDS_ATTRIBUTE  # noqa: E402
 from LesionSegLib.export import export_review  # noqa: E402
 from LesionSegLib.headless import make_scene  # noqa: E402
 from LesionSegLib.nodes import add_volume_node  # noqa: E402
-from LesionSegLib.presenter import EXPORT_FORMATS, PanelPresenter, PanelState  # noqa: E402
+from LesionSegLib.presenter import EXPORT_FORMATS, MAP_CHANNELS, MAP_SCALES, PanelPresenter, PanelState  # noqa: E402
 from LesionSegLib.runner import NNUNET_LABEL, ChildCommand, InferenceRequest, library_predict  # noqa: E402
 from LesionSegLib.session import ReviewSession  # noqa: E402
 from LesionSegLib.widget_tests import FakeCard, FakeJob  # noqa: E402
@@ -222,3 +222,29 @@ def test_a_dicom_export_of_a_flair_not_from_dicom_is_refused_and_writes_nothing(
     assert panel.presenter.export(str(tmp_path / "out"), "NIfTI + DICOM SEG") == ()
     assert "needs a FLAIR read from a DICOM series" in panel.errors[-1] and not (tmp_path / "out").exists()
     assert len(panel.presenter.export(str(tmp_path / "nifti"), "NIfTI")) >= 6  # the NIfTI export still works
+
+
+def test_load_probability_reads_another_tools_softmax_and_integer_maps(tmp_path) -> None:
+    import nibabel as nib
+
+    from LesionSegLogic.io import write_image
+
+    panel = Panel()
+    flair = _flair()
+    panel.flair(flair)
+    write_image(flair, tmp_path / "flair.nii.gz")
+    lesion = np.zeros(flair.shape, np.float32)
+    lesion[5:9, 8:12, 12:16] = 0.8
+    affine = nib.load(str(tmp_path / "flair.nii.gz")).affine
+    softmax = np.transpose(np.stack([1 - lesion, lesion], axis=-1), (2, 1, 0, 3))
+    nib.save(nib.Nifti1Image(softmax, affine), str(tmp_path / "softmax.nii.gz"))
+    panel.presenter.load_probability(str(tmp_path / "softmax.nii.gz"))  # a 4-D map without a channel
+    assert panel.presenter.session is None and "2-channel map" in panel.errors[-1] and "channel" in panel.errors[-1]
+    panel.presenter.load_probability(str(tmp_path / "softmax.nii.gz"), MAP_CHANNELS["channel 1"])
+    session = panel.presenter.session
+    np.testing.assert_allclose(session.probability.array, lesion, atol=1e-6)
+    assert session.source_files["probability"] == tmp_path / "softmax.nii.gz"
+    write_image(flair.with_array(np.round(lesion * 1000).astype(np.int16)), tmp_path / "permille.nii.gz",
+                dtype="int16")
+    panel.presenter.load_probability(str(tmp_path / "permille.nii.gz"), None, MAP_SCALES["÷ 1000"])
+    np.testing.assert_allclose(panel.presenter.session.probability.array, lesion, atol=1e-6)

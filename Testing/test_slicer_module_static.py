@@ -35,6 +35,7 @@ EXPECTED_WIDGETS = {
     "outputDirectoryButton": "ctkDirectoryButton", "exportButton": "QPushButton",
     "modelPathLineEdit": "ctkPathLineEdit", "addModelButton": "QPushButton", "modelLabelComboBox": "QComboBox",
     "modelLabelComboBoxLabel": "QLabel", "exportFormatComboBox": "QComboBox",
+    "mapChannelComboBox": "QComboBox", "mapScaleComboBox": "QComboBox",
 }
 #: modules allowed to use Qt / Slicer GUI (imported only inside Slicer)
 GUI_FILES = {"widget.py", "widget_tests.py"}

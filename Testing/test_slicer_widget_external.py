@@ -40,5 +40,8 @@ def test_add_model_folder_lists_it_asks_its_label_and_remembers_both(tmp_path) -
     assert report["errors"] and "neither an nnU-Net v2 model folder" in report["errors"][-1]
     assert report["models_after_bad"] == report["models"]
     assert report["export_formats"] == ["NIfTI"]  # nothing under review, no DICOM input
+    from LesionSegLib.presenter import MAP_CHANNELS, MAP_SCALES
+
+    assert report["map_channels"] == list(MAP_CHANNELS) and report["map_scales"] == list(MAP_SCALES)
     assert not report["labels_visible_zoo"] and report["stored_zoo"] == report["models"][0]
     assert report["blocked_loaded"] == []

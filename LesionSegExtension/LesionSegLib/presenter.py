@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any, Protocol
 
 from LesionSegLogic.defaults import defaults_for_map, pick_model
@@ -118,6 +119,10 @@ STATUS = {
     PanelState.ACCEPTED: "Accepted: edit the segmentation in the Segment Editor, then re-score.",
 }
 NO_MODEL = "Choose a model first."
+#: how "Load probability map" reads another tool's map (``read_image``'s ``channel``/``scale``, the CLI's
+#: ``--channel``/``--scale``): the choice shown → the value (``None``: a 3-D map / the scale detected and said)
+MAP_CHANNELS: dict[str, int | None] = {"3-D map": None, **{f"channel {k}": k for k in range(4)}}
+MAP_SCALES: dict[str, float | None] = {"detect": None, "÷ 255": 255.0, "÷ 1000": 1000.0}
 #: the export choices: what the review export always writes (NIfTI mask, Slicer segmentation, tables, curve) and,
 #: for DICOM inputs, the DICOM objects beside it — format name → ``export_review`` keywords
 EXPORT_FORMATS: dict[str, tuple[str, ...]] = {
@@ -427,11 +432,12 @@ class PanelPresenter:
             self._publish("Warning: " + " ".join(str(w) for w in warnings))
         return False
 
-    def load_probability(self, path: str) -> None:
+    def load_probability(self, path: str, channel: int | None = None, scale: float | None = None) -> None:
         """Review an existing probability map on the FLAIR grid, at the threshold of the project's one policy
         (:func:`LesionSegLogic.defaults.defaults_for_map`: the ``summary.json`` that ``lesionseg predict`` wrote
         beside the map, else the fallback). Only a threshold a model recommended there enables "Recommended";
-        the status says where the threshold came from."""
+        the status says where the threshold came from. ``channel``/``scale``: another tool's 4-D softmax or
+        integer map (:data:`MAP_CHANNELS`, :data:`MAP_SCALES`), read as ``lesionseg app --channel/--scale`` does."""
         if self.state in RUN_STATES or self.inputs.flair is None:
             self._publish()
             return
@@ -442,8 +448,18 @@ class PanelPresenter:
         chosen = defaults_for_map(path, rule=self.parameters.rule)
 
         def load():
+            from LesionSegLogic.io import read_image  # noqa: PLC0415 - SimpleITK: imported on use
+            from LesionSegLogic.io.read import read_header  # noqa: PLC0415
+
+            read_header(path, role="probability", channel=channel)  # a softmax without channel: how many there are
             session = self._new_session()
-            session.load_probability(path, chosen.threshold)
+            if channel is None and scale is None:
+                session.load_probability(path, chosen.threshold)
+                return session
+
+            session.load_probability(read_image(path, role="probability", channel=channel, scale=scale),
+                                     chosen.threshold)
+            session.source_files["probability"] = Path(path)  # the export's provenance names the file
             return session
 
         ok, session = self._attempt(load)

@@ -31,7 +31,7 @@ from LesionSegLogic.zoo.catalog import list_cards
 
 from .dependencies import ensure_dependencies, slicer_installer
 from .parameters import DEVICES, MATCHING_RULES, OVERLAY_MODES, ReviewParameters
-from .presenter import PanelPresenter, PanelView, table_row
+from .presenter import MAP_CHANNELS, MAP_SCALES, PanelPresenter, PanelView, table_row
 from .views import panel_plot_view_node
 
 POLL_MS = 200
@@ -107,6 +107,8 @@ class LesionSegPanel(VTKObservationMixin):
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.on_poll)
         self._fill_models()
+        for box, choices in ((ui.mapChannelComboBox, MAP_CHANNELS), (ui.mapScaleComboBox, MAP_SCALES)):
+            _show_choices(box, tuple(choices), "")
         ui.applyButton.clicked.connect(self.on_apply)
         ui.loadProbabilityButton.clicked.connect(self.on_load_probability)
         # tracking off (ctkSliderWidget.cpp): a mouse drag emits only valueIsChanging (live review), its release
@@ -262,7 +264,9 @@ class LesionSegPanel(VTKObservationMixin):
             self._timer.stop()
 
     def on_load_probability(self, *_args) -> None:
-        self.presenter.load_probability(self.ui.probabilityPathLineEdit.currentPath)
+        self.presenter.load_probability(self.ui.probabilityPathLineEdit.currentPath,
+                                        MAP_CHANNELS.get(self.ui.mapChannelComboBox.currentText),
+                                        MAP_SCALES.get(self.ui.mapScaleComboBox.currentText))
 
     def on_threshold_dragged(self, value) -> None:
         self.presenter.threshold_dragged(float(value))

@@ -45,7 +45,8 @@ def main(model_folder: str, not_a_model: str) -> dict:
     ui.modelPathLineEdit.currentPath = not_a_model
     ui.addModelButton.click()
     report.update(errors=errors, models_after_bad=items(ui.modelComboBox),
-                  export_formats=items(ui.exportFormatComboBox))
+                  export_formats=items(ui.exportFormatComboBox), map_channels=items(ui.mapChannelComboBox),
+                  map_scales=items(ui.mapScaleComboBox))
     ui.modelComboBox.currentText = report["models"][0]
     report.update(labels_visible_zoo=ui.modelLabelComboBox.visible, stored_zoo=node.model)
     widget.cleanup()
