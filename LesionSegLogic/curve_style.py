@@ -35,12 +35,13 @@ class CurveSeries:
         return hex_color(self.color)
 
 
-#: The curve's series, in legend order. Purple, orange, brown and near-black: none of them green, red or blue.
+#: The curve's series, in legend order. Purple, orange, brown and magenta: none of them green, red or blue, and
+#: none black (the current-threshold marker is).
 CURVE_SERIES_STYLE: tuple[CurveSeries, ...] = (
     CurveSeries("lesion_f1", "Lesion F1", "lesion", "f1", (0.46, 0.16, 0.60)),
     CurveSeries("dice", "Dice", "voxel", "dice", (0.93, 0.52, 0.05), "6,3"),
     CurveSeries("sensitivity", "Lesion sensitivity", "lesion", "sensitivity", (0.55, 0.32, 0.10), "2,2"),
-    CurveSeries("precision", "Lesion precision", "lesion", "precision", (0.20, 0.20, 0.20), "7,2,2,2"),
+    CurveSeries("precision", "Lesion precision", "lesion", "precision", (0.80, 0.25, 0.60), "7,2,2,2"),
 )
 
 #: The current-threshold and recommended-threshold markers (vertical lines).
