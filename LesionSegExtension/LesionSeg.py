@@ -88,12 +88,12 @@ class LesionSegModuleLogic(ScriptedLoadableModuleLogic):
 
     def create_session(self, parameters=None):
         _ensure_import_paths()
+        from LesionSegLib.lesion_focus import LesionFocus
         from LesionSegLib.runner import SubprocessRunner
         from LesionSegLib.session import ReviewSession
-        from LesionSegLib.views import SliceViewJumper
 
         return ReviewSession(slicer.mrmlScene, runner=SubprocessRunner(), parameters=parameters,
-                             view_controller=SliceViewJumper(slicer.mrmlScene))
+                             view_controller=LesionFocus(slicer.mrmlScene))
 
     def show_volume(self, node):
         slicer.util.setSliceViewerLayers(background=node, fit=True)

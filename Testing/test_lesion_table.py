@@ -190,3 +190,22 @@ def test_jump_centres_zooms_and_marks(session) -> None:
 def test_sorted_rows_is_total() -> None:
     rows = [LesionRow(i, "predicted", "FP", 10.0, (0, 0, 0), 0.5) for i in (3, 1, 2)]
     assert [r.id for r in sorted_rows(rows, LesionOrder("volume_mm3"))] == [1, 2, 3]
+
+
+def test_desktop_navigator_steps_in_table_order_and_describes_the_load(session) -> None:
+    from LesionSegLib.lesion_panel import LesionNavigator  # noqa: PLC0415
+
+    session.set_threshold(0.6)
+    navigator = LesionNavigator()
+    missed = [i for i, r in enumerate(session.lesions) if r.status == "FN"]
+    assert [navigator.next(session, "FN") for _ in missed] == missed  # table rows, in the table's order
+    assert navigator.next(session, "FN") == missed[0]  # wraps
+    navigator.clicked(session, missed[-1])
+    assert navigator.next(session, "FN") == missed[0]
+    text = LesionNavigator.load_text(session)
+    assert text.startswith(f"Predicted: {session.metrics['lesion']['n_predicted']} lesions")
+    assert f"Reference: {len(REFERENCE)} lesions" in text and "regions not labelled yet" in text
+    with pytest.raises(InputError, match="brain from spinal cord"):  # 52 × 32 × 32 mm: neither by its extent
+        LesionNavigator.label_regions(session)
+    session.set_region_atlas(halves_atlas(session.flair.shape))
+    assert "DIS areas 2" in LesionNavigator.load_text(session)

@@ -36,6 +36,8 @@ EXPECTED_WIDGETS = {
     "modelPathLineEdit": "ctkPathLineEdit", "addModelButton": "QPushButton", "modelLabelComboBox": "QComboBox",
     "modelLabelComboBoxLabel": "QLabel", "exportFormatComboBox": "QComboBox",
     "mapChannelComboBox": "QComboBox", "mapScaleComboBox": "QComboBox",
+    "nextFnButton": "QPushButton", "nextFpButton": "QPushButton", "labelRegionsButton": "QPushButton",
+    "lesionLoadLabel": "QLabel",
 }
 #: modules allowed to use Qt / Slicer GUI (imported only inside Slicer)
 GUI_FILES = {"widget.py", "widget_tests.py"}

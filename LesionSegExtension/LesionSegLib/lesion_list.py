@@ -211,3 +211,21 @@ def _checked(values: Iterable[str], allowed: Sequence[str], what: str) -> frozen
     if unknown:
         raise InputError(f"unknown {what}: {', '.join(unknown)} (have: {', '.join(allowed)})")
     return values
+
+
+def describe_load(summary: LoadSummary) -> str:
+    """The lesion load in one line for a panel: count, volume and counts per region, the prediction's then the
+    reference's, and how many McDonald 2017 DIS areas each covers (Thompson et al. 2018)."""
+    from LesionSegLogic.regions import REGION_TITLES  # noqa: PLC0415
+
+    def one(name: str, load: LesionLoad) -> str:
+        regions = ", ".join(f"{REGION_TITLES[r]} {n}" for r, n in load.by_region.items() if n)
+        text = f"{name}: {load.count} lesions, {load.volume_mm3:.1f} mm³"
+        return f"{text} ({regions}; DIS areas {load.dis_regions})" if regions else text
+
+    parts = [one("Predicted", summary.predicted)]
+    if summary.reference is not None:
+        parts.append(one("Reference", summary.reference))
+    if summary.unlabelled and (summary.predicted.count or summary.reference):
+        parts.append("regions not labelled yet")
+    return " · ".join(parts)

@@ -30,6 +30,7 @@ from LesionSegLogic.defaults import defaults_for_map, pick_model
 from LesionSegLogic.errors import Cancelled, LesionSegError
 
 from .dicom_source import dicom_source, is_dicom_review
+from .lesion_panel import LesionNavigator
 from .parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice, ReviewParameters
 from .signal import Signal
 from .slider import ThresholdSlider
@@ -108,6 +109,10 @@ class PanelView:
     #: inputs, and why (also at the end of ``model_info``); empty before a FLAIR is chosen or without cards
     auto_model: str = ""
     auto_model_reason: str = ""
+    #: the lesion load (count, volume, regions; :func:`.lesion_list.describe_load`) and the table row of the lesion
+    #: "Next FN/FP" last went to (−1: none)
+    lesion_load: str = ""
+    lesion_row: int = -1
 
 
 STATUS = {
@@ -201,6 +206,8 @@ class PanelPresenter:
         #: (the face binds its tables/plot and moves its slider to ``session.threshold``)
         self.changed = Signal()
         self.review_started = Signal()
+        #: "Next FN/FP", the lesion load and the regions of the review (:mod:`.lesion_panel`)
+        self.lesions = LesionNavigator()
 
     # ---------------------------------------------------------------------------------------------- state
     @property
@@ -261,6 +268,8 @@ class PanelPresenter:
                                               pick.reason if pick else "") if t),
             auto_model=pick.name if pick else "",
             auto_model_reason=pick.reason if pick else "",
+            lesion_load=self.lesions.load_text(self.session) if reviewing else "",
+            lesion_row=self.lesions.row(self.session) if reviewing else -1,
             bound_note=bound_note,
             model_labels=self._labels(),
             export_formats=tuple(f for f, keys in EXPORT_FORMATS.items()
@@ -496,7 +505,22 @@ class PanelPresenter:
             return
         lesions = self.session.lesions
         if 0 <= row < len(lesions):
+            self.lesions.clicked(self.session, row)
             self._attempt(self.session.jump_to_lesion, lesions[row].id, lesions[row].kind)
+
+    def next_lesion(self, status: str, backwards: bool = False) -> None:
+        """"Next FN"/"Next FP": the next lesion with ``status`` in the lesion table after the one last shown,
+        wrapping; the views centre on it, zoom in and mark it (``view().lesion_row``: its table row)."""
+        if self.session is not None and self._attempt(self.lesions.next, self.session, status, backwards)[0]:
+            self._publish()
+
+    def label_regions(self) -> None:
+        """"Label regions": each lesion's McDonald 2017 region (a registration for real brain scans: seconds)."""
+        if self.session is None:
+            return
+        ok, method = self._attempt(self.lesions.label_regions, self.session)
+        if ok:
+            self._publish(f"Regions: {method}.")
 
     # ---------------------------------------------------------------------------------------------- edit
     def accept(self) -> Any:

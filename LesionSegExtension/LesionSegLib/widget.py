@@ -125,6 +125,9 @@ class LesionSegPanel(VTKObservationMixin):
         ui.modelLabelComboBox.currentTextChanged.connect(self.on_model_label)
         ui.deviceComboBox.currentTextChanged.connect(self.on_device)
         ui.lesionTableView.clicked.connect(self.on_lesion_clicked)
+        ui.nextFnButton.clicked.connect(lambda *_: self.on_next_lesion("FN"))
+        ui.nextFpButton.clicked.connect(lambda *_: self.on_next_lesion("FP"))
+        ui.labelRegionsButton.clicked.connect(self.on_label_regions)
         ui.acceptButton.clicked.connect(self.on_accept)
         ui.editButton.clicked.connect(self.on_edit)
         ui.rescorePredictionButton.clicked.connect(self.on_rescore_prediction)
@@ -285,6 +288,26 @@ class LesionSegPanel(VTKObservationMixin):
     def on_rule(self, rule: str) -> None:
         self.presenter.set_rule(rule)
 
+    def on_next_lesion(self, status: str) -> None:
+        """"Next FN"/"Next FP": the presenter steps (views centred, zoomed, marked); the table selects that row."""
+        self.presenter.next_lesion(status)
+        self._select_lesion_row(self.presenter.view().lesion_row)
+
+    def on_label_regions(self, *_args) -> None:
+        self.presenter.label_regions()
+
+    def _select_lesion_row(self, row: int) -> None:
+        """Select and scroll to table node row ``row`` (the model has a names row first unless the node uses its
+        column titles as the header: :func:`table_row`; the view shows the model through its sort proxy)."""
+        view = self.ui.lesionTableView
+        table = view.mrmlTableNode()
+        if table is None or row < 0:
+            return
+        model_row = row if table.GetUseColumnTitleAsColumnHeader() else row + 1
+        index = view.sortFilterProxyModel().mapFromSource(view.tableModel().index(model_row, 0))
+        view.selectRow(index.row())
+        view.scrollTo(index)
+
     def on_lesion_clicked(self, index) -> None:
         """``qMRMLTableView.clicked`` gives an index of its sort proxy: map it to the table model, then to the
         table node's row."""
@@ -351,6 +374,9 @@ class LesionSegPanel(VTKObservationMixin):
         ui.progressBar.value = view.progress_percent
         for widget in (ui.thresholdSlider, ui.lesionTableView, ui.metricsTableView):
             widget.enabled = view.review_enabled
+        for widget in (ui.nextFnButton, ui.nextFpButton, ui.labelRegionsButton):
+            widget.enabled = view.review_enabled
+        ui.lesionLoadLabel.text = view.lesion_load
         ui.recommendedButton.enabled = view.recommended_enabled
         ui.recommendedButton.text = view.recommended_text
         ui.acceptButton.enabled = view.accept_enabled

@@ -27,6 +27,7 @@ if not __package__:  # run as a script (Slicer --python-script): the module fold
     sys.path[:0] = [p for p in (_MODULE_DIR, os.path.dirname(_MODULE_DIR)) if p not in sys.path]
 
 from LesionSegLib.parameters import ReviewParameters  # noqa: E402
+from LesionSegLib.tables import LesionRow  # noqa: E402
 from LesionSegLogic.errors import Cancelled, LesionSegError  # noqa: E402
 
 PARAMETER_NODE_TAG = "LesionSegWidgetTest"
@@ -96,10 +97,9 @@ class FakeRunner:
         return self.result
 
 
-@dataclass
-class FakeLesion:
-    id: int
-    kind: str
+def lesion_row(lesion_id: int, kind: str, status: str) -> LesionRow:
+    """A lesion row as the session gives it (``tables.LesionRow``)."""
+    return LesionRow(lesion_id, kind, status, 12.0 * lesion_id, (float(lesion_id), 2.0, 3.0), 0.9, 0.6, "", 4)
 
 
 class FakeSession:
@@ -117,7 +117,7 @@ class FakeSession:
         self.accepted_node = None
         self.flair_node = None
         self.reference = None
-        self.lesions = (FakeLesion(1, "predicted"), FakeLesion(2, "reference"))
+        self.lesions = (lesion_row(1, "predicted", "TP"), lesion_row(2, "reference", "FN"))
         self.metrics_table = scene.AddNewNodeByClass("vtkMRMLTableNode", "fake metrics")
         self.lesion_table = scene.AddNewNodeByClass("vtkMRMLTableNode", "fake lesions")
         self._write_lesions()
@@ -255,6 +255,11 @@ class SlicerPanelEnvironment:
 
     def click_table_row(self, view, panel, model_row: int) -> None:
         panel.on_lesion_clicked(view.model().index(model_row, 0))  # what qMRMLTableView.clicked passes
+
+    def selected_row(self, view) -> int:
+        """The view row selected (QItemSelectionModel::selectedRows), −1 when none."""
+        rows = view.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
 
     def teardown(self, panel) -> None:
         panel.cleanup()
@@ -408,6 +413,17 @@ class PanelFlowTests(unittest.TestCase):
         self.ui.exportButton.click()
         self.assertEqual(self.exported, ["/tmp/lesionseg-export"])
         self.assertIn("Exported 2 files", self.ui.statusLabel.text)
+
+    def test_next_fn_and_fp_step_select_the_row_and_the_load_is_shown(self) -> None:
+        session = self.run_to_review()
+        self.assertTrue(self.ui.nextFnButton.enabled and self.ui.labelRegionsButton.enabled)
+        self.assertIn("Predicted: 1 lesions, 12.0 mm³", self.ui.lesionLoadLabel.text)
+        self.ui.nextFnButton.click()  # the one missed lesion: the second row, below the column names row
+        self.assertEqual([c for c in session.calls if c[0] == "jump_to_lesion"], [("jump_to_lesion", 2, "reference")])
+        self.assertEqual(self.environment.selected_row(self.ui.lesionTableView), 2)
+        self.ui.nextFpButton.click()  # no false positive: said, nothing moves
+        self.assertIn("no FP lesion", self.ui.statusLabel.text)
+        self.assertEqual(len([c for c in session.calls if c[0] == "jump_to_lesion"]), 1)
 
     def test_declined_dependencies_run_nothing(self) -> None:
         self.dependencies_ok = False

@@ -251,6 +251,16 @@ class IdentityProxy:
     def mapToSource(self, index: QModelIndex) -> QModelIndex:
         return index
 
+    def mapFromSource(self, index: QModelIndex) -> QModelIndex:
+        return index
+
+
+class TableModel:
+    """``qMRMLTableModel`` (a ``QStandardItemModel``): ``index(row, column)``."""
+
+    def index(self, row: int, column: int) -> QModelIndex:
+        return QModelIndex(row, column)
+
 
 class qMRMLTableView(QWidget):
     SIGNALS = ("clicked",)
@@ -262,6 +272,15 @@ class qMRMLTableView(QWidget):
 
     def sortFilterProxyModel(self):
         return self._proxy
+
+    def tableModel(self):
+        return TableModel()
+
+    def selectRow(self, row: int) -> None:  # QTableView::selectRow
+        self.selected_row = row
+
+    def scrollTo(self, index: QModelIndex) -> None:  # QAbstractItemView::scrollTo
+        self.scrolled_to = index.row()
 
     def setMRMLTableNode(self, node) -> None:
         self._table = node

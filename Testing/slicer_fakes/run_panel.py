@@ -135,6 +135,9 @@ class FakeEnvironment:
     def click_table_row(self, view, panel, model_row):
         view.clicked.emit(view.model().index(model_row, 0))
 
+    def selected_row(self, view):
+        return getattr(view, "selected_row", -1)
+
     def teardown(self, panel):
         panel.cleanup()
 
