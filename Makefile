@@ -25,6 +25,7 @@ app: setup
 
 test: setup-test
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 test-heavy: setup-test
@@ -38,3 +39,4 @@ bench: setup-test
 
 lint: setup-test
 	$(PY) -m ruff check .
+	$(PY) -m mypy

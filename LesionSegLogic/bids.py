@@ -68,9 +68,10 @@ class BidsName:
             return None
         *parts, suffix = name[: -len(extension)].split("_")
         matched = [_PART.match(p) for p in parts]
-        if not parts or not all(matched) or not suffix.isalnum() or matched[0].group(1) != "sub":
+        found = [m for m in matched if m is not None]
+        if not parts or len(found) < len(parts) or not suffix.isalnum() or found[0].group(1) != "sub":
             return None
-        return cls(tuple((m.group(1), m.group(2)) for m in matched), suffix, extension)
+        return cls(tuple((m.group(1), m.group(2)) for m in found), suffix, extension)
 
     def get(self, key: str) -> str | None:
         return dict(self.entities).get(key)
@@ -120,7 +121,7 @@ class BidsCase:
             if found[role] is None:
                 raise InputError(self.problems.get(role, f"{self.label}: no _{ROLE_SUFFIXES[role]} image"),
                                  self.flair.parent)  # fmt: skip
-            out[role] = found[role]
+            out[role] = found[role]  # type: ignore[assignment]  # checked not None just above
         return out
 
     def outputs(self, out_root: str | PathLike[str]) -> dict[str, Path]:
@@ -309,7 +310,8 @@ def prediction_pairs(
         probability = case.outputs(predictions)["probability"]
         if not probability.is_file():
             raise FileMissingError(f"{case.label}: no prediction; run `lesionseg predict --bids` first", probability)
-        pairs.append((case.label, probability, case.reference))
+        if case.reference is not None:
+            pairs.append((case.label, probability, case.reference))
     return pairs, [c.label for c in cases if c.reference is None]
 
 

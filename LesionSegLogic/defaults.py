@@ -61,10 +61,15 @@ PREDICTION_MAPS: tuple[str, ...] = ("probability.nii.gz", "mask.nii.gz")
 class CardLike(Protocol):
     """What :func:`recommended_model` reads of a :class:`LesionSegLogic.zoo.ModelCard`."""
 
-    name: str
-    anatomy: str
-    validation: dict[str, Any]
-    recommended_threshold: float
+    # read-only members (properties), so that a frozen dataclass such as ModelCard satisfies the protocol
+    @property
+    def name(self) -> str: ...
+    @property
+    def anatomy(self) -> str: ...
+    @property
+    def validation(self) -> dict[str, Any]: ...
+    @property
+    def recommended_threshold(self) -> float: ...
 
     def images_needed(self) -> frozenset[str]: ...
 
@@ -151,13 +156,13 @@ def read_recorded(map_path: str | PathLike[str]) -> Recorded:
         return Recorded(path, problem=str(error))
     model = summary.get("model") if isinstance(summary.get("model"), dict) else {}
     settings = summary.get("settings") if isinstance(summary.get("settings"), dict) else {}
-    name = model.get("name") if isinstance(model.get("name"), str) and model.get("name") else None
-    threshold = _threshold(settings.get("threshold"))
-    recommended = threshold is not None and settings.get("threshold_source", "card") == "card"
+    name = model.get("name") if isinstance(model.get("name"), str) and model.get("name") else None  # type: ignore[union-attr]  # model/settings are dicts (isinstance just above)
+    threshold = _threshold(settings.get("threshold"))  # type: ignore[union-attr]  # as above
+    recommended = threshold is not None and settings.get("threshold_source", "card") == "card"  # type: ignore[union-attr]  # as above
     if threshold is None:
-        threshold = _threshold(model.get("recommended_threshold"))
+        threshold = _threshold(model.get("recommended_threshold"))  # type: ignore[union-attr]  # as above
         recommended = threshold is not None
-    rule = settings.get("rule") if settings.get("rule") in PRESETS else None
+    rule = settings.get("rule") if settings.get("rule") in PRESETS else None  # type: ignore[operator, union-attr]  # as above
     return Recorded(path, name, threshold, recommended, rule)
 
 

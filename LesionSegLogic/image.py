@@ -53,11 +53,11 @@ class Image:
     # geometry -------------------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.array.shape)  # type: ignore[return-value]
+        return tuple(self.array.shape)
 
     @property
     def spacing_xyz(self) -> tuple[float, float, float]:
-        return self.spacing[::-1]  # type: ignore[return-value]
+        return self.spacing[::-1]
 
     @property
     def voxel_volume(self) -> float:

@@ -95,6 +95,6 @@ def notes_from_record(items: Any) -> dict[str, str]:
         if not (isinstance(centroid, list) and len(centroid) == 3):
             raise ValueError("a note's centroid_ras must be three numbers")
         identity = LesionIdentity(str(item.get("kind")), tuple(_tenth(c) for c in centroid),  # type: ignore[arg-type]
-                                  int(item.get("voxels")))
+                                  int(item.get("voxels")))  # type: ignore[arg-type]  # validated by the caller (read_notes)
         notes[identity.key] = clean_note(item.get("note"))
     return notes

@@ -80,6 +80,7 @@ def check_images_fit(paths: Iterable[str | PathLike[str] | None], bytes_per_voxe
         except OSError:  # a name too long: read_header says so, naming the file
             pass
         role = "probability" if str(path) in maps else "image"
-        size = read_header(path, allow_external_data=allow_external_data, role=role, channel=channel).size
+        size = read_header(path, allow_external_data=allow_external_data, role=role,  # type: ignore[arg-type]
+                           channel=channel).size  # (path is not None here; role is one of ROLES)
         voxels = math.prod(size)
         check_memory(int(voxels * bytes_per_voxel), f"{what} over {'×'.join(map(str, size))} voxels", path)

@@ -198,7 +198,7 @@ class NyulStandardiser:
         landmarks = data.get("landmarks")
         return cls(
             tuple(data["percentiles"]),
-            tuple(data["scale"]),  # type: ignore[arg-type]
+            tuple(data["scale"]),
             None if landmarks is None else np.asarray(landmarks, dtype=float),
         )
 

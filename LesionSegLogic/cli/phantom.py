@@ -27,7 +27,7 @@ def _triple(text: str) -> tuple[float, float, float]:
         values = values * 3
     if len(values) != 3 or not all(v > 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected 1 or 3 positive numbers (z,y,x), got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -38,7 +38,7 @@ def _pair(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"expected 'LOW,HIGH', got {text!r}") from None
     if len(values) != 2 or values[0] > values[1]:
         raise argparse.ArgumentTypeError(f"expected 'LOW,HIGH' with LOW <= HIGH, got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from LesionSegLogic.anatomy import ANATOMIES
 from LesionSegLogic.cli import add_allow_external_data
@@ -146,7 +147,10 @@ def _has_image(folder: Path) -> bool:
     return any(find_image(folder, _CONTRASTS[role]) is not None for role in ("flair", "t2"))
 
 
-def shard(cases: list[Path]) -> tuple[list[Path], int, int]:
+T = TypeVar("T")
+
+
+def shard(cases: list[T]) -> tuple[list[T], int, int]:
     """This process's share under torchrun: ``cases[RANK::WORLD_SIZE]`` (everything when not distributed)."""
     rank = int(os.environ.get("RANK", "0"))
     world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
@@ -231,7 +235,7 @@ def _run_one(args: argparse.Namespace) -> int:
 
         choice = pick_for_images({"flair": args.flair, "t2": args.t2, "baseline": args.baseline}, args.anatomy)
         print(f"lesionseg predict: auto-picked {choice.reason}", file=sys.stderr)
-    predictor = Predictor.load(args.model or choice.name, _settings(args))  # before any progress: one line
+    predictor = Predictor.load(args.model or choice.name, _settings(args))  # type: ignore[union-attr]  # choice: set without --model; before any progress: one line
     shown = PredictProgress((*RUN_PHASES, WRITE_PHASE), enabled=not args.no_progress)
     try:
         shown.phase(RUN_PHASES[0])  # DICOM folders and --allow-external-data images are read here, the rest in run
@@ -294,7 +298,7 @@ def _run_cases(args: argparse.Namespace) -> int:
                 # a partial earlier result (no summary.json) is not replaced without --force either (docs/io.md)
                 claim_outputs([target / n for n in OUTPUT_FILES], inputs=images.values(), force=args.force)
                 inputs = read_external_data(images, predictor.card.images_needed(), args.allow_external_data)
-                predictor.run(inputs, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))
+                predictor.run(inputs, target, notify=lambda m, n=name: tqdm.write(f"{n}: {m}", file=sys.stderr))  # type: ignore[misc]  # default-argument lambda (binds the case name)
                 done += 1
             except (LesionSegError, ValueError, RuntimeError) as error:
                 failed.append((case.name, str(error)))

@@ -40,7 +40,7 @@ def run_bids(args: argparse.Namespace, settings) -> int:
             try:
                 images = case.images(needed)
                 claim_outputs(case.outputs(out_root).values(), inputs=images.values(), force=args.force)
-                result = predictor.run(images, None, notify=lambda m, n=case.label: tqdm.write(f"{n}: {m}",
+                result = predictor.run(images, None, notify=lambda m, n=case.label: tqdm.write(f"{n}: {m}",  # type: ignore[misc]  # default-argument lambda (binds the case label)
                                                                                                file=sys.stderr))
                 write_case_outputs(case, out_root, result.probability, result.mask, result.lesions, LESION_CSV_COLUMNS,
                                    {**result.summary, "bids": {"subject": case.subject, "session": case.session}})

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 #: windows that must have run after the first update before an ETA is shown
 MIN_ETA_WINDOWS = 8
@@ -66,7 +66,7 @@ class PredictProgress:
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
         self.eta = WindowEta(clock)
-        self._bar = None
+        self._bar: Any = None  # a tqdm bar from the first window batch on
         self._current: str | None = None
         self._started = 0.0
 

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             same_grid_or_fail(prob, ref)
             yield ThresholdEngine(prob, reference=ref.with_array(ref.array > 0), rule=rule)
 
-    result = sweep_cohort(engines(), grid, args.objective, names=list(args.prob))
+    result = sweep_cohort(engines(), [float(t) for t in grid], args.objective, names=list(args.prob))
     data = {"rule": rule, **result.to_json(), "defaults": {"rule_source": rule_source, "recorded": recorded}}
     data["provenance"] = provenance(
         [InputFile(role, path) for pair in zip(args.prob, args.ref, strict=True)

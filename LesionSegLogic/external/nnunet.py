@@ -215,7 +215,7 @@ def _build_network(ckpt: NnUNetCheckpoint, plans_manager: Any, configuration_man
     if trainer_class is None:
         raise ModelFileError(f"trainer {ckpt.trainer_name!r} is not one of nnunetv2's trainers (a custom trainer "
                              "must be installed as part of nnunetv2 to run its model)", ckpt.path)
-    build = trainer_class.build_network_architecture
+    build = trainer_class.build_network_architecture  # type: ignore[attr-defined]  # an nnU-Net trainer class (found by name)
     try:
         with quiet():
             if "plans_manager" in inspect.signature(build).parameters:

@@ -86,7 +86,7 @@ def load_checkpoint(path: str | Path) -> NnUNetCheckpoint:
         path=path, network_weights=weights, trainer_name=str(data["trainer_name"]), configuration=configuration,
         mirroring_axes=None if axes is None else tuple(int(a) for a in axes),
         init_dataset=init.get("dataset_json") if isinstance(init.get("dataset_json"), dict) else None,
-        init_plans_name=plans.get("plans_name"),
+        init_plans_name=plans.get("plans_name"),  # type: ignore[union-attr]  # plans is a dict here (checked when read)
     )  # fmt: skip
 
 

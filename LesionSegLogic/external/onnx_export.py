@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,7 +68,8 @@ def export_onnx(
         staged = staging / ONNX_FILE
         example = torch.zeros(1, len(card.inputs), *card.patch_size)
         if dynamo:
-            axes = {"dynamic_shapes": ({0: torch.export.Dim("batch", min=1, max=4096)},), "external_data": False}
+            batch = torch.export.Dim("batch", min=1, max=4096)
+            axes: dict[str, Any] = {"dynamic_shapes": ({0: batch},), "external_data": False}
         else:
             axes = {"dynamic_axes": {"image": {0: "batch"}, "logits": {0: "batch"}}}
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

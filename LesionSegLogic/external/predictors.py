@@ -42,7 +42,7 @@ def nnunet_card(model: NnUNetModel) -> ModelCard:
     return ModelCard(
         name=name,
         architecture=f"nnunetv2:{model.configuration_manager.network_arch_class_name.rsplit('.', 1)[-1]}",
-        inputs=folder.channels, patch_size=model.patch_size, recommended_threshold=0.5, anatomy=UNKNOWN_ANATOMY,
+        inputs=folder.channels, patch_size=model.patch_size,  # type: ignore[arg-type]  # three axes (nnU-Net 3d) recommended_threshold=0.5, anatomy=UNKNOWN_ANATOMY,
         normalisation={"method": "none"},
         inference={"overlap": 0.5, "fusion": "gaussian", "tta": "flip" if model.mirroring_axes else "none"},
         weights_file=str(first.relative_to(folder.path)), weights_sha256=sha256_of(first),
@@ -83,14 +83,14 @@ class NnUNetFolderPredictor(Predictor):
         seconds = time.perf_counter() - start
         if progress is not None:
             progress(Progress(1, 1, seconds))
-        facts = {"predict_s": seconds, "windows": None, "device": str(device), "fallbacks": [],
+        facts: dict[str, Any] = {"predict_s": seconds, "windows": None, "device": str(device), "fallbacks": [],
                  "windows_per_s": None, "backend": "nnunetv2"}
         return probability, facts
 
 
 def load_nnunet_predictor(path: str | PathLike[str], settings: PredictSettings | None = None) -> Predictor:
     s = settings or PredictSettings()
-    model = load_nnunet(path, label=s.nnunet_label, folds=s.nnunet_folds, checkpoint=s.nnunet_checkpoint)
+    model = load_nnunet(Path(path), label=s.nnunet_label, folds=s.nnunet_folds, checkpoint=s.nnunet_checkpoint)
     return NnUNetFolderPredictor(model, s, str(Path(path).resolve()))
 
 

@@ -90,7 +90,7 @@ def map_layout(reader: sitk.ImageFileReader, path: Path, channel: int | None) ->
         )  # fmt: skip
     if not 0 <= channel < count:
         raise DimensionError(f"has {count} channels (0..{count - 1}); there is no channel {channel}", path)
-    header = check_header(_OneChannelView(reader), path)
+    header = check_header(_OneChannelView(reader), path)  # type: ignore[arg-type]  # a duck-typed one-channel view of the reader
     if four_d:
         return MapLayout(header, count, volume=channel)
     return MapLayout(header, count, component=channel)
@@ -138,8 +138,8 @@ def nifti_slope(path: Path) -> float | None:
 
     try:
         image = nib.load(str(path))  # nibabel moves scl_slope from the header into the array proxy
-        slope = float(getattr(image.dataobj, "slope", 1.0))
-        stored = np.dtype(image.get_data_dtype())
+        slope = float(getattr(image.dataobj, "slope", 1.0))  # type: ignore[attr-defined]  # nibabel's stubs type load() as FileBasedImage
+        stored = np.dtype(image.get_data_dtype())  # type: ignore[attr-defined]  # as above
     except Exception:  # noqa: BLE001 - the main reader has already accepted the file; this only adds a note
         return None
     if not np.isfinite(slope) or slope in (0.0, 1.0) or not np.issubdtype(stored, np.integer):

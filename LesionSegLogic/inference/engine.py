@@ -203,7 +203,7 @@ def predict_volume(
     dev = resolve_device(device)
     state = FallbackState(dev, batch_size or default_batch_size(dev, patch), notify)
     output = np.zeros(spatial, dtype=np.float32)
-    box = (slice(0, spatial[0]), slice(0, spatial[1]), slice(0, spatial[2]))
+    box: tuple[slice, ...] = (slice(0, spatial[0]), slice(0, spatial[1]), slice(0, spatial[2]))
     if mask is not None:
         found = _bounding_box(mask, patch)
         if found is None:
@@ -211,7 +211,7 @@ def predict_volume(
                 progress(Progress(0, 0, 0.0))
             return output
         box = found
-    region = array[(slice(None), *box)]
+    region = array[(slice(None),) + tuple(box)]
     pads = padding_for(region.shape[1:], patch)
     if any(a or b for a, b in pads):
         region = _pad(region, pads, [float(c.min()) for c in array])
@@ -246,7 +246,7 @@ def predict_volume(
                 slices = [grid.slices(w) for w in chunk]
                 batch = buffer[: len(chunk)]
                 for b, s in enumerate(slices):
-                    batch[b].copy_(region_t[(slice(None), *s)])
+                    batch[b].copy_(region_t[(slice(None),) + tuple(s)])
                 try:
                     probs = _forward_batch(runner, batch, state.device, tta, cpu_bf16)
                 except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised

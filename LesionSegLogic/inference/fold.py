@@ -50,6 +50,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     for sequential, conv_name, norm_name in _foldable_pairs(folded):
         conv = sequential._modules[conv_name]
         norm = sequential._modules[norm_name]
-        sequential._modules[conv_name] = fuse_conv_bn_eval(conv, norm)  # type: ignore[arg-type]
+        sequential._modules[conv_name] = fuse_conv_bn_eval(conv, norm)  # type: ignore[arg-type, type-var]  # conv/norm pair (_foldable_pairs)
         sequential._modules[norm_name] = nn.Identity()
     return folded

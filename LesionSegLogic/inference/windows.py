@@ -90,7 +90,7 @@ class WindowGrid:
         return math.prod(len(s) for s in self.starts)
 
     def __iter__(self) -> Iterator[tuple[int, int, int]]:
-        return iter(itertools.product(*self.starts))  # type: ignore[arg-type]
+        return iter(itertools.product(*self.starts))
 
     def slices(self, start: tuple[int, int, int]) -> tuple[slice, slice, slice]:
         return tuple(slice(s, s + p) for s, p in zip(start, self.patch, strict=True))  # type: ignore[return-value]

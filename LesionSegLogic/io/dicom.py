@@ -191,7 +191,7 @@ def check_geometry(slices: Iterable[SliceHeader], folder: Path) -> tuple[
     _same(items, lambda s: (s.rows, s.columns), "image sizes (rows × columns)", folder, exact=True)
     _same(items, lambda s: s.pixel_spacing, "pixel spacings", folder)
     _same(items, lambda s: s.orientation, "orientations (ImageOrientationPatient)", folder)
-    row, column = (np.asarray(items[0].orientation[:3], float), np.asarray(items[0].orientation[3:], float))
+    row, column = (np.asarray(items[0].orientation[:3], float), np.asarray(items[0].orientation[3:], float))  # type: ignore[index]  # every slice has an orientation (checked above: missing → GeometryError)
     if abs(row @ column) > STEP_TOLERANCE or abs(np.linalg.norm(row) - 1) > STEP_TOLERANCE or abs(
             np.linalg.norm(column) - 1) > STEP_TOLERANCE:
         raise GeometryError("ImageOrientationPatient is not two orthogonal unit vectors", folder)
@@ -215,7 +215,7 @@ def check_geometry(slices: Iterable[SliceHeader], folder: Path) -> tuple[
     in_plane = residual - (residual @ normal)[:, None] * normal
     pixel = items[0].pixel_spacing
     drift = np.linalg.norm(in_plane, axis=1)
-    if drift.max() > GRID_TOLERANCE * min(pixel):
+    if drift.max() > GRID_TOLERANCE * min(pixel):  # type: ignore[arg-type]  # every slice has a pixel spacing (checked above)
         per_slice = float(np.linalg.norm(in_plane[-1] - in_plane[0]) / (n - 1)) or float(drift.max())
         angle = float(np.degrees(np.arctan2(per_slice, mean_step)))
         raise GeometryError(f"slices are offset in plane by {per_slice:.3f} mm per slice ({angle:.2f}° gantry "
@@ -232,9 +232,9 @@ def check_geometry(slices: Iterable[SliceHeader], folder: Path) -> tuple[
         raise GeometryError(f"inconsistent slice spacing: steps from {steps.min():.3f} to {steps.max():.3f} mm "
                             f"(largest deviation at {items[first].path.name})", folder)  # fmt: skip
     pixel = items[0].pixel_spacing
-    spacing = (mean_step, float(pixel[0]), float(pixel[1]))
+    spacing = (mean_step, float(pixel[0]), float(pixel[1]))  # type: ignore[index]  # every slice has a pixel spacing (checked above)
     direction = np.column_stack([row, column, normal])
-    return items, spacing, tuple(float(v) for v in positions[0]), direction
+    return items, spacing, tuple(float(v) for v in positions[0]), direction  # type: ignore[return-value]  # a position has three coordinates
 
 
 def _same(items: list[SliceHeader], key, what: str, folder: Path, exact: bool = False) -> None:

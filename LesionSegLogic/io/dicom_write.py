@@ -114,7 +114,7 @@ def _slice_dataset(image: Image, k: int, pixels: np.ndarray, slope: float, inter
 
     sop_uid = generate_uid()
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
+    meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE  # type: ignore[assignment]  # pydicom takes a UID string
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()

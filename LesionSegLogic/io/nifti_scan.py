@@ -17,7 +17,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def check_nifti_header(path: Path) -> None:
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == b"\x1f\x8b"
-        stream: BinaryIO = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+        stream = cast(BinaryIO, gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
         with stream:
             first = stream.read(4)
             header = _parse(first + stream.read(_header_size(first, path) - 4), path)
@@ -80,7 +80,7 @@ def scan_nifti(path: Path) -> NiftiScan:
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == b"\x1f\x8b"
-        stream: BinaryIO = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+        stream = cast(BinaryIO, gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
         with stream:
             first = stream.read(4)
             size = _header_size(first, path)
@@ -152,7 +152,7 @@ def _scan(stream: BinaryIO, header: _Header, path: Path) -> NiftiScan:
         return NiftiScan(0, 0)  # unusual datatypes: ITK decides
     needed = header.voxels * header.bitpix // 8
     dtype = (
-        np.dtype(_FLOAT_TYPES[header.datatype]).newbyteorder(header.order)
+        np.dtype(_FLOAT_TYPES[header.datatype]).newbyteorder(header.order)  # type: ignore[arg-type]  # '<' or '>'
         if header.datatype in _FLOAT_TYPES
         else None
     )

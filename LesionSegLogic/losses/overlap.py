@@ -134,7 +134,7 @@ class TverskyLoss(BinaryLoss):
     """
 
     name = "tversky"
-    _params = ("alpha", "beta", "smooth", "pooling")
+    _params: tuple[str, ...] = ("alpha", "beta", "smooth", "pooling")
 
     def __init__(self, alpha: float = 0.3, beta: float = 0.7, smooth: float = 1.0, pooling: str = "batch") -> None:
         super().__init__()

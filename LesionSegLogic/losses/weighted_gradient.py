@@ -70,7 +70,7 @@ class _WeightedGradient(torch.autograd.Function):
     """Forward: ``scale · Σ Φ``; backward: exactly ``scale · eq5_gradient``."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, z: Tensor, y: Tensor, w_fg: Tensor, w_bg: Tensor, gamma: int, scale: float
     ) -> Tensor:
         ctx.save_for_backward(z, y, w_fg, w_bg)
@@ -79,7 +79,7 @@ class _WeightedGradient(torch.autograd.Function):
         return potential(z, y, w_fg, w_bg, gamma).sum() * scale
 
     @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         z, y, w_fg, w_bg = ctx.saved_tensors
         grad = eq5_gradient(z, y, w_fg, w_bg, ctx.gamma) * (ctx.scale * grad_output)
         return grad, None, None, None, None, None

@@ -93,7 +93,7 @@ def from_sums(sums: np.ndarray, voxels: str = "all voxels") -> Reliability:
         conf = float(sum_p / count) if count > 0 else None
         acc = float(sum_ref / count) if count > 0 else None
         if count > 0:
-            ece += (count / total) * abs(acc - conf)
+            ece += (count / total) * abs(acc - conf)  # type: ignore[operator]  # acc and conf are set for every bin with count > 0
         bins.append(ReliabilityBin(b / n_bins, (b + 1) / n_bins, int(count), conf, acc))
     return Reliability(ece if total > 0 else None, tuple(bins), int(total), voxels)
 

@@ -46,7 +46,7 @@ def nifti_to_image(nifti: object, dtype: type = np.float32) -> Image:
     matrix = affine_lps[:, :3]
     spacing_xyz = np.linalg.norm(matrix, axis=0)
     direction = matrix / spacing_xyz
-    data = np.asarray(nifti.get_fdata(dtype=np.float32), dtype=dtype)  # type: ignore[attr-defined]
+    data = np.asarray(nifti.get_fdata(dtype=np.float32), dtype=dtype)  # type: ignore[attr-defined, var-annotated]
     array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
     return Image(array, tuple(spacing_xyz[::-1]), tuple(affine_lps[:, 3]), direction)
 

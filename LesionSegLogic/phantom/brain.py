@@ -48,7 +48,7 @@ def brain_grid(maps: BrainMaps, options: PhantomOptions) -> Grid:
     """The output grid: the MNI box (or ``fov_mm`` around ``centre_lps``) at the requested spacing, axial."""
     source = maps.grid
     spacing = BRAIN_ANISOTROPIC_SPACING if options.anisotropic else (options.spacing or source.spacing)
-    spacing = options.with_thickness(tuple(float(s) for s in spacing), AXIAL_SLICE_AXIS)
+    spacing = options.with_thickness(tuple(float(s) for s in spacing), AXIAL_SLICE_AXIS)  # type: ignore[arg-type]  # three axes
     lo = np.array([-0.5 * h for h in source.spacing])  # axis coordinates (mm) relative to the source origin
     hi = np.array([(n - 0.5) * h for n, h in zip(source.shape, source.spacing, strict=True)])
     if options.fov_mm is not None:
@@ -59,7 +59,7 @@ def brain_grid(maps: BrainMaps, options: PhantomOptions) -> Grid:
     shape = tuple(max(1, int(round((h - l) / s))) for l, h, s in zip(lo, hi, spacing, strict=True))
     first = np.array([(l + h) / 2 - (n - 1) * s / 2 for l, h, n, s in zip(lo, hi, shape, spacing, strict=True)])
     origin = np.asarray(source.origin) + source.direction @ first[::-1]
-    return Grid(shape, spacing, tuple(origin), source.direction.copy(),
+    return Grid(shape, spacing, tuple(origin), source.direction.copy(),  # type: ignore[arg-type]  # three axes
                 options.resolved_slice_axis(spacing, AXIAL_SLICE_AXIS))
 
 

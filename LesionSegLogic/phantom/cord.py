@@ -85,13 +85,13 @@ def labels(points: np.ndarray) -> np.ndarray:
 
 
 def cord_grid(options: PhantomOptions) -> Grid:
-    spacing = options.with_thickness(tuple(float(s) for s in (options.spacing or CORD_SPACING)), SAGITTAL_SLICE_AXIS)
+    spacing = options.with_thickness(tuple(float(s) for s in (options.spacing or CORD_SPACING)), SAGITTAL_SLICE_AXIS)  # type: ignore[arg-type]  # three axes
     fov = options.fov_mm or DEFAULT_FOV
     centre = np.asarray(options.centre_lps if options.centre_lps is not None else (0.0, 0.0, -120.0), float)
     shape = tuple(max(1, int(round(f / s))) for f, s in zip(fov, spacing, strict=True))
     first_zyx = -np.array([(n - 1) * s / 2 for n, s in zip(shape, spacing, strict=True)])
     origin = centre + first_zyx[::-1]
-    return Grid(shape, spacing, tuple(origin), np.eye(3), options.resolved_slice_axis(spacing, SAGITTAL_SLICE_AXIS))
+    return Grid(shape, spacing, tuple(origin), np.eye(3), options.resolved_slice_axis(spacing, SAGITTAL_SLICE_AXIS))  # type: ignore[arg-type]  # three axes
 
 
 @dataclass(frozen=True)

@@ -58,13 +58,13 @@ def build_scene(anatomy: str, options: PhantomOptions, maps: Any = None) -> Scen
         from LesionSegLogic.phantom.brain import BrainScene, brain_grid
 
         maps = maps if maps is not None else load_brain_maps()
-        return BrainScene.build(maps, brain_grid(maps, options), confluent=options.confluent)
+        return BrainScene.build(maps, brain_grid(maps, options), confluent=options.confluent)  # type: ignore[return-value]  # BrainScene implements the Scene protocol
     if anatomy == "cord":
         from LesionSegLogic.phantom.cord import CordScene
 
         if options.confluent > 0:
             raise ConfigError("confluent periventricular lesions are a brain option (the cord has no ventricles)")
-        return CordScene.build(options)
+        return CordScene.build(options)  # type: ignore[return-value]  # CordScene implements the Scene protocol
     raise ConfigError(f"unknown anatomy {anatomy!r}; expected one of {', '.join(ANATOMIES)}")
 
 
@@ -242,7 +242,7 @@ def _assemble(
         for lesion in placer.lesions
     }
     fractions = {lesion.id: (lesion.raster.box, lesion.raster.fraction) for lesion in placer.lesions}
-    records: tuple[LesionRecord, ...] = measure_records(labels, fractions, info)
+    records: tuple[LesionRecord, ...] = measure_records(labels, fractions, info)  # type: ignore[arg-type]  # three slices per lesion box
     metadata: dict[str, Any] = {
         "acquisition": {
             "field_strength_t": protocol.field_strength,

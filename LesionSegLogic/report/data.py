@@ -75,7 +75,7 @@ class ReportData:
         for row in self.lesions:
             if row.kind == kind and row.region:
                 counts[row.region] += 1
-                volumes[row.region] += row.volume_mm3
+                volumes[row.region] += row.volume_mm3  # type: ignore[assignment]  # volumes holds floats (mm³)
         return {region: (counts[region], float(volumes[region])) for region in counts}
 
 

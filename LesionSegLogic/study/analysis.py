@@ -110,7 +110,7 @@ def _stability(run: dict[str, Any], split: str) -> dict[str, Any]:
         if at_opt is None or not near:
             out[f"drop_{w:g}"], out[f"relative_drop_{w:g}"] = None, None
             continue
-        drop = at_opt - min(near)
+        drop = at_opt - min(v for v in near if v is not None)
         out[f"drop_{w:g}"] = drop
         out[f"relative_drop_{w:g}"] = drop / at_opt if at_opt > 0 else None
     return out
@@ -119,7 +119,7 @@ def _stability(run: dict[str, Any], split: str) -> dict[str, Any]:
 def _pairwise(by_loss: dict[str, list[dict[str, Any]]], split: str, alpha: float) -> list[dict[str, Any]]:
     rows = []
     for metric in PAIRWISE_METRICS:
-        family = []
+        family: list[dict[str, Any]] = []
         for a, b in combinations(by_loss, 2):
             va = dict(_values(by_loss[a], split, metric, "optimal"))
             vb = dict(_values(by_loss[b], split, metric, "optimal"))

@@ -87,9 +87,10 @@ def folder_subjects(config: StudyConfig) -> Subjects:
 
     data = config.data
     cases = discover_cases(data.folder or "", data.contrasts, data.mask_name)
-    with_lesions, free = [], []
+    with_lesions: list[Case] = []
+    free: list[Case] = []
     for case in cases:
-        mask = read_image(case.mask, role="mask")  # type: ignore[arg-type]
+        mask = read_image(case.mask, role="mask")
         (with_lesions if np.any(mask.array) else free).append(case)
     return Subjects(tuple(with_lesions), tuple(free))
 

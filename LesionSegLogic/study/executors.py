@@ -56,9 +56,9 @@ class LocalExecutor:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     spec = pending.pop(future)
-                    error = future.exception()
-                    if error is not None:
-                        on_failed(spec, error)
+                    problem = future.exception()
+                    if problem is not None:
+                        on_failed(spec, problem)
                     else:
                         on_done(spec, future.result())
 

@@ -96,7 +96,7 @@ def _write_map(probability: Any, case: Case, folder: Path) -> Path:
     from LesionSegLogic.io import read_image
     from LesionSegLogic.io.write import write_image
 
-    reference = read_image(case.mask, role="mask")  # type: ignore[arg-type]
+    reference = read_image(case.mask, role="mask")
     return write_image(reference.with_array(probability), folder / f"{case.name}.nii.gz", dtype="float32")
 
 

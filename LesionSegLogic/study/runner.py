@@ -154,4 +154,5 @@ def run_study(
             "wall_seconds": time.perf_counter() - started, "folds": [f.names() for f in folds]}
     report = write_report(out, config.to_dict(), analysis, results, meta)
     say(f"report: {report}")
-    return StudyOutcome(report, len(specs), len(pending), len(specs) - len(pending), meta["wall_seconds"], analysis)
+    seconds = float(meta["wall_seconds"])  # type: ignore[arg-type]  # set to a float just above
+    return StudyOutcome(report, len(specs), len(pending), len(specs) - len(pending), seconds, analysis)

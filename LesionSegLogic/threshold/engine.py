@@ -155,7 +155,7 @@ class ThresholdEngine:
         if p.size == 0:
             raise DimensionError(f"probability map is empty (shape {p.shape}): nothing to review",
                                  self._inputs.geometry.name or None)
-        self.shape: tuple[int, int, int] = tuple(p.shape)  # type: ignore[assignment]
+        self.shape: tuple[int, int, int] = (int(p.shape[0]), int(p.shape[1]), int(p.shape[2]))
         self.spacing = self._inputs.spacing
         self.rule: MatchingRule = self._inputs.rule
         self.geometry: Image = self._inputs.geometry
@@ -200,7 +200,7 @@ class ThresholdEngine:
             centroids = np.stack(
                 [np.bincount(lesion_of, weights=zyx[:, a], minlength=n) for a in range(3)], 1
             )
-            centroids /= sizes[:, None]
+            centroids /= sizes[:, None]  # type: ignore[misc]  # bincount with weights: float64
             physical = self.geometry.index_to_physical(centroids)
             values = p[lesion_flat].astype(np.float64)
             mean = np.bincount(lesion_of, weights=values, minlength=n) / sizes
@@ -212,8 +212,8 @@ class ThresholdEngine:
                         kind="reference",
                         n_voxels=int(sizes[i]),
                         volume_mm3=float(sizes[i] * self._voxel_volume),
-                        centroid_zyx=tuple(float(c) for c in centroids[i]),
-                        centroid_lps=tuple(float(c) for c in physical[i]),
+                        centroid_zyx=tuple(float(c) for c in centroids[i]),  # type: ignore[arg-type]  # three axes
+                        centroid_lps=tuple(float(c) for c in physical[i]),  # type: ignore[arg-type]  # three axes
                         max_probability=float(peak[i]),
                         mean_probability=float(mean[i]),
                         status=None,
@@ -296,7 +296,7 @@ class ThresholdEngine:
         else:
             tp_voxels = int(np.searchsorted(ref.raw_rank_pos, k))
             q = int(np.searchsorted(ref.rank_pos, k))
-            pred_of = compact[labels[ref.rank_pos[:q]]]
+            pred_of = compact[labels[ref.rank_pos[:q]]]  # type: ignore[index]  # set with the reference (this branch has one)
             pair_ref = ref.rank_label[:q]
             weights = None
         valid = pred_of >= 0
@@ -420,7 +420,7 @@ class ThresholdEngine:
         )
         if self._reference is not None:
             ref_mask = self._inputs.reference
-            result._surface = lambda: surface_distances(result.mask, ref_mask, self.spacing)
+            result._surface = lambda: surface_distances(result.mask, ref_mask, self.spacing)  # type: ignore[arg-type]  # not None inside this branch
             if surface:
                 result.compute_surface()
         return result

@@ -48,7 +48,7 @@ class MergeForest:
 def forward_offsets(structure: np.ndarray) -> list[tuple[int, int, int]]:
     """Half of the neighbourhood of ``structure`` (each neighbour pair is visited once)."""
     offsets = np.argwhere(structure) - 1
-    return [tuple(int(v) for v in o) for o in offsets if tuple(o) > (0, 0, 0)]
+    return [(int(o[0]), int(o[1]), int(o[2])) for o in offsets if tuple(o) > (0, 0, 0)]
 
 
 def build_forest(probability: np.ndarray, floor: float, structure: np.ndarray) -> MergeForest:

@@ -76,7 +76,7 @@ class LiveEngine(Protocol):
 
     def serves(self, threshold: float) -> bool: ...
 
-    def state_at(self, threshold: float) -> ThresholdState: ...
+    def state_at(self, threshold: float, previous: ThresholdState | None = None) -> ThresholdState: ...
 
     def metrics_of(self, state: ThresholdState, threshold: float) -> dict[str, Any]: ...
 
@@ -284,7 +284,7 @@ class LiveView:
             fn = ~state.detected
             flipped = np.flatnonzero(fn != self._fn)
             self._fn = fn
-        index, value = flat[ranks], self._value_at(ranks, None if ref is None else self._ref_of_rank[ranks])
+        index, value = flat[ranks], self._value_at(ranks, None if ref is None else self._ref_of_rank[ranks])  # type: ignore[index]  # the reference's rank table exists whenever ref is not None
         if flipped.size:  # reference lesions whose FN flag flipped: all their voxels
             assert ref is not None
             counts = ref.sizes[flipped]

@@ -28,6 +28,10 @@ from LesionSegLogic.threshold.result import (
 )
 
 
+def _triple(values: np.ndarray) -> tuple[float, float, float]:
+    return (float(values[0]), float(values[1]), float(values[2]))
+
+
 def _detected(
     size: int, overlaps: dict[int, int], other_outside: dict[int, float], rule: MatchingRule
 ) -> bool:
@@ -84,7 +88,7 @@ def naive_at(
     rows: list[LesionComponent] = []
     metrics: dict = {"threshold": float(threshold), "rule": rule.name}
     if ref is None:
-        status_pred = {label: None for label in order}
+        status_pred: dict[int, str | None] = {label: None for label in order}
         partners_pred: dict[int, tuple[int, ...]] = {label: () for label in order}
         metrics["voxel"] = {
             "n_predicted_voxels": int(mask.sum()),
@@ -115,8 +119,8 @@ def naive_at(
         true_pred = {j: _detected(pred_size[j], pred_overlaps[j], ref_outside, rule) for j in order}
         status_pred = {j: "TP" if true_pred[j] else "FP" for j in order}
         partners_pred = {j: tuple(sorted(pred_overlaps[j])) for j in order}
-        counts = VoxelCounts.from_masks(mask, ref)
-        metrics["voxel"] = counts.as_dict()
+        voxel_counts = VoxelCounts.from_masks(mask, ref)
+        metrics["voxel"] = voxel_counts.as_dict()
         metrics["lesion"] = lesion_counts(np.array(list(detected.values()), dtype=bool),
                                           np.array(list(true_pred.values()), dtype=bool))
         metrics["surface"] = surface_distances(mask, ref, inputs.spacing) if surface else None
@@ -131,8 +135,8 @@ def naive_at(
             kind=kind,
             n_voxels=int(inside.sum()),
             volume_mm3=float(inside.sum() * vv),
-            centroid_zyx=tuple(float(c) for c in centroid),
-            centroid_lps=tuple(float(c) for c in inputs.geometry.index_to_physical(centroid)[0]),
+            centroid_zyx=_triple(centroid),
+            centroid_lps=_triple(inputs.geometry.index_to_physical(centroid)[0]),
             max_probability=float(values.max()),
             mean_probability=float(values.mean()),
             status=status,

@@ -49,7 +49,7 @@ class LoadedCase:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.mask.shape)  # type: ignore[return-value]
+        return tuple(self.mask.shape)
 
 
 @dataclass(frozen=True)
@@ -117,13 +117,13 @@ def discover_cases(
             cases.append(Case(name, images, mask))
     else:
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            mask = _find_image(sub, mask_name)
+            mask = _find_image(sub, mask_name)  # type: ignore[assignment]  # None handled just below
             found = [_find_image(sub, c) for c in contrasts]
             if mask is None and not any(found):
                 continue  # not a case folder
             if mask is None:
                 raise FileMissingError(f"case has no reference mask '{mask_name}.nii.gz'", sub)
-            for c, p in zip(contrasts, found, strict=True):
+            for c, p in zip(contrasts, found, strict=True):  # type: ignore[assignment]  # None handled just below
                 if p is None:
                     raise FileMissingError(f"case has no '{c}' image ({c}.nii.gz)", sub)
             cases.append(Case(sub.name, tuple(found), mask))  # type: ignore[arg-type]

@@ -96,7 +96,7 @@ def build_training_loss(config: TrainConfig, device: torch.device) -> nn.Module:
         from LesionSegLogic.training.lf1_estimator import LF1Loss, load_estimator
 
         estimator = load_estimator(config.lf1_estimator, device)
-        loss = LF1Loss(loss, estimator, weight=config.lf1_weight)
+        loss = LF1Loss(loss, estimator, weight=config.lf1_weight)  # type: ignore[assignment]  # LF1Loss wraps a BinaryLoss
     return loss.to(device)
 
 
@@ -257,7 +257,7 @@ def train(
             total += float(loss.detach())
             counts.add_logits(logits, y)
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        val_loss, val_counts = _validate_patches(model, loss_fn, val_batches)
+        val_loss, val_counts = _validate_patches(model, loss_fn, val_batches)  # type: ignore[arg-type]  # (image, mask) pairs
         scheduler.step(val_loss)
         improved = val_loss < best
         if improved:

@@ -70,7 +70,7 @@ class DomainRandomisation:
             raise ConfigError(f"unknown transform {name!r}; known: {sorted(p[:-2] for p in probabilities)}")
         from dataclasses import replace
 
-        return replace(self, **{**probabilities, f"{name}_p": 1.0})
+        return replace(self, **{**probabilities, f"{name}_p": 1.0})  # type: ignore[arg-type]  # the *_p fields are floats
 
 
 def _monai() -> Any:
@@ -135,7 +135,7 @@ def _plain(tensor: Any) -> torch.Tensor:
 def _thick_slices_class() -> type:
     t = _monai()
 
-    class _RandThickSlices(t.RandomizableTransform):
+    class _RandThickSlices(t.RandomizableTransform):  # type: ignore[name-defined]  # MONAI's transforms module, imported at run time
         """Thick slices along one random axis: MONAI ``Resize`` down by ``factor`` with area averaging (a box slice
         profile), then back to the patch with linear interpolation. The label is not touched."""
 

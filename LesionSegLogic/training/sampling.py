@@ -138,4 +138,4 @@ class AxisSampler:
 def extract(case: LoadedCase, spec: PatchSpec, patch: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """The image (C, *patch) and mask (*patch) arrays of a patch (copies)."""
     sl = tuple(slice(a, a + int(p)) for a, p in zip(spec.start, patch, strict=True))
-    return case.image[(slice(None), *sl)].copy(), case.mask[sl].copy()
+    return case.image[(slice(None),) + tuple(sl)].copy(), case.mask[sl].copy()

@@ -33,7 +33,7 @@ def image_anatomy(images: Mapping[str, str | PathLike[str] | Image | None],
     if not isinstance(value, Image):
         from LesionSegLogic.io import read_image
 
-        value = read_image(value, role="image")
+        value = read_image(value, role="image")  # type: ignore[arg-type]  # None values are skipped above
     guessed = guess_anatomy(value)
     return guessed, f"guessed from the {role} image's field of view" if guessed else "the field of view does not say"
 

@@ -286,10 +286,10 @@ def _nyul_problems(spec: dict[str, Any]) -> list[str]:
     out = []
     if not _increasing(marks):
         out.append(f"nyul landmarks must be finite, strictly increasing numbers, got {_short(marks)}")
-    if not (_increasing(percentiles) and percentiles[0] >= 0 and percentiles[-1] <= 100):
+    if not (_increasing(percentiles) and percentiles[0] >= 0 and percentiles[-1] <= 100):  # type: ignore[index]  # _increasing(percentiles) is False for None
         out.append(f"nyul percentiles must increase within [0, 100], got {_short(percentiles)}")
-    elif isinstance(marks, list) and len(marks) != len(percentiles):
-        out.append(f"nyul needs one landmark per percentile, got {len(marks)} and {len(percentiles)}")
+    elif isinstance(marks, list) and len(marks) != len(percentiles):  # type: ignore[arg-type]  # lists here (checked just above)
+        out.append(f"nyul needs one landmark per percentile, got {len(marks)} and {len(percentiles)}")  # type: ignore[arg-type]  # as above
     if not _increasing(scale, 2):
         out.append(f"nyul scale must be two finite numbers [s1, s2] with s1 < s2, got {_short(scale)}")
     return out

@@ -102,7 +102,7 @@ class TrainedRun:
         card = ModelCard(
             name=self.zoo_name, architecture=str(config.get("architecture", "unet3d")),
             architecture_params={"in_channels": len(inputs), **params}, inputs=inputs,
-            patch_size=tuple(int(p) for p in patch), task=self.zoo_set.task, anatomy=anatomy, loss=loss,
+            patch_size=tuple(int(p) for p in patch), task=self.zoo_set.task, anatomy=anatomy, loss=loss,  # type: ignore[arg-type]  # three axes
             loss_params=dict(loss_params) if isinstance(loss_params, dict) else {},
             target_spacing=config.get("target_spacing"), inference=dict(INFERENCE),
             training=self.provenance(), command=f"python scripts/finalise_zoo.py --set {self.zoo_set.name}",

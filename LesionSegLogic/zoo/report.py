@@ -122,7 +122,7 @@ def provenance_text(cards: Sequence[ModelCard]) -> str:
             parts.append(f"{label}: {'; '.join(found)}")
     walls = [c.training.get("wall_seconds") for c in cards if isinstance(c.training.get("wall_seconds"), int | float)]
     if walls:
-        parts.append(f"training wall time per model: {min(walls):.0f}–{max(walls):.0f} s")
+        parts.append(f"training wall time per model: {min(walls):.0f}–{max(walls):.0f} s")  # type: ignore[type-var]  # walls holds only the recorded numbers
     return "\n".join(f"- {p}" for p in parts)
 
 
