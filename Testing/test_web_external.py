@@ -238,3 +238,19 @@ def test_the_app_command_line_takes_channel_and_scale_with_a_probability_map(tmp
     assert (args.channel, args.scale) == (1, 255.0)
     with pytest.raises(InputError, match="--probability"):
         _check(parser.parse_args(["app", "--flair", str(flair), "--channel", "1"]))
+
+
+def test_an_app_started_with_channel_opens_the_softmax_it_was_given(allowed, tmp_path) -> None:
+    """``lesionseg app --probability P --channel K`` → AppConfig → the page's fields → the same open as typed."""
+    import nibabel as nib
+
+    lesion = np.zeros((14, 22, 22), np.float32)
+    lesion[5:9, 8:12, 12:16] = 0.7
+    affine = nib.load(str(allowed["flair"])).affine
+    softmax = np.transpose(np.stack([1 - lesion, lesion], axis=-1), (2, 1, 0, 3))
+    nib.save(nib.Nifti1Image(softmax, affine), str(allowed["root"] / "softmax_cli.nii.gz"))
+    app = ReviewWebApp(AppConfig(flair=allowed["flair"], probability=allowed["root"] / "softmax_cli.nii.gz",
+                                 probability_channel=1, services=Services(models=lambda: [ModelInfo("m", 0.4)]),
+                                 views="direct", out=tmp_path))
+    assert app.server.state.has_probability, app.server.state.message
+    np.testing.assert_allclose(app.session.probability.array, lesion, atol=1e-6)
