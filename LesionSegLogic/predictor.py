@@ -300,13 +300,8 @@ class Predictor:
         out_dir: str | PathLike[str] | None,
     ) -> Prediction:
         """Back onto the FLAIR grid, threshold, lesion table, summary; written atomically when ``out_dir``."""
-        from LesionSegLogic.resample import resample_to
-
         start = time.perf_counter()
-        on_grid = pre.model_grid.with_array(probability.astype(np.float32), name="probability")
-        back = resample_to(on_grid, pre.reference, interpolation="linear")
-        prob = np.clip(np.asarray(back.array, dtype=np.float32), 0.0, 1.0)
-        prob_image = pre.reference.with_array(prob, name="")
+        prob_image = self.on_input_grid(pre, probability)
         threshold = self.config["threshold"]
         mask, rows = lesion_table(prob_image, threshold, self.config["rule"])
         mask_image = pre.reference.with_array(mask.astype(np.uint8), name="")
@@ -337,6 +332,16 @@ class Predictor:
         if out_dir is not None:
             result.outputs = write_outputs(result, Path(out_dir), protect=list(pre.inputs.values()))
         return result
+
+    @staticmethod
+    def on_input_grid(pre: Preprocessed, probability: np.ndarray) -> Image:
+        """The model-grid probability resampled (linear) onto the grid image's own grid, clipped to [0, 1]: the map
+        ``export`` writes (and ``scripts/finalise_zoo.py`` measures)."""
+        from LesionSegLogic.resample import resample_to
+
+        on_grid = pre.model_grid.with_array(probability.astype(np.float32), name="probability")
+        back = resample_to(on_grid, pre.reference, interpolation="linear")
+        return pre.reference.with_array(np.clip(np.asarray(back.array, dtype=np.float32), 0.0, 1.0), name="")
 
     def model_identity(self) -> dict[str, Any]:
         """The model record of the provenance (:func:`LesionSegLogic.provenance.model_record`)."""

@@ -137,51 +137,72 @@ def _measured_key(card) -> dict[str, Any]:
     return json.loads(json.dumps(key))  # as read back from measured.json (tuples become lists)
 
 
-def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
-    """Measure one run (unless already measured) and write its zoo folder; returns a summary line's facts."""
-    run_dir, data_s, work_s, models_s, count = job
+def finalise_runs(job: tuple[list[str], str, str, str, int]) -> list[dict[str, Any]]:
+    """Measure runs of one set (those not measured yet, sharing the reading and preprocessing of every case) and
+    write their zoo folders; one summary line's facts (or ``error``) per run."""
+    run_dirs, data_s, work_s, models_s, count = job
     import torch
 
     torch.set_num_threads(1)
     from LesionSegLogic.errors import LesionSegError
     from LesionSegLogic.predictor import Predictor, PredictSettings
-    from LesionSegLogic.zoo import load_model
-    from LesionSegLogic.zoo.card import CARD_FILE, WEIGHTS_FILE
     from LesionSegLogic.zoo.handoff import read_run
     from LesionSegLogic.zoo.measure import measure
 
     start = time.time()
-    try:
-        run = read_run(run_dir)
-        data = Path(data_s) / run.zoo_set.data
-        pool, test = _cases(data / "pool"), _cases(data / "test")
-        stage, card = stage_run(run, Path(work_s), pool)
-    except LesionSegError as error:
-        return {"run": run_dir, "error": str(error)}
-    measured_path = stage / MEASURED
-    measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
-    if measured.get("card") != _measured_key(card):
-        tuning, how = threshold_subjects(run.info, pool, count)
-        if not tuning or not test:
-            return {"run": run_dir, "error": f"no threshold ({len(tuning)}) or test ({len(test)}) subjects in {data}"}
-        predictor = Predictor.load(stage, PredictSettings(device="cpu"))
-        done = [0]
-        total = len(tuning) + len(test)
+    staged, results = [], []
+    for run_dir in run_dirs:
+        try:
+            run = read_run(run_dir)
+            data = Path(data_s) / run.zoo_set.data
+            pool, test = _cases(data / "pool"), _cases(data / "test")
+            stage, card = stage_run(run, Path(work_s), pool)
+            tuning, how = threshold_subjects(run.info, pool, count)
+            if not tuning or not test:
+                raise LesionSegError(f"no threshold ({len(tuning)}) or test ({len(test)}) subjects in {data}")
+        except LesionSegError as error:
+            results.append({"run": run_dir, "error": str(error)})
+            continue
+        measured_path = stage / MEASURED
+        measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
+        staged.append((run, stage, card, measured if measured.get("card") == _measured_key(card) else None,
+                       (tuple(tuning), tuple(test), how)))
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, (run, _, _, measured, subjects) in enumerate(staged):
+        if measured is None:
+            groups.setdefault((run.zoo_set.name, subjects), []).append(index)
+    for (_, (tuning, test, how)), members in groups.items():
+        predictors = [Predictor.load(staged[i][1], PredictSettings(device="cpu")) for i in members]
+        names = ", ".join(staged[i][0].zoo_name for i in members)
+        done, total = [0], len(tuning) + len(test)
 
-        def progress(case: str) -> None:
+        def progress(case: str, names=names, done=done, total=total) -> None:
             done[0] += 1
-            print(f"  {run.zoo_name}: {case} ({done[0]}/{total}, {time.time() - start:.0f} s)", flush=True)
+            print(f"  [{names}] {case} ({done[0]}/{total}, {time.time() - start:.0f} s)", flush=True)
 
-        measured = measure(predictor, tuning, test, run.zoo_set, progress=progress)
-        measured["validation"]["threshold_subjects_chosen_as"] = how
-        measured["card"] = _measured_key(card)
-        measured["measure_seconds"] = round(time.time() - start, 1)
-        measured_path.write_text(json.dumps(measured, indent=1))
+        zoo_set = staged[members[0]][0].zoo_set
+        for i, measured in zip(members, measure(predictors, tuning, test, zoo_set, progress=progress), strict=True):
+            run, stage, card, _, _ = staged[i]
+            measured["validation"]["threshold_subjects_chosen_as"] = how
+            measured["card"] = _measured_key(card)
+            measured["measure_seconds"] = round((time.time() - start) / len(members), 1)
+            (stage / MEASURED).write_text(json.dumps(measured, indent=1))
+            staged[i] = (run, stage, card, measured, None)
+    for run, stage, card, measured, _ in staged:
+        results.append(write_zoo_folder(run, stage, card, measured, Path(models_s), start))
+    return results
+
+
+def write_zoo_folder(run, stage: Path, card, measured: dict[str, Any], models: Path, start: float) -> dict[str, Any]:
+    """``models/<zoo name>/`` = the measured card + the staged weights (+ an LF1 estimator), loaded back once."""
+    from LesionSegLogic.zoo import load_model
+    from LesionSegLogic.zoo.card import CARD_FILE, WEIGHTS_FILE
+
     final = card.with_updates(recommended_threshold=measured["recommended_threshold"],
                               threshold_objective=measured["threshold_objective"],
                               validation=measured["validation"], calibration=measured["calibration"])
-    target = Path(models_s) / run.zoo_name
-    companions = estimator_files(run, Path(models_s))  # read before the old folder goes (it may hold them)
+    target = models / run.zoo_name
+    companions = estimator_files(run, models)  # read before the old folder goes (it may hold them)
     if target.exists():
         shutil.rmtree(target)  # a clean folder: no file of an older model stays
     target.mkdir(parents=True)
@@ -191,9 +212,31 @@ def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
     final.validate(target / CARD_FILE).to_json(target / CARD_FILE)
     load_model(target)  # the card and the weights load as users load them
     mean = measured["validation"]["at_recommended"]["mean"]
-    return {"run": run_dir, "name": run.zoo_name, "threshold": final.recommended_threshold,
+    return {"run": str(run.folder), "name": run.zoo_name, "threshold": final.recommended_threshold,
             "dice": mean.get("voxel_dice"), "f1": mean.get("lesion_f1"), "ece": final.calibration.get("ece"),
             "seconds": time.time() - start}
+
+
+def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
+    """:func:`finalise_runs` for one run."""
+    return finalise_runs(([job[0]], *job[1:]))[0]
+
+
+def chunks(runs: list[Path], jobs: int) -> list[list[str]]:
+    """The runs split by set into at most ``jobs`` chunks per set (the models of a chunk share every case's
+    preprocessing), the biggest chunks first."""
+    by_set: dict[str, list[str]] = {}
+    for run in runs:
+        by_set.setdefault(run.parent.name, []).append(str(run))
+    out = []
+    for members in by_set.values():
+        n = min(jobs, len(members))
+        out += [members[k::n] for k in range(n)]
+    return sorted(out, key=len, reverse=True)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def remove_v1(models: Path) -> list[str]:
@@ -252,16 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         runs = [r for r in find_runs(args.runs, tuple(args.sets) if args.sets else None)
                 if not args.only or r.name in args.only or get_set(r.parent.name).model_name(r.name) in args.only]
         print(f"{len(runs)} run(s) to finalise from {args.runs}", flush=True)
-        jobs = [(str(r), args.data, str(work), str(models), args.threshold_subjects) for r in runs]
+        jobs = [(chunk, args.data, str(work), str(models), args.threshold_subjects)
+                for chunk in chunks(runs, max(1, args.jobs))]
         failed = 0
         with ProcessPoolExecutor(max(1, args.jobs), mp_context=get_context("spawn")) as pool:
-            for res in pool.map(finalise_run, jobs):
-                if "error" in res:
-                    failed += 1
-                    print(f"FAILED {res['run']}: {res['error']}", flush=True)
-                    continue
-                print(f"{res['name']}: threshold {res['threshold']:.2f}, held-out Dice {res['dice']}, lesion F1 "
-                      f"{res['f1']}, ECE {res['ece']} ({res['seconds']:.0f} s)", flush=True)
+            for results in pool.map(finalise_runs, jobs):
+                for res in results:
+                    if "error" in res:
+                        failed += 1
+                        print(f"FAILED {res['run']}: {res['error']}", flush=True)
+                        continue
+                    print(f"{res['name']}: threshold {res['threshold']:.2f}, held-out Dice {_fmt(res['dice'])}, "
+                          f"lesion F1 {_fmt(res['f1'])}, ECE {_fmt(res['ece'])} ({res['seconds']:.0f} s)", flush=True)
         if args.replace_v1 and not failed:
             print("removed v1 models:", ", ".join(remove_v1(models)) or "none", flush=True)
     print(f"wrote {write_docs(models, Path(args.docs), args.runs, args.data)}", flush=True)

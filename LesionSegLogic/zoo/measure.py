@@ -55,27 +55,44 @@ def case_images(folder: Path, card: ModelCard) -> dict[str, Path]:
     return out
 
 
-def predict_case(predictor: Any, folder: Path, zoo_set: ZooSet) -> CaseMap:
-    """The predictor's probability map of one case folder (on the grid image's grid) with its reference."""
+def _preprocessing(card: ModelCard) -> tuple[Any, ...]:
+    """What the predictor's preprocessing of a case depends on (models sharing it share one preprocessed case)."""
+    import json
+
+    return (card.inputs, card.target_spacing, json.dumps(card.normalisation, sort_keys=True))
+
+
+def predict_case(predictors: Sequence[Any], folder: Path, zoo_set: ZooSet) -> list[CaseMap]:
+    """Each predictor's probability map of one case folder (on the grid image's grid, as ``lesionseg predict``
+    writes it) with the reference; the case is read and preprocessed once per distinct preprocessing."""
     from LesionSegLogic.io import read_image
     from LesionSegLogic.preprocessing import foreground_mask
 
-    pre = predictor.preprocess(case_images(folder, predictor.card))
-    probability, facts = predictor.predict(pre)
-    result = predictor.export(pre, probability, facts, None)
-    reference = read_image(folder / f"{zoo_set.reference}.nii.gz", role="mask")
-    return CaseMap(folder.name, np.asarray(result.probability.array, dtype=np.float32),
-                   np.asarray(reference.array) > 0, foreground_mask(pre.reference.array), pre.reference.spacing)
-
-
-def predict_cases(predictor: Any, folders: Sequence[Path], zoo_set: ZooSet,
-                  progress: Callable[[str], None] | None = None) -> list[CaseMap]:
+    reference = np.asarray(read_image(folder / f"{zoo_set.reference}.nii.gz", role="mask").array) > 0
+    cache: dict[tuple[Any, ...], Any] = {}
     out = []
+    for predictor in predictors:
+        key = _preprocessing(predictor.card)
+        if key not in cache:
+            pre = predictor.preprocess(case_images(folder, predictor.card))
+            cache[key] = (pre, foreground_mask(pre.reference.array))
+        pre, region = cache[key]
+        probability, _ = predictor.predict(pre)
+        image = predictor.on_input_grid(pre, probability)
+        out.append(CaseMap(folder.name, np.asarray(image.array, dtype=np.float32), reference, region,
+                           pre.reference.spacing))
+    return out
+
+
+def predict_cases(predictors: Sequence[Any], folders: Sequence[Path], zoo_set: ZooSet,
+                  progress: Callable[[str], None] | None = None) -> list[list[CaseMap]]:
+    """``maps[model][case]`` for every predictor and case folder."""
+    per_case = []
     for folder in folders:
-        out.append(predict_case(predictor, folder, zoo_set))
+        per_case.append(predict_case(predictors, folder, zoo_set))
         if progress is not None:
             progress(folder.name)
-    return out
+    return [list(maps) for maps in zip(*per_case, strict=True)] if per_case else [[] for _ in predictors]
 
 
 def _evaluate(maps: Sequence[CaseMap], threshold: float, rule: str) -> dict[str, Any]:
@@ -86,32 +103,36 @@ def _evaluate(maps: Sequence[CaseMap], threshold: float, rule: str) -> dict[str,
     return evaluate_cases([m.probability for m in maps], cases, threshold, rule)
 
 
-def measure(predictor: Any, threshold_folders: Sequence[Path], test_folders: Sequence[Path], zoo_set: ZooSet,
-            *, n_bins: int = DEFAULT_BINS, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Everything the card needs (module docstring): ``recommended_threshold``, ``threshold_objective``,
-    ``validation`` (``at_0.5``, ``at_recommended``, ``threshold_curve``, ``subjects``, ``rule``, ``reference``) and
-    ``calibration`` (at the recommended threshold's map: the map does not depend on the threshold)."""
+def measure(predictors: Any, threshold_folders: Sequence[Path], test_folders: Sequence[Path], zoo_set: ZooSet,
+            *, n_bins: int = DEFAULT_BINS, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """For each predictor (one, or a list of models of the set), everything its card needs (module docstring):
+    ``recommended_threshold``, ``threshold_objective``, ``validation`` (``at_0.5``, ``at_recommended``,
+    ``threshold_curve``, ``subjects``, ``rule``, ``reference``) and ``calibration`` (the map does not depend on the
+    threshold). The models of a set share the reading and preprocessing of every case."""
     from LesionSegLogic.training.finalise import choose_threshold
 
-    tuning = predict_cases(predictor, threshold_folders, zoo_set, progress)
-    choice = choose_threshold([m.probability for m in tuning], [m.reference for m in tuning])
-    del tuning
-    test = predict_cases(predictor, test_folders, zoo_set, progress)
-    sums = sum((bin_sums(m.probability, m.reference, m.region, n_bins) for m in test), np.zeros((n_bins, 3)))
-    return {
-        "recommended_threshold": choice.threshold,
-        "threshold_objective": choice.objective,
-        "validation": {
-            "held_out": "shifted test set (generator settings never used in training)",
-            "rule": zoo_set.rule,
-            "reference": f"{zoo_set.reference}.nii.gz",
-            "at_0.5": _evaluate(test, 0.5, zoo_set.rule),
-            "at_recommended": _evaluate(test, choice.threshold, zoo_set.rule),
-            "threshold_curve": {"thresholds": choice.thresholds, "median_voxel_f1": choice.median_f1},
-            "subjects": {"threshold": [f.name for f in threshold_folders], "test": [f.name for f in test_folders]},
-        },
-        "calibration": from_sums(sums, CALIBRATION_VOXELS).to_json(),
-    }
+    predictors = list(predictors) if isinstance(predictors, list | tuple) else [predictors]
+    choices = [choose_threshold([m.probability for m in maps], [m.reference for m in maps])
+               for maps in predict_cases(predictors, threshold_folders, zoo_set, progress)]
+    out = []
+    for choice, test in zip(choices, predict_cases(predictors, test_folders, zoo_set, progress), strict=True):
+        sums = sum((bin_sums(m.probability, m.reference, m.region, n_bins) for m in test), np.zeros((n_bins, 3)))
+        out.append({
+            "recommended_threshold": choice.threshold,
+            "threshold_objective": choice.objective,
+            "validation": {
+                "held_out": "shifted test set (generator settings never used in training)",
+                "rule": zoo_set.rule,
+                "reference": f"{zoo_set.reference}.nii.gz",
+                "at_0.5": _evaluate(test, 0.5, zoo_set.rule),
+                "at_recommended": _evaluate(test, choice.threshold, zoo_set.rule),
+                "threshold_curve": {"thresholds": choice.thresholds, "median_voxel_f1": choice.median_f1},
+                "subjects": {"threshold": [f.name for f in threshold_folders],
+                             "test": [f.name for f in test_folders]},
+            },
+            "calibration": from_sums(sums, CALIBRATION_VOXELS).to_json(),
+        })
+    return out
 
 
 __all__ = ["CALIBRATION_VOXELS", "CaseMap", "case_images", "measure", "predict_case", "predict_cases"]
