@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("slicer")
@@ -97,6 +98,24 @@ def test_a_note_for_a_lesion_that_is_not_there_is_refused(web, folders) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- side by side
+def centre_colour(view) -> np.ndarray:
+    """The mean RGB of the 4 × 4 pixels at the centre of a slice view rendered at 240 × 240."""
+    from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: PLC0415
+    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: PLC0415
+
+    view.render_window().SetSize(240, 240)
+    view.interactor().InvokeEvent("WindowResizeEvent")
+    view.render()
+    grab = vtkWindowToImageFilter()
+    grab.SetInput(view.render_window())
+    grab.ReadFrontBufferOff()
+    grab.Update()
+    image = grab.GetOutput()
+    width, height, _ = image.GetDimensions()
+    pixels = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)[::-1, :, :3]
+    return pixels[118:122, 118:122].reshape(-1, 3).mean(axis=0)
+
+
 def test_two_maps_side_by_side_with_their_own_sliders_and_linked_views(web, folders) -> None:
     from LesionSegLib.segmentation import segment_mask  # noqa: PLC0415
 
@@ -133,6 +152,13 @@ def test_two_maps_side_by_side_with_their_own_sliders_and_linked_views(web, fold
     assert compare_id not in a_views and a_views
     assert segment_mask(b.review.node, b.review.segment_ids[1], b.flair_node, scene).sum() == \
         (engine.at(0.12, mode=b.parameters.mode).overlay == 1).sum()
+    # on screen: the same lesion at the same threshold has the same colour in both views (B over the FLAIR too)
+    set_state(web, threshold_b=web.session.threshold)
+    missed = next(r for r in web.session.lesions if r.status == "FN")
+    web.binding.jump(missed.id, missed.kind)
+    left_colour, right_colour = (centre_colour(web.slicer_app.view_manager.get_view(tag))
+                                 for tag in (MAIN_AXIAL_VIEW, COMPARE_VIEW))
+    assert right_colour[2] > 200 and np.allclose(left_colour, right_colour, atol=2)
     # the axial views are linked
     left = scene.GetSingletonNode(MAIN_AXIAL_VIEW, "vtkMRMLSliceNode")
     right = scene.GetSingletonNode(COMPARE_VIEW, "vtkMRMLSliceNode")
