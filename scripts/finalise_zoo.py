@@ -27,6 +27,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,10 @@ def training_spacing(pool: list[Path], card) -> tuple[float, float, float] | Non
     from LesionSegLogic.zoo.measure import case_images
 
     role = card.grid_image()  # the header's spacing is in ITK (x, y, z) order, the card's in array (z, y, x) order
-    spacings = {tuple(round(float(v), 3) for v in reversed(read_header(case_images(case, card)[role]).spacing))
-                for case in pool}
+    spacings: set[tuple[float, float, float]] = set()
+    for case in pool:
+        x, y, z = (round(float(v), 3) for v in read_header(case_images(case, card)[role]).spacing)
+        spacings.add((z, y, x))
     return next(iter(spacings)) if len(spacings) == 1 else None
 
 
@@ -137,6 +140,18 @@ def _measured_key(card) -> dict[str, Any]:
     return json.loads(json.dumps(key))  # as read back from measured.json (tuples become lists)
 
 
+@dataclass
+class Staged:
+    """A run staged for measuring: its card and weights in ``stage``, its measurement (``None``: not yet) and its
+    (threshold-optimisation, test, how chosen) subjects."""
+
+    run: Any
+    stage: Path
+    card: Any
+    measured: dict[str, Any] | None
+    subjects: tuple[tuple[Path, ...], tuple[Path, ...], str]
+
+
 def finalise_runs(job: tuple[list[str], str, str, str, int]) -> list[dict[str, Any]]:
     """Measure runs of one set (those not measured yet, sharing the reading and preprocessing of every case) and
     write their zoo folders; one summary line's facts (or ``error``) per run."""
@@ -150,7 +165,8 @@ def finalise_runs(job: tuple[list[str], str, str, str, int]) -> list[dict[str, A
     from LesionSegLogic.zoo.measure import measure
 
     start = time.time()
-    staged, results = [], []
+    staged: list[Staged] = []
+    results: list[dict[str, Any]] = []
     for run_dir in run_dirs:
         try:
             run = read_run(run_dir)
@@ -165,31 +181,32 @@ def finalise_runs(job: tuple[list[str], str, str, str, int]) -> list[dict[str, A
             continue
         measured_path = stage / MEASURED
         measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
-        staged.append((run, stage, card, measured if measured.get("card") == _measured_key(card) else None,
-                       (tuple(tuning), tuple(test), how)))
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for index, (run, _, _, measured, subjects) in enumerate(staged):
-        if measured is None:
-            groups.setdefault((run.zoo_set.name, subjects), []).append(index)
+        staged.append(Staged(run, stage, card, measured if measured.get("card") == _measured_key(card) else None,
+                             (tuple(tuning), tuple(test), how)))
+    groups: dict[tuple[Any, ...], list[Staged]] = {}
+    for item in staged:
+        if item.measured is None:
+            groups.setdefault((item.run.zoo_set.name, item.subjects), []).append(item)
     for (_, (tuning, test, how)), members in groups.items():
-        predictors = [Predictor.load(staged[i][1], PredictSettings(device="cpu")) for i in members]
-        names = ", ".join(staged[i][0].zoo_name for i in members)
+        predictors = [Predictor.load(m.stage, PredictSettings(device="cpu")) for m in members]
+        names = ", ".join(m.run.zoo_name for m in members)
         done, total = [0], len(tuning) + len(test)
 
         def progress(case: str, names=names, done=done, total=total) -> None:
             done[0] += 1
             print(f"  [{names}] {case} ({done[0]}/{total}, {time.time() - start:.0f} s)", flush=True)
 
-        zoo_set = staged[members[0]][0].zoo_set
-        for i, measured in zip(members, measure(predictors, tuning, test, zoo_set, progress=progress), strict=True):
-            run, stage, card, _, _ = staged[i]
+        zoo_set = members[0].run.zoo_set
+        for member, measured in zip(members, measure(predictors, tuning, test, zoo_set, progress=progress),
+                                    strict=True):
             measured["validation"]["threshold_subjects_chosen_as"] = how
-            measured["card"] = _measured_key(card)
+            measured["card"] = _measured_key(member.card)
             measured["measure_seconds"] = round((time.time() - start) / len(members), 1)
-            (stage / MEASURED).write_text(json.dumps(measured, indent=1))
-            staged[i] = (run, stage, card, measured, None)
-    for run, stage, card, measured, _ in staged:
-        results.append(write_zoo_folder(run, stage, card, measured, Path(models_s), start))
+            (member.stage / MEASURED).write_text(json.dumps(measured, indent=1))
+            member.measured = measured
+    for item in staged:
+        assert item.measured is not None  # every group was measured above
+        results.append(write_zoo_folder(item.run, item.stage, item.card, item.measured, Path(models_s), start))
     return results
 
 

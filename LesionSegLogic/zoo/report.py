@@ -103,9 +103,10 @@ def targets_text(zoo_set: ZooSet, cards: Sequence[ModelCard]) -> str:
 
 
 def provenance_text(cards: Sequence[ModelCard]) -> str:
-    """The set's training provenance, from the cards' ``training`` blocks (values shared by all cards once)."""
+    """The set's training provenance, from the cards' ``training`` blocks (a value shared by every card once):
+    architecture, iterations, device, wall time, commit, weights dtype, subjects and the data generator settings."""
     def values(key: str) -> list[str]:
-        found = []
+        found: list[str] = []
         for c in cards:
             v = c.training.get(key)
             text = v if isinstance(v, str) else _compact(v)
@@ -113,16 +114,36 @@ def provenance_text(cards: Sequence[ModelCard]) -> str:
                 found.append(text)
         return found
 
-    arch = sorted({f"{c.architecture} {_compact(c.architecture_params)}, patch {list(c.patch_size)}" for c in cards})
+    arch = sorted({f"{c.architecture} {_compact(c.architecture_params)}, patch {list(c.patch_size)}, target spacing "
+                   f"{list(c.target_spacing) if c.target_spacing else 'none (input grid)'}" for c in cards})
     parts = [f"architecture: {'; '.join(arch)}"]
-    for key, label in (("device", "device"), ("commit", "commit"), ("weights_dtype", "weights stored as"),
-                       ("data", "data")):
+    counts = [n for c in cards if (n := iterations(c)) is not None]
+    walls = [float(w) for c in cards if isinstance(w := c.training.get("wall_seconds"), int | float)]
+    if counts:
+        parts.append(f"iterations: {min(counts)}–{max(counts)}" if min(counts) != max(counts)
+                     else f"iterations: {counts[0]}")
+    if walls:
+        parts.append(f"training wall time per model: {min(walls):.0f}–{max(walls):.0f} s")
+    for key, label in (("device", "device"), ("commit", "commit"), ("weights_dtype", "weights stored as")):
         found = values(key)
         if found:
             parts.append(f"{label}: {'; '.join(found)}")
-    walls = [c.training.get("wall_seconds") for c in cards if isinstance(c.training.get("wall_seconds"), int | float)]
-    if walls:
-        parts.append(f"training wall time per model: {min(walls):.0f}–{max(walls):.0f} s")  # type: ignore[type-var]  # walls holds only the recorded numbers
+    data: list[dict[str, Any]] = [d for c in cards if isinstance(d := c.training.get("data"), dict)]
+    subjects = (data[0].get("subjects") if data else None) or {}
+    if isinstance(subjects, dict) and subjects:
+        parts.append("training subjects: " + ", ".join(f"{len(v)} {k}" for k, v in subjects.items()
+                                                       if isinstance(v, list)))
+    settings = (data[0].get("generator_settings") if data else None) or {}
+    if isinstance(settings, dict):
+        for name, setting in settings.items():
+            if isinstance(setting, dict) and setting.get("description"):
+                parts.append(f"data generator, {name} (setting `{setting.get('name', name)}`): "
+                             f"{setting['description']}")
+    held_out = cards[0].validation.get("subjects", {}) if cards else {}
+    if held_out:
+        parts.append(f"threshold-optimisation subjects: {len(held_out.get('threshold', []))} "
+                     f"({cards[0].validation.get('threshold_subjects_chosen_as', '')}); held-out test subjects "
+                     f"(shifted setting): {len(held_out.get('test', []))}")
     return "\n".join(f"- {p}" for p in parts)
 
 
