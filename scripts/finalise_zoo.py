@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MEASURED = "measured.json"
+#: the whole bundled zoo must stay below this (issue 12)
+ZOO_LIMIT_BYTES = 50_000_000
 #: pool subjects used for the threshold when the run's train.json names none it left out (the last ones)
 DEFAULT_THRESHOLD_SUBJECTS = 4
 #: keys under which a train.json may list the subjects a run trained or validated on
@@ -327,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.replace_v1 and not failed:
             print("removed v1 models:", ", ".join(remove_v1(models)) or "none", flush=True)
     print(f"wrote {write_docs(models, Path(args.docs), args.runs, args.data)}", flush=True)
-    return 0
+    size = sum(p.stat().st_size for p in models.rglob("*") if p.is_file())
+    verdict = "" if size <= ZOO_LIMIT_BYTES else " — TOO LARGE"
+    print(f"zoo size {size / 1e6:.2f} MB (limit {ZOO_LIMIT_BYTES / 1e6:.0f} MB){verdict}", flush=True)
+    return 0 if size <= ZOO_LIMIT_BYTES else 1
 
 
 if __name__ == "__main__":
