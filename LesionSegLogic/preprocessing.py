@@ -2,10 +2,10 @@
 
 * :func:`foreground_mask` — the head/brain region, used to normalise and to skip empty patches.
 * :func:`zscore_normalise` — percentile clipping then z-score inside a mask (the per-image normalisation
-  of nnU-Net-style pipelines and of seed 000 after standardisation).
+  of nnU-Net-style pipelines and of Hussein et al. 2023 after standardisation).
 * :class:`NyulStandardiser` — piecewise-linear histogram standardisation (Nyúl & Udupa, *On standardizing
   the MR image intensity scale*, MRM 1999; Nyúl, Udupa & Zhang, *New variants of a method of MRI scale
-  standardization*, IEEE TMI 19(2) 2000 — seed 000 ref [13]).
+  standardization*, IEEE TMI 19(2) 2000 — Hussein et al. 2023 ref [13]).
 * :func:`normalise` — the front door the CLI and inference use.
 """
 
@@ -109,7 +109,7 @@ def zscore_normalise(
 
 @dataclass
 class NyulStandardiser:
-    """Piecewise-linear intensity standardisation (Nyúl, Udupa & Zhang 2000, seed 000 ref [13]).
+    """Piecewise-linear intensity standardisation (Nyúl, Udupa & Zhang 2000, Hussein et al. 2023 ref [13]).
 
     Training (:meth:`fit`): for each image i, its landmarks ``μ_i`` are the ``percentiles`` of the
     intensities inside its mask; ``[μ_i,first, μ_i,last]`` (the ``pc1``, ``pc2`` cut-offs) is mapped linearly

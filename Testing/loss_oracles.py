@@ -48,7 +48,7 @@ def dice(z, y, smooth=1.0, pooling="batch", squared=False):
 
 
 def generalized_dice(z, y, pooling="batch", weights="square", smooth=0.0):
-    """Seed 002 eq. 3 (expanded two-class form) with Sudre's 1/n² weights; empty class → largest weight."""
+    """Cabezas & Diez 2024 eq. 3 (expanded two-class form) with Sudre's 1/n² weights; empty class → largest weight."""
     out = []
     for p, g in zipped(z, y, pooling):
         n = len(p)
@@ -151,7 +151,7 @@ def weighted_gradient(z, y, pooling="batch", normalisation="mean"):
 
 
 def weighted_gradient_grad(z, y, gamma=2, pooling="batch", normalisation="mean"):
-    """Seed 002 eq. 5, signed: w_bg (1−y) p^γ − w_fg y (1−p)^γ, α = w_fg = N_bg/N."""
+    """Cabezas & Diez 2024 eq. 5, signed: w_bg (1−y) p^γ − w_fg y (1−p)^γ, α = w_fg = N_bg/N."""
     p = sig(z)
     w_fg, w_bg = wg_weights(y, pooling)
     g = w_bg * (1 - y) * p**gamma - w_fg * y * (1 - p) ** gamma

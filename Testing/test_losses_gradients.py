@@ -1,4 +1,4 @@
-"""Gradients (gradcheck, seed 002 eq. 5), limits between losses, and bf16 autocast."""
+"""Gradients (gradcheck, Cabezas & Diez 2024 eq. 5), limits between losses, and bf16 autocast."""
 
 from __future__ import annotations
 

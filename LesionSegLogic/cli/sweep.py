@@ -1,4 +1,4 @@
-"""``lesionseg sweep``: per-subject threshold curves, the median curve and the best threshold (seed 000).
+"""``lesionseg sweep``: per-subject threshold curves, the median curve and the best threshold (Hussein et al. 2023).
 
 Prints the best threshold first, then the best thresholds by the median objective with their median voxel and
 lesion scores, then each subject's own best; ``--json OUT`` writes every curve as JSON to OUT (``--json -``: to

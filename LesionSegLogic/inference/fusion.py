@@ -7,21 +7,21 @@ voxel ``v`` is
 
 the sum running over the windows ``w`` that were run and contain ``v`` (TTA predictions are averaged inside
 a window first, which is the same as fusing each augmented prediction since every weight below is symmetric
-under the flips and 180° rotations used). This is seed 000's "averaged p-maps" (``mean``) and seed 001's
-"weighted average of probabilities" (``bspline``), and it keeps the map a probability for any weights. Every
-model card is evaluated with this same rule.
+under the flips and 180° rotations used). This is Hussein et al. 2023's "averaged p-maps" (``mean``) and
+Hashemi et al. 2018's "weighted average of probabilities" (``bspline``), and it keeps the map a probability for any
+weights. Every model card is evaluated with this same rule.
 
 All weights are separable products of 1-D profiles ``w(i)``, ``i = 0 … P−1`` (scaled to a maximum of 1,
 except the Gaussian, whose samples are kept as they are so that its floor is MONAI's to the bit):
 
-* ``mean`` — ``w(i) = 1``: uniform averaging (seeds 000 and 002).
+* ``mean`` — ``w(i) = 1``: uniform averaging (Hussein et al. 2023 and Cabezas & Diez 2024).
 * ``gaussian`` — ``w(i) = exp(−(i − (P−1)/2)² / (2σ²))`` with ``σ = P/8`` (nnU-Net's ``tile/8``; MONAI's
   ``sigma_scale = 0.125``); the 3-D product is clamped below at ``1e-3`` exactly as MONAI's
   ``compute_importance_map`` does, so that border voxels are never left with no weight.
 * ``hann`` — ``w(i) = sin²(π (i + 1)/(P + 1))``: the Hann window of ``P + 2`` points without its two zero end
   points (TorchIO's ``GridAggregator``), the best of the windows compared by Pielawski & Wählby,
   *Introducing Hann windows for reducing edge-effects in patch-based image segmentation*, PLoS ONE 2020.
-* ``bspline`` — seed 001 (Hashemi et al. 2018, §"Patch prediction fusion"): "the relative weights of soft
+* ``bspline`` — Hashemi et al. 2018 (§"Patch prediction fusion"): "the relative weights of soft
   predictions [...] using a second-order spline function at each patch center", i.e. the centred cardinal
   B-spline of degree ``d = 2`` (Unser's β², "second order" counted by degree) stretched over the patch:
   ``w(i) = β^d(t)``, ``t = (d + 1)·((i + ½) − P/2)/P ∈ (−(d+1)/2, (d+1)/2)``, with

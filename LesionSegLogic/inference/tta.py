@@ -6,7 +6,7 @@ mirror of both its axes.
 
 * ``none`` — the window itself (1 prediction).
 * ``flip`` — the window and its mirrors along z, y and x (4 predictions).
-* ``rot`` — seed 001 (Hashemi et al. 2018): "the original image, and the three 180 degree rotations for each
+* ``rot`` — Hashemi et al. 2018: "the original image, and the three 180 degree rotations for each
   plane" — axial (y, x), coronal (z, x), sagittal (z, y) (4 predictions).
 * ``flip-rot`` — the union: all 8 combinations of mirrors (nnU-Net's mirroring TTA), which contains both sets.
 

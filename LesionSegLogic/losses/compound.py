@@ -1,6 +1,7 @@
-"""Compound losses: Combo (Taghanaki), Dice + CE (seed 002 "mixed"), Dice + focal, HyTver (Perera, seed 004).
+"""Compound losses: Combo (Taghanaki), Dice + CE (Cabezas & Diez 2024 "mixed"), Dice + focal, HyTver
+(Perera et al. 2025).
 
-Lesion-wise F1 as a loss term (seed 003, Kamraoui et al.: ``Dice loss + 0.2 · (1 − LF1̂)`` with a frozen CNN
+Lesion-wise F1 as a loss term (Kamraoui et al. 2021: ``Dice loss + 0.2 · (1 − LF1̂)`` with a frozen CNN
 estimating lesion-wise F1) is not a closed-form loss: it is assembled in training
 (``LesionSegLogic.training``) from :class:`~LesionSegLogic.losses.overlap.DiceLoss` and the estimator.
 """
@@ -63,7 +64,7 @@ class ComboLoss(BinaryLoss):
 
 
 class DiceCELoss(BinaryLoss):
-    """``L = λ_dice · L_Dice + λ_ce · BCE`` (seed 002's "mixed": Dice and cross-entropy with equal weights).
+    """``L = λ_dice · L_Dice + λ_ce · BCE`` (Cabezas & Diez 2024's "mixed": Dice and cross-entropy with equal weights).
 
     ``L_Dice`` as :class:`~LesionSegLogic.losses.overlap.DiceLoss` (linear denominator), BCE the mean voxel
     cross-entropy. Defaults ``lambda_dice = lambda_ce = 1``, ``smooth = 1``, ``pooling = "batch"``. Equals
@@ -126,7 +127,7 @@ class DiceFocalLoss(BinaryLoss):
 class HyTverLoss(BinaryLoss):
     """HyTver ``L = γ·wCE(β_ce) + (1 − γ)·(1 − TI)``, ``TI = (TP + s) / (TP + α·FP + β·FN + s)``.
 
-    Source: Perera et al., "HyTver" (seed 004), section II-A, with Combo's weighted cross-entropy
+    Source: Perera et al. 2025, "HyTver", section II-A, with Combo's weighted cross-entropy
     ``wCE(β_ce) = −(1/N) Σ [β_ce y ln p + (1 − β_ce)(1 − y) ln(1 − p)]`` (the paper's printed bracket
     ``β(y − log p)`` is garbled; it cites Combo for it). Convention mapping: the paper's TI puts its α on
     false negatives and 1 − α on false positives — so paper α ↦ our ``beta`` (FN) and 1 − α ↦ our ``alpha``

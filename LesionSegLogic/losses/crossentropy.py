@@ -18,10 +18,10 @@ def weighted_ce(z: Tensor, y: Tensor, beta: float) -> Tensor:
 class BCELoss(BinaryLoss):
     """Binary cross-entropy ``L = −(1/N) Σ_i [y_i ln p_i + (1 − y_i) ln(1 − p_i)]``, ``p = σ(z)``.
 
-    Source: the standard voxel-wise cross-entropy (seed 002 eq. 1, "xent"; seed 000 "BCE"). ``N`` counts every
-    voxel of the batch. No parameters. Lesion-free patch: each background voxel costs ``−ln(1 − p)``, so false
-    positives are always punished. Equals ``torch.nn.functional.binary_cross_entropy_with_logits`` and MONAI's
-    ``DiceCELoss`` CE term for one sigmoid channel.
+    Source: the standard voxel-wise cross-entropy (Cabezas & Diez 2024 eq. 1, "xent"; Hussein et al. 2023 "BCE").
+    ``N`` counts every voxel of the batch. No parameters. Lesion-free patch: each background voxel costs
+    ``−ln(1 − p)``, so false positives are always punished. Equals
+    ``torch.nn.functional.binary_cross_entropy_with_logits`` and MONAI's ``DiceCELoss`` CE term for one sigmoid channel.
     """
 
     name = "bce"
@@ -42,7 +42,7 @@ class WeightedBCELoss(BinaryLoss):
     With ``β = 0.5`` it is half the plain BCE.
 
     Default ``beta = 0.7``: the paper tunes β per data set; 0.7 is the lesion weight of HyTver's released code
-    and the FN weight the seeds favour (seed 001's best β). Lesion-free patch: background voxels cost ``−(1 −
+    and the FN weight the seeds favour (Hashemi et al. 2018's best β). Lesion-free patch: background voxels cost ``−(1 −
     β) ln(1 − p)``.
     """
 

@@ -27,7 +27,7 @@ class FocalLoss(BinaryLoss):
     elsewhere.
 
     Source: Lin et al., "Focal loss for dense object detection", ICCV 2017 (eq. 5). Defaults ``alpha = 0.25``,
-    ``gamma = 2`` (Lin's best pair). Seed 002 trains ``focal1`` (α = 0.25) and ``focal2`` (α = 0.75) with γ =
+    ``gamma = 2`` (Lin's best pair). Cabezas & Diez 2024 trains ``focal1`` (α = 0.25) and ``focal2`` (α = 0.75) with γ =
     2; its eq. 2 prints α on both branches, which we read as Lin's α_t. ``alpha=None`` drops the class weight
     (MONAI ``FocalLoss(alpha=None)``, Lin eq. 4). ``gamma = 0`` gives the weighted BCE with β = α (plain BCE
     when ``alpha=None``). Lesion-free patch: every background voxel costs ``−(1 − α) p^γ ln(1 − p)``. Equals

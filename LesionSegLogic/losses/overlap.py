@@ -45,7 +45,7 @@ class DiceLoss(BinaryLoss):
     """Soft Dice loss ``L = 1 − (2 Σ p·y + s) / (Σ p + Σ y + s)``.
 
     Source: Milletari et al., "V-Net", 3DV 2016 (eq. 1 writes ``Σ p² + Σ y²`` in the denominator:
-    ``squared=True``); the linear denominator (default) is seed 002 eq. 4, Sudre et al. 2017 and MONAI's
+    ``squared=True``); the linear denominator (default) is Cabezas & Diez 2024 eq. 4, Sudre et al. 2017 and MONAI's
     default.
     Defaults ``smooth = 1`` (added to numerator and denominator, as in Abraham's and Jadon's code),
     ``pooling = "batch"``, ``squared = False``.
@@ -72,7 +72,7 @@ _GDL_WEIGHTS = ("square", "simple", "uniform")
 
 
 class GeneralizedDiceLoss(BinaryLoss):
-    """Generalised Dice loss over background and lesion classes (two-class form of seed 002 eq. 3):
+    """Generalised Dice loss over background and lesion classes (two-class form of Cabezas & Diez 2024 eq. 3):
 
     ``L = 1 − 2 [w_fg Σ p·y + w_bg Σ (1−p)(1−y)] / [w_fg Σ (p + y) + w_bg Σ (2 − p − y)]``
     ``  = 1 − 2 [(w_fg + w_bg) Σ p·y + w_bg (N − Σ(p + y))] / [(w_fg − w_bg) Σ (p + y) + 2 N w_bg]``.
@@ -125,9 +125,10 @@ class GeneralizedDiceLoss(BinaryLoss):
 class TverskyLoss(BinaryLoss):
     """Tversky loss ``L = 1 − TI``, ``TI = (TP + s) / (TP + α·FP + β·FN + s)``.
 
-    Source: Salehi et al., MLMI 2017; Hashemi et al., IEEE Access 2018 (seed 001) eq. 2–3: **α weights false
+    Source: Salehi et al., MLMI 2017; Hashemi et al. 2018 eq. 2–3: **α weights false
     positives, β false negatives** (our convention, and MONAI's). Defaults ``alpha = 0.3``, ``beta = 0.7``
-    (seed 001's best; seed 000 writes "α = 0.7" for the same FN weight — its α is our β), ``smooth = 1``,
+    (Hashemi et al. 2018's best; Hussein et al. 2023 writes "α = 0.7" for the same FN weight — its α is our β),
+    ``smooth = 1``,
     ``pooling = "batch"``. ``alpha = beta = 0.5`` is the Dice loss; ``alpha = beta = 1`` the Tanimoto/Jaccard
     loss. Lesion-free patch (sample pooling): ``L = α·FP / (α·FP + s)``. Equals MONAI
     ``TverskyLoss(sigmoid=True, alpha, beta, smooth_nr=s, smooth_dr=s, batch=pooling=="batch")``.
@@ -185,7 +186,8 @@ class FocalTverskyLoss(TverskyLoss):
 class LogCoshDiceLoss(DiceLoss):
     """Log-cosh Dice loss ``L = ln cosh(L_Dice)``, ``L_Dice`` the soft Dice loss of :class:`DiceLoss`.
 
-    Source: Jadon, "A survey of loss functions for semantic segmentation", CIBCB 2020 (seed 000's "Log-Cosh").
+    Source: Jadon, "A survey of loss functions for semantic segmentation", CIBCB 2020
+    (Hussein et al. 2023's "Log-Cosh").
     ``ln cosh`` is evaluated as ``|x| + softplus(−2|x|) − ln 2``. Its gradient is ``tanh(L_Dice)`` times
     Dice's (always weaker: ``tanh(x) < x``); values lie in ``[0, ln cosh 1 ≈ 0.434]``. Defaults as Dice
     (``smooth = 1``, ``pooling = "batch"``). Note: HyTver's released code implements "log-cosh" as a

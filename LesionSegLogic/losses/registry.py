@@ -59,7 +59,8 @@ def _defaults(cls: type[BinaryLoss]) -> dict[str, Any]:
 _TVERSKY = "alpha weights FP, beta weights FN (Salehi/Hashemi eq. 2, MONAI)"
 
 _ROWS: tuple[tuple[type[BinaryLoss], str, str, str], ...] = (
-    (BCELoss, "−mean[y ln p + (1−y) ln(1−p)]", "standard; seed 002 eq. 1 (xent), seed 000 (BCE)", ""),
+    (BCELoss, "−mean[y ln p + (1−y) ln(1−p)]",
+     "standard; Cabezas & Diez 2024 eq. 1 (xent), Hussein et al. 2023 (BCE)", ""),
     (
         WeightedBCELoss,
         "−mean[β y ln p + (1−β)(1−y) ln(1−p)]",
@@ -69,26 +70,26 @@ _ROWS: tuple[tuple[type[BinaryLoss], str, str, str], ...] = (
     (
         FocalLoss,
         "−mean[α_t (1−p_t)^γ ln p_t]",
-        "Lin et al. 2017 (ICCV); seed 002 focal1/focal2 (α .25/.75, γ 2)",
+        "Lin et al. 2017 (ICCV); Cabezas & Diez 2024 focal1/focal2 (α .25/.75, γ 2)",
         "α_t = α on lesion, 1−α on background; alpha=None: no weight",
     ),
     (
         DiceLoss,
         "1 − (2Σpy + s)/(Σp + Σy + s)",
-        "Milletari et al. 2016 (V-Net; squared=True for its Σp²+Σy²); seed 002 eq. 4",
+        "Milletari et al. 2016 (V-Net; squared=True for its Σp²+Σy²); Cabezas & Diez 2024 eq. 4",
         "",
     ),
     (
         GeneralizedDiceLoss,
         "1 − 2Σ_c w_c Σ p_c y_c / Σ_c w_c Σ (p_c + y_c), c ∈ {bg, lesion}, w_c = 1/n_c²",
-        "Sudre et al. 2017; two-class form of seed 002 eq. 3",
+        "Sudre et al. 2017; two-class form of Cabezas & Diez 2024 eq. 3",
         "weights='simple' is Cabezas' code (1/n); empty class gets the largest finite weight",
     ),
     (
         TverskyLoss,
         "1 − (TP + s)/(TP + α FP + β FN + s)",
-        "Salehi et al. 2017; Hashemi et al. 2018 (seed 001) eq. 2–3",
-        _TVERSKY + "; seed 000's 'α = 0.7' is our beta",
+        "Salehi et al. 2017; Hashemi et al. 2018 eq. 2–3",
+        _TVERSKY + "; Hussein et al. 2023's 'α = 0.7' is our beta",
     ),
     (
         FocalTverskyLoss,
@@ -103,7 +104,7 @@ _ROWS: tuple[tuple[type[BinaryLoss], str, str, str], ...] = (
         "Taghanaki et al. 2019 eq. 3 (paper: α wCE − (1−α) DSC; nonnegative=False)",
         "α on the CE term, β on the CE lesion term",
     ),
-    (DiceCELoss, "λ_dice L_Dice + λ_ce BCE", "seed 002 'mixed'; MONAI DiceCELoss", ""),
+    (DiceCELoss, "λ_dice L_Dice + λ_ce BCE", "Cabezas & Diez 2024 'mixed'; MONAI DiceCELoss", ""),
     (DiceFocalLoss, "λ_dice L_Dice + λ_focal L_focal", "HyTver's FocalDice; MONAI DiceFocalLoss", ""),
     (
         UnifiedFocalLoss,
@@ -120,13 +121,13 @@ _ROWS: tuple[tuple[type[BinaryLoss], str, str, str], ...] = (
     (
         HyTverLoss,
         "γ wCE(ce_beta) + (1−γ)(1 − TI(α, β))",
-        "Perera et al. (seed 004) §II-A; defaults from the authors' code",
+        "Perera et al. 2025 §II-A; defaults from the authors' code",
         "paper α (on FN) = our beta, paper 1−α = our alpha, paper β = ce_beta",
     ),
     (
         WeightedGradientLoss,
         "∂L/∂z = c[w_bg(1−y)p^γ − w_fg y(1−p)^γ], w_fg = N_bg/N, w_bg = N_fg/N",
-        "Cabezas & Diez 2024 (seed 002) eq. 5",
+        "Cabezas & Diez 2024 eq. 5",
         "custom autograd; forward = exact potential; c = 1/N (normalisation='mean')",
     ),
 )

@@ -1,4 +1,4 @@
-"""Weighted-gradient loss (Cabezas & Diez, Sensors 2024 — seed 002, eq. 5), defined through its gradient.
+"""Weighted-gradient loss (Cabezas & Diez, Sensors 2024, eq. 5), defined through its gradient.
 
 The loss is specified by its derivative with respect to each logit ``z_i`` (``p_i = σ(z_i)``):
 
@@ -60,7 +60,7 @@ def potential(z: Tensor, y: Tensor, w_fg: Tensor, w_bg: Tensor, gamma: int) -> T
 
 
 def eq5_gradient(z: Tensor, y: Tensor, w_fg: Tensor, w_bg: Tensor, gamma: int) -> Tensor:
-    """Seed 002 eq. 5 (signed): ``w_bg (1 − y) p^γ − w_fg y (1 − p)^γ`` per voxel, in log-sigmoid form."""
+    """Cabezas & Diez 2024 eq. 5 (signed): ``w_bg (1 − y) p^γ − w_fg y (1 − p)^γ`` per voxel, in log-sigmoid form."""
     p_g = torch.exp(gamma * log_p(z))
     q_g = torch.exp(gamma * log_1mp(z))
     return w_bg * (1.0 - y) * p_g - w_fg * y * q_g
@@ -86,7 +86,7 @@ class _WeightedGradient(torch.autograd.Function):
 
 
 class WeightedGradientLoss(BinaryLoss):
-    """Weighted-gradient loss of Cabezas & Diez 2024 (seed 002, eq. 5, "new"); see the module docstring.
+    """Weighted-gradient loss of Cabezas & Diez 2024 (eq. 5, "new"); see the module docstring.
 
     ``∂L/∂z = c·[w_bg(1 − y)p^γ − w_fg·y(1 − p)^γ]``, ``w_fg = N_bg/N``, ``w_bg = N_fg/N``. Defaults ``gamma =
     2`` (integer ≥ 0), ``normalisation = "mean"`` (c = 1/N_batch; ``"sum"``: c = 1 as in the authors' code),

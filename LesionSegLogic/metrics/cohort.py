@@ -1,4 +1,4 @@
-"""Cohort-level statistics: patient-level detection (seed 000) and paired model comparison.
+"""Cohort-level statistics: patient-level detection (Hussein et al. 2023) and paired model comparison.
 
 * Patient-level sensitivity = subjects with reference lesions in which at least one lesion is predicted /
   subjects with reference lesions; patient-level specificity = subjects without reference lesions in which no

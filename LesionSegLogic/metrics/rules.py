@@ -74,7 +74,7 @@ class MatchingRule:
         return fraction >= self.alpha if self.alpha_inclusive else fraction > self.alpha
 
 
-#: Hussein et al. 2023 (seed 000): "overlapped the ground truth connected voxels by at least 25 % and did not
+#: Hussein et al. 2023: "overlapped the ground truth connected voxels by at least 25 % and did not
 #: go outside by more than 70 %". Parameters the paper leaves open (connectivity, γ) follow the MSSEG scheme
 #: it cites ([3]); it removes no small lesions.
 HUSSEIN = MatchingRule(

@@ -1,12 +1,12 @@
 """Voxel-wise agreement between a binary prediction and a binary reference.
 
 With ``TP = |P ∩ G|``, ``FP = |P \\ G|``, ``FN = |G \\ P|``, ``TN`` the rest (Hashemi et al. 2018,
-seed 001, §III; Hussein et al. 2023, seed 000):
+Hashemi et al. 2018, §III; Hussein et al. 2023):
 
 * sensitivity (recall) ``TP / (TP + FN)`` — ``None`` when the reference is empty;
 * precision (PPV) ``TP / (TP + FP)`` — ``None`` when the prediction is empty;
 * specificity ``TN / (TN + FP)`` — ``None`` when there is no negative voxel;
-* Dice = F1 ``2TP / (2TP + FP + FN)``; F2 ``5TP / (5TP + 4FN + FP)`` (seed 001);
+* Dice = F1 ``2TP / (2TP + FP + FN)``; F2 ``5TP / (5TP + 4FN + FP)`` (Hashemi et al. 2018);
   Jaccard ``TP / (TP + FP + FN)`` — all ``None`` when both masks are empty (0/0).
 
 ``None`` ("undefined") becomes ``null`` in JSON; aggregations over subjects skip it.
@@ -69,7 +69,7 @@ def voxel_metrics(prediction: np.ndarray, reference: np.ndarray) -> dict[str, in
 
 
 def average_precision(probability: np.ndarray, reference: np.ndarray) -> float | None:
-    """Area under the voxel-wise precision–recall curve ("APR", Hashemi et al. 2018, seed 001).
+    """Area under the voxel-wise precision–recall curve ("APR", Hashemi et al. 2018).
 
     Step-wise (non-interpolated) average precision over every distinct probability value ``τ`` used as the
     threshold ``p ≥ τ``: ``APR = Σ_n (R_n − R_{n−1}) · P_n`` with ``R_0 = 0``, recall ``R`` and precision

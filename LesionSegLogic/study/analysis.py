@@ -5,17 +5,17 @@ Samples: a per-subject metric of a loss is pooled over that loss's runs (seeds �
 sensitivity/specificity are cohort values, one per run (:func:`LesionSegLogic.metrics.cohort.patient_level`),
 summarised over the runs. "Optimal" is each run's threshold chosen on the threshold-optimisation set.
 
-* **Table 1 / Table 2** (Hussein et al. 2023, seed 000): per loss and set, ``median (mean ± std)`` at 0.5 and at
+* **Table 1 / Table 2** (Hussein et al. 2023): per loss and set, ``median (mean ± std)`` at 0.5 and at
   the optimal threshold; Table 2 adds the two-sided Wilcoxon signed-rank test of each per-subject metric between
   0.5 and the optimal threshold (pairs: the same run and subject), significant when ``p ≤ significance``.
 * **Fig. 2**: per-subject V-F1 at every threshold, per loss and set.
-* **Seed bands** (Cabezas & Diez 2024, seed 002, Fig. 3): per epoch, min / mean / max over the runs of a loss.
+* **Seed bands** (Cabezas & Diez 2024, Fig. 3): per epoch, min / mean / max over the runs of a loss.
 * **Pairwise**: every pair of losses at their optimal thresholds, paired by (seed, fold, subject) — the same
   subjects and initial weights — Wilcoxon per metric, Holm-corrected over the pairs of that metric and set.
 * **Stability index**: per run, the drop of the median V-F1 from the optimal threshold to the worst threshold
-  within ±0.05 and ±0.1 of it (absolute and relative to the optimum; seed 000 reports ~10 % for ±0.05), summarised
-  over the runs. The grid's ends 0 and 1 are left out of the window: 0 marks every voxel and 1 only the voxels whose
-  probability rounds to exactly 1, neither an operating point (Fig. 2 still shows them).
+  within ±0.05 and ±0.1 of it (absolute and relative to the optimum; Hussein et al. 2023 reports ~10 % for ±0.05),
+  summarised over the runs. The grid's ends 0 and 1 are left out of the window: 0 marks every voxel and 1 only the
+  voxels whose probability rounds to exactly 1, neither an operating point (Fig. 2 still shows them).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The study configuration: dataclasses read from one JSON or TOML file and validated before any training.
 
 A study (issue 14) trains one network per (loss, seed, fold) and compares the losses at 0.5 and at the decision
-threshold chosen on a threshold-optimisation set, as Hussein et al. (2023, seed 000) do; the same seed gives the
-same initial weights and the same batches for every loss (Cabezas & Diez 2024, seed 002). The file has the
+threshold chosen on a threshold-optimisation set, as Hussein et al. (2023) do; the same seed gives the
+same initial weights and the same batches for every loss (Cabezas & Diez 2024). The file has the
 sections ``data``, ``splits``, ``losses``, ``training``, ``seeds``, ``thresholds``, ``objective``, ``rule``,
 ``inference`` and ``significance`` (see ``docs/study.md``); every problem becomes one :class:`ConfigError` naming
 the file before anything is trained.
@@ -48,7 +48,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Subject-level splits (seed 000's four sets). Counts are subjects **with** lesions; ``lesion_free_*``
+    """Subject-level splits (Hussein et al. 2023's four sets). Counts are subjects **with** lesions; ``lesion_free_*``
     lesion-free subjects are added to the threshold-optimisation and unseen sets (phantom data; in a folder every
     lesion-free subject goes to those two sets) for patient-level specificity. ``folds`` > 1: k-fold over the
     development subjects (training + validation + threshold-optimisation), the unseen set fixed."""
@@ -66,7 +66,7 @@ class SplitConfig:
 @dataclass(frozen=True)
 class LossSpec:
     """One arm of the study: a registered loss, its parameters, a unique ``label`` and optionally its own
-    optimiser (seed 000 trains Combo with Adadelta)."""
+    optimiser (Hussein et al. 2023 trains Combo with Adadelta)."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -80,7 +80,7 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class ThresholdGrid:
-    """The decision thresholds swept: ``0, step, …, 1`` (seed 000: step 0.05) unless ``values`` is given."""
+    """The decision thresholds swept: ``0, step, …, 1`` (Hussein et al. 2023: step 0.05) unless ``values`` is given."""
 
     step: float = 0.05
     values: tuple[float, ...] | None = None
@@ -95,7 +95,7 @@ class ThresholdGrid:
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    """How the whole-volume maps are made (seed 000: 75 % overlap, averaged patches)."""
+    """How the whole-volume maps are made (Hussein et al. 2023: 75 % overlap, averaged patches)."""
 
     overlap: float = 0.5
     fusion: str = "gaussian"
@@ -104,7 +104,8 @@ class InferenceConfig:
 @dataclass(frozen=True)
 class StudyConfig:
     """Everything that defines a study. ``training`` holds :class:`~LesionSegLogic.training.config.TrainConfig`
-    fields shared by every job (architecture, recipe); ``significance`` is the Wilcoxon level (seed 000: 0.05)."""
+    fields shared by every job (architecture, recipe); ``significance`` is the Wilcoxon level
+    (Hussein et al. 2023: 0.05)."""
 
     name: str = "study"
     data: DataConfig = field(default_factory=DataConfig)

@@ -1,5 +1,5 @@
-"""The subjects of a study and their subject-level splits (Hussein et al. 2023, seed 000: training, validation,
-threshold-optimisation and unseen test sets; Cabezas & Diez 2024, seed 002: k folds).
+"""The subjects of a study and their subject-level splits (Hussein et al. 2023: training, validation,
+threshold-optimisation and unseen test sets; Cabezas & Diez 2024: k folds).
 
 * **Phantom data** is generated once into ``DIR/data/`` (each case written atomically by
   :func:`LesionSegLogic.phantom.write_case`, so an interrupted generation resumes): ``sub-NNN`` subjects with

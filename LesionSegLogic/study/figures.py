@@ -1,8 +1,8 @@
 """The report's figures as PNG files (matplotlib's object API with the Agg canvas: no pyplot, no global state).
 
-* ``fig2_<set>.png``: Hussein et al. (2023, seed 000) Fig. 2 — per-subject voxel-wise F1 box plots at every
+* ``fig2_<set>.png``: Hussein et al. (2023) Fig. 2 — per-subject voxel-wise F1 box plots at every
   decision threshold, one panel per loss, the mean optimal threshold marked.
-* ``seed_bands.png``: Cabezas & Diez (2024, seed 002) Fig. 3 style — per epoch, the min–max band and the mean over
+* ``seed_bands.png``: Cabezas & Diez (2024) Fig. 3 style — per epoch, the min–max band and the mean over
   the seeds (and folds) of each validation metric, one panel per metric, one colour per loss.
 * ``stability.png``: the median V-F1 curves per loss (the curve the stability index reads).
 """

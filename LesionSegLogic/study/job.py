@@ -7,7 +7,7 @@ two losses' maps of one subject can be opened side by side) and ``result.json`` 
 threshold). The job is **done** when ``done.json`` exists: it is written atomically and last, so a job killed
 half-way has none, and the next run removes its folder and redoes it.
 
-The threshold is chosen as in Hussein et al. (2023, seed 000): the grid value with the best median objective
+The threshold is chosen as in Hussein et al. (2023): the grid value with the best median objective
 (voxel-wise F1 by default) over the threshold-optimisation subjects, ties to the nearest of 0.5
 (:func:`LesionSegLogic.threshold.sweep.best_threshold`); lesion-free subjects have no F1 and are left out.
 """

@@ -1,9 +1,9 @@
 """Summaries and tests of the study tables.
 
-* A cell is ``median (mean ± std)`` of the defined values (Hussein et al. 2023, seed 000, Tables 1–2); ``std`` is
+* A cell is ``median (mean ± std)`` of the defined values (Hussein et al. 2023, Tables 1–2); ``std`` is
   the sample standard deviation (``ddof=1``; 0 for one value).
 * Paired comparisons use the two-sided Wilcoxon signed-rank test of
-  :func:`LesionSegLogic.metrics.cohort.wilcoxon_compare` (as seed 000).
+  :func:`LesionSegLogic.metrics.cohort.wilcoxon_compare` (as Hussein et al. 2023).
 * Several comparisons at once (every pair of losses) are corrected with **Holm's step-down method** (Holm, 1979,
   *Scand. J. Statist.* 6:65–70): sort the m p-values, multiply the i-th smallest by (m − i + 1), keep them
   non-decreasing, cap at 1. It controls the family-wise error rate without assuming independence.

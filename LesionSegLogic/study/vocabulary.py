@@ -1,6 +1,6 @@
 """The study's metric vocabulary: one list, from which the tables, the CSV columns and the JSON keys derive.
 
-The columns of Hussein et al. (2023, seed 000) Tables 1–2: lesion-wise sensitivity, precision and F1, voxel-wise
+The columns of Hussein et al. (2023) Tables 1–2: lesion-wise sensitivity, precision and F1, voxel-wise
 sensitivity, precision and F1 (= Dice), then patient-level sensitivity and specificity (cohort values, see
 :func:`LesionSegLogic.metrics.cohort.patient_level`).
 """
@@ -20,7 +20,7 @@ class SubjectMetric:
     label: str
 
 
-#: per-subject metrics of the tables, in seed 000's column order
+#: per-subject metrics of the tables, in Hussein et al. 2023's column order
 SUBJECT_METRICS: tuple[SubjectMetric, ...] = (
     SubjectMetric("lesion_sensitivity", "lesion", "sensitivity", "L-sensitivity"),
     SubjectMetric("lesion_precision", "lesion", "precision", "L-precision"),
@@ -38,7 +38,7 @@ PATIENT_METRICS: tuple[tuple[str, str], ...] = (
 COUNT_FIELDS: tuple[str, ...] = ("n_reference", "n_predicted")
 #: the objective names of :data:`LesionSegLogic.threshold.sweep.OBJECTIVES` → the per-subject metric key
 OBJECTIVE_METRIC = {"voxel-f1": "voxel_f1", "lesion-f1": "lesion_f1"}
-#: the evaluation sets of a job: threshold-optimisation and unseen test (seed 000's two rows per loss)
+#: the evaluation sets of a job: threshold-optimisation and unseen test (Hussein et al. 2023's two rows per loss)
 EVALUATION_SETS: tuple[tuple[str, str], ...] = (("threshold", "threshold-optimisation set"), ("test", "unseen set"))
 #: per-epoch validation columns of ``log.csv`` drawn as seed bands (Cabezas & Diez 2024, Fig. 3)
 BAND_COLUMNS: tuple[tuple[str, str], ...] = (

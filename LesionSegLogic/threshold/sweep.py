@@ -1,4 +1,4 @@
-"""Choosing the decision threshold over a validation cohort (Hussein et al. 2023, seed 000, §2.4).
+"""Choosing the decision threshold over a validation cohort (Hussein et al. 2023, §2.4).
 
 Each subject's curve comes from its :class:`ThresholdEngine` (voxel and lesion metrics at every threshold;
 default grid 0, 0.05, …, 1). The cohort curve is the per-threshold **median** over subjects of the defined
