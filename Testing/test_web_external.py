@@ -100,6 +100,13 @@ def test_a_multi_label_nnunet_dataset_asks_for_the_lesion_label(web, allowed) ->
     np.testing.assert_array_equal(web.session.probability.array, before)  # nothing ran, the review stays
     set_state(web, model_label="nope")
     assert state.model_label is None and "lesion labels" in state.message  # refused by the one validator
+
+
+@pytest.mark.heavy  # a second nnU-Net run (the one above is in the default suite): seconds on a loaded machine
+def test_a_multi_label_nnunet_dataset_runs_with_the_chosen_label(web, allowed) -> None:
+    set_state(web, path_model=str(allowed["multi"]))
+    assert web.binding.add_model()
+    state = web.server.state
     set_state(web, model_label="edema")
     assert asyncio.run(web.binding.run_model()), state.message
     expected = _library_probability(allowed["multi"], allowed, label="edema")
