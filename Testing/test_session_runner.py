@@ -207,7 +207,7 @@ def source_checkout_layout(root: Path, model: str) -> Path:
 def smallest_two_contrast_model() -> str:
     from LesionSegLogic.zoo import list_models
 
-    entries = [e for e in list_models() if e.card is not None and e.card.images_needed() <= {"flair", "t2"}]
+    entries = [e for e in list_models() if e.card is not None and e.card.images_needed() == {"flair", "t2"}]
     assert entries, "no bundled FLAIR/T2 model to run"
     return min(entries, key=lambda e: (e.folder / e.card.weights_file).stat().st_size).card.name
 
