@@ -99,7 +99,7 @@ def training_spacing(pool: list[Path], card) -> tuple[float, float, float] | Non
     return next(iter(spacings)) if len(spacings) == 1 else None
 
 
-def stage_run(run, work: Path, pool: list[Path]):
+def stage_run(run, work: Path, pool: list[Path], native: bool = False):
     """Copy the weights and write the provisional card into ``work/<zoo name>``; returns (folder, card). The card's
     ``target_spacing`` is the training grid (:func:`training_spacing`) unless the run states one: the predictor
     resamples a held-out image with thick slices onto the grid the network learnt, and the map back."""
@@ -112,7 +112,9 @@ def stage_run(run, work: Path, pool: list[Path]):
     if not (folder / WEIGHTS_FILE).is_file() or sha256_of(folder / WEIGHTS_FILE) != sha:
         shutil.copyfile(run.weights, folder / WEIGHTS_FILE)
     card = run.card().with_updates(weights_sha256=sha)
-    if card.target_spacing is None:
+    if native:  # --native-grid: every image on its own grid (no resampling), for comparison
+        card = card.with_updates(target_spacing=None)
+    elif card.target_spacing is None:
         card = card.with_updates(target_spacing=training_spacing(pool, card))
     card.validate(folder / CARD_FILE).to_json(folder / CARD_FILE)
     return folder, card
@@ -154,10 +156,11 @@ class Staged:
     subjects: tuple[tuple[Path, ...], tuple[Path, ...], str]
 
 
-def finalise_runs(job: tuple[list[str], str, str, str, int]) -> list[dict[str, Any]]:
+def finalise_runs(job: tuple[Any, ...]) -> list[dict[str, Any]]:
     """Measure runs of one set (those not measured yet, sharing the reading and preprocessing of every case) and
     write their zoo folders; one summary line's facts (or ``error``) per run."""
-    run_dirs, data_s, work_s, models_s, count = job
+    run_dirs, data_s, work_s, models_s, count, *rest = job
+    native = bool(rest and rest[0])
     import torch
 
     torch.set_num_threads(1)
@@ -174,7 +177,7 @@ def finalise_runs(job: tuple[list[str], str, str, str, int]) -> list[dict[str, A
             run = read_run(run_dir)
             data = Path(data_s) / run.zoo_set.data
             pool, test = _cases(data / "pool"), _cases(data / "test")
-            stage, card = stage_run(run, Path(work_s), pool)
+            stage, card = stage_run(run, Path(work_s), pool, native)
             tuning, how = threshold_subjects(run.info, pool, count)
             if not tuning or not test:
                 raise LesionSegError(f"no threshold ({len(tuning)}) or test ({len(test)}) subjects in {data}")
@@ -236,7 +239,7 @@ def write_zoo_folder(run, stage: Path, card, measured: dict[str, Any], models: P
             "seconds": time.time() - start}
 
 
-def finalise_run(job: tuple[str, str, str, str, int]) -> dict[str, Any]:
+def finalise_run(job: tuple[Any, ...]) -> dict[str, Any]:
     """:func:`finalise_runs` for one run."""
     return finalise_runs(([job[0]], *job[1:]))[0]
 
@@ -304,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="runs measured at a time (one torch thread each)")
     p.add_argument("--threshold-subjects", type=int, default=DEFAULT_THRESHOLD_SUBJECTS)
     p.add_argument("--docs-only", action="store_true", help="only rewrite docs/zoo.md and the pictures")
+    p.add_argument("--native-grid", action="store_true",
+                   help="cards without target_spacing (each image predicted on its own grid), to compare with the "
+                        "default: the training grid")
     p.add_argument("--replace-v1", action="store_true", help="remove the v1 (format-1) cards after finalising")
     args = p.parse_args(argv)
     from LesionSegLogic.zoo.handoff import find_runs
@@ -314,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [r for r in find_runs(args.runs, tuple(args.sets) if args.sets else None)
                 if not args.only or r.name in args.only or get_set(r.parent.name).model_name(r.name) in args.only]
         print(f"{len(runs)} run(s) to finalise from {args.runs}", flush=True)
-        jobs = [(chunk, args.data, str(work), str(models), args.threshold_subjects)
+        jobs = [(chunk, args.data, str(work), str(models), args.threshold_subjects, args.native_grid)
                 for chunk in chunks(runs, max(1, args.jobs))]
         failed = 0
         with ProcessPoolExecutor(max(1, args.jobs), mp_context=get_context("spawn")) as pool:
