@@ -9,7 +9,8 @@
 3. **Forward** in batches under ``torch.inference_mode`` (autocast bf16/fp16 on CUDA, fp16 on MPS), the
    sigmoid taken per window and TTA predictions averaged (:mod:`.tta`). The windows are copied straight from
    the region into one reused batch buffer — channels-last 3-D on the CPU, the layout its oneDNN convolutions
-   prefer — and with ``fold_norms`` (default) each conv → batch-norm pair runs as one conv (:mod:`.fold`).
+   prefer; on a GPU the region itself is moved there once when the box fits, so no batch crosses the bus — and
+   with ``fold_norms`` (default) each conv → batch-norm pair runs as one conv (:mod:`.fold`).
 4. **Fusion** (:mod:`.fusion`): ``Σ W·p / Σ W`` over the windows run, accumulated in place in float32
    (``acc += p·W`` by ``addcmul_``) over the bounding box only (on the GPU when it fits) — two float32 maps of
    the box, never float64.
@@ -133,18 +134,21 @@ def _forward_batch(
 
 
 def _batch_buffer(size: int, channels: int, patch: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """The reused CPU buffer the windows are gathered into: channels-last 3-D when the model runs on the CPU."""
-    buffer = torch.empty((size, channels, *patch), dtype=torch.float32)
+    """The reused buffer the windows are gathered into, on the device the region lives on: channels-last 3-D on the
+    CPU (what its oneDNN convolutions prefer), plain on a GPU."""
+    buffer = torch.empty((size, channels, *patch), dtype=torch.float32, device=device)
     if device.type == "cpu":
         buffer = buffer.contiguous(memory_format=torch.channels_last_3d)
     return buffer
 
 
-def _accumulator_device(device: torch.device, voxels: int) -> torch.device:
-    """Accumulate on the GPU when two float32 maps of the box take under a quarter of its free memory."""
+def _box_device(device: torch.device, voxels: int, channels: int) -> torch.device:
+    """Where the box lives: on the GPU when its maps — the image region (``channels`` float32 maps), the weighted sum
+    and the weight sum — take under a quarter of the GPU's free memory, else the CPU. On the GPU the windows are then
+    gathered there (no host → device copy per batch) and fused there."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        if 8 * voxels < free // 4:
+        if 4 * (channels + 2) * voxels < free // 4:
             return device
     return torch.device("cpu")
 
@@ -223,7 +227,8 @@ def predict_volume(
     grid = WindowGrid.build(region.shape[1:], patch, float(overlap))
     windows = [w for w in grid if region_mask is None or region_mask[grid.slices(w)].any()]
 
-    acc_dev = _accumulator_device(dev, int(np.prod(region.shape[1:])))
+    acc_dev = _box_device(dev, int(np.prod(region.shape[1:])), region_t.shape[0])
+    region_t = region_t.to(acc_dev)
     acc = torch.zeros(region.shape[1:], dtype=torch.float32, device=acc_dev)
     wsum = torch.zeros(region.shape[1:], dtype=torch.float32, device=acc_dev)
     weight = torch.from_numpy(fusion_weights(fusion, patch, degree=bspline_degree)).to(acc_dev)
@@ -232,7 +237,7 @@ def predict_volume(
     model.eval()
     model.to(state.device)
     runner = fold_batchnorm(model) if fold_norms else model
-    buffer = _batch_buffer(state.batch_size, region_t.shape[0], patch, state.device)
+    buffer = _batch_buffer(state.batch_size, region_t.shape[0], patch, region_t.device)
     start = time.perf_counter()
     done = 0
     if progress is not None:
@@ -255,7 +260,9 @@ def predict_volume(
                     state.step_down(runner, error)
                     if runner is not model:
                         model.to(state.device)
-                    buffer = _batch_buffer(state.batch_size, region_t.shape[0], patch, state.device)
+                    if state.device.type == "cpu":
+                        region_t = region_t.cpu()  # the windows are gathered where the model now runs
+                    buffer = _batch_buffer(state.batch_size, region_t.shape[0], patch, region_t.device)
                     continue
                 probs = probs.to(acc_dev)
                 for b, s in enumerate(slices):
