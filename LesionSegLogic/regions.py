@@ -204,8 +204,8 @@ def mni_template() -> Image:
 
 def register_to_mni(image: Image, template: Image | None = None, *, seed: int = 1) -> sitk.Transform:
     """Affine transform mapping points of ``image`` (LPS mm) to the MNI template's (SimpleITK registration:
-    moments initialisation, Mattes mutual information on 10 % of the voxels, regular-step gradient descent over
-    three resolutions). Deterministic for a given ``seed``."""
+    moments initialisation, Mattes mutual information on 10 % of the voxels, regular-step gradient descent at
+    1/4 and 1/2 resolution). Deterministic for a given ``seed``."""
     template = template if template is not None else mni_template()
     fixed = to_sitk(image, np.float32)
     moving = to_sitk(template, np.float32)
@@ -227,8 +227,8 @@ def _register(fixed: sitk.Image, moving: sitk.Image, initial: sitk.Transform, se
     method.SetOptimizerAsRegularStepGradientDescent(learningRate=2.0, minStep=1e-3, numberOfIterations=150,
                                                      relaxationFactor=0.6)
     method.SetOptimizerScalesFromPhysicalShift()
-    method.SetShrinkFactorsPerLevel([4, 2, 1])
-    method.SetSmoothingSigmasPerLevel([2.0, 1.0, 0.0])
+    method.SetShrinkFactorsPerLevel([4, 2])  # a full-resolution level: 3.7x the time, the same fit (docs/regions.md)
+    method.SetSmoothingSigmasPerLevel([2.0, 1.0])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     method.SetInitialTransform(initial, inPlace=False)
     return method.Execute(fixed, moving)
