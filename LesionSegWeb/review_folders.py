@@ -18,11 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from LesionSegLib.review_notes import ReviewNotes
 from LesionSegLib.review_report import export_report
-from LesionSegLib.saved_review import open_review, save_review
+from LesionSegLib.saved_review import numbered, open_review, save_review
 
 from LesionSegLogic.errors import InputError, LesionSegError
-from LesionSegLogic.lesion_notes import NOTE_SUGGESTIONS, clean_note, row_key
+from LesionSegLogic.lesion_notes import NOTE_SUGGESTIONS
 from LesionSegLogic.review_file import read_review
 
 from .files import PathGate
@@ -36,21 +37,13 @@ def initial_state() -> dict[str, Any]:
             "note_suggestions": list(NOTE_SUGGESTIONS), "notes_count": 0}
 
 
-def numbered(folder: Path, prefix: str, suffix: str = "") -> Path:
-    """The first ``folder/prefix-NNN[suffix]`` that does not exist yet."""
-    number = 1
-    while (folder / f"{prefix}-{number:03d}{suffix}").exists():
-        number += 1
-    return folder / f"{prefix}-{number:03d}{suffix}"
-
-
 class ReviewFolders:
     """Save/open the review, notes, report for one page; ``binding`` is the page's :class:`.state.ReviewBinding`."""
 
     def __init__(self, binding: Any) -> None:
         self.binding = binding
         self.state = binding.state
-        self.notes: dict[str, str] = {}  # lesion identity key → note
+        self.notes = ReviewNotes()  # by lesion identity (the same notes object the desktop panel uses)
         self.state.update(initial_state())
 
     @property
@@ -67,7 +60,7 @@ class ReviewFolders:
             if self.session.engine is None:
                 raise LesionSegError("nothing to save yet: load a probability map or run a model")
             folder = numbered(Path(self.binding.export_dir), SAVED_PREFIX)
-            save_review(self.session, folder, notes=self.notes)
+            save_review(self.session, folder, notes=self.notes.by_key)
             self.state.saved_review = str(folder)
             return f"Saved the review to {folder} (reopen it with Open review)."
         return self.binding._guard(go)
@@ -104,7 +97,7 @@ class ReviewFolders:
             if binding.editor is not None:
                 binding.editor.edit(node, self.session.flair_node)
                 s.edit_tool, s.can_undo = "none", False
-        self.notes = dict(review.notes)
+        self.notes.replace(review.notes)
         binding._send_lesions()
         self.show_notes()
 
@@ -114,7 +107,7 @@ class ReviewFolders:
             if self.session.engine is None:
                 raise LesionSegError("nothing to report yet: load a probability map or run a model")
             path = numbered(Path(self.binding.export_dir), REPORT_PREFIX, ".html")
-            export_report(self.session, path, self.notes)
+            export_report(self.session, path, self.notes.by_key)
             self.state.report_file = str(path)
             return f"Wrote the report {path}."
         return self.binding._guard(go)
@@ -123,36 +116,23 @@ class ReviewFolders:
     def set_note(self, lesion: str, text: str) -> None:
         """The note of the lesion the table calls ``lesion`` (``"kind:id"`` at the current threshold)."""
         def go() -> None:
-            key = self._identity(str(lesion))
-            note = clean_note(text)
-            if note:
-                self.notes[key] = note
-            else:
-                self.notes.pop(key, None)
+            kind, _, number = str(lesion).partition(":")
+            if not number.isdigit():
+                raise InputError(f"no lesion called {str(lesion)[:40]!r}")
+            self.notes.set_on(self.session.lesions, kind, int(number), text, self._voxel())
             self.show_notes()
         self.binding._guard(go)
 
-    def _identity(self, lesion: str) -> str:
-        kind, _, number = lesion.partition(":")
-        voxel = self.session.flair.voxel_volume if self.session.flair is not None else 1.0
-        for row in self.session.lesions:
-            if row.kind == kind and str(row.id) == number:
-                return row_key(row, voxel)
-        raise InputError(f"no {kind or 'such'} lesion {number} at the current threshold")
+    def _voxel(self) -> float:
+        return self.session.flair.voxel_volume if self.session.flair is not None else 1.0
 
     def show_notes(self) -> None:
         """``lesion_notes`` for the rows at the current threshold (called whenever the table's rows are sent)."""
-        shown: dict[str, str] = {}
-        if self.notes and self.session.flair is not None:
-            voxel = self.session.flair.voxel_volume
-            for row in self.session.lesions:
-                note = self.notes.get(row_key(row, voxel))
-                if note:
-                    shown[f"{row.kind}:{row.id}"] = note
-        self.state.lesion_notes = shown
+        shown = self.notes.for_rows(self.session.lesions, self._voxel()) if len(self.notes) else {}
+        self.state.lesion_notes = {f"{kind}:{lesion_id}": note for (kind, lesion_id), note in shown.items()}
         self.state.notes_count = len(self.notes)
 
     def clear(self) -> None:
         """New inputs: the notes were about the other case."""
-        self.notes = {}
+        self.notes.clear()
         self.state.lesion_notes, self.state.notes_count = {}, 0

@@ -149,3 +149,39 @@ def test_lesion_keys_are_stable_identities_not_indices(tmp_path) -> None:
     identity = parse_key(reference_keys[0])
     assert identity.key == reference_keys[0] and identity.voxels > 0
     assert lesion_key("predicted", (-0.04, 0.0, 1.26), 10.0, 2.0) == "predicted:R0.0,A0.0,S1.3:5"
+
+
+def test_the_desktop_presenter_saves_reopens_and_reports(tmp_path) -> None:
+    """The desktop face's Save review / Open review / Export report / notes, through the Qt-free presenter over a
+    real session (the widget only forwards its buttons to these)."""
+    from LesionSegLib.presenter import PanelPresenter, PanelState  # noqa: PLC0415
+    from LesionSegLib.widget_tests import FakeCard  # noqa: PLC0415
+
+    case = write_case(tmp_path / "case")
+    scene = make_scene().scene
+
+    def presenter() -> PanelPresenter:
+        return PanelPresenter([FakeCard("dice")], lambda parameters: ReviewSession(scene, parameters=parameters),
+                              lambda: True, lambda s, f: [], print)
+
+    first = presenter()
+    first.set_inputs(str(case / "flair.nii.gz"), reference=str(case / "lesions.nii.gz"))
+    first.set_rule("hussein")
+    first.load_probability(str(case / "probability.nii.gz"))
+    first.threshold_settled(0.33)
+    row = next(i for i, r in enumerate(first.session.lesions) if r.status == "FN")
+    first.note_lesion(row, "confirmed")
+    assert len(first.notes) == 1 and "Note on reference lesion" in first.view().status
+    folder = first.save_review(str(tmp_path / "out"))
+    assert folder is not None and folder.name == "saved-review-001" and (folder / "review.json").is_file()
+    report = first.export_report(str(tmp_path / "out"))
+    assert report is not None and "confirmed" in report.read_text(encoding="utf-8")
+
+    second = presenter()
+    assert second.open_review(str(folder))
+    assert second.state is PanelState.REVIEWING and second.session.threshold == 0.33
+    assert second.parameters.rule == "hussein" and second.session.parameters.rule == "hussein"
+    assert second.notes.by_key == first.notes.by_key and "1 notes" in second.view().status
+    same_review(first.session, second.session)
+    assert not second.open_review(str(tmp_path / "nowhere")) and "saved review not found" in second.view().status
+    assert second.session.threshold == 0.33  # a failed open keeps the review

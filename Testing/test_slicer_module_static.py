@@ -38,6 +38,8 @@ EXPECTED_WIDGETS = {
     "mapChannelComboBox": "QComboBox", "mapScaleComboBox": "QComboBox",
     "nextFnButton": "QPushButton", "nextFpButton": "QPushButton", "labelRegionsButton": "QPushButton",
     "lesionLoadLabel": "QLabel",
+    "reviewFolderButton": "ctkDirectoryButton", "saveReviewButton": "QPushButton", "openReviewButton": "QPushButton",
+    "exportReportButton": "QPushButton", "lesionNoteComboBox": "QComboBox", "noteLesionButton": "QPushButton",
 }
 #: modules allowed to use Qt / Slicer GUI (imported only inside Slicer)
 GUI_FILES = {"widget.py", "widget_tests.py"}

@@ -14,11 +14,11 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 import test_web_state as shared  # noqa: E402
+from LesionSegLib.saved_review import numbered  # noqa: E402
 from LesionSegLib.segmentation import merged_mask  # noqa: E402
 from test_web_state import set_state, write_case  # noqa: E402
 
 from LesionSegLogic.review_file import REVIEW_FILE  # noqa: E402
-from LesionSegWeb.review_folders import numbered  # noqa: E402
 
 pytestmark = pytest.mark.slicer
 #: the state tests' module-scoped app (a case folder, a fake model), one per module

@@ -32,6 +32,7 @@ from LesionSegLogic.errors import Cancelled, LesionSegError
 from .dicom_source import dicom_source, is_dicom_review
 from .lesion_panel import LesionNavigator
 from .parameters import MATCHING_RULES, OVERLAY_MODES, ModelChoice, ReviewParameters
+from .review_notes import ReviewNotes
 from .signal import Signal
 from .slider import ThresholdSlider
 
@@ -206,6 +207,8 @@ class PanelPresenter:
         #: (the face binds its tables/plot and moves its slider to ``session.threshold``)
         self.changed = Signal()
         self.review_started = Signal()
+        #: the reader's notes on lesions, by lesion identity (saved with the review, listed in the report)
+        self.notes = ReviewNotes()
         #: "Next FN/FP", the lesion load and the regions of the review (:mod:`.lesion_panel`)
         self.lesions = LesionNavigator()
 
@@ -480,6 +483,7 @@ class PanelPresenter:
         self.session = session
         self.slider = ThresholdSlider(session)
         self.recommended = None if recommended is None else float(recommended)
+        self.notes.clear()  # notes belong to the review they were written on (a saved review brings its own)
         self._publish()
         self.review_started.emit(session)
 
@@ -573,6 +577,91 @@ class PanelPresenter:
             return ()
         self._publish(f"Exported {len(files)} files to {folder}")
         return files
+
+    # ---------------------------------------------------------------------------------------------- saved review
+    def save_review(self, folder: str) -> Path | None:
+        """Save the whole review (:func:`.saved_review.save_review`) into a new ``saved-review-NNN`` folder under
+        ``folder``, with the notes; returns that folder (``None``: nothing saved)."""
+        if self.session is None:
+            return None
+        if not str(folder or "").strip():
+            self._publish("Choose an output folder first.")
+            return None
+        from .saved_review import numbered, save_review  # noqa: PLC0415 - matplotlib/nibabel: after the check
+
+        target = numbered(folder, "saved-review")
+        ok, _ = self._attempt(lambda: save_review(self.session, target, notes=self.notes.by_key))
+        if ok:
+            self._publish(f"Saved the review to {target}.")
+        return target if ok else None
+
+    def open_review(self, folder: str) -> bool:
+        """Reopen a saved review (:func:`.saved_review.open_review`: every file's sha256 checked first) in a new
+        session: threshold, rule, overlay mode, accepted segmentation and notes as saved."""
+        if self.state in RUN_STATES:
+            self._publish()
+            return False
+        if not str(folder or "").strip():
+            self._publish("Choose a saved review folder first.")
+            return False
+        from .saved_review import open_review  # noqa: PLC0415
+
+        def load():
+            session = self._create_session(self.parameters)
+            return session, open_review(session, folder)
+
+        ok, opened = self._attempt(load)
+        if not ok:
+            return False
+        session, review = opened
+        self.parameters = session.parameters
+        self.inputs = PanelInputs(session.flair_node, session.t2_node, session.baseline_node, session.reference_source)
+        self._show(session, review.recommended_threshold)
+        self.notes.replace(review.notes)
+        self._publish(f"Opened the saved review {Path(folder).name} at threshold {review.threshold:.2f}"
+                      + (f" with {len(review.notes)} notes." if review.notes else "."))
+        return True
+
+    def export_report(self, folder: str) -> Path | None:
+        """The HTML report of the review (:func:`.review_report.export_report`) as ``report-NNN.html`` in
+        ``folder``; returns its path."""
+        if self.session is None:
+            return None
+        if not str(folder or "").strip():
+            self._publish("Choose an output folder first.")
+            return None
+        if not self._ensure_dependencies():
+            self._publish(NO_DEPENDENCIES)
+            return None
+        from .review_report import export_report  # noqa: PLC0415
+        from .saved_review import numbered  # noqa: PLC0415
+
+        path = numbered(folder, "report", ".html")
+        ok, _ = self._attempt(lambda: export_report(self.session, path, self.notes.by_key))
+        if ok:
+            self._publish(f"Wrote the report {path}.")
+        return path if ok else None
+
+    def note_focused(self, text: str) -> None:
+        """:meth:`note_lesion` on the lesion in focus (the row last clicked or reached by Next FN/FP)."""
+        if self.session is None:
+            return
+        row = self.lesions.row(self.session)
+        if row < 0:
+            self._publish("Click a lesion in the table first, then choose its note.")
+            return
+        self.note_lesion(row, text)
+
+    def note_lesion(self, row: int, text: str) -> None:
+        """Note ``text`` ("confirmed", "artefact", …; empty: none) on the lesion in row ``row`` of the lesion table
+        (same order as ``session.lesions``); kept by the lesion's identity, saved with the review."""
+        if self.session is None:
+            return
+        lesions = self.session.lesions
+        if 0 <= row < len(lesions):
+            ok, _ = self._attempt(self.notes.set, lesions[row], text, self.session.flair.voxel_volume)
+            if ok:
+                self._publish(f"Note on {lesions[row].kind} lesion {lesions[row].id}: {text or '(none)'}.")
 
     # ---------------------------------------------------------------------------------------------- scene
     def scene_closed(self) -> None:

@@ -136,5 +136,13 @@ def open_review(session, folder: str | os.PathLike[str], allow: Callable[[Path, 
     return review
 
 
+def numbered(folder: str | os.PathLike[str], prefix: str, suffix: str = "") -> Path:
+    """The first ``folder/prefix-NNN[suffix]`` that does not exist yet (saves and reports never replace one)."""
+    folder, number = Path(folder), 1
+    while (folder / f"{prefix}-{number:03d}{suffix}").exists():
+        number += 1
+    return folder / f"{prefix}-{number:03d}{suffix}"
+
+
 def _path(saved: SavedFile | None) -> str | None:
     return None if saved is None else str(saved.path)

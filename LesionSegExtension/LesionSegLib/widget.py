@@ -27,6 +27,7 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 from slicer.util import VTKObservationMixin
 
 from LesionSegLogic.defaults import FALLBACK_THRESHOLD
+from LesionSegLogic.lesion_notes import NOTE_SUGGESTIONS
 from LesionSegLogic.zoo.catalog import list_cards
 
 from .dependencies import ensure_dependencies, slicer_installer
@@ -133,6 +134,11 @@ class LesionSegPanel(VTKObservationMixin):
         ui.rescorePredictionButton.clicked.connect(self.on_rescore_prediction)
         ui.rescoreReferenceButton.clicked.connect(self.on_rescore_reference)
         ui.exportButton.clicked.connect(self.on_export)
+        ui.saveReviewButton.clicked.connect(self.on_save_review)
+        ui.openReviewButton.clicked.connect(self.on_open_review)
+        ui.exportReportButton.clicked.connect(self.on_export_report)
+        ui.noteLesionButton.clicked.connect(self.on_note_lesion)
+        _show_choices(ui.lesionNoteComboBox, NOTE_SUGGESTIONS, "")
         self.presenter.changed.connect(self.render)
         self.presenter.review_started.connect(self.show_review)
         self.addObserver(scene, scene.StartCloseEvent, self.on_scene_start_close)
@@ -335,6 +341,18 @@ class LesionSegPanel(VTKObservationMixin):
         self.presenter.export(self.ui.outputDirectoryButton.directory,
                               self.ui.exportFormatComboBox.currentText or "NIfTI")
 
+    def on_save_review(self, *_args) -> None:
+        self.presenter.save_review(self.ui.outputDirectoryButton.directory)
+
+    def on_open_review(self, *_args) -> None:
+        self.presenter.open_review(self.ui.reviewFolderButton.directory)
+
+    def on_export_report(self, *_args) -> None:
+        self.presenter.export_report(self.ui.outputDirectoryButton.directory)
+
+    def on_note_lesion(self, *_args) -> None:
+        self.presenter.note_focused(self.ui.lesionNoteComboBox.currentText)
+
     # drawing ----------------------------------------------------------------------------------------------
     def _move_slider(self, value: float) -> None:
         """Through the parameter node when the GUI is connected (the wrapper moves the slider, whose
@@ -384,6 +402,9 @@ class LesionSegPanel(VTKObservationMixin):
         ui.rescorePredictionButton.enabled = view.rescore_prediction_enabled
         ui.rescoreReferenceButton.enabled = view.rescore_reference_enabled
         ui.exportButton.enabled = view.export_enabled
+        for widget in (ui.saveReviewButton, ui.exportReportButton, ui.noteLesionButton):
+            widget.enabled = view.export_enabled  # a review is open
+        ui.openReviewButton.enabled = view.inputs_enabled  # not while a model runs
         ui.modelInfoLabel.text = view.model_info
 
 
