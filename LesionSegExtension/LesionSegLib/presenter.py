@@ -463,7 +463,8 @@ class PanelPresenter:
             from LesionSegLogic.io import read_image  # noqa: PLC0415 - SimpleITK: imported on use
             from LesionSegLogic.io.read import read_header  # noqa: PLC0415
 
-            read_header(path, role="probability", channel=channel)  # a softmax without channel: how many there are
+            if Path(path).is_file():  # a softmax without channel: the reader's message says how many there are
+                read_header(path, role="probability", channel=channel)
             session = self._new_session()
             if channel is None and scale is None:
                 session.load_probability(path, chosen.threshold)
