@@ -11,23 +11,16 @@ torch, so a model card, the CLI's ``--help`` and the desktop panel can name them
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 from LesionSegLogic.inference.device import DEVICES, DeviceFallbackWarning, resolve_device
 from LesionSegLogic.inference.fusion import FUSIONS, fusion_weights
 from LesionSegLogic.inference.progress import CancelToken, Progress
 from LesionSegLogic.inference.tta import TTAS
 from LesionSegLogic.inference.windows import WindowGrid, axis_starts
+from LesionSegLogic.lazy import lazy_getattr
 
 #: names that need torch, imported from their module on first use
 _NEEDS_TORCH = {"default_foreground": "engine", "predict_volume": "engine"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NEEDS_TORCH:
-        return getattr(import_module(f"{__name__}.{_NEEDS_TORCH[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _NEEDS_TORCH)
 
 
 __all__ = [

@@ -5,8 +5,7 @@
 :mod:`.catalog`). See ``docs/inference.md``.
 """
 
-from importlib import import_module
-
+from LesionSegLogic.lazy import lazy_getattr
 from LesionSegLogic.zoo.card import CARD_FILE, DEMO_NOTE, WEIGHTS_FILE, ModelCard
 from LesionSegLogic.zoo.catalog import ZooEntry, list_cards, list_models, zoo_dirs
 
@@ -15,12 +14,7 @@ _NEEDS_TORCH = {
     "build_from_card": "registry", "load_card": "registry", "load_model": "registry", "resolve_model": "registry",
     "save_model": "registry", "load_weights": "weights", "save_weights": "weights", "sha256_of": "weights",
 }
-
-
-def __getattr__(name: str):
-    if name in _NEEDS_TORCH:
-        return getattr(import_module(f"{__name__}.{_NEEDS_TORCH[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _NEEDS_TORCH)
 
 
 __all__ = [
