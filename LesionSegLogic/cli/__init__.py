@@ -132,6 +132,18 @@ def add_allow_external_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-external-data", action="store_true", help=ALLOW_EXTERNAL_DATA_HELP)
 
 
+def add_rule_and_json(parser: argparse.ArgumentParser, *, maps: str, result: str) -> None:
+    """``--rule``, ``--json OUT`` and ``--force`` of ``evaluate``/``sweep`` (``maps``: what the rule is recorded
+    beside; ``result``: what the JSON holds)."""
+    from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+
+    parser.add_argument("--rule", choices=RULE_NAMES,
+                        help=f"lesion matching rule (default: recorded beside the {maps}, else {DEFAULT_RULE})")
+    parser.add_argument("--json", metavar="OUT", help=f"also write {result} as JSON to OUT; `--json -` prints the "
+                        "JSON on stdout instead of the table")
+    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
+
+
 def add_probability_format(parser: argparse.ArgumentParser) -> None:
     """``--channel``/``--scale``: how to read a probability map another tool wrote (a 4-D or vector softmax: which
     channel; an integer map: what to divide by) — :func:`LesionSegLogic.io.read_image`'s ``channel``/``scale``."""

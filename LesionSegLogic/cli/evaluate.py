@@ -18,10 +18,11 @@ from LesionSegLogic.cli import (
     JSON_TO_STDOUT,
     add_allow_external_data,
     add_probability_format,
+    add_rule_and_json,
     emit_result,
     probability_format,
 )
-from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD, RULE_NAMES
+from LesionSegLogic.defaults import FALLBACK_THRESHOLD
 
 HELP = "metrics of a probability map (at a threshold) or a mask against a reference mask"
 #: memory per voxel of one evaluation, checked before reading (issue 18: a valid 1024×1024×1000 image ran out of
@@ -48,12 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                            "lesionseg)")
     bids.add_argument("--participant-label", nargs="+", metavar="LABEL", help="only these subjects")
     bids.add_argument("--ref-pipeline", metavar="NAME", help="the derivatives/NAME folder holding the references")
-    parser.add_argument("--rule", choices=RULE_NAMES,
-                        help=f"lesion matching rule (default: recorded beside the map, else {DEFAULT_RULE})")
     parser.add_argument("--no-surface", action="store_true", help="skip the surface distances")
-    parser.add_argument("--json", metavar="OUT", help="also write the whole result as JSON to OUT; `--json -` "
-                        "prints the JSON on stdout instead of the table")
-    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
+    add_rule_and_json(parser, maps="map", result="the whole result")
     add_allow_external_data(parser)
     add_probability_format(parser)
     return parser

@@ -19,10 +19,11 @@ from LesionSegLogic.cli import (
     JSON_TO_STDOUT,
     add_allow_external_data,
     add_probability_format,
+    add_rule_and_json,
     emit_result,
     probability_format,
 )
-from LesionSegLogic.defaults import DEFAULT_RULE, RULE_NAMES
+from LesionSegLogic.defaults import DEFAULT_RULE
 
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
 #: the most thresholds one sweep evaluates per subject (``--step`` ≥ 0.001); ``--step 1e-7`` would ask for ten
@@ -50,11 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"threshold step over 0..1 (default 0.05; at most {MAX_THRESHOLDS} thresholds, so "
                              f"≥ {1 / (MAX_THRESHOLDS - 1):g})")
     parser.add_argument("--objective", default="voxel-f1", choices=("voxel-f1", "lesion-f1"))
-    parser.add_argument("--rule", choices=RULE_NAMES,
-                        help=f"lesion matching rule (default: recorded beside the maps, else {DEFAULT_RULE})")
-    parser.add_argument("--json", metavar="OUT", help="also write every curve as JSON to OUT; `--json -` prints "
-                        "the JSON on stdout instead of the table")
-    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
+    add_rule_and_json(parser, maps="maps", result="every curve")
     add_allow_external_data(parser)
     add_probability_format(parser)
     return parser
