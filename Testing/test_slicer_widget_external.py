@@ -6,6 +6,7 @@ and label in the parameter node, and names a path that is no model."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,19 @@ pytestmark = pytest.mark.slicer
 FAKES = Path(__file__).resolve().parent / "slicer_fakes"
 
 
-def test_add_model_folder_lists_it_asks_its_label_and_remembers_both(tmp_path) -> None:
+#: a Slicer source checkout: when set, the flow also runs with Slicer's own parameterNodeWrapper
+SLICER_SOURCE = os.environ.get("LESIONSEG_SLICER_SOURCE", "")
+
+
+@pytest.mark.parametrize("slicer_source", [
+    "", pytest.param(SLICER_SOURCE, marks=pytest.mark.skipif(not SLICER_SOURCE, reason="set LESIONSEG_SLICER_SOURCE "
+                                                             "to a Slicer source checkout"))], ids=["fake", "slicer"])
+def test_add_model_folder_lists_it_asks_its_label_and_remembers_both(tmp_path, slicer_source) -> None:
     folder = fx.write_folder(tmp_path / "models", dataset_json=fx.dataset(
         channels={"0": "FLAIR"}, labels={"background": 0, "lesion": 1, "edema": 2})).resolve()
     (tmp_path / "empty").mkdir()
-    done = subprocess.run([sys.executable, str(FAKES / "run_external_models.py"), str(folder),
+    source = ["--slicer-source", slicer_source] if slicer_source else []
+    done = subprocess.run([sys.executable, str(FAKES / "run_external_models.py"), *source, str(folder),
                            str(tmp_path / "empty")], capture_output=True, text=True, cwd=FAKES, timeout=300)
     assert done.returncode == 0 and "Traceback" not in done.stderr, (done.stdout + done.stderr)[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

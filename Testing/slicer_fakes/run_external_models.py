@@ -1,17 +1,17 @@
 """Child-process entry of ``Testing/test_slicer_widget_external.py``: the real module widget on the fake qt/ctk
 widgets (heavy packages blocked, as in ``run_panel.py``) adds an nnU-Net model folder through "Add model folder…",
 chooses its lesion label, leaves and re-enters the module, and tries a path that is no model. Argument: the folder
-of a multi-label nnU-Net model (written by the parent: nnunetv2 and torch are blocked here) and a plain folder.
-Prints one JSON object on the last line of stdout."""
+of a multi-label nnU-Net model (written by the parent: nnunetv2 and torch are blocked here) and a plain folder;
+``--slicer-source DIR`` first uses Slicer's own parameterNodeWrapper (as ``run_panel.py``). Prints one JSON object
+on the last line of stdout."""
 
 from __future__ import annotations
 
 import json
-import sys
 import types
 
 # importing run_panel installs the fakes and the import block (its module body), as the panel tests run
-from run_panel import load_module_file, loaded_blocked
+from run_panel import ARGS, load_module_file, loaded_blocked
 
 
 def items(box) -> list[str]:
@@ -55,4 +55,4 @@ def main(model_folder: str, not_a_model: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:3]), default=str))
+    print(json.dumps(main(*ARGS[:2]), default=str))
