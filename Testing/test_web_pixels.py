@@ -11,6 +11,7 @@ pytest.importorskip("trame_slicer")
 
 from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
 from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
+from web_apps import direct_app  # noqa: E402
 from web_cases import write_case  # noqa: E402
 
 from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
@@ -27,7 +28,7 @@ CHANNEL = {1: 1, 2: 0, 3: 2}
 def web(tmp_path_factory) -> ReviewWebApp:
     root = tmp_path_factory.mktemp("pixels")
     services = Services(models=lambda: [ModelInfo("m", 0.4)], demos=DemoLibrary(root / "demos", seeds=()))
-    app = ReviewWebApp(AppConfig(case=write_case(root / "case"), services=services, views="direct"))
+    app = direct_app(AppConfig(case=write_case(root / "case"), services=services, views="direct"))
     app.server.state.ready()
     app.server.state.update({"opacity": 1.0})
     app.server.state.flush()
