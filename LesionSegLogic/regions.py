@@ -197,7 +197,7 @@ def _region_code(phantom_region: str) -> int:
 
 def mni_template() -> Image:
     """The MNI152 2009 T1 template (2 mm) that ships inside the nilearn wheel (nothing is downloaded)."""
-    from nilearn import datasets  # noqa: PLC0415 - heavy, only for real scans
+    from nilearn import datasets  # heavy, only for real scans
 
     return nifti_to_image(datasets.load_mni152_template(resolution=2))
 
@@ -245,8 +245,8 @@ def atlas_for_case(flair: Image, *, reference: np.ndarray | None = None, folder:
                    maps_loader: MapsLoader | None = None) -> RegionAtlas:
     """The atlas for a case: a phantom's (``folder`` holds ``phantom.json``; ``reference`` is its ground truth),
     the cord's (the image's extent says spinal cord), else a registered one."""
-    from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-    from LesionSegLogic.phantom.anatomy import load_brain_maps  # noqa: PLC0415
+    from LesionSegLogic.anatomy import guess_anatomy
+    from LesionSegLogic.phantom.anatomy import load_brain_maps
 
     loader = maps_loader or load_brain_maps
     described = Path(folder) / CASE_JSON if folder is not None else None

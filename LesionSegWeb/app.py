@@ -78,11 +78,11 @@ class ReviewWebApp:
     """The server, the scene with its views, the session, the binding and the page, wired together."""
 
     def __init__(self, config: AppConfig | None = None, server: Any = None) -> None:
-        from trame.app import get_server  # noqa: PLC0415 - heavy; keeps `lesionseg --help` fast
-        from trame_slicer import module as trame_slicer_module  # noqa: PLC0415
-        from trame_slicer.core import LayoutManager, SlicerApp  # noqa: PLC0415
+        from trame.app import get_server  # heavy; keeps `lesionseg --help` fast
+        from trame_slicer import module as trame_slicer_module
+        from trame_slicer.core import LayoutManager, SlicerApp
 
-        from .layout import build_page  # noqa: PLC0415
+        from .layout import build_page
 
         config = config or AppConfig()
         if config.services.demos is None:
@@ -119,11 +119,11 @@ class ReviewWebApp:
 
     def _register_views(self) -> None:
         if self.config.views == "direct":
-            from trame_slicer.views import DirectViewFactory  # noqa: PLC0415
+            from trame_slicer.views import DirectViewFactory
 
             self.slicer_app.view_manager.register_factory(DirectViewFactory(do_render_offscreen=True))
             return
-        from trame_slicer.rca_view import register_rca_factories  # noqa: PLC0415
+        from trame_slicer.rca_view import register_rca_factories
 
         # One frame per update at a quality the page keeps (no second "still" render of every frame), and the
         # full frame rate when the mouse is on the panel, not on a view (slider drags): trame-rca's defaults
@@ -146,7 +146,7 @@ class ReviewWebApp:
             self.server.controller.on_server_ready.add(lambda **_: self._schedule_start())
 
     def _schedule_start(self) -> None:
-        from trame_server.utils.asynchronous import create_task  # noqa: PLC0415
+        from trame_server.utils.asynchronous import create_task
 
         create_task(self._start_work())
 

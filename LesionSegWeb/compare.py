@@ -53,7 +53,7 @@ def initial_state() -> dict[str, Any]:
 
 def compare_layout() -> Any:
     """Two axial views side by side: A (left), B (right)."""
-    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
+    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 
     return Layout(LayoutDirection.Horizontal, [ViewLayoutDefinition.axial_view(MAIN_AXIAL_VIEW),
                                                ViewLayoutDefinition.axial_view(COMPARE_VIEW)])

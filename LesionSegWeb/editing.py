@@ -19,7 +19,7 @@ class AcceptedEditor:
     """Edits one segmentation node at a time with trame-slicer's segmentation editor."""
 
     def __init__(self, slicer_app: Any) -> None:
-        from undo_stack import UndoStack  # noqa: PLC0415 - trame-slicer's dependency
+        from undo_stack import UndoStack  # trame-slicer's dependency
 
         self._editor = slicer_app.segmentation_editor
         self._undo = UndoStack(undo_limit=UNDO_LIMIT)
@@ -33,7 +33,7 @@ class AcceptedEditor:
         self.node = node
 
     def set_tool(self, tool: str) -> None:
-        from trame_slicer.segmentation import SegmentationEffectErase, SegmentationEffectPaint  # noqa: PLC0415
+        from trame_slicer.segmentation import SegmentationEffectErase, SegmentationEffectPaint
 
         if tool not in EDIT_TOOLS:
             raise ValueError(f"edit tool must be one of {EDIT_TOOLS}, got {tool!r}")

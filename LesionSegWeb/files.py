@@ -87,7 +87,7 @@ class PathGate:
         """A model the user brings (an nnU-Net v2 model folder or an ONNX model, :mod:`LesionSegLogic.external.
         model_entry`) from the allowed folders: the path and every file the model reads (json, checkpoints, card,
         ``.onnx``), resolved, must lie in them; a clear error otherwise, or when it is not such a model."""
-        from LesionSegLogic.external.model_entry import describe_model, model_files  # noqa: PLC0415
+        from LesionSegLogic.external.model_entry import describe_model, model_files
 
         text = _path_text(raw, "model")
         path = Path(text).expanduser().resolve()
@@ -118,7 +118,7 @@ class PathGate:
     def check_data_files(self, path: Path, what: str = "file") -> None:
         """Refuse a detached header (``.nhdr``/``.mhd``) whose data files, resolved, lie outside the allowed
         folders (:func:`LesionSegLogic.io.detached.data_files`; issue 18)."""
-        from LesionSegLogic.io.detached import data_files  # noqa: PLC0415 - imported on use, like read_image
+        from LesionSegLogic.io.detached import data_files  # imported on use, like read_image
 
         for data in data_files(path):
             if not self.allows(data.resolve()):
@@ -183,11 +183,11 @@ def check_openable(case: CaseFiles, probability_format: dict[str, Any] | None = 
     ``probability_format``: ``channel``/``scale`` for another tool's 4-D or integer map (the options of ``lesionseg
     evaluate``/``sweep``/``app``: :func:`LesionSegLogic.cli.probability_format`); the map is then read with them and
     returned (the session is given that image), else ``None``."""
-    from LesionSegLib.inputs import check_covers  # noqa: PLC0415 - SimpleITK/nibabel: imported on use
-    from LesionSegLib.nodes import REVIEW_MAX_VOXELS, read_volume_file  # noqa: PLC0415
+    from LesionSegLib.inputs import check_covers  # SimpleITK/nibabel: imported on use
+    from LesionSegLib.nodes import REVIEW_MAX_VOXELS, read_volume_file
 
-    from LesionSegLogic.io import read_image  # noqa: PLC0415
-    from LesionSegLogic.io.read import read_header  # noqa: PLC0415
+    from LesionSegLogic.io import read_image
+    from LesionSegLogic.io.read import read_header
 
     flair = read_volume_file(case.flair)
     if case.t2 is not None:
@@ -219,7 +219,7 @@ def prediction_info(probability: Path) -> PredictionInfo:
     """What the ``summary.json`` next to ``probability`` recorded (``lesionseg predict``/``demo`` write one), read by
     the project's one reader of it (:func:`LesionSegLogic.defaults.read_recorded`, as the CLI and the desktop panel
     do); an empty :class:`PredictionInfo` when there is none, or when it is unreadable or describes another file."""
-    from LesionSegLogic.defaults import read_recorded  # noqa: PLC0415
+    from LesionSegLogic.defaults import read_recorded
 
     recorded = read_recorded(probability)
     return PredictionInfo(recorded.model, recorded.threshold)

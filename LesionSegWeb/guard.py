@@ -37,7 +37,7 @@ MAX_MESSAGE_BYTES = 1 << 20
 #: Room for the wslink chunk header and msgpack framing on top of a message.
 _FRAME_OVERHEAD = 4096
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-_WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - names we compare against, not a bind
+_WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # names we compare against, not a bind
 _HEADER = struct.Struct("<III")  # wslink chunk header: message id, offset, total size
 
 
@@ -122,7 +122,7 @@ class AccessPolicy:
         web_server.app.middlewares.append(self._middleware(ws_handlers))
 
     def _middleware(self, ws_handlers: list[Any]) -> Any:
-        from aiohttp import web  # noqa: PLC0415
+        from aiohttp import web
 
         @web.middleware
         async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -152,8 +152,8 @@ class AccessPolicy:
 
     async def _serve_websocket(self, request: Any, handler: Any) -> Any:
         """wslink's ``AioHttpWsHandler.handleWsRequest`` with the frame size and the un-chunker bounded."""
-        import aiohttp  # noqa: PLC0415
-        from aiohttp import web  # noqa: PLC0415
+        import aiohttp
+        from aiohttp import web
 
         client_id = uuid.uuid4().hex
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes + _FRAME_OVERHEAD, heartbeat=30,

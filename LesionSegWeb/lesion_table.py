@@ -169,9 +169,9 @@ def atlas_for_inputs(flair: Any, reference: Any, folder: Any) -> Any:
     """The region atlas for the open inputs (:func:`LesionSegLogic.regions.atlas_for_case`): a phantom's (its folder
     holds ``phantom.json``), a cord's, or a registration for a brain; ``None`` when the image's extent says neither
     brain nor cord (:func:`LesionSegLogic.anatomy.guess_anatomy`) — no region is guessed for it."""
-    from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-    from LesionSegLogic.phantom.case import CASE_JSON  # noqa: PLC0415
-    from LesionSegLogic.regions import atlas_for_case  # noqa: PLC0415
+    from LesionSegLogic.anatomy import guess_anatomy
+    from LesionSegLogic.phantom.case import CASE_JSON
+    from LesionSegLogic.regions import atlas_for_case
 
     phantom = folder is not None and (folder / CASE_JSON).is_file()
     if not phantom and guess_anatomy(flair) is None:

@@ -103,7 +103,7 @@ def phantom_case(seed: int) -> DemoCase:
 
 def read_demo(folder: Path) -> DemoCase:
     """A demo case from a folder written by ``lesionseg phantom`` (``flair``, ``lesions`` [, ``t2``])."""
-    from LesionSegLogic.io import read_image  # noqa: PLC0415
+    from LesionSegLogic.io import read_image
 
     case = find_case(folder)
     if case.reference is None:
@@ -151,7 +151,7 @@ def _has_flair(folder: Path) -> bool:
 
 
 def _write_demo(case: DemoCase, folder: Path) -> None:
-    from LesionSegLogic.io import write_image  # noqa: PLC0415
+    from LesionSegLogic.io import write_image
 
     folder.mkdir(parents=True, exist_ok=True)
     write_image(case.flair, folder / "flair.nii.gz")

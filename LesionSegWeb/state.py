@@ -160,7 +160,7 @@ class ReviewBinding:
         except LesionSegError as error:
             self._say(str(error), "error")
             return False
-        except Exception as error:  # noqa: BLE001 - the server must keep running whatever happens
+        except Exception as error:  # the server must keep running whatever happens
             log.exception("web app action failed")
             self._say(f"internal error: {type(error).__name__}: {error}", "error")
             return False
@@ -206,7 +206,7 @@ class ReviewBinding:
         folders the app may read (``PathGate.model``: the path and every file the model reads) — joins the model
         select, labelled by kind, and is selected. Running it goes through the same runner as a zoo model
         (``Predictor.load``: nnU-Net's own predictor for a folder)."""
-        from .services import external_model_info  # noqa: PLC0415
+        from .services import external_model_info
 
         def add() -> str:
             info = external_model_info(self.gate.model(self.state.path_model))
@@ -234,8 +234,8 @@ class ReviewBinding:
         brain FLAIR before anything is open) by the faces' one auto-pick
         (:func:`LesionSegLogic.defaults.pick_model`), its reason in ``state.model_reason``; the first model when no
         card says (cards missing)."""
-        from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-        from LesionSegLogic.defaults import pick_model  # noqa: PLC0415
+        from LesionSegLogic.anatomy import guess_anatomy
+        from LesionSegLogic.defaults import pick_model
 
         inputs = {"flair"} | {role for role, node in (("t2", self.session.t2_node),
                                                       ("baseline", getattr(self.session, "baseline_node", None)))
@@ -297,7 +297,7 @@ class ReviewBinding:
         loop = asyncio.get_running_loop()
         try:
             case = await loop.run_in_executor(None, self.services.demos.load, name)
-        except Exception as error:  # noqa: BLE001 - shown in the panel; the server keeps running
+        except Exception as error:  # shown in the panel; the server keeps running
             self._say(str(error) if isinstance(error, LesionSegError) else f"demo failed: {error}", "error")
             return False
         finally:
@@ -423,7 +423,7 @@ class ReviewBinding:
         except LesionSegError as error:
             self._say(str(error), "error")
             return False
-        except Exception as error:  # noqa: BLE001 - a failing model must not take the server down
+        except Exception as error:  # a failing model must not take the server down
             log.exception("inference failed")
             self._say(f"inference failed: {type(error).__name__}: {error}", "error")
             return False
@@ -523,7 +523,7 @@ class ReviewBinding:
             failed: Exception | None = None
             try:
                 await loop.run_in_executor(None, engine.prepare, threshold, mode)
-            except Exception as error:  # noqa: BLE001 - reported in the panel as every action's errors are
+            except Exception as error:  # reported in the panel as every action's errors are
                 failed = error
             if failed is not None:
                 with self.state:
@@ -590,7 +590,7 @@ class ReviewBinding:
         async def work() -> None:
             try:
                 atlas = await loop.run_in_executor(None, atlas_for_inputs, flair, reference, folder)
-            except Exception as error:  # noqa: BLE001 - the review works without regions; say why
+            except Exception as error:  # the review works without regions; say why
                 log.warning("lesion regions failed: %s", error)
                 with self.state:
                     self._say(f"Lesion regions are not available: {error}", "warning")

@@ -37,7 +37,7 @@ def _one_large(large: str, small: tuple[str, str], large_on_top: bool) -> Any:
     """``large`` with two thirds of the room, ``small`` sharing the rest: on top of them (brain: the views area
     beside the panel is about as tall as wide, and an axial slice is square) or beside them (cord: its sagittal
     slice is long in S-I)."""
-    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition  # noqa: PLC0415
+    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 
     views = {"axial": ViewLayoutDefinition.axial_view, "coronal": ViewLayoutDefinition.coronal_view,
              "sagittal": ViewLayoutDefinition.sagittal_view}

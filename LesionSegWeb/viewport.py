@@ -73,10 +73,10 @@ class SlicerViewport:
 def _anatomy(node: Any) -> str:
     """``"cord"``/``"brain"`` from the FLAIR's field of view (:func:`LesionSegLogic.anatomy.guess_anatomy`);
     ``"brain"`` when it cannot tell."""
-    from LesionSegLib.nodes import array_view, geometry_from_ijk_to_ras, node_ijk_to_ras  # noqa: PLC0415
+    from LesionSegLib.nodes import array_view, geometry_from_ijk_to_ras, node_ijk_to_ras
 
-    from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-    from LesionSegLogic.image import Image  # noqa: PLC0415
+    from LesionSegLogic.anatomy import guess_anatomy
+    from LesionSegLogic.image import Image
 
     spacing, origin, direction = geometry_from_ijk_to_ras(node_ijk_to_ras(node))
     return guess_anatomy(Image(array_view(node), spacing, origin, direction)) or "brain"  # a view: no copy

@@ -43,7 +43,7 @@ sys.meta_path.insert(0, ExtrasBlocker())
 def extras_only_modules() -> list[str]:
     """Top-level modules installed here only for the optional extras (test, slicer, browser): provided by an
     extras' distribution and by none of the project's dependencies or Slicer's own packages."""
-    import tomllib  # noqa: PLC0415 - Python >= 3.11
+    import tomllib  # Python >= 3.11
 
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
     names = lambda requirements: {canonicalize_name(Requirement(r).name) for r in requirements}  # noqa: E731

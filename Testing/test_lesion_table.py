@@ -193,7 +193,7 @@ def test_sorted_rows_is_total() -> None:
 
 
 def test_desktop_navigator_steps_in_table_order_and_describes_the_load(session) -> None:
-    from LesionSegLib.lesion_panel import LesionNavigator  # noqa: PLC0415
+    from LesionSegLib.lesion_panel import LesionNavigator
 
     session.set_threshold(0.6)
     navigator = LesionNavigator()

@@ -18,16 +18,16 @@ import pytest
 
 pytest.importorskip("nnunetv2")
 
-import nnunet_folder_fixture as fx  # noqa: E402
-import torch  # noqa: E402
+import nnunet_folder_fixture as fx
+import torch
 
-from LesionSegLogic.cli import main  # noqa: E402
-from LesionSegLogic.errors import FileMissingError, ModelFileError  # noqa: E402
-from LesionSegLogic.external import model_kind  # noqa: E402
-from LesionSegLogic.external.nnunet import load_nnunet  # noqa: E402
-from LesionSegLogic.external.nnunet_folder import NnUNetFolder  # noqa: E402
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import read_image, write_image  # noqa: E402
+from LesionSegLogic.cli import main
+from LesionSegLogic.errors import FileMissingError, ModelFileError
+from LesionSegLogic.external import model_kind
+from LesionSegLogic.external.nnunet import load_nnunet
+from LesionSegLogic.external.nnunet_folder import NnUNetFolder
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import read_image, write_image
 
 SPACING = (2.5, 1.8, 1.8)  # not the plans' 2 mm: nnU-Net resamples there and back
 

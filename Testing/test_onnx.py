@@ -16,17 +16,17 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-import torch  # noqa: E402
+import torch
 
-from LesionSegLogic.cli import main  # noqa: E402
-from LesionSegLogic.errors import ModelFileError, OutputError  # noqa: E402
-from LesionSegLogic.external import model_kind  # noqa: E402
-from LesionSegLogic.external.onnx_card import OnnxSpec, read_onnx_card  # noqa: E402
-from LesionSegLogic.external.onnx_model import OnnxModule, load_onnx  # noqa: E402
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import read_image, write_image  # noqa: E402
-from LesionSegLogic.predictor import Predictor, PredictSettings  # noqa: E402
-from LesionSegLogic.zoo import load_card, sha256_of  # noqa: E402
+from LesionSegLogic.cli import main
+from LesionSegLogic.errors import ModelFileError, OutputError
+from LesionSegLogic.external import model_kind
+from LesionSegLogic.external.onnx_card import OnnxSpec, read_onnx_card
+from LesionSegLogic.external.onnx_model import OnnxModule, load_onnx
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import read_image, write_image
+from LesionSegLogic.predictor import Predictor, PredictSettings
+from LesionSegLogic.zoo import load_card, sha256_of
 
 ZOO_MODEL = "dice"
 

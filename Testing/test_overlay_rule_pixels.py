@@ -10,16 +10,16 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from LesionSegLib.nodes import add_volume_node, node_ijk_to_ras  # noqa: E402
-from LesionSegLib.parameters import ReviewParameters  # noqa: E402
-from LesionSegLib.session import ReviewSession  # noqa: E402
-from LesionSegLib.views import SliceViewJumper  # noqa: E402
-from overlay_cases import constructed_case  # noqa: E402
-from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
-from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
+from LesionSegLib.nodes import add_volume_node, node_ijk_to_ras
+from LesionSegLib.parameters import ReviewParameters
+from LesionSegLib.session import ReviewSession
+from LesionSegLib.views import SliceViewJumper
+from overlay_cases import constructed_case
+from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.threshold import OVERLAY_FN  # noqa: E402
+from LesionSegLogic.image import Image
+from LesionSegLogic.threshold import OVERLAY_FN
 
 pytestmark = pytest.mark.slicer
 
@@ -29,8 +29,8 @@ THRESHOLD = 0.5
 
 @pytest.fixture(scope="module")
 def review():
-    from trame_slicer.core import SlicerApp  # noqa: PLC0415
-    from trame_slicer.views import DirectViewFactory, ViewLayoutDefinition  # noqa: PLC0415
+    from trame_slicer.core import SlicerApp
+    from trame_slicer.views import DirectViewFactory, ViewLayoutDefinition
 
     app = SlicerApp()
     app.view_manager.register_factory(DirectViewFactory(do_render_offscreen=True))

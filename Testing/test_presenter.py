@@ -31,12 +31,12 @@ class Node:
     def __init__(self, class_name: str, name: str = "") -> None:
         self.class_name, self.name, self.id = class_name, name, f"{class_name}{next(self._ids)}"
 
-    def GetID(self) -> str:  # noqa: N802 - MRML's name
+    def GetID(self) -> str:  # MRML's name
         return self.id
 
 
 class Scene:
-    def AddNewNodeByClass(self, class_name: str, name: str = "") -> Node:  # noqa: N802 - MRML's name
+    def AddNewNodeByClass(self, class_name: str, name: str = "") -> Node:  # MRML's name
         return Node(class_name, name)
 
 
@@ -300,13 +300,13 @@ def test_scene_close_stops_the_run_and_forgets_everything(h: Harness) -> None:
 @pytest.mark.slicer
 def test_presenter_drives_a_real_review_session() -> None:
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from LesionSegLib.nodes import add_volume_node  # noqa: PLC0415
-    from LesionSegLib.runner import InferenceResult  # noqa: PLC0415
-    from LesionSegLib.session import ReviewSession  # noqa: PLC0415
-    from LesionSegLib.widget_tests import FakeJob  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.nodes import add_volume_node
+    from LesionSegLib.runner import InferenceResult
+    from LesionSegLib.session import ReviewSession
+    from LesionSegLib.widget_tests import FakeJob
 
-    from LesionSegLogic.image import Image  # noqa: PLC0415
+    from LesionSegLogic.image import Image
 
     shape = (12, 16, 14)
     zz, yy, xx = np.indices(shape)

@@ -13,18 +13,18 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("nnunetv2")
 
-import nnunet_folder_fixture as fx  # noqa: E402
-from LesionSegLib.dicom_source import DICOM_UIDS_ATTRIBUTE  # noqa: E402
-from LesionSegLib.export import export_review  # noqa: E402
-from LesionSegLib.headless import make_scene  # noqa: E402
-from LesionSegLib.nodes import add_volume_node  # noqa: E402
-from LesionSegLib.presenter import EXPORT_FORMATS, MAP_CHANNELS, MAP_SCALES, PanelPresenter, PanelState  # noqa: E402
-from LesionSegLib.runner import NNUNET_LABEL, ChildCommand, InferenceRequest, library_predict  # noqa: E402
-from LesionSegLib.session import ReviewSession  # noqa: E402
-from LesionSegLib.widget_tests import FakeCard, FakeJob  # noqa: E402
+import nnunet_folder_fixture as fx
+from LesionSegLib.dicom_source import DICOM_UIDS_ATTRIBUTE
+from LesionSegLib.export import export_review
+from LesionSegLib.headless import make_scene
+from LesionSegLib.nodes import add_volume_node
+from LesionSegLib.presenter import EXPORT_FORMATS, MAP_CHANNELS, MAP_SCALES, PanelPresenter, PanelState
+from LesionSegLib.runner import NNUNET_LABEL, ChildCommand, InferenceRequest, library_predict
+from LesionSegLib.session import ReviewSession
+from LesionSegLib.widget_tests import FakeCard, FakeJob
 
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.predictor import Predictor, PredictSettings  # noqa: E402
+from LesionSegLogic.image import Image
+from LesionSegLogic.predictor import Predictor, PredictSettings
 
 pytestmark = pytest.mark.slicer
 SPACING = (2.5, 1.8, 1.8)

@@ -126,7 +126,7 @@ def test_vocabulary() -> None:
 
 @pytest.mark.heavy
 def test_real_phantom_known_lesions_get_their_recorded_region_and_the_rule_mostly_agrees() -> None:
-    from LesionSegLogic.phantom import generate_case, load_brain_maps  # noqa: PLC0415
+    from LesionSegLogic.phantom import generate_case, load_brain_maps
 
     brain_maps = load_brain_maps()
     case = generate_case(7, maps=brain_maps, spacing=(2.0, 2.0, 2.0), n_lesions=15)
@@ -143,8 +143,8 @@ def test_real_phantom_known_lesions_get_their_recorded_region_and_the_rule_mostl
 
 @pytest.mark.heavy
 def test_registration_recovers_a_known_transform() -> None:
-    from LesionSegLogic.io.convert import from_sitk, to_sitk  # noqa: PLC0415
-    from LesionSegLogic.regions import mni_template, register_to_mni  # noqa: PLC0415
+    from LesionSegLogic.io.convert import from_sitk, to_sitk
+    from LesionSegLogic.regions import mni_template, register_to_mni
 
     template = mni_template()
     moved = sitk.Euler3DTransform()

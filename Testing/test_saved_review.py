@@ -154,8 +154,8 @@ def test_lesion_keys_are_stable_identities_not_indices(tmp_path) -> None:
 def test_the_desktop_presenter_saves_reopens_and_reports(tmp_path) -> None:
     """The desktop face's Save review / Open review / Export report / notes, through the Qt-free presenter over a
     real session (the widget only forwards its buttons to these)."""
-    from LesionSegLib.presenter import PanelPresenter, PanelState  # noqa: PLC0415
-    from LesionSegLib.widget_tests import FakeCard  # noqa: PLC0415
+    from LesionSegLib.presenter import PanelPresenter, PanelState
+    from LesionSegLib.widget_tests import FakeCard
 
     case = write_case(tmp_path / "case")
     scene = make_scene().scene

@@ -154,7 +154,7 @@ def test_shared_labelmap_update_at_writes_only_the_given_voxels(scene) -> None:
 
 
 def test_metrics_table_rewrites_values_in_place_and_rebuilds_on_new_keys(scene) -> None:
-    from LesionSegLib.tables import read_metrics_table, write_metrics_table  # noqa: PLC0415
+    from LesionSegLib.tables import read_metrics_table, write_metrics_table
 
     table_node = scene.AddNewNodeByClass("vtkMRMLTableNode", "metrics")
     first = {"threshold": 0.3, "rule": "anima", "voxel": {"dice": 0.5, "tp": 3}, "lesion": {"f1": None}}

@@ -78,8 +78,8 @@ def test_without_a_probability_map_the_slider_does_nothing() -> None:
 @pytest.mark.slicer
 def test_hidden_prediction_is_stale_during_a_drag_and_current_once_settled() -> None:
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from test_session_workflow import make_case, start_session
 
     session, _ = start_session(make_scene(), make_case())
     slider = ThresholdSlider(session)
@@ -106,12 +106,12 @@ def test_a_random_drag_keeps_segments_and_tables_equal_to_the_engine(seed: int) 
     overlay, ``changed_bbox`` is exactly the box of the labels that changed, the tables hold the engine's numbers,
     and after ``sync_prediction`` the prediction segment is the engine's mask."""
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from LesionSegLib.segmentation import segment_mask  # noqa: PLC0415
-    from LesionSegLib.tables import read_metrics_table, table_column  # noqa: PLC0415
-    from test_session_workflow import make_case, review_labels, start_session  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.segmentation import segment_mask
+    from LesionSegLib.tables import read_metrics_table, table_column
+    from test_session_workflow import make_case, review_labels, start_session
 
-    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
+    from LesionSegLogic.threshold import ThresholdEngine
 
     app = make_scene()
     case = make_case()
@@ -162,8 +162,8 @@ def test_a_random_drag_keeps_segments_and_tables_equal_to_the_engine(seed: int) 
 @pytest.mark.slicer
 def test_a_state_read_after_later_moves_is_never_stale() -> None:
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from test_session_workflow import make_case, start_session
 
     session, _ = start_session(make_scene(), make_case())
     early = session.set_threshold(0.2)
@@ -187,10 +187,10 @@ def test_a_state_read_after_later_moves_is_never_stale() -> None:
 @pytest.mark.slicer
 def test_without_a_reference_the_prediction_follows_the_live_mask() -> None:
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from LesionSegLib.nodes import add_volume_node  # noqa: PLC0415
-    from LesionSegLib.session import ReviewSession  # noqa: PLC0415
-    from test_session_workflow import make_case  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.nodes import add_volume_node
+    from LesionSegLib.session import ReviewSession
+    from test_session_workflow import make_case
 
     app = make_scene()
     flair, _, probability = make_case()
@@ -207,7 +207,7 @@ def test_without_a_reference_the_prediction_follows_the_live_mask() -> None:
 
 
 def table_contents(table_node) -> dict[str, list]:
-    from LesionSegLib.tables import LESION_TABLE_COLUMNS, table_column  # noqa: PLC0415
+    from LesionSegLib.tables import LESION_TABLE_COLUMNS, table_column
 
     return {name: table_column(table_node, name) for name in LESION_TABLE_COLUMNS}
 
@@ -219,9 +219,9 @@ def test_a_drag_then_settle_gives_what_a_direct_set_threshold_gives(path: tuple[
     labelmap and the prediction segment equal those of a second session moved straight to the final value. At the
     low thresholds of the path the noise of the map makes dozens of predicted lesions."""
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from LesionSegLib.tables import lesion_rows, read_metrics_table  # noqa: PLC0415
-    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.tables import lesion_rows, read_metrics_table
+    from test_session_workflow import make_case, start_session
 
     case = make_case()
     dragged, _ = start_session(make_scene(), case)
@@ -253,13 +253,13 @@ def test_the_session_and_the_desktop_status_say_what_the_engine_bounded() -> Non
     """A map whose candidates exceed the engine's cap gets a raised floor; the session passes the engine's note on
     and the presenter's status shows it (with the measured cost once a threshold below the floor was shown)."""
     pytest.importorskip("slicer")
-    from LesionSegLib.headless import make_scene  # noqa: PLC0415
-    from LesionSegLib.presenter import PanelPresenter  # noqa: PLC0415
-    from LesionSegLib.session import ReviewSession  # noqa: PLC0415
-    from LesionSegLib.widget_tests import FakeCard  # noqa: PLC0415
-    from test_session_workflow import make_case, start_session  # noqa: PLC0415
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.presenter import PanelPresenter
+    from LesionSegLib.session import ReviewSession
+    from LesionSegLib.widget_tests import FakeCard
+    from test_session_workflow import make_case, start_session
 
-    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
+    from LesionSegLogic.threshold import ThresholdEngine
 
     flair, reference, probability = make_case()
     capped = lambda p, spacing, reference=None, rule="hussein": ThresholdEngine(  # noqa: E731

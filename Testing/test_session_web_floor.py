@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
-from web_cases import synthetic_case, write_case  # noqa: E402
+from LesionSegLib.runner import InferenceResult, InProcessRunner
+from web_cases import synthetic_case, write_case
 
-from LesionSegLogic.threshold import ThresholdEngine  # noqa: E402
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
-from LesionSegWeb.services import DemoLibrary, ModelInfo, Services  # noqa: E402
+from LesionSegLogic.threshold import ThresholdEngine
+from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
 
 pytestmark = [pytest.mark.slicer, pytest.mark.heavy]  # a web app of its own: ~18 s (its views take 11 s)
 

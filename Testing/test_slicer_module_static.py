@@ -126,7 +126,7 @@ def test_every_bound_parameter_is_a_type_widget_pair_slicer_accepts() -> None:
 def test_connector_rules_refuse_what_slicer_refuses() -> None:
     """The rules are not vacuous: the declarations issue 11 found broken are refused, for Slicer's reasons."""
     slicer = pytest.importorskip("slicer")
-    from typing import Annotated, Union  # noqa: PLC0415
+    from typing import Annotated, Union
 
     class Choice:
         def __init__(self, choices) -> None:

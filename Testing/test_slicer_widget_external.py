@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("nnunetv2")
 
-import nnunet_folder_fixture as fx  # noqa: E402
+import nnunet_folder_fixture as fx
 
 pytestmark = pytest.mark.slicer
 FAKES = Path(__file__).resolve().parent / "slicer_fakes"

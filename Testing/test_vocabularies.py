@@ -70,9 +70,9 @@ def _string_collections(tree: ast.AST):
     """``(line, values)`` of every tuple/list/set display whose items are all string constants (two or more),
     including the subscript of a ``Literal[...]``."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) >= 2:
-            if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
-                yield node.lineno, tuple(e.value for e in node.elts)
+        if (isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) >= 2
+                and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)):
+            yield node.lineno, tuple(e.value for e in node.elts)
 
 
 def repeated_vocabularies(root: Path) -> list[str]:

@@ -68,9 +68,9 @@ class SlowModel:
     """A model run that takes SLOW_STEPS × SLOW_STEP_S seconds, reports progress and honours the CancelToken."""
 
     def __call__(self, request, progress, cancel):
-        from LesionSegLib.runner import InferenceResult  # noqa: PLC0415
+        from LesionSegLib.runner import InferenceResult
 
-        from LesionSegLogic.errors import Cancelled  # noqa: PLC0415
+        from LesionSegLogic.errors import Cancelled
 
         for step in range(SLOW_STEPS):
             if cancel is not None and cancel.cancelled:
@@ -84,11 +84,11 @@ class SlowModel:
 
 def serve(argv: list[str]) -> None:
     """``lesionseg app ARGV`` with the slow fake model as the only model (the launcher of this module's server)."""
-    from LesionSegLib.runner import InProcessRunner  # noqa: PLC0415
+    from LesionSegLib.runner import InProcessRunner
 
-    from LesionSegLogic.cli import build_parser  # noqa: PLC0415
-    from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: PLC0415
-    from LesionSegWeb.services import ModelInfo, Services  # noqa: PLC0415
+    from LesionSegLogic.cli import build_parser
+    from LesionSegWeb.app import AppConfig, ReviewWebApp
+    from LesionSegWeb.services import ModelInfo, Services
 
     args = build_parser().parse_args(["app", *argv])
     services = Services(models=lambda: [ModelInfo("slow-fake", 0.5)], runner=InProcessRunner(SlowModel()))
@@ -146,13 +146,13 @@ def axial_frame(page) -> str:
 
 def test_the_app_refuses_requests_without_its_secret_or_from_another_origin(served) -> None:
     """The running app is guarded (issue 18 item 1; the attacks themselves: test_web_security.py)."""
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+    import urllib.error
+    import urllib.request
 
     base = served["url"].split("?")[0]
     for url, headers in ((base, {}), (served["url"], {"Origin": "http://evil.example"})):
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)  # noqa: S310
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)
         assert refused.value.code == 403
 
 
@@ -203,7 +203,7 @@ def test_matching_rule_select_and_overlay_mode_toggle(page) -> None:
     for _ in range(30):  # t = 0.30: hussein and anima disagree on this case there (test_web_state)
         page.keyboard.press("ArrowRight")
     page.locator("#summary").filter(has_text="t = 0.30").wait_for(timeout=20_000)
-    from LesionSegLogic.defaults import DEFAULT_RULE  # noqa: PLC0415
+    from LesionSegLogic.defaults import DEFAULT_RULE
 
     select = page.get_by_role("combobox", name="Matching rule")
     assert select.input_value() == DEFAULT_RULE
@@ -259,7 +259,7 @@ def drag_slider(page, by: float) -> None:
 
 def axial_pixels(page) -> np.ndarray:
     """RGB pixels of the axial view as the browser shows them."""
-    from PIL import Image as PILImage  # noqa: PLC0415
+    from PIL import Image as PILImage
 
     return np.asarray(PILImage.open(io.BytesIO(page.locator("img").first.screenshot())).convert("RGB"), dtype=int)
 

@@ -98,7 +98,7 @@ def test_clicking_the_curve_sets_the_threshold(page) -> None:
 
 
 def _pixels(page) -> np.ndarray:
-    from PIL import Image as PILImage  # noqa: PLC0415
+    from PIL import Image as PILImage
 
     return np.asarray(PILImage.open(io.BytesIO(page.locator("img").first.screenshot())).convert("L"), dtype=float)
 

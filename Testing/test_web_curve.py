@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("vtk")
 
-from LesionSegLib.plot import CURVE_SERIES, Curve  # noqa: E402
+from LesionSegLib.plot import CURVE_SERIES, Curve
 
-from LesionSegLogic.curve_style import CURVE_SERIES_STYLE, X_AXIS_TITLE, Y_AXIS_TITLE  # noqa: E402
-from LesionSegLogic.errors import InputError  # noqa: E402
-from LesionSegLogic.review_figure import OVERLAY_COLOURS  # noqa: E402
-from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_TP  # noqa: E402
-from LesionSegWeb.curve import FRAME, TICKS, CurveFrame, axes_svg, curve_paths  # noqa: E402
+from LesionSegLogic.curve_style import CURVE_SERIES_STYLE, X_AXIS_TITLE, Y_AXIS_TITLE
+from LesionSegLogic.errors import InputError
+from LesionSegLogic.review_figure import OVERLAY_COLOURS
+from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_TP
+from LesionSegWeb.curve import FRAME, TICKS, CurveFrame, axes_svg, curve_paths
 
 
 def _points(d: str) -> list[tuple[str, float, float]]:

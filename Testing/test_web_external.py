@@ -14,14 +14,14 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 pytest.importorskip("nnunetv2")
 
-import nnunet_folder_fixture as fx  # noqa: E402
-from LesionSegLib.runner import InProcessRunner  # noqa: E402
+import nnunet_folder_fixture as fx
+from LesionSegLib.runner import InProcessRunner
 
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import write_image  # noqa: E402
-from LesionSegLogic.predictor import Predictor, PredictSettings  # noqa: E402
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
-from LesionSegWeb.services import ModelInfo, Services  # noqa: E402
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import write_image
+from LesionSegLogic.predictor import Predictor, PredictSettings
+from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.services import ModelInfo, Services
 
 pytestmark = pytest.mark.slicer
 SPACING = (2.5, 1.8, 1.8)

@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from test_web_state import write_case  # noqa: E402
+from test_web_state import write_case
 
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
-from LesionSegWeb.services import ModelInfo, Services  # noqa: E402
+from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.services import ModelInfo, Services
 
 pytestmark = pytest.mark.slicer
 

@@ -9,13 +9,13 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
-from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
-from web_apps import direct_app  # noqa: E402
-from web_cases import write_case  # noqa: E402
+from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+from web_apps import direct_app
+from web_cases import write_case
 
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
-from LesionSegWeb.services import DemoLibrary, ModelInfo, Services  # noqa: E402
+from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
 
 pytestmark = pytest.mark.slicer
 

@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-import test_web_state as shared  # noqa: E402
-from LesionSegLib.saved_review import numbered  # noqa: E402
-from LesionSegLib.segmentation import merged_mask  # noqa: E402
-from test_web_state import set_state, write_case  # noqa: E402
+import test_web_state as shared
+from LesionSegLib.saved_review import numbered
+from LesionSegLib.segmentation import merged_mask
+from test_web_state import set_state, write_case
 
-from LesionSegLogic.review_file import REVIEW_FILE  # noqa: E402
+from LesionSegLogic.review_file import REVIEW_FILE
 
 pytestmark = pytest.mark.slicer
 #: the state tests' module-scoped app (a case folder, a fake model), one per module
@@ -100,8 +100,8 @@ def test_a_note_for_a_lesion_that_is_not_there_is_refused(web, folders) -> None:
 # ---------------------------------------------------------------------------------------------- side by side
 def centre_colour(view) -> np.ndarray:
     """The mean RGB of the 4 × 4 pixels at the centre of a slice view rendered at 240 × 240."""
-    from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: PLC0415
-    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: PLC0415
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 
     view.render_window().SetSize(240, 240)
     view.interactor().InvokeEvent("WindowResizeEvent")
@@ -117,11 +117,11 @@ def centre_colour(view) -> np.ndarray:
 
 
 def test_two_maps_side_by_side_with_their_own_sliders_and_linked_views(web, folders) -> None:
-    from LesionSegLib.segmentation import segment_mask  # noqa: PLC0415
+    from LesionSegLib.segmentation import segment_mask
 
-    from LesionSegLogic.io import read_image, write_image  # noqa: PLC0415
-    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
-    from LesionSegWeb.compare import COMPARE_VIEW, MAIN_AXIAL_VIEW, SESSION_NAME  # noqa: PLC0415
+    from LesionSegLogic.io import read_image, write_image
+    from LesionSegLogic.threshold import ThresholdEngine
+    from LesionSegWeb.compare import COMPARE_VIEW, MAIN_AXIAL_VIEW, SESSION_NAME
 
     state, compare, scene = web.server.state, web.binding.compare, web.session.scene
     assert web.binding.open_case(str(folders["case"])), state.message
@@ -174,8 +174,8 @@ def test_two_maps_side_by_side_with_their_own_sliders_and_linked_views(web, fold
 
 
 def test_compare_refuses_a_map_outside_the_allowed_folders_or_on_another_grid(web, folders, tmp_path) -> None:
-    from LesionSegLogic.image import Image  # noqa: PLC0415
-    from LesionSegLogic.io import write_image  # noqa: PLC0415
+    from LesionSegLogic.image import Image
+    from LesionSegLogic.io import write_image
 
     state, compare = web.server.state, web.binding.compare
     assert web.binding.open_case(str(folders["case"]))

@@ -47,7 +47,7 @@ class GuardedServer:
     The app's own wiring is covered by ``test_web_browser.py`` (the page opens only with the printed address)."""
 
     def __init__(self) -> None:
-        from trame.app import get_server  # noqa: PLC0415
+        from trame.app import get_server
 
         self.server = get_server("lesionseg-security-test", client_type="vue3")
         self.access = AccessPolicy(allow_origins=("http://allowed.example:3000",))
@@ -186,7 +186,7 @@ def test_the_origin_rule_accepts_only_the_page_and_listed_origins() -> None:
     assert policy.origin_allowed("http://localhost:8080", 8080, "localhost:8080")
     assert policy.origin_allowed("http://localhost:3000", 8080, "localhost:8080")
     assert not policy.origin_allowed("http://evil.example:8080", 8080, "evil.example:8080")  # DNS rebinding
-    everywhere = AccessPolicy(host="0.0.0.0")  # noqa: S104
+    everywhere = AccessPolicy(host="0.0.0.0")
     assert everywhere.origin_allowed("http://10.0.0.5:8080", 8080, "10.0.0.5:8080")
     assert not everywhere.origin_allowed("http://evil.example", 8080, "10.0.0.5:8080")
     assert AccessPolicy().token != AccessPolicy().token
@@ -194,7 +194,7 @@ def test_the_origin_rule_accepts_only_the_page_and_listed_origins() -> None:
 
 @pytest.mark.parametrize("origin", ["evil.example", "http://evil.example/path", "*"])
 def test_allow_origin_takes_only_an_origin(origin, capsys) -> None:
-    from LesionSegLogic.cli import main  # noqa: PLC0415
+    from LesionSegLogic.cli import main
 
     assert main(["app", "--allow-origin", origin]) == 2
     err = capsys.readouterr().err.strip()

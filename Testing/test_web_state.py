@@ -18,17 +18,17 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
+from LesionSegLib.runner import InferenceResult, InProcessRunner
 
-from LesionSegLogic.errors import Cancelled, InputError, LesionSegError  # noqa: E402
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import write_image  # noqa: E402
-from LesionSegLogic.threshold import ThresholdEngine  # noqa: E402
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
-from LesionSegWeb.client_values import CLIENT_VALUES, check_client_value  # noqa: E402
-from LesionSegWeb.files import OutsideAllowedError, PathGate, find_case  # noqa: E402
-from LesionSegWeb.services import DemoLibrary, ModelInfo, Services  # noqa: E402
-from LesionSegWeb.state import initial_state  # noqa: E402
+from LesionSegLogic.errors import Cancelled, InputError, LesionSegError
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import write_image
+from LesionSegLogic.threshold import ThresholdEngine
+from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.client_values import CLIENT_VALUES, check_client_value
+from LesionSegWeb.files import OutsideAllowedError, PathGate, find_case
+from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
+from LesionSegWeb.state import initial_state
 
 pytestmark = pytest.mark.slicer
 
@@ -222,7 +222,7 @@ def test_accept_draws_an_outline_that_stays_while_the_review_follows_the_slider(
     assert not display.GetVisibility2DFill() and display.GetVisibility2DOutline() and display.GetVisibility()
     set_state(web, threshold=0.7)
     assert np.array_equal(web.session.review.labels, np.asarray(engine_at(web, 0.7).overlay))
-    from LesionSegLib.segmentation import merged_mask  # noqa: PLC0415
+    from LesionSegLib.segmentation import merged_mask
 
     assert np.array_equal(merged_mask(node, web.session.flair_node, web.session.scene), accepted_mask)
     assert not np.array_equal(accepted_mask, web.session.state.mask)
@@ -240,9 +240,9 @@ def test_accept_draws_an_outline_that_stays_while_the_review_follows_the_slider(
 def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web, folders) -> None:
     """Each slice view whose plane crosses the changed voxels renders once per update; a slice view away from
     them and the 3-D view (no segment drawn in 3-D) do not render at all."""
-    from LesionSegLib.nodes import node_ijk_to_ras  # noqa: PLC0415
+    from LesionSegLib.nodes import node_ijk_to_ras
 
-    from LesionSegWeb.render_gate import box_corners_ras, slice_crosses_box  # noqa: PLC0415
+    from LesionSegWeb.render_gate import box_corners_ras, slice_crosses_box
 
     session = web.session
     assert web.binding.open_case(str(folders["case"]))  # its probability map (earlier tests re-scored a mask)
@@ -274,7 +274,7 @@ def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web
 def test_the_default_model_is_the_recommended_one_for_the_inputs(folders) -> None:
     """Issue 15 item 6: the panel selects LesionSegLogic.defaults.recommended_model for the open inputs (the
     best held-out lesion F1 among usable cards), not the first model of the list."""
-    from dataclasses import dataclass, field  # noqa: PLC0415
+    from dataclasses import dataclass, field
 
     @dataclass
     class Card:
@@ -299,7 +299,7 @@ def test_the_default_model_is_the_recommended_one_for_the_inputs(folders) -> Non
 
 
 def test_latest_value_processes_only_the_newest_of_a_burst() -> None:
-    from LesionSegWeb.latest import LatestValue  # noqa: PLC0415
+    from LesionSegWeb.latest import LatestValue
 
     seen: list[int] = []
     latest = LatestValue(seen.append)
@@ -520,8 +520,8 @@ def test_the_page_labels_the_rule_select_and_the_mode_toggle(web) -> None:
 
 @pytest.mark.parametrize("given", [None, "hussein", "any-overlap"])
 def test_cli_rule_option_sets_the_initial_rule(folders, given) -> None:
-    from LesionSegLogic.cli import build_parser  # noqa: PLC0415
-    from LesionSegLogic.defaults import DEFAULT_RULE  # noqa: PLC0415
+    from LesionSegLogic.cli import build_parser
+    from LesionSegLogic.defaults import DEFAULT_RULE
 
     args = build_parser().parse_args(["app", "--case", str(folders["case"]), *(["--rule", given] if given else [])])
     rule = given or DEFAULT_RULE

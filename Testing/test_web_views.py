@@ -11,12 +11,12 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from LesionSegLib.views import SliceViewJumper, direction_letters, slice_labels  # noqa: E402
+from LesionSegLib.views import SliceViewJumper, direction_letters, slice_labels
 
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import write_image  # noqa: E402
-from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: E402
-from LesionSegWeb.services import DemoLibrary, ModelInfo, Services  # noqa: E402
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import write_image
+from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
 
 pytestmark = pytest.mark.slicer
 

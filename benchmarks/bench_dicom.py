@@ -27,11 +27,11 @@ import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import read_image, write_image  # noqa: E402
-from LesionSegLogic.io.dicom import read_dicom_series  # noqa: E402
-from LesionSegLogic.io.dicom_seg import build_segmentation, save_dataset  # noqa: E402
-from LesionSegLogic.io.dicom_write import write_dicom_series  # noqa: E402
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import read_image, write_image
+from LesionSegLogic.io.dicom import read_dicom_series
+from LesionSegLogic.io.dicom_seg import build_segmentation, save_dataset
+from LesionSegLogic.io.dicom_write import write_dicom_series
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:

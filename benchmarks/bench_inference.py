@@ -47,7 +47,7 @@ def make_volume(folder: Path, spacing: float) -> dict:
 
         flair = generate_case(0, spacing=(spacing,) * 3).flair
         raw, source = flair.array.astype(np.float32), "phantom brain (seed 0)"
-    except Exception as error:  # noqa: BLE001 - any failure: fall back to a synthetic head
+    except Exception as error:  # any failure: fall back to a synthetic head
         shape = tuple(int(round(n / spacing)) for n in (190, 230, 190))
         z, y, x = np.indices(shape)
         c = np.array(shape) / 2

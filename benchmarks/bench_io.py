@@ -18,9 +18,9 @@ import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from LesionSegLogic.image import Image  # noqa: E402
-from LesionSegLogic.io import read_image, write_image  # noqa: E402
-from LesionSegLogic.preprocessing import foreground_mask, zscore_normalise  # noqa: E402
+from LesionSegLogic.image import Image
+from LesionSegLogic.io import read_image, write_image
+from LesionSegLogic.preprocessing import foreground_mask, zscore_normalise
 
 SHAPE = (160, 192, 160)  # ~ 1 mm brain FLAIR
 REPEATS = 5

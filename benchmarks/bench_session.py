@@ -36,14 +36,14 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "LesionSegExtension"))
 
-from LesionSegLib.headless import make_scene  # noqa: E402
-from LesionSegLib.nodes import add_volume_node  # noqa: E402
-from LesionSegLib.parameters import PREDICTION_SEGMENTS, REVIEW_SEGMENTS, ReviewParameters  # noqa: E402
-from LesionSegLib.segmentation import SharedLabelmapSegmentation, import_mask  # noqa: E402
-from LesionSegLib.session import ReviewSession  # noqa: E402
-from LesionSegLib.tables import lesion_rows, write_lesion_table, write_metrics_table  # noqa: E402
+from LesionSegLib.headless import make_scene
+from LesionSegLib.nodes import add_volume_node
+from LesionSegLib.parameters import PREDICTION_SEGMENTS, REVIEW_SEGMENTS, ReviewParameters
+from LesionSegLib.segmentation import SharedLabelmapSegmentation, import_mask
+from LesionSegLib.session import ReviewSession
+from LesionSegLib.tables import lesion_rows, write_lesion_table, write_metrics_table
 
-from LesionSegLogic.image import Image  # noqa: E402
+from LesionSegLogic.image import Image
 
 SHAPE = (180, 256, 256)
 SLIDER = [round(0.30 + 0.01 * i, 2) for i in range(25)]  # a drag over 25 slider positions
@@ -82,7 +82,7 @@ def noisy_case(seed: int = 0) -> tuple[Image, np.ndarray, np.ndarray]:
 
 def demo_case(folder: Path) -> tuple[Image, np.ndarray, np.ndarray]:
     """The case ``lesionseg demo`` wrote (checked reads, as the faces read files)."""
-    from LesionSegLogic.io.read import read_image  # noqa: PLC0415
+    from LesionSegLogic.io.read import read_image
 
     flair = read_image(folder / "case" / "flair.nii.gz")
     reference = np.asarray(read_image(folder / "case" / "lesions.nii.gz", role="mask").array) > 0

@@ -78,7 +78,7 @@ def start_app(demo: Path, out: Path) -> tuple[subprocess.Popen, str]:
 
 def small_png(png: bytes, limit: int = MAX_BYTES) -> bytes:
     """``png`` as a palette PNG (256 colours, fewer if needed) of at most ``limit`` bytes."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
     for colors in (256, 128, 64):
@@ -114,7 +114,7 @@ def _steady_frames(page, timeout_s: float = 20.0) -> None:
 
 
 def take(url: str, out_dir: Path, threshold: float, profile: Path) -> list[Shot]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     shots = []
     with sync_playwright() as pw:

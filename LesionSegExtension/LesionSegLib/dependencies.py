@@ -62,7 +62,7 @@ def pyproject_candidates() -> list[Path]:
 def _project_dependencies(path: Path) -> list[str] | None:
     """``[project] dependencies`` of ``path`` if it is this project's pyproject.toml, else None."""
     try:
-        import tomllib  # noqa: PLC0415 - Python >= 3.11 (every Slicer that runs this module)
+        import tomllib  # Python >= 3.11 (every Slicer that runs this module)
     except ImportError:  # pragma: no cover - Python 3.10 without Slicer: the metadata route is taken
         return None
     try:
@@ -93,8 +93,8 @@ def declared_requirements(pyproject: Path | None = None) -> tuple[list[str], str
 
 def parse_dependencies(requirements: Sequence[str]) -> list[Dependency]:
     """Requirements that apply here (markers evaluated, extras' requirements dropped) as :class:`Dependency`."""
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - shipped with Slicer
-    from packaging.utils import canonicalize_name  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement, Requirement  # shipped with Slicer
+    from packaging.utils import canonicalize_name
 
     out: list[Dependency] = []
     for text in requirements:
@@ -122,7 +122,7 @@ def is_satisfied(dependency: Dependency) -> bool:
         version = importlib.metadata.version(dependency.name)
     except importlib.metadata.PackageNotFoundError:
         return True  # importable without metadata (bundled by the application): trust it
-    from packaging.specifiers import SpecifierSet  # noqa: PLC0415
+    from packaging.specifiers import SpecifierSet
 
     return SpecifierSet(dependency.specifier).contains(version, prereleases=True)
 
@@ -206,15 +206,15 @@ class SlicerInstaller:  # pragma: no cover - needs the Slicer application
     """The real installer inside 3D Slicer."""
 
     def confirm(self, message: str) -> bool:
-        import slicer  # noqa: PLC0415
+        import slicer
 
         return bool(slicer.util.confirmOkCancelDisplay(message, "LesionSeg dependencies"))
 
     def install_torch(self, version_requirement: str) -> bool:
-        import slicer  # noqa: PLC0415
+        import slicer
 
         try:
-            import PyTorchUtils  # noqa: PLC0415
+            import PyTorchUtils
         except ImportError:
             slicer.util.errorDisplay("Install the 'PyTorch' extension from the Extensions Manager first.")
             return False
@@ -222,7 +222,7 @@ class SlicerInstaller:  # pragma: no cover - needs the Slicer application
         return logic.installTorch(askConfirmation=False, torchVersionRequirement=version_requirement) is not None
 
     def pip_install(self, requirements: Sequence[str]) -> None:
-        import slicer  # noqa: PLC0415
+        import slicer
 
         packaging = getattr(slicer, "packaging", None)
         if packaging is not None and hasattr(packaging, "pip_ensure"):  # Slicer >= 5.12
@@ -234,7 +234,7 @@ class SlicerInstaller:  # pragma: no cover - needs the Slicer application
 def in_slicer_application() -> bool:
     """True inside the 3D Slicer application (``slicer.app``), False under PythonSlicer or slicer-core."""
     try:
-        import slicer  # noqa: PLC0415
+        import slicer
     except ImportError:
         return False
     return getattr(slicer, "app", None) is not None

@@ -80,7 +80,7 @@ class LesionList:
     """Sorted, filtered rows of one review and the lesion in focus (``focus``: a ``(kind, id)`` or ``None``)."""
 
     def __init__(self, rows: Sequence[LesionRow] = (), order: LesionOrder | None = None,
-                 filter: LesionFilter | None = None) -> None:  # noqa: A002 - the reader's word
+                 filter: LesionFilter | None = None) -> None:  # the reader's word
         self.order = order or LesionOrder()
         self.filter = filter or LesionFilter()
         self.focus: tuple[str, int] | None = None
@@ -216,7 +216,7 @@ def _checked(values: Iterable[str], allowed: Sequence[str], what: str) -> frozen
 def describe_load(summary: LoadSummary) -> str:
     """The lesion load in one line for a panel: count, volume and counts per region, the prediction's then the
     reference's, and how many McDonald 2017 DIS areas each covers (Thompson et al. 2018)."""
-    from LesionSegLogic.regions import REGION_TITLES  # noqa: PLC0415
+    from LesionSegLogic.regions import REGION_TITLES
 
     def one(name: str, load: LesionLoad) -> str:
         regions = ", ".join(f"{REGION_TITLES[r]} {n}" for r, n in load.by_region.items() if n)

@@ -57,9 +57,9 @@ class LesionNavigator:
         """Label the lesions' regions (``LesionSegLogic.regions.atlas_for_case``: a phantom's when the FLAIR's file
         has a ``phantom.json`` beside it, a cord's, else a registration to MNI152 — seconds, in this thread); returns
         how they were labelled. An image that is neither brain nor cord by its extent is refused."""
-        from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-        from LesionSegLogic.phantom.case import CASE_JSON  # noqa: PLC0415
-        from LesionSegLogic.regions import atlas_for_case  # noqa: PLC0415
+        from LesionSegLogic.anatomy import guess_anatomy
+        from LesionSegLogic.phantom.case import CASE_JSON
+        from LesionSegLogic.regions import atlas_for_case
 
         folder = _file_folder(session.flair_node)
         phantom = folder is not None and (folder / CASE_JSON).is_file()

@@ -44,7 +44,7 @@ def prepare_import_path(script_path: str, path: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     prepare_import_path(__file__, sys.path)
-    from LesionSegLogic.cli import main as cli_main  # noqa: PLC0415 - only importable after the path is set
+    from LesionSegLogic.cli import main as cli_main  # only importable after the path is set
 
     return cli_main(sys.argv[1:] if argv is None else argv)
 

@@ -318,7 +318,7 @@ class PanelPresenter:
         """Add an nnU-Net v2 model folder or an ONNX model (read without torch:
         :func:`LesionSegLogic.external.model_entry.describe_model`) and select it; its path (returned) is what
         the runner gets, exactly as ``lesionseg predict --model PATH``. A bad path is reported, nothing changes."""
-        from LesionSegLogic.external.model_entry import describe_model  # noqa: PLC0415 - json only, no torch
+        from LesionSegLogic.external.model_entry import describe_model  # json only, no torch
 
         if not str(path or "").strip():
             self._publish("Choose an nnU-Net model folder or an ONNX model first.")
@@ -347,7 +347,7 @@ class PanelPresenter:
     def _model_choice(self) -> ModelChoice:
         """The run's model; an added multi-label nnU-Net model without its lesion label is refused here (a clear
         error naming the labels), before anything starts."""
-        from .runner import NNUNET_LABEL  # noqa: PLC0415
+        from .runner import NNUNET_LABEL
 
         entry = self.added.get(self.model)
         label = entry.check_label(self.model_label or None) if entry is not None else None
@@ -460,8 +460,8 @@ class PanelPresenter:
         chosen = defaults_for_map(path, rule=self.parameters.rule)
 
         def load():
-            from LesionSegLogic.io import read_image  # noqa: PLC0415 - SimpleITK: imported on use
-            from LesionSegLogic.io.read import read_header  # noqa: PLC0415
+            from LesionSegLogic.io import read_image  # SimpleITK: imported on use
+            from LesionSegLogic.io.read import read_header
 
             if Path(path).is_file():  # a softmax without channel: the reader's message says how many there are
                 read_header(path, role="probability", channel=channel)
@@ -588,7 +588,7 @@ class PanelPresenter:
         if not str(folder or "").strip():
             self._publish("Choose an output folder first.")
             return None
-        from .saved_review import numbered, save_review  # noqa: PLC0415 - matplotlib/nibabel: after the check
+        from .saved_review import numbered, save_review  # matplotlib/nibabel: after the check
 
         target = numbered(folder, "saved-review")
         ok, _ = self._attempt(lambda: save_review(self.session, target, notes=self.notes.by_key))
@@ -605,7 +605,7 @@ class PanelPresenter:
         if not str(folder or "").strip():
             self._publish("Choose a saved review folder first.")
             return False
-        from .saved_review import open_review  # noqa: PLC0415
+        from .saved_review import open_review
 
         def load():
             session = self._create_session(self.parameters)
@@ -634,8 +634,8 @@ class PanelPresenter:
         if not self._ensure_dependencies():
             self._publish(NO_DEPENDENCIES)
             return None
-        from .review_report import export_report  # noqa: PLC0415
-        from .saved_review import numbered  # noqa: PLC0415
+        from .review_report import export_report
+        from .saved_review import numbered
 
         path = numbered(folder, "report", ".html")
         ok, _ = self._attempt(lambda: export_report(self.session, path, self.notes.by_key))

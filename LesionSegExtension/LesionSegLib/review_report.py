@@ -22,8 +22,8 @@ def session_report(session, notes: Mapping[str, str] | None = None, title: str =
     regions, method = None, None
     atlas = getattr(session, "region_atlas", None)
     if atlas is not None:
-        from LesionSegLogic.metrics.lesion import label_components  # noqa: PLC0415
-        from LesionSegLogic.regions import regions_by_row  # noqa: PLC0415
+        from LesionSegLogic.metrics.lesion import label_components
+        from LesionSegLogic.regions import regions_by_row
 
         result = session.state.result
         voxel = session.flair.voxel_volume

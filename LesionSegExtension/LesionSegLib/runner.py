@@ -37,7 +37,7 @@ NNUNET_LABEL = "nnunet_label"
 def predict_settings(model: ModelChoice):
     """The :class:`~LesionSegLogic.predictor.PredictSettings` of a face's model choice (device, nnU-Net label): the
     in-process runner uses it, and :class:`ChildCommand` passes the same values as ``lesionseg predict`` options."""
-    from LesionSegLogic.predictor import PredictSettings  # noqa: PLC0415 - torch: imported on use
+    from LesionSegLogic.predictor import PredictSettings  # torch: imported on use
 
     return PredictSettings(device=model.device, nnunet_label=model.extra.get(NNUNET_LABEL) or None)
 
@@ -97,7 +97,7 @@ def library_predict(
     """Zoo model, nnU-Net v2 model folder or ONNX model → probability map on the FLAIR grid through
     ``LesionSegLogic.predictor`` (``Predictor.load``: the same path as ``lesionseg predict --model``; preprocess →
     predict → export, nothing written); imported lazily because torch is heavy."""
-    from LesionSegLogic.predictor import Predictor  # noqa: PLC0415
+    from LesionSegLogic.predictor import Predictor
 
     predictor = Predictor.load(request.model.spec, predict_settings(request.model))
     images = {"flair": request.flair, "t2": request.t2, "baseline": request.baseline}
@@ -284,7 +284,7 @@ class SubprocessRunner:
         self._environment = environment
 
     def start(self, request: InferenceRequest, progress: Progress | None = None) -> SubprocessJob:
-        from LesionSegLogic.io import write_image  # noqa: PLC0415
+        from LesionSegLogic.io import write_image
 
         work_dir = Path(tempfile.mkdtemp(prefix="lesionseg-", dir=self._temp_root))
         try:
@@ -311,7 +311,7 @@ class SubprocessRunner:
 
     @staticmethod
     def _read_result(job: SubprocessJob, request: InferenceRequest) -> InferenceResult:
-        from LesionSegLogic.io import read_image  # noqa: PLC0415
+        from LesionSegLogic.io import read_image
 
         if job.cancelled:
             raise Cancelled("inference cancelled")

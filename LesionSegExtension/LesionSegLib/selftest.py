@@ -16,11 +16,11 @@ from .session import ReviewSession
 def run_review_self_test(scene, runner: InferenceRunner | None = None, model: str | None = None,
                          seed: int = 7) -> dict:
     """Run the review workflow on a small phantom; raises ``AssertionError`` when something is off."""
-    from .dependencies import require_dependencies  # noqa: PLC0415 - installs (in Slicer) or checks what follows needs
+    from .dependencies import require_dependencies  # installs (in Slicer) or checks what follows needs
 
     require_dependencies()
-    from LesionSegLogic.phantom import generate_case  # noqa: PLC0415
-    from LesionSegLogic.zoo.catalog import list_cards  # noqa: PLC0415
+    from LesionSegLogic.phantom import generate_case
+    from LesionSegLogic.zoo.catalog import list_cards
 
     case = generate_case(seed, fov_mm=(40, 60, 60), spacing=(2.0, 2.0, 2.0), n_lesions=6)
     if model is None:

@@ -64,7 +64,7 @@ EngineFactory = Callable[..., Any]
 
 def default_engine_factory(probability: Image, spacing, reference=None, rule: str = "hussein"):
     """``LesionSegLogic.threshold.ThresholdEngine`` on the probability ``Image`` (physical centroids)."""
-    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415 - other layer, imported on use
+    from LesionSegLogic.threshold import ThresholdEngine  # other layer, imported on use
 
     return ThresholdEngine(probability, spacing, reference=reference, rule=rule)
 
@@ -118,7 +118,7 @@ class ReviewState:
         return np.array(self._current("overlay"), dtype=np.uint8) if self._has_reference else None
 
     def _current(self, name: str) -> np.ndarray:
-        from LesionSegLogic.threshold import StaleLiveViewError  # noqa: PLC0415 - other layer, imported on use
+        from LesionSegLogic.threshold import StaleLiveViewError  # other layer, imported on use
 
         try:
             return getattr(self._update, name)
@@ -379,8 +379,8 @@ class ReviewSession:
         components numbered as the engine's matching rule numbers them)."""
         if atlas is None:
             return tuple(lesion_rows(update.lesions))
-        from LesionSegLogic.metrics.lesion import label_components  # noqa: PLC0415 - other layer, imported on use
-        from LesionSegLogic.regions import regions_by_row  # noqa: PLC0415
+        from LesionSegLogic.metrics.lesion import label_components  # other layer, imported on use
+        from LesionSegLogic.regions import regions_by_row
 
         rule, voxel_volume = self.engine.rule, self.flair.voxel_volume
         regions = regions_by_row(atlas, update.lesions, mask(), self.reference,

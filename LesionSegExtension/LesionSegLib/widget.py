@@ -58,7 +58,7 @@ class LesionSegParameterNode:
 
 def export_review(session, folder):
     """The exporter, imported on use: it needs matplotlib and nibabel (installed by ``ensure_dependencies``)."""
-    from .export import export_review as export  # noqa: PLC0415
+    from .export import export_review as export
 
     return export(session, folder)
 

@@ -127,7 +127,7 @@ class FakeSession:
         """The lesion table as the session writes it: one row per lesion, in ``lesions`` order."""
         if not hasattr(self.lesion_table, "GetTable"):
             return
-        import vtk  # noqa: PLC0415
+        import vtk
 
         ids, kinds = vtk.vtkIntArray(), vtk.vtkStringArray()
         ids.SetName("id")
@@ -228,9 +228,9 @@ class SlicerPanelEnvironment:
     methods)."""
 
     def build(self, test: PanelFlowTests):
-        import slicer  # noqa: PLC0415
+        import slicer
 
-        from LesionSegLib.widget import LesionSegPanel, LesionSegParameterNode  # noqa: PLC0415
+        from LesionSegLib.widget import LesionSegPanel, LesionSegParameterNode
 
         slicer.mrmlScene.Clear()
         ui_widget = slicer.util.loadUI(UI_FILE)
@@ -464,6 +464,6 @@ def run_widget_tests(verbosity: int = 2) -> unittest.TestResult:
 
 
 if __name__ == "__main__":  # Slicer --python-script .../widget_tests.py
-    import slicer  # noqa: PLC0415
+    import slicer
 
     slicer.util.exit(0 if run_widget_tests().wasSuccessful() else 1)

@@ -82,7 +82,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from LesionSegWeb.app import AppConfig, ReviewWebApp  # noqa: PLC0415 - heavy (trame, slicer-core)
+    from LesionSegWeb.app import AppConfig, ReviewWebApp  # heavy (trame, slicer-core)
 
     config = AppConfig(
         case=args.case, flair=args.flair, t2=args.t2, reference=args.reference, probability=args.probability,

@@ -89,7 +89,7 @@ def load_onnx(spec: str | PathLike[str], device: str = "cpu") -> tuple[OnnxModul
         providers.insert(0, "CUDAExecutionProvider")
     try:
         session = ort.InferenceSession(str(onnx_path), providers=providers)
-    except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types for bad graphs
+    except Exception as error:  # onnxruntime raises its own exception types for bad graphs
         raise ModelFileError(f"onnxruntime cannot load the model ({str(error).splitlines()[0][:200]})",
                              onnx_path) from None
     fixed_batch = check_onnx_shapes(session, card, onnx_spec, onnx_path)

@@ -44,11 +44,11 @@ class _OneChannelView:
     def __init__(self, reader: sitk.ImageFileReader) -> None:
         self._reader = reader
 
-    def GetSize(self) -> tuple[int, ...]:  # noqa: N802 - ITK's reader interface
+    def GetSize(self) -> tuple[int, ...]:  # ITK's reader interface
         size = tuple(self._reader.GetSize())
         return (*size[:3], 1) if len(size) == 4 else size
 
-    def GetNumberOfComponents(self) -> int:  # noqa: N802
+    def GetNumberOfComponents(self) -> int:
         return 1
 
     def __getattr__(self, name: str) -> Any:
@@ -140,7 +140,7 @@ def nifti_slope(path: Path) -> float | None:
         image = nib.load(str(path))  # nibabel moves scl_slope from the header into the array proxy
         slope = float(getattr(image.dataobj, "slope", 1.0))  # type: ignore[attr-defined]  # nibabel's stubs type load() as FileBasedImage
         stored = np.dtype(image.get_data_dtype())  # type: ignore[attr-defined]  # as above
-    except Exception:  # noqa: BLE001 - the main reader has already accepted the file; this only adds a note
+    except Exception:  # the main reader has already accepted the file; this only adds a note
         return None
     if not np.isfinite(slope) or slope in (0.0, 1.0) or not np.issubdtype(stored, np.integer):
         return None

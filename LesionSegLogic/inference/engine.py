@@ -254,7 +254,7 @@ def predict_volume(
                     batch[b].copy_(region_t[(slice(None),) + tuple(s)])
                 try:
                     probs = _forward_batch(runner, batch, state.device, tta, cpu_bf16)
-                except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                except Exception as error:  # only out-of-memory is handled, the rest re-raised
                     if not is_out_of_memory(error):
                         raise
                     state.step_down(runner, error)

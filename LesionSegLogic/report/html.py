@@ -92,7 +92,7 @@ def _summary(data: ReportData) -> str:
 
 
 def _load(data: ReportData) -> str:
-    from LesionSegLogic.regions import DIS_REGIONS, REGION_TITLES  # noqa: PLC0415 - scipy/SimpleITK on use
+    from LesionSegLogic.regions import DIS_REGIONS, REGION_TITLES  # scipy/SimpleITK on use
 
     kinds = ["predicted"] + (["reference"] if any(r.kind == "reference" for r in data.lesions) else [])
     rows = []
@@ -195,8 +195,8 @@ def write_report(data: ReportData, path: str | os.PathLike[str], *, protect: Ite
                  ) -> Path:
     """Write the report atomically (the one writer, :func:`LesionSegLogic.io.write.write_text`), never over
     ``protect`` (the review's inputs)."""
-    from LesionSegLogic.io.write import write_text  # noqa: PLC0415
-    from LesionSegLogic.io.write_policy import refuse_inputs  # noqa: PLC0415
+    from LesionSegLogic.io.write import write_text
+    from LesionSegLogic.io.write_policy import refuse_inputs
 
     refuse_inputs([path], protect)
     return write_text(path, render_html(data), what="report")

@@ -19,8 +19,8 @@ REGION_CHOICES: tuple[str, ...] = ("auto", "yes", "no")
 
 def report_from_saved(folder: str | os.PathLike[str], regions: RegionChoice = "auto") -> ReportData:
     """The :class:`ReportData` of the review saved in ``folder``."""
-    from LesionSegLogic.io import read_image  # noqa: PLC0415
-    from LesionSegLogic.threshold import ThresholdEngine  # noqa: PLC0415
+    from LesionSegLogic.io import read_image
+    from LesionSegLogic.threshold import ThresholdEngine
 
     review = read_review(folder)
     files = review.files
@@ -40,10 +40,10 @@ def _regions(review: SavedReview, flair, engine, reference, choice: RegionChoice
     """``((kind, id) → region, method)`` or ``(None, None)`` when regions are not computed."""
     if choice == "no":
         return None, None
-    from LesionSegLogic.anatomy import guess_anatomy  # noqa: PLC0415
-    from LesionSegLogic.metrics.lesion import label_components  # noqa: PLC0415
-    from LesionSegLogic.phantom.case import CASE_JSON  # noqa: PLC0415
-    from LesionSegLogic.regions import atlas_for_case, regions_by_row  # noqa: PLC0415
+    from LesionSegLogic.anatomy import guess_anatomy
+    from LesionSegLogic.metrics.lesion import label_components
+    from LesionSegLogic.phantom.case import CASE_JSON
+    from LesionSegLogic.regions import atlas_for_case, regions_by_row
 
     folder = Path(review.files["flair"].path).parent
     cheap = (folder / CASE_JSON).is_file() or guess_anatomy(flair) == "cord"

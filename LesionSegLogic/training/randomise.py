@@ -164,7 +164,7 @@ def _thick_slices_class() -> type:
     return _RandThickSlices
 
 
-def RandThickSlices(prob: float = 0.3, factor: tuple[float, float] = (1.5, 3.5)) -> Any:  # noqa: N802
+def RandThickSlices(prob: float = 0.3, factor: tuple[float, float] = (1.5, 3.5)) -> Any:
     """A MONAI randomizable transform simulating thick slices (see :func:`_thick_slices_class`)."""
     return _thick_slices_class()(prob, factor)
 

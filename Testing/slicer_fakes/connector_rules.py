@@ -34,7 +34,7 @@ class ParameterType:
 
 
 def _kind(type_) -> str:
-    import enum  # noqa: PLC0415
+    import enum
 
     for simple in (bool, int, float, str):
         if type_ is simple:

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import connector_rules  # noqa: E402
+import connector_rules
 
 #: what stock 3D Slicer does not ship (issue 11 item 5)
 BLOCKED = ("torch", "matplotlib", "nibabel", "nilearn", "tqdm", "safetensors", "skimage")
@@ -510,9 +510,9 @@ def install(slicer_source: str | None = None) -> types.ModuleType:
         setattr(ctk, name, globals()[name])
     sys.modules.update(qt=qt, ctk=ctk)
 
-    import slicer  # noqa: PLC0415 - the real slicer-core package
-    import slicer.util  # noqa: PLC0415
-    import vtk  # noqa: PLC0415
+    import slicer  # the real slicer-core package
+    import slicer.util
+    import vtk
 
     for name in ("qMRMLWidget", "qMRMLNodeComboBox", "qMRMLTableView", "qMRMLPlotWidget"):
         setattr(slicer, name, globals()[name])
