@@ -437,7 +437,7 @@ def _view_bar(binding: ReviewBinding) -> None:
 #: The panel: a reading column (slider, summary, lesion table) and a column with the curve on top of the rest
 #: (inputs, model, metrics, accept/export; it scrolls on its own), so slider, summary, table and curve are in
 #: sight together on a 1280 × 800 screen (Testing/test_web_browser_views.py measures it).
-READING_WIDTH, SETUP_WIDTH = 400, 300
+READING_WIDTH, SETUP_WIDTH = 420, 280
 PANEL_WIDTH = READING_WIDTH + SETUP_WIDTH
 _COLUMN = "height: 100%; overflow-y: auto; min-width: 0"
 

@@ -23,6 +23,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -76,17 +79,36 @@ def start_app(demo: Path, out: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("lesionseg app did not print its address")
 
 
+def _palette(rgb: np.ndarray, greys: int, colours: int) -> Any:
+    """A palette image of ``greys`` evenly spaced greys (the slice views) and ``colours`` colours adapted to the
+    saturated pixels (overlay, curves, buttons), so neither the MRI nor the curve colours are crushed."""
+    from PIL import Image
+
+    saturated = rgb[(rgb.max(axis=-1).astype(int) - rgb.min(axis=-1)) > 24]
+    palette = [int(v) for g in np.linspace(0, 255, greys) for v in (g, g, g)]
+    if saturated.size:
+        adapted = Image.fromarray(saturated.reshape(1, -1, 3)).quantize(colours, method=Image.Quantize.FASTOCTREE)
+        palette += adapted.getpalette()[: 3 * colours]
+    palette += [0] * (768 - len(palette))
+    image = Image.new("P", (1, 1))
+    image.putpalette(palette[:768])
+    return image
+
+
 def small_png(png: bytes, limit: int = MAX_BYTES) -> bytes:
-    """``png`` as a palette PNG (256 colours, fewer if needed) of at most ``limit`` bytes."""
+    """``png`` as a palette PNG of at most ``limit`` bytes: greys for the views plus colours for the rest, fewer
+    of each if needed."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    for colors in (256, 128, 64):
+    rgb = np.asarray(image)
+    for greys, colours in ((128, 128), (96, 96), (64, 64)):
         buffer = io.BytesIO()
-        image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(buffer, "PNG", optimize=True)
+        image.quantize(palette=_palette(rgb, greys, colours), dither=Image.Dither.NONE).save(buffer, "PNG",
+                                                                                               optimize=True)
         if buffer.tell() <= limit:
             return buffer.getvalue()
-    raise RuntimeError(f"a screenshot stays over {limit} bytes even with 64 colours")
+    raise RuntimeError(f"a screenshot stays over {limit} bytes even with 128 colours")
 
 
 def _settle(page, threshold: float) -> None:
