@@ -225,7 +225,7 @@ def _lesions(binding: ReviewBinding) -> None:
                                 aria_current_bound="row.key === lesion_focus ? 'true' : null",
                                 aria_label_bound="`Jump to ${row.kind} lesion ${row.id} (${row.status})`"),
                 click=(table.open, "[row.id, row.kind]"), keydown_enter=(table.open, "[row.id, row.kind]")):
-            html.Div("{{ row.id }}")
+            note_cell()  # the row's number, marked ✎ when the reader wrote a note on it (:mod:`.review_folders`)
             html.Div("{{ row.kind === 'reference' ? 'ref' : 'pred' }}")
             with html.Div():
                 v.VChip("{{ row.status }}", color=(STATUS_COLOR,), size="x-small")
@@ -366,9 +366,10 @@ def note_panel(folders: Any) -> None:
         html.Div("{{ notes_count }} notes in this review", classes="text-caption", v_show="notes_count")
 
 
-def note_cell(folders: Any) -> None:
-    """The hook for the lesion table's rows (``row`` in scope): the row's note, if any (:mod:`.review_folders`)."""
-    html.Div("{{ lesion_notes[row.key] || '' }}", classes="text-caption text-truncate lesion-note-cell",
+def note_cell() -> None:
+    """The lesion table's number cell (``row`` in scope) with the reader's note: ``3 ✎``, the note as its tooltip
+    (:mod:`.review_folders` keeps ``lesion_notes`` for the rows at the current threshold)."""
+    html.Div("{{ row.id }}{{ lesion_notes[row.key] ? ' ✎' : '' }}", classes="lesion-number",
              raw_attrs=attrs(title_bound="lesion_notes[row.key] || ''"))
 
 

@@ -23,7 +23,9 @@ from test_web_state import write_case  # noqa: E402
 from LesionSegLogic.io import read_image, write_image  # noqa: E402
 from LesionSegWeb.guard import printed_url  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.slicer]
+#: heavy: the app's start and three page flows take about a minute on the shared 2-core machine (the same flows run
+#: in-process in test_web_review_folders.py, in the default suite)
+pytestmark = [pytest.mark.browser, pytest.mark.slicer, pytest.mark.heavy]
 LAUNCHER = Path(__file__).with_name("test_web_browser.py")
 WAIT = 30_000
 
@@ -111,6 +113,7 @@ def test_save_a_review_with_a_note_and_reopen_it(page, served) -> None:
     assert "1 notes" in text(page, "#message")
     assert page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow") == target
     row = page.get_by_role("button", name=re.compile(r"Jump to reference lesion \d+ \(FN\)")).first
+    assert "✎" in row.inner_text()  # the table marks the noted lesion
     row.click()
     page.locator("#lesion-note-text").filter(has_text="artefact").wait_for(timeout=WAIT)
     shot(page, served, "saved_review_reopened")
