@@ -11,7 +11,7 @@ from pathlib import Path
 from LesionSegLogic.errors import OutputError
 from LesionSegLogic.report import ReportData, report_data, write_report
 
-from .export import _input_paths, review_provenance
+from .export import _input_paths, _node_file, review_provenance
 
 
 def session_report(session, notes: Mapping[str, str] | None = None, title: str = "") -> ReportData:
@@ -33,9 +33,15 @@ def session_report(session, notes: Mapping[str, str] | None = None, title: str =
     accepted = session.accepted_node.GetName() if session.accepted_node is not None else None
     return report_data(session.flair, session.engine, session.state.threshold, provenance=review_provenance(session),
                        mode=session.parameters.mode, notes=notes, regions=regions, regions_method=method,
-                       title=title or f"LesionSeg review — {session.flair_node.GetName()}",
+                       title=title or f"LesionSeg review — {_case_name(session)}",
                        model_name=session.model_name, recommended_threshold=session.recommended_threshold,
                        accepted_name=accepted)
+
+
+def _case_name(session) -> str:
+    """``case/flair.nii.gz`` when the FLAIR was read from a file, else the FLAIR node's name."""
+    path = _node_file(session.flair_node)
+    return f"{path.parent.name}/{path.name}" if path is not None else session.flair_node.GetName()
 
 
 def export_report(session, path: str | os.PathLike[str], notes: Mapping[str, str] | None = None,

@@ -148,7 +148,7 @@ def _lesions(data: ReportData) -> str:
     for number, row in enumerate(data.lesions, start=1):
         status = f'<span class="{_text(row.status)}">{_text(row.status)}</span>' if row.status else ""
         rows.append([str(number), _text(row.kind), status, f"{row.volume_mm3:.1f}", str(row.voxels),
-                     *(f"{c:.1f}" for c in row.centroid_ras), _number(row.max_probability, 2),
+                     *(f"{round(c, 1) + 0.0:.1f}" for c in row.centroid_ras), _number(row.max_probability, 2),
                      _number(row.mean_probability, 2), *([_text(row.region or "")] if regions else []),
                      _text(row.note)])
     numeric = (True, False, False, True, True, True, True, True, True, True)

@@ -24,7 +24,8 @@ def report_from_saved(folder: str | os.PathLike[str], regions: RegionChoice = "a
 
     review = read_review(folder)
     files = review.files
-    flair = read_image(files["flair"].path)
+    flair_path = Path(files["flair"].path)
+    flair = read_image(flair_path)
     reference = read_image(files["reference"].path, role="mask") if "reference" in files else None
     probability = read_image(files["probability"].path, role="probability")
     engine = ThresholdEngine(flair.with_array(probability.array, name="probability"), flair.spacing,
@@ -32,7 +33,8 @@ def report_from_saved(folder: str | os.PathLike[str], regions: RegionChoice = "a
     by_row, method = _regions(review, flair, engine, reference, regions)
     return report_data(flair, engine, review.threshold, provenance=review.provenance, mode=review.mode,
                        notes=review.notes, regions=by_row, regions_method=method,
-                       title=f"LesionSeg review — {Path(files['flair'].path).name}", model_name=review.model_name,
+                       title=f"LesionSeg review — {flair_path.parent.name}/{flair_path.name}",
+                       model_name=review.model_name,
                        recommended_threshold=review.recommended_threshold, accepted_name=review.accepted_name)
 
 
