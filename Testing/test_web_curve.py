@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("vtk")
 
-from LesionSegLib.plot import CURVE_SERIES, Curve
+from LesionSegLib.plot import CURVE_SERIES, Curve, ThresholdCurvePlot
 
 from LesionSegLogic.curve_style import CURVE_SERIES_STYLE, X_AXIS_TITLE, Y_AXIS_TITLE
 from LesionSegLogic.errors import InputError
@@ -84,3 +84,15 @@ def test_curve_colours_are_one_vocabulary_apart_from_the_overlay_colours() -> No
         distance = np.abs(overlay - np.array(style.color)).sum(axis=1)
         assert distance.min() > 0.45, style.label
     assert len({s.hex for s in CURVE_SERIES_STYLE}) == len({s.dash for s in CURVE_SERIES_STYLE}) == 4
+
+
+def test_the_desktop_plot_uses_the_same_series_titles_and_legend() -> None:
+    slicer = pytest.importorskip("slicer")
+    plot = ThresholdCurvePlot(slicer.vtkMRMLScene())
+    assert plot.chart.GetXAxisTitle() == X_AXIS_TITLE and plot.chart.GetYAxisTitle() == Y_AXIS_TITLE
+    assert plot.chart.GetLegendVisibility()
+    for style in CURVE_SERIES_STYLE:
+        series = plot.series[style.column]
+        assert series.GetName() == style.label
+        assert series.GetColor() == pytest.approx(style.color)
+    assert len({plot.series[s.column].GetLineStyle() for s in CURVE_SERIES_STYLE}) == len(CURVE_SERIES_STYLE)
