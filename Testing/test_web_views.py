@@ -12,6 +12,7 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.views import SliceViewJumper, direction_letters, slice_labels
+from web_apps import direct_app
 
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import write_image
@@ -69,7 +70,7 @@ def web(tmp_path_factory) -> ReviewWebApp:
     cord = rng.normal(100, 10, (120, 12, 12)).astype(np.float32)  # 36 × 36 × 240 mm: a cord's field of view
     write_image(Image(cord, (2.0, 3.0, 3.0), (0.0, 0.0, 0.0), np.eye(3)), root / "cord" / "flair.nii.gz")
     services = Services(models=lambda: [ModelInfo("m", 0.4)], demos=DemoLibrary(root / "demos", seeds=()))
-    app = ReviewWebApp(AppConfig(case=root / "lps", allow=(root,), services=services, views="direct"))
+    app = direct_app(AppConfig(case=root / "lps", allow=(root,), services=services, views="direct"))
     app.root = root
     return app
 
