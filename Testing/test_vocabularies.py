@@ -22,6 +22,7 @@ from LesionSegLogic.inference.fusion import FUSIONS
 from LesionSegLogic.inference.tta import TTAS
 from LesionSegLogic.metrics.rules import PRESETS, RuleName
 from LesionSegLogic.threshold.result import OVERLAY_MODES, OverlayMode
+from LesionSegLogic.threshold.sweep import OBJECTIVES
 from LesionSegLogic.zoo.card import ModelCard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,7 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], str]] = {
     "devices": (DEVICES, "LesionSegLogic/inference/device.py"),
     "overlay modes": (OVERLAY_MODES, "LesionSegLogic/threshold/result.py"),
     "anatomies": (ANATOMIES, "LesionSegLogic/anatomy.py"),
+    "sweep objectives": (tuple(OBJECTIVES), "LesionSegLogic/threshold/sweep.py"),
 }
 
 

@@ -24,6 +24,7 @@ from LesionSegLogic.cli import (
     probability_format,
 )
 from LesionSegLogic.defaults import DEFAULT_RULE
+from LesionSegLogic.threshold.sweep import OBJECTIVES
 
 HELP = "sweep the decision threshold over a cohort and pick the best median voxel- or lesion-F1"
 #: the most thresholds one sweep evaluates per subject (``--step`` ≥ 0.001); ``--step 1e-7`` would ask for ten
@@ -50,7 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--step", type=float, default=0.05,
                         help=f"threshold step over 0..1 (default 0.05; at most {MAX_THRESHOLDS} thresholds, so "
                              f"≥ {1 / (MAX_THRESHOLDS - 1):g})")
-    parser.add_argument("--objective", default="voxel-f1", choices=("voxel-f1", "lesion-f1"))
+    parser.add_argument("--objective", default=next(iter(OBJECTIVES)), choices=tuple(OBJECTIVES),
+                        help="what the best threshold maximises (median over the subjects)")
     add_rule_and_json(parser, maps="maps", result="every curve")
     add_allow_external_data(parser)
     add_probability_format(parser)

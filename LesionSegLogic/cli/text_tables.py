@@ -70,7 +70,9 @@ def sweep_table(data: dict[str, Any], rows: int = SWEEP_ROWS) -> str:
     else:
         lines = [f"best threshold {best:.2f}: median {objective} {ratio(data.get('best_value'))} over "
                  f"{len(subjects)} subject(s), rule {data.get('rule')}"]
-    key = {"voxel-f1": "voxel.dice", "lesion-f1": "lesion.f1"}.get(objective, "voxel.dice")
+    from LesionSegLogic.threshold.sweep import OBJECTIVES
+
+    key = ".".join(OBJECTIVES.get(objective, next(iter(OBJECTIVES.values()))))
     median = data.get("median") or {}
     thresholds = data.get("thresholds") or []
     scored = [(median.get(key, [None] * len(thresholds))[i], t, i) for i, t in enumerate(thresholds)]
