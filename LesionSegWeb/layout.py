@@ -202,6 +202,10 @@ def _lesions(binding: ReviewBinding) -> None:
                 raw_attrs=attrs(role="button", title_bound="r.title + ' (predicted/reference)'",
                                 aria_label_bound="`Show ${r.title} lesions`",
                                 aria_pressed_bound="lesion_regions.includes(r.value)"))
+        html.Input(type="number", min="0", step="any", placeholder="≥ mm³", id="lesion-min-volume",
+                   style="width: 4.5em; border: 1px solid #bbb; border-radius: 4px; padding: 0 4px",
+                   classes="mr-1 mb-1 text-caption", change=(table.set_min_volume, "[$event.target.value]"),
+                   raw_attrs=attrs(aria_label="Smallest lesion volume shown (mm³)"))
         v.VSpacer()
         _button("Next FN", (table.next, "['FN']"), "Next missed lesion (N)", disabled=("!lesions.length",))
         _button("Next FP", (table.next, "['FP']"), "Next false-positive lesion (P)", disabled=("!lesions.length",))

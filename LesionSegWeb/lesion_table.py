@@ -4,11 +4,12 @@ filter, next FN/FP — shared with the desktop panel) copied into trame state va
 State variables (the page's contract; tests read them):
 
 ``lesions`` (the visible rows, in order: ``{key, id, kind, status, volume, pmax, pmean, region, region_title,
-slice}``) · ``lesion_count`` (all rows at this threshold) · ``lesion_sort``/``lesion_descending`` · ``lesion_statuses``
-/ ``lesion_regions`` (the active filter chips; empty: all) · ``region_choices`` (``[{value, title}]`` of the
-regions present) · ``lesion_focus`` (``"kind:id"`` of the lesion last jumped to) · ``lesion_scroll`` (its index
-among the visible rows, −1 when hidden; the page scrolls the virtual list to it) · ``load`` (the lesion-load
-summary: ``{predicted, reference, regions: [{title, predicted, reference, dis}], dis, method}``).
+slice}``) · ``lesion_count`` (all rows at this threshold) · ``lesion_sort``/``lesion_descending`` ·
+``lesion_statuses``/``lesion_regions`` (the active filter chips; empty: all) · ``lesion_min_volume`` (mm³; smaller
+lesions hidden) · ``region_choices`` (``[{value, title, short, count}]`` of the regions present) · ``lesion_focus``
+(``"kind:id"`` of the lesion last jumped to) · ``lesion_scroll`` (its index among the visible rows, −1 when hidden;
+the page scrolls the virtual list to it) · ``load`` (the lesion-load summary: ``{predicted, reference, regions:
+[{title, predicted, reference, dis}], dis, method}``).
 
 Every change comes from a server call with arguments (a header click, a chip, a button, the N/P keys); the
 arguments are checked by :class:`LesionList` (an unknown column, status or region is refused in the panel).
@@ -16,12 +17,14 @@ arguments are checked by :class:`LesionList` (an unknown column, status or regio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from LesionSegLib.lesion_list import STATUSES, LesionList, LoadSummary, load_summary
+from LesionSegLib.lesion_list import LesionList, LoadSummary, load_summary
 from LesionSegLib.tables import LesionRow
 
+from LesionSegLogic.errors import InputError
 from LesionSegLogic.regions import DIS_REGIONS, REGION_TITLES, REGIONS
 
 from .format import number
@@ -33,8 +36,8 @@ REGION_SHORT: dict[str, str] = {"periventricular": "PV", "juxtacortical": "JC", 
 
 def initial_state() -> dict[str, Any]:
     return {"lesions": [], "lesion_count": 0, "lesion_sort": "", "lesion_descending": True, "lesion_statuses": [],
-            "lesion_regions": [], "region_choices": [], "lesion_focus": "", "lesion_scroll": -1,
-            "load": empty_load(), "lesion_statuses_all": list(STATUSES)}
+            "lesion_regions": [], "lesion_min_volume": 0.0, "region_choices": [], "lesion_focus": "",
+            "lesion_scroll": -1, "load": empty_load()}
 
 
 def empty_load() -> dict[str, Any]:
@@ -52,7 +55,7 @@ def row_item(row: LesionRow) -> dict[str, Any]:
 
 def _region_title(row: LesionRow) -> str:
     title = REGION_TITLES.get(row.region, "")
-    if row.region == "spinal_cord" and row.cord_level_mm == row.cord_level_mm:  # not NaN
+    if row.region == "spinal_cord" and row.cord_level_mm is not None:
         title += f", {row.cord_level_mm:.0f} mm below the top of the image"
     return title
 
@@ -114,6 +117,7 @@ class LesionTable:
         s.lesion_count = len(table.all_rows)
         s.lesion_sort, s.lesion_descending = table.order.column or "", table.order.descending
         s.lesion_statuses, s.lesion_regions = sorted(table.filter.statuses), sorted(table.filter.regions)
+        s.lesion_min_volume = table.filter.min_volume_mm3
         s.lesion_focus = "" if table.focus is None else f"{table.focus[0]}:{table.focus[1]}"
         index = table.focused_index()
         s.lesion_scroll = -1 if index is None else index
@@ -135,6 +139,20 @@ class LesionTable:
     def _toggle(self, part: str, value: str) -> None:
         chosen = set(getattr(self.list.filter, part)) ^ {str(value)}
         if self._guard(lambda: self.list.set_filter(**{part: chosen})):
+            self._publish()
+
+    def set_min_volume(self, text: Any) -> None:
+        """The "≥ mm³" field: hide lesions smaller than this volume (empty: no limit)."""
+        def change() -> None:
+            raw = str(text if text is not None else "").strip()
+            try:
+                value = float(raw) if raw else 0.0
+            except ValueError:
+                raise InputError(f"minimum lesion volume must be a number of mm³, got {raw[:20]!r}") from None
+            if not math.isfinite(value):
+                raise InputError("minimum lesion volume must be a finite number of mm³")
+            self.list.set_filter(min_volume_mm3=value)
+        if self._guard(change):
             self._publish()
 
     def next(self, status: str, backwards: bool = False) -> None:

@@ -112,6 +112,17 @@ def test_next_fn_and_the_n_key_jump_zoom_and_mark(web) -> None:
     assert web.server.state.lesion_focus == f"{order[0][0]}:{order[0][1]}"
 
 
+def test_min_volume_field_hides_small_lesions(web) -> None:
+    table, state = web.binding.lesion_table, web.server.state
+    every = volumes(state)
+    cut = sorted(every)[len(every) // 2]
+    table.set_min_volume(str(cut))
+    assert state.lesion_min_volume == cut and volumes(state) and min(volumes(state)) >= cut
+    assert len(state.lesions) == sum(v >= cut for v in every) < len(every)
+    table.set_min_volume("")
+    assert len(state.lesions) == len(every)
+
+
 def test_a_bad_column_or_status_is_refused_in_the_panel(web) -> None:
     table = web.binding.lesion_table
     before = list(web.server.state.lesions)
@@ -119,4 +130,6 @@ def test_a_bad_column_or_status_is_refused_in_the_panel(web) -> None:
     assert web.server.state.message_kind == "error" and "cannot sort" in web.server.state.message
     table.toggle_status("MAYBE")
     assert "unknown status" in web.server.state.message
+    table.set_min_volume("lots")
+    assert "minimum lesion volume must be a number" in web.server.state.message
     assert web.server.state.lesions == before

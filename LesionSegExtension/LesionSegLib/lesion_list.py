@@ -62,7 +62,7 @@ class LesionOrder:
 
 
 def sorted_rows(rows: Iterable[LesionRow], order: LesionOrder) -> list[LesionRow]:
-    """``rows`` in ``order``; missing numbers (NaN) last in both directions, ties by (kind, id)."""
+    """``rows`` in ``order``; missing values (NaN, ``None``) last in both directions, ties by (kind, id)."""
     if order.column is None:
         return list(rows)
     key = SORT_KEYS[order.column]
@@ -73,7 +73,7 @@ def sorted_rows(rows: Iterable[LesionRow], order: LesionOrder) -> list[LesionRow
 
 
 def _is_missing(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 class LesionList:

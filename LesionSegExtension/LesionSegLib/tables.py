@@ -5,8 +5,8 @@ shows up without a code change; undefined ratios (the engine's ``None``) become 
 The lesion table has one row per lesion (:data:`LESION_TABLE_COLUMNS`): ``id``, ``kind`` (predicted/reference),
 ``status`` (TP/FP/FN), ``volume_mm3``, centroid ``R``, ``A``, ``S`` (mm, RAS), ``max_probability``,
 ``mean_probability`` (over the lesion's voxels), ``region`` (:mod:`LesionSegLogic.regions`; empty until the
-session has a region atlas), ``slice`` (the axial array index ``z`` of the centroid) and ``cord_level_mm``
-(cord inputs: mm below the top of the image).
+session has a region atlas), ``slice`` (the axial array index ``z`` of the centroid) and, for cord inputs only,
+:data:`CORD_LEVEL_COLUMN` (mm below the top of the image).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from LesionSegLogic.metrics.lesion import LesionComponent
 
 METRIC_GROUPS: tuple[str, ...] = ("voxel", "lesion", "surface")
 LESION_TABLE_COLUMNS: tuple[str, ...] = ("id", "kind", "status", "volume_mm3", "R", "A", "S", "max_probability",
-                                   "mean_probability", "region", "slice", "cord_level_mm")
+                                         "mean_probability", "region", "slice")
+#: the column added for cord inputs (mm below the top of the image)
+CORD_LEVEL_COLUMN = "cord_level_mm"
 #: (kind, id) → region, from :func:`LesionSegLogic.regions.regions_by_row`
 RegionLookup = Mapping[tuple[str, int], str]
 
@@ -43,7 +45,7 @@ class LesionRow:
     mean_probability: float = math.nan
     region: str = ""
     slice_index: int = -1
-    cord_level_mm: float = math.nan
+    cord_level_mm: float | None = None  #: cord inputs only (``None`` for a brain: no NaN, rows compare equal)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -62,7 +64,7 @@ def lesion_rows(lesions: Iterable[LesionComponent], regions: RegionLookup | None
     as :class:`LesionRow` with RAS centroids. ``regions``: each lesion's region by ``(kind, id)``; ``cord_top_mm``:
     cord inputs, the S (mm) of the image's top (see ``RegionAtlas``)."""
     regions = regions or {}
-    top = math.nan if cord_top_mm is None else float(cord_top_mm)
+    top = None if cord_top_mm is None else float(cord_top_mm)
     out = []
     for row in lesions:
         x, y, z = row.centroid_lps  # type: ignore[misc]
@@ -70,7 +72,7 @@ def lesion_rows(lesions: Iterable[LesionComponent], regions: RegionLookup | None
         mean = math.nan if row.mean_probability is None else float(row.mean_probability)
         out.append(LesionRow(int(row.id), row.kind, row.status or "", float(row.volume_mm3),
                              (-float(x), -float(y), float(z)), maximum, mean, regions.get((row.kind, row.id), ""),
-                             int(round(row.centroid_zyx[0])), top - float(z)))
+                             int(round(row.centroid_zyx[0])), None if top is None else top - float(z)))
     return out
 
 
@@ -151,8 +153,11 @@ def read_metrics_table(table_node) -> dict[str, dict[str, float]]:
 
 
 def write_lesion_table(table_node, rows: Sequence[LesionRow]) -> None:
-    """Fill ``table_node`` with one row per lesion."""
+    """Fill ``table_node`` with one row per lesion (``cord_level_mm`` only for cord inputs)."""
     centroids = np.array([r.centroid_ras for r in rows], dtype=float).reshape(-1, 3)
+    levels = [r.cord_level_mm for r in rows]
+    cord = [_number_column(CORD_LEVEL_COLUMN, [math.nan if v is None else v for v in levels])] \
+        if any(v is not None for v in levels) else []
     _replace(
         table_node,
         [
@@ -167,11 +172,12 @@ def write_lesion_table(table_node, rows: Sequence[LesionRow]) -> None:
             _number_column("mean_probability", [r.mean_probability for r in rows]),
             _string_column("region", [r.region for r in rows]),
             _number_column("slice", [r.slice_index for r in rows], np.int32),
-            _number_column("cord_level_mm", [r.cord_level_mm for r in rows]),
+            *cord,
         ],
     )
-    for name, unit in (("volume_mm3", "mm3"), ("R", "mm"), ("A", "mm"), ("S", "mm"), ("cord_level_mm", "mm")):
-        table_node.SetColumnUnitLabel(name, unit)
+    for name, unit in (("volume_mm3", "mm3"), ("R", "mm"), ("A", "mm"), ("S", "mm"), (CORD_LEVEL_COLUMN, "mm")):
+        if table_node.GetTable().GetColumnByName(name) is not None:
+            table_node.SetColumnUnitLabel(name, unit)
 
 
 def table_column(table_node, name: str) -> list:
