@@ -203,12 +203,13 @@ def _lesions(binding: ReviewBinding) -> None:
                                 aria_label_bound="`Show ${r.title} lesions`",
                                 aria_pressed_bound="lesion_regions.includes(r.value)"))
         html.Input(type="number", min="0", step="any", placeholder="≥ mm³", id="lesion-min-volume",
-                   style="width: 4.5em; border: 1px solid #bbb; border-radius: 4px; padding: 0 4px",
+                   style="width: 5.5em; border: 1px solid #bbb; border-radius: 4px; padding: 0 4px",
                    classes="mr-1 mb-1 text-caption", change=(table.set_min_volume, "[$event.target.value]"),
                    raw_attrs=attrs(aria_label="Smallest lesion volume shown (mm³)"))
-        v.VSpacer()
+    with html.Div(classes="d-flex align-center", id="lesion-steps"):
         _button("Next FN", (table.next, "['FN']"), "Next missed lesion (N)", disabled=("!lesions.length",))
         _button("Next FP", (table.next, "['FP']"), "Next false-positive lesion (P)", disabled=("!lesions.length",))
+        html.Span("keys N / P (Shift: back)", classes="text-caption text-medium-emphasis ml-1 mb-1")
     grid = f"display: grid; grid-template-columns: {LESION_GRID_TEMPLATE}; align-items: center; column-gap: 4px"
     with html.Div(raw_attrs=attrs(role="table", aria_label="Lesions"), id="lesion-table", classes="text-body-2"):
         with html.Div(style=grid, classes="font-weight-medium text-caption", raw_attrs=attrs(role="row")):
