@@ -9,22 +9,26 @@ each view once, so the first picture a test sees is the one a finished build sho
 
 from __future__ import annotations
 
-from trame_slicer.views.abstract_view import AbstractView
+from trame_slicer.views.render_scheduler import DirectRendering
 
 from LesionSegWeb.app import AppConfig, ReviewWebApp
 
 
 def direct_app(config: AppConfig) -> ReviewWebApp:
     """``ReviewWebApp(config)`` for a ``views="direct"`` config, built with its views' renders held, then each view
-    rendered once."""
+    rendered once.
+
+    The hold is on the direct views' render strategy (``DirectRendering``), which every request reaches through
+    a lookup at call time; a view's own ``schedule_render`` is registered as an observer callback when the view
+    is made, so replacing that one would silence the view for good."""
     if config.views != "direct":
         raise ValueError(f"direct_app builds apps with offscreen views, not views={config.views!r}")
-    schedule_render = AbstractView.schedule_render
-    AbstractView.schedule_render = lambda self, *args: None  # held for this build only (restored below)
+    schedule_render = DirectRendering.schedule_render
+    DirectRendering.schedule_render = lambda self: None  # held for this build only (restored below)
     try:
         app = ReviewWebApp(config)
     finally:
-        AbstractView.schedule_render = schedule_render
+        DirectRendering.schedule_render = schedule_render
     for view in app.slicer_app.view_manager.get_views():
         view.render()
     return app
