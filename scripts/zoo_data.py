@@ -42,7 +42,7 @@ PACK = ROOT / ".zoo_pack"
 #: brain field of view (z, y, x) mm around the ventricles, as scripts/train_zoo.py
 BRAIN_FOV_MM = (96.0, 128.0, 128.0)
 #: uint8 quantisation of normalised intensities: code = round((z − QUANT_LOW) / QUANT_STEP), z = LOW + code · STEP
-QUANT_LOW = -4.0
+QUANT_LOW = -8.0
 QUANT_STEP = 1.0 / 16.0
 #: margin (voxels) kept around the foreground box when packing
 CROP_MARGIN = 4
