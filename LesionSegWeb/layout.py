@@ -319,6 +319,8 @@ def _saved_review(binding: ReviewBinding) -> None:
         v.VTextField(v_model=("path_review",), label="Saved review folder", density="compact", hide_details=True,
                      classes="mr-2", raw_attrs=attrs(aria_label="Saved review folder"))
         _button("Open review", folders.open, "Open saved review", disabled=("running || !path_review",))
+    _button("Open the browsed folder as a review", (folders.open, "[browse_folder]"), "Open browsed saved review",
+            disabled=("running || !browse_folder",), v_show="browse_folder")  # the file picker's folder (.browse)
     note_panel(folders)
     if binding.compare is not None:
         _compare(binding.compare)
