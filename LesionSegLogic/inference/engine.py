@@ -142,15 +142,25 @@ def _batch_buffer(size: int, channels: int, patch: tuple[int, ...], device: torc
     return buffer
 
 
-def _box_device(device: torch.device, voxels: int, channels: int) -> torch.device:
-    """Where the box lives: on the GPU when its maps — the image region (``channels`` float32 maps), the weighted sum
-    and the weight sum — take under a quarter of the GPU's free memory, else the CPU. On the GPU the windows are then
-    gathered there (no host → device copy per batch) and fused there."""
+def _box_device(device: torch.device, image_values: int, box_voxels: int) -> torch.device:
+    """Where the box lives: on the GPU when the image (``image_values`` float32 values) and the two fusion maps of the
+    box take under a quarter of the GPU's free memory, else the CPU. On the GPU the windows are then gathered there
+    (no host → device copy per batch) and fused there."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        if 4 * (channels + 2) * voxels < free // 4:
+        if 4 * (image_values + 2 * box_voxels) < free // 4:
             return device
     return torch.device("cpu")
+
+
+def _region_on(device: torch.device, array: np.ndarray, region: np.ndarray, box: tuple[slice, ...],
+               padded: bool) -> torch.Tensor:
+    """The region as a float32 tensor on ``device``. On a GPU (and unpadded) the whole image goes up once and the box
+    is a view of it there: no host copy of the box."""
+    if device.type == "cuda" and not padded:
+        image = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(device)
+        return image[(slice(None),) + tuple(box)]
+    return torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32)).to(device)
 
 
 def predict_volume(
@@ -217,18 +227,14 @@ def predict_volume(
         box = found
     region = array[(slice(None),) + tuple(box)]
     pads = padding_for(region.shape[1:], patch)
-    if any(a or b for a, b in pads):
+    padded = any(a or b for a, b in pads)
+    if padded:
         region = _pad(region, pads, [float(c.min()) for c in array])
-    region_t = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))
-    region_mask = None
-    if mask is not None:
-        region_mask = np.pad(mask[box], pads, constant_values=False)
-
     grid = WindowGrid.build(region.shape[1:], patch, float(overlap))
-    windows = [w for w in grid if region_mask is None or region_mask[grid.slices(w)].any()]
+    windows = list(grid) if mask is None else grid.touching(np.pad(mask[box], pads, constant_values=False))
 
-    acc_dev = _box_device(dev, int(np.prod(region.shape[1:])), region_t.shape[0])
-    region_t = region_t.to(acc_dev)
+    acc_dev = _box_device(dev, array.size, int(np.prod(region.shape[1:])))
+    region_t = _region_on(acc_dev, array, region, box, padded)
     acc = torch.zeros(region.shape[1:], dtype=torch.float32, device=acc_dev)
     wsum = torch.zeros(region.shape[1:], dtype=torch.float32, device=acc_dev)
     weight = torch.from_numpy(fusion_weights(fusion, patch, degree=bspline_degree)).to(acc_dev)

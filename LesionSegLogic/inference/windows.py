@@ -17,6 +17,8 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from LesionSegLogic.errors import ConfigError
 
 #: the most windows one volume may ask for: 100 000 forward passes (a 512×512×400 volume with a 48³ patch needs
@@ -94,3 +96,27 @@ class WindowGrid:
 
     def slices(self, start: tuple[int, int, int]) -> tuple[slice, slice, slice]:
         return tuple(slice(s, s + p) for s, p in zip(start, self.patch, strict=True))  # type: ignore[return-value]
+
+    def touching(self, mask: np.ndarray) -> list[tuple[int, int, int]]:
+        """The windows (in iteration order) that hold at least one ``True`` voxel of ``mask`` (shape ``shape``).
+
+        One pass over the mask: each axis is cut at every window start and end into segments, ``any`` is reduced
+        per segment (``np.logical_or.reduceat``, axis by axis), and a window is kept when one of the segment blocks
+        it spans holds a voxel — the same answer as ``mask[window].any()`` per window, without reading each
+        overlapping voxel once per window."""
+        cuts: list[np.ndarray] = []
+        spans: list[list[tuple[int, int]]] = []
+        for starts, p in zip(self.starts, self.patch, strict=True):
+            edges = sorted({0, *starts, *(s + p for s in starts)} - {max(s + p for s in starts)})
+            index = {e: i for i, e in enumerate(edges)}
+            cuts.append(np.asarray(edges))
+            spans.append([(index[s], index[s + p] if s + p in index else len(edges)) for s in starts])
+        blocks = np.asarray(mask, dtype=bool)
+        for axis, axis_cuts in enumerate(cuts):
+            blocks = np.logical_or.reduceat(blocks, axis_cuts, axis=axis)
+        out = []
+        for (iz, (z0, z1)), (iy, (y0, y1)), (ix, (x0, x1)) in itertools.product(
+                *(enumerate(s) for s in spans)):
+            if blocks[z0:z1, y0:y1, x0:x1].any():
+                out.append((self.starts[0][iz], self.starts[1][iy], self.starts[2][ix]))
+        return out
