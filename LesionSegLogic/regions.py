@@ -110,20 +110,29 @@ class RegionAtlas:
 
     def regions_of(self, labels: np.ndarray, n: int) -> list[str]:
         """The region of each lesion ``1..n`` of the label image ``labels`` (on the atlas grid)."""
+        flat = np.flatnonzero(labels)
+        return self.regions_at(flat, labels.ravel()[flat].astype(np.int64), n)
+
+    def regions_at(self, flat: np.ndarray, lesion: np.ndarray, n: int) -> list[str]:
+        """:meth:`regions_of` from the lesion voxels only: their flat indices ``flat`` and lesion numbers ``lesion``
+        (1..n) — the cost follows the lesions' size, not the image's."""
         if n == 0:
             return []
         if self.codes is None:
             return [SPINAL_CORD] * n
-        index = np.arange(1, n + 1)
-        codes = np.asarray(ndimage.minimum(self.codes, labels, index), dtype=np.int64).reshape(-1)
-        out = [PRECEDENCE[c] for c in codes]
+        codes = self.codes.ravel()[flat]
+        best = np.full(n + 1, len(PRECEDENCE) - 1, np.int64)
+        for code in range(len(PRECEDENCE) - 2, -1, -1):  # the lowest code a lesion touches wins
+            best[np.bincount(lesion[codes == code], minlength=n + 1) > 0] = code
+        out = [PRECEDENCE[c] for c in best[1:]]
         if self.known is not None:
-            inside = (labels > 0) & (self.known > 0)
+            known = self.known.ravel()[flat]
+            inside = known > 0
             width = len(REGIONS) + 1
-            counts = np.bincount(labels[inside].astype(np.int64) * width + self.known[inside],
-                                 minlength=(n + 1) * width).reshape(n + 1, width)
-            for lesion in np.flatnonzero(counts[1:].sum(axis=1)):
-                out[lesion] = REGIONS[int(counts[lesion + 1].argmax()) - 1]
+            counts = np.bincount(lesion[inside] * width + known[inside], minlength=(n + 1) * width)
+            counts = counts.reshape(n + 1, width)
+            for index in np.flatnonzero(counts[1:].sum(axis=1)):
+                out[index] = REGIONS[int(counts[index + 1].argmax()) - 1]
         return out
 
 
@@ -202,23 +211,30 @@ def mni_template() -> Image:
     return nifti_to_image(datasets.load_mni152_template(resolution=2))
 
 
-def register_to_mni(image: Image, template: Image | None = None, *, seed: int = 1) -> sitk.Transform:
+#: registration levels (shrink factors; smoothing σ = factor / 2 mm): a full-resolution level took 3.7× the time for
+#: the same fit (benchmarks/bench_regions.py, docs/regions.md)
+SHRINK_FACTORS = (4, 2)
+
+
+def register_to_mni(image: Image, template: Image | None = None, *, seed: int = 1,
+                    shrink: tuple[int, ...] = SHRINK_FACTORS) -> sitk.Transform:
     """Affine transform mapping points of ``image`` (LPS mm) to the MNI template's (SimpleITK registration:
     moments initialisation, Mattes mutual information on 10 % of the voxels, regular-step gradient descent at
-    1/4 and 1/2 resolution). Deterministic for a given ``seed``."""
+    the :data:`SHRINK_FACTORS` resolutions). Deterministic for a given ``seed``."""
     template = template if template is not None else mni_template()
     fixed = to_sitk(image, np.float32)
     moving = to_sitk(template, np.float32)
     try:
         initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
                                                     sitk.CenteredTransformInitializerFilter.MOMENTS)
-        return _register(fixed, moving, initial, seed)
+        return _register(fixed, moving, initial, seed, shrink)
     except RuntimeError as error:  # SimpleITK's exceptions: a blank image, no overlap with the template
         first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise RegistrationError(f"registration to the MNI152 template failed: {first}", image.name or None) from None
 
 
-def _register(fixed: sitk.Image, moving: sitk.Image, initial: sitk.Transform, seed: int) -> sitk.Transform:
+def _register(fixed: sitk.Image, moving: sitk.Image, initial: sitk.Transform, seed: int,
+              shrink: tuple[int, ...]) -> sitk.Transform:
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     method.SetMetricSamplingStrategy(method.RANDOM)
@@ -227,8 +243,8 @@ def _register(fixed: sitk.Image, moving: sitk.Image, initial: sitk.Transform, se
     method.SetOptimizerAsRegularStepGradientDescent(learningRate=2.0, minStep=1e-3, numberOfIterations=150,
                                                      relaxationFactor=0.6)
     method.SetOptimizerScalesFromPhysicalShift()
-    method.SetShrinkFactorsPerLevel([4, 2])  # a full-resolution level: 3.7x the time, the same fit (docs/regions.md)
-    method.SetSmoothingSigmasPerLevel([2.0, 1.0])
+    method.SetShrinkFactorsPerLevel([int(f) for f in shrink])
+    method.SetSmoothingSigmasPerLevel([0.0 if f <= 1 else f / 2.0 for f in shrink])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     method.SetInitialTransform(initial, inPlace=False)
     return method.Execute(fixed, moving)
@@ -264,24 +280,37 @@ def atlas_for_case(flair: Image, *, reference: np.ndarray | None = None, folder:
 
 # ---------------------------------------------------------------------------------------------- per review row
 def regions_by_row(atlas: RegionAtlas, rows: Sequence[Any], mask: np.ndarray, reference: np.ndarray | None,
-                   label: Callable[[np.ndarray], tuple[np.ndarray, int]]) -> dict[tuple[str, int], str]:
+                   label: Callable[[np.ndarray], tuple[np.ndarray, int]],
+                   reference_regions: dict[tuple[str, int], str] | None = None) -> dict[tuple[str, int], str]:
     """``(kind, id) → region`` for the lesion rows of one threshold (the engine's rows: ``kind``, ``id``,
     ``centroid_zyx``). ``label`` numbers the components of a mask as the engine does (its matching rule's
     connectivity and size limit, raster order). Reference rows are those components in raster order; predicted rows
-    (numbered by the engine by peak probability) are matched to the components of ``mask`` by their centroids."""
+    (numbered by the engine by peak probability) are matched to the components of ``mask`` by their centroids.
+    ``reference_regions``: the reference's part from an earlier call (it does not move with the threshold: the
+    caller keeps :func:`reference_regions` per reference and atlas)."""
     out: dict[tuple[str, int], str] = {}
     predicted = [r for r in rows if r.kind == "predicted"]
     if predicted:
         labels, n = label(mask)
-        regions = atlas.regions_of(labels, n)
+        flat = np.flatnonzero(labels)
+        lesion = labels.ravel()[flat].astype(np.int64)
+        regions = atlas.regions_at(flat, lesion, n)
         if n:
-            index = np.arange(1, n + 1)
-            centroids = np.asarray(ndimage.center_of_mass(np.ones(labels.shape, np.int8), labels, index)).reshape(n, 3)
+            sizes = np.maximum(np.bincount(lesion, minlength=n + 1)[1:], 1)
+            zyx = np.unravel_index(flat, labels.shape)
+            centroids = np.stack([np.bincount(lesion, weights=axis, minlength=n + 1)[1:] / sizes for axis in zyx], 1)
             _, nearest = cKDTree(centroids).query(np.array([r.centroid_zyx for r in predicted], float))
             for row, component in zip(predicted, np.atleast_1d(nearest), strict=True):
                 out[("predicted", int(row.id))] = regions[int(component)]
     if reference is not None and any(r.kind == "reference" for r in rows):
-        labels, n = label(reference)
-        for lesion, region in enumerate(atlas.regions_of(labels, n), start=1):
-            out[("reference", lesion)] = region
+        if reference_regions is None:
+            reference_regions = reference_regions_of(atlas, reference, label)
+        out.update(reference_regions)
     return out
+
+
+def reference_regions_of(atlas: RegionAtlas, reference: np.ndarray,
+                         label: Callable[[np.ndarray], tuple[np.ndarray, int]]) -> dict[tuple[str, int], str]:
+    """``("reference", id) → region`` of the reference lesions (ids: ``label``'s raster order, as the engine's)."""
+    labels, n = label(reference)
+    return {("reference", lesion): region for lesion, region in enumerate(atlas.regions_of(labels, n), start=1)}

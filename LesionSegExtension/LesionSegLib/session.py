@@ -182,6 +182,7 @@ class ReviewSession:
         #: where each lesion lies (``LesionSegLogic.regions.RegionAtlas``; ``None``: rows have no region yet), see
         #: :meth:`set_region_atlas`
         self.region_atlas = None
+        self._reference_regions: tuple | None = None  # (atlas, reference, rule, regions) of the last rows
 
     # ------------------------------------------------------------------------------------------ inputs
     def set_inputs(self, flair, t2=None, baseline=None) -> None:
@@ -380,11 +381,16 @@ class ReviewSession:
         if atlas is None:
             return tuple(lesion_rows(update.lesions))
         from LesionSegLogic.metrics.lesion import label_components  # other layer, imported on use
-        from LesionSegLogic.regions import regions_by_row
+        from LesionSegLogic.regions import reference_regions_of, regions_by_row
 
-        rule, voxel_volume = self.engine.rule, self.flair.voxel_volume
-        regions = regions_by_row(atlas, update.lesions, mask(), self.reference,
-                                 lambda m: label_components(m, rule, voxel_volume))
+        rule, voxel_volume, reference = self.engine.rule, self.flair.voxel_volume, self.reference
+        label = lambda m: label_components(m, rule, voxel_volume)  # noqa: E731 - the engine's numbering
+        known = self._reference_regions  # the reference's regions do not move with the threshold: once per pair
+        if reference is not None and (known is None or known[0] is not atlas or known[1] is not reference
+                                      or known[2] is not rule):
+            known = self._reference_regions = (atlas, reference, rule, reference_regions_of(atlas, reference, label))
+        regions = regions_by_row(atlas, update.lesions, mask(), reference, label,
+                                 None if reference is None else known[3])
         return tuple(lesion_rows(update.lesions, regions, atlas.cord_top_mm))
 
     def set_region_atlas(self, atlas) -> None:
