@@ -167,7 +167,7 @@ def reliability_figure(zoo_set: ZooSet, cards: Sequence[ModelCard], path: Path) 
         return None
     cols = min(5, len(measured))
     rows = -(-len(measured) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows + 0.3), squeeze=False, dpi=72)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.0, 1.9 * cols), 1.9 * rows + 0.5), squeeze=False, dpi=72)
     for ax in axes.flat[len(measured):]:
         ax.axis("off")
     for ax, card in zip(axes.flat, measured, strict=False):
@@ -178,7 +178,11 @@ def reliability_figure(zoo_set: ZooSet, cards: Sequence[ModelCard], path: Path) 
         ax.set_ylim(0, 1)
         ax.set_title(f"{card.name}\nECE {card.calibration.get('ece', float('nan')):.3f}", fontsize=7)
         ax.tick_params(labelsize=6)
-    fig.suptitle(f"{zoo_set.title}: lesion frequency vs predicted probability (held-out)", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("mean predicted p", fontsize=6)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("lesion frequency", fontsize=6)
+    fig.suptitle(f"{zoo_set.title}\nreliability on the shifted held-out set (diagonal: calibrated)", fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=72)
@@ -224,7 +228,7 @@ picked by `LesionSegLogic.defaults.pick_model` from the images at hand; the defa
         if not group:
             parts.append("No model of this set is bundled.")
             continue
-        pick = pick_model(group, zoo_set.images, zoo_set.anatomy)
+        pick = pick_model(group, zoo_set.images, zoo_set.anatomy, "the set's anatomy")
         command = REGENERATE.format(set=zoo_set.name).replace("RUNS", runs).replace("DATA", data)
         text = [set_table(group), f"Regenerate this table: `{command}`", "",
                 "Targets (issue 12, shifted held-out set, at the recommended threshold):", targets_text(zoo_set, group),
