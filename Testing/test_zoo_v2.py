@@ -310,3 +310,14 @@ def test_pick_for_images_reads_the_anatomy_and_names_what_no_model_takes(tmp_pat
     assert image_anatomy({"t2": t2}) == (None, "the field of view does not say")  # 9.6 mm S-I: not a cord
     with pytest.raises(InputError, match="no bundled model takes the images given \\(baseline\\)"):
         pick_for_images({"baseline": t2}, "cord", extra=zoo)
+
+
+def test_the_bundled_v2_zoo_covers_the_four_sets_within_50_mb() -> None:
+    from LesionSegLogic.zoo import list_models
+
+    entries = [e for e in list_models() if e.card is not None and e.card.format_version >= 2]
+    if not entries:
+        pytest.skip("the bundled zoo is still v1 in this checkout")
+    assert {s.name for e in entries if (s := set_of(e.card)) is not None} == set(SET_NAMES)
+    folder = entries[0].folder.parent
+    assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) <= 50_000_000
