@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnxscript")
+pytest.importorskip("onnxruntime")  # (onnxscript: only the heavy test's torch.export-based exporter needs it)
 
 import torch
 
@@ -78,6 +77,7 @@ def test_onnx_probability_equals_torch(exported, case, tmp_path):
 
 @pytest.mark.heavy
 def test_cli_export_with_the_default_exporter_equals_torch(case, tmp_path):
+    pytest.importorskip("onnxscript")  # here: importing it costs the default suite's collection a second or two
     out = tmp_path / "dice_onnx"
     assert main(["export-onnx", ZOO_MODEL, str(out)]) == 0
     assert read_onnx_card(out / "card.json")[1].export_check["exporter"] == "dynamo"
