@@ -124,6 +124,7 @@ CLIENT_VALUES: dict[str, ValueRule] = {
     **{f"path_{role}": _path_text() for role in ("case", "flair", "t2", "reference", "probability", "model",
                                                   "review", "compare")},
     "threshold_b": _number(0.0, 1.0),  # map B's slider (side by side, :mod:`.compare`)
+    "compare_model": _one_of(_model_values, "models", none_ok=True),  # the model run for map B
     #: how to read another tool's probability map (``lesionseg app/evaluate/sweep --channel/--scale``)
     "probability_channel": _optional_number(0, True, "a channel number 0, 1, 2, ... (or empty)"),
     "probability_scale": _optional_number(1e-9, False, "a positive number such as 255 or 1000 (or empty)"),

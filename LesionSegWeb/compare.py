@@ -20,11 +20,14 @@ State variables: ``comparing``, ``path_compare`` (client-set, checked), ``thresh
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from LesionSegLib.parameters import ReviewParameters
+from LesionSegLib.nodes import image_from_volume_node
+from LesionSegLib.parameters import ModelChoice, ReviewParameters
+from LesionSegLib.runner import CancelToken, InferenceRequest
 from LesionSegLib.session import ReviewSession, ReviewState
 
 from LesionSegLogic.errors import GeometryError, LesionSegError
@@ -48,7 +51,7 @@ _BACKGROUND_LOCATION = 0
 
 def initial_state() -> dict[str, Any]:
     return {"comparing": False, "path_compare": "", "threshold_b": 0.5, "compare_name": "", "compare_summary": "",
-            "compare_rows": []}
+            "compare_rows": [], "compare_model": None, "compare_running": False}
 
 
 def compare_layout() -> Any:
@@ -91,29 +94,75 @@ class SideBySide:
     def start(self, path: str | None = None) -> bool:
         """Open map B (default: ``path_compare``) beside the open review; a bad map is named and nothing changes."""
         def go() -> str:
-            a = self.binding.session
-            if a.engine is None or a.flair_node is None:
-                raise LesionSegError("open a case with a probability map first (map A), then compare a second map")
+            self._require_a()
             raw = path if path is not None else self.state.path_compare
             file = self.binding.gate.file(raw, "second probability map")
             image = read_image(file, role="probability")  # as an Image: no file-backed node beside B's map node
-            if not image.same_grid(a.flair):
-                raise GeometryError("the second probability map is not on the FLAIR grid of map A", str(file))
-            b = self.session or ReviewSession(self.scene, parameters=ReviewParameters(rule=a.parameters.rule,
-                                                                                      mode=a.parameters.mode),
-                                              name=SESSION_NAME)
-            b.set_inputs(a.flair_node)  # the same image node: no second FLAIR in the scene
-            b.set_reference(None if a.reference is None else a.flair.with_array(np.asarray(a.reference, np.uint8)))
-            b.load_probability(image, a.threshold if a.threshold is not None else 0.5)
-            b.model_name = file.name
-            if self.session is None:
-                b.updated.connect(self._on_b_updated)
-            self.session = b
-            self._show()
-            self.state.compare_name = compare_source(file)
-            self._on_b_updated(b.state)
-            return f"Comparing with {self.state.compare_name}: left map A, right map B; each has its own slider."
+            return self._open_b(image, None, compare_source(file), str(file))
         return self.binding._guard(go)
+
+    def start_run(self) -> None:
+        """The "Run as map B" button: :meth:`run_model` as a task (the page keeps answering while it runs)."""
+        self.binding._spawn(self.run_model())
+
+    async def run_model(self) -> bool:
+        """Run the model chosen in ``compare_model`` on map A's inputs (the app's runner, in a worker thread) and
+        show its map as map B at the model's recommended threshold; map A stays as it is meanwhile."""
+        a, model = self.binding.session, self.state.compare_model
+        if not self.binding._guard(self._require_a) or not model:
+            if not model:
+                self.binding._say("choose the model for map B first", "error")
+            return False
+        t2 = None if a.t2_node is None else image_from_volume_node(a.t2_node, np.float32)
+        request, flair_node = InferenceRequest(a.flair, ModelChoice(str(model)), t2), a.flair_node
+        self.state.compare_running = True
+        self.binding._say(f"Running {model} for map B…")
+        self.binding.flush()
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                None, lambda: self.binding.services.runner.run(request, None, CancelToken()))
+        except Exception as error:  # a failing model must not take the server down
+            self.binding._say(str(error) if isinstance(error, LesionSegError) else f"map B's model failed: {error}",
+                              "error")
+            return False
+        finally:
+            self.state.compare_running = False
+            self.binding.flush()
+        if flair_node is not self.binding.session.flair_node:
+            self.binding._say(f"{model} finished on a case that is no longer open; map B dropped.", "error")
+            return False
+        name = result.model_name or str(model)
+        ok = self.binding._guard(lambda: self._open_b(result.probability, float(result.recommended_threshold),
+                                                      name, name))
+        self.binding.flush()
+        return ok
+
+    def _require_a(self) -> None:
+        a = self.binding.session
+        if a.engine is None or a.flair_node is None:
+            raise LesionSegError("open a case with a probability map first (map A), then compare a second map")
+
+    def _open_b(self, image: Any, threshold: float | None, name: str, source: str) -> str:
+        """Show ``image`` (on map A's grid) as map B at ``threshold`` (``None``: map A's threshold)."""
+        a = self.binding.session
+        if not image.same_grid(a.flair):
+            raise GeometryError("the second probability map is not on the FLAIR grid of map A", source)
+        b = self.session or ReviewSession(self.scene, parameters=ReviewParameters(rule=a.parameters.rule,
+                                                                                  mode=a.parameters.mode),
+                                          name=SESSION_NAME)
+        b.set_inputs(a.flair_node)  # the same image node: no second FLAIR in the scene
+        b.set_reference(None if a.reference is None else a.flair.with_array(np.asarray(a.reference, np.uint8)))
+        start = threshold if threshold is not None else (a.threshold if a.threshold is not None else 0.5)
+        b.load_probability(image, start)
+        b.model_name = name
+        if self.session is None:
+            b.updated.connect(self._on_b_updated)
+        self.session = b
+        self._show()
+        self.state.compare_name = name
+        self._on_b_updated(b.state)
+        return f"Comparing with {name}: left map A, right map B; each has its own slider."
 
     def _show(self) -> None:
         if COMPARE_LAYOUT not in self.layout_manager.get_layout_ids():
@@ -149,7 +198,8 @@ class SideBySide:
             node.GetDisplayNode().RemoveAllViewNodeIDs()
         if self.layout_manager.layout_id == COMPARE_LAYOUT and self._previous_layout:
             self.layout_manager.set_layout(self._previous_layout)
-        self.state.update({**initial_state(), "path_compare": self.state.path_compare})
+        self.state.update({**initial_state(), "path_compare": self.state.path_compare,
+                           "compare_model": self.state.compare_model})
 
     # ------------------------------------------------------------------------------------------ views
     def _slice_node(self, tag: str) -> Any:

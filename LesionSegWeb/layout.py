@@ -334,6 +334,13 @@ def _compare(compare: Any) -> None:
                      hide_details=True, classes="mr-2", raw_attrs=attrs(aria_label="Second probability map"))
         _button("Compare", compare.start, "Compare side by side", disabled=("!has_probability || !path_compare",))
         _button("Stop", compare.stop, "Stop comparing", disabled=("!comparing",))
+    with html.Div(classes="d-flex align-center"):
+        v.VSelect(v_model=("compare_model",), items=("models",), item_title="title", item_value="value",
+                  label="…or run a model as map B", density="compact", hide_details=True, classes="mr-2",
+                  no_data_text="no models in the zoo", raw_attrs=attrs(aria_label="Model for map B"))
+        _button("Run as map B", compare.start_run, "Run model as map B",
+                disabled=("!has_probability || !compare_model || running || compare_running",))
+    v.VProgressLinear(indeterminate=True, v_show="compare_running", height=4, color="deep-purple")
     with html.Div(v_show="comparing", id="compare-panel"):
         html.Div("Left view: map A ({{ case_name }}) · right view: map B ({{ compare_name }})",
                  classes="text-caption")

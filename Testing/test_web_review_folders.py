@@ -186,3 +186,24 @@ def test_compare_refuses_a_map_outside_the_allowed_folders_or_on_another_grid(we
     write_image(small, folders["case"] / "probability_small.nii.gz")
     assert not compare.start(str(folders["case"] / "probability_small.nii.gz"))
     assert "grid" in state.message and not state.comparing
+
+
+def test_a_model_run_becomes_map_b_and_map_a_stays(web, folders, model) -> None:
+    import asyncio
+
+    state, compare = web.server.state, web.binding.compare
+    assert web.binding.open_case(str(folders["case"]))
+    set_state(web, threshold=0.62)
+    before = (web.session.threshold, state.summary, web.session.probability)
+    assert asyncio.run(compare.run_model()) is False and "choose the model for map B" in state.message
+    set_state(web, compare_model="fake-model")
+    model.release.set()  # the fake model returns at once
+    assert asyncio.run(compare.run_model()), state.message
+    b = compare.session
+    assert state.comparing and state.compare_name == "fake-model" and not state.compare_running
+    assert b.threshold == pytest.approx(0.4)  # the model's recommended threshold
+    assert np.array_equal(b.probability.array, shared.synthetic_case()[2])
+    assert (web.session.threshold, state.summary, web.session.probability) == before  # map A untouched
+    set_state(web, compare_model="no-such-model")  # refused by the one validator, the choice stays
+    assert state.compare_model == "fake-model" and state.message_kind == "error"
+    compare.stop()
