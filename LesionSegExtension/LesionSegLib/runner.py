@@ -36,10 +36,14 @@ NNUNET_LABEL = "nnunet_label"
 
 def predict_settings(model: ModelChoice):
     """The :class:`~LesionSegLogic.predictor.PredictSettings` of a face's model choice (device, nnU-Net label): the
-    in-process runner uses it, and :class:`ChildCommand` passes the same values as ``lesionseg predict`` options."""
+    in-process runner uses it, and :class:`ChildCommand` passes the same values as ``lesionseg predict`` options.
+    A face always sends its FLAIR (and any T2/baseline loaded): images the chosen model does not read — the FLAIR for
+    a T2-w-only cord model, a T2 for a FLAIR-only one — are left out with a warning the panel shows
+    (``ignore_extra_inputs``), so every model the faces' auto-pick chooses runs (issue 12)."""
     from LesionSegLogic.predictor import PredictSettings  # torch: imported on use
 
-    return PredictSettings(device=model.device, nnunet_label=model.extra.get(NNUNET_LABEL) or None)
+    return PredictSettings(device=model.device, nnunet_label=model.extra.get(NNUNET_LABEL) or None,
+                           ignore_extra_inputs=True)
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,8 @@ class ChildCommand:
 
     def __call__(self, request: InferenceRequest, inputs: dict[str, Path], out_dir: Path) -> list[str]:
         command = [self.python, str(self.script), "predict", "--model", request.model.spec,
-                   "--flair", str(inputs["flair"]), "--out", str(out_dir), "--device", request.model.device]
+                   "--flair", str(inputs["flair"]), "--out", str(out_dir), "--device", request.model.device,
+                   "--ignore-extra-inputs"]  # as predict_settings: images the model does not read, said
         for key in ("t2", "baseline"):
             if key in inputs:
                 command += [f"--{key}", str(inputs[key])]
