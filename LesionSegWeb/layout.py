@@ -338,7 +338,7 @@ def _compare(compare: Any) -> None:
         v.VSelect(v_model=("compare_model",), items=("models",), item_title="title", item_value="value",
                   label="…or run a model as map B", density="compact", hide_details=True, classes="mr-2",
                   no_data_text="no models in the zoo", raw_attrs=attrs(aria_label="Model for map B"))
-        _button("Run as map B", compare.start_run, "Run model as map B",
+        _button("Run as map B", compare.start_run, "Map B from the chosen model",
                 disabled=("!has_probability || !compare_model || running || compare_running",))
     v.VProgressLinear(indeterminate=True, v_show="compare_running", height=4, color="deep-purple")
     with html.Div(v_show="comparing", id="compare-panel"):
