@@ -301,11 +301,14 @@ def _check(trainees: list[Trainee], val_batches: list[Any], device: Any, iterati
 
 
 def _git_commit() -> str:
+    """``ZOO_COMMIT`` when set (the device machine's copy of the tree may carry a stale ``.git``), else git's HEAD."""
+    if os.environ.get("ZOO_COMMIT"):
+        return os.environ["ZOO_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("ZOO_COMMIT", "unknown")
+        return "unknown"
 
 
 def _write_model(t: Trainee, group: Group, zset: Any, recipe: Any, data_meta: dict[str, Any], iterations: int,
