@@ -142,6 +142,8 @@ class ReviewWebApp:
             s.path_reference, s.path_probability = str(c.reference or ""), str(c.probability or "")
             s.probability_channel, s.probability_scale = c.probability_channel, c.probability_scale
             self.binding.open_files()
+        # the lesion regions of the case opened here are labelled off the loop once it runs
+        self.server.controller.on_server_ready.add(lambda **_: self.binding.label_regions_pending())
         if c.demo or c.run:
             self.server.controller.on_server_ready.add(lambda **_: self._schedule_start())
 

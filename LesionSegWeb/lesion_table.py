@@ -18,6 +18,7 @@ arguments are checked by :class:`LesionList` (an unknown column, status or regio
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -90,6 +91,7 @@ class LesionTable:
         self.list = LesionList()
         self._jump = jump
         self._guard = guard
+        self.brain_maps = BrainMapsOnce()
         state.update(initial_state())
 
     def show(self, rows: Sequence[LesionRow], has_reference: bool, method: str = "") -> None:
@@ -104,6 +106,10 @@ class LesionTable:
              "count": str(summary.predicted.by_region[r]) + ("" if reference is None else f"/{reference.by_region[r]}")}
             for r in REGIONS if r in present]
         self._publish()
+
+    def atlas_for(self, flair: Any, reference: Any, folder: Any) -> Any:
+        """:func:`atlas_for_inputs` with this table's anatomy maps (loaded once per page)."""
+        return atlas_for_inputs(flair, reference, folder, self.brain_maps)
 
     def clear(self) -> None:
         self.list.set_rows(())
@@ -183,10 +189,28 @@ class LesionTable:
         self._publish()
 
 
-def atlas_for_inputs(flair: Any, reference: Any, folder: Any) -> Any:
+class BrainMapsOnce:
+    """The MNI152 anatomy maps (:func:`LesionSegLogic.phantom.anatomy.load_brain_maps`: seconds), loaded on first use
+    and kept by one page's table for the next case (thread-safe: the atlas is made in a worker thread)."""
+
+    def __init__(self) -> None:
+        self._maps: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        from LesionSegLogic.phantom.anatomy import load_brain_maps
+
+        with self._lock:
+            if self._maps is None:
+                self._maps = load_brain_maps()
+            return self._maps
+
+
+def atlas_for_inputs(flair: Any, reference: Any, folder: Any, maps_loader: Any = None) -> Any:
     """The region atlas for the open inputs (:func:`LesionSegLogic.regions.atlas_for_case`): a phantom's (its folder
     holds ``phantom.json``), a cord's, or a registration for a brain; ``None`` when the image's extent says neither
-    brain nor cord (:func:`LesionSegLogic.anatomy.guess_anatomy`) — no region is guessed for it."""
+    brain nor cord (:func:`LesionSegLogic.anatomy.guess_anatomy`) — no region is guessed for it. ``maps_loader``:
+    where the anatomy maps come from (a :class:`BrainMapsOnce`; default: loaded for this call)."""
     from LesionSegLogic.anatomy import guess_anatomy
     from LesionSegLogic.phantom.case import CASE_JSON
     from LesionSegLogic.regions import atlas_for_case
@@ -194,4 +218,4 @@ def atlas_for_inputs(flair: Any, reference: Any, folder: Any) -> Any:
     phantom = folder is not None and (folder / CASE_JSON).is_file()
     if not phantom and guess_anatomy(flair) is None:
         return None
-    return atlas_for_case(flair, reference=reference, folder=folder)
+    return atlas_for_case(flair, reference=reference, folder=folder, maps_loader=maps_loader)

@@ -49,7 +49,7 @@ from .editing import EDIT_TOOLS, AcceptedEditor
 from .files import CaseFiles, PathGate, check_openable, prediction_info
 from .format import metric_items, summary_line
 from .latest import LatestValue
-from .lesion_table import LesionTable, atlas_for_inputs
+from .lesion_table import LesionTable
 from .review_folders import ReviewFolders
 from .review_folders import initial_state as review_folder_state
 from .services import DemoCase, Services
@@ -569,27 +569,35 @@ class ReviewBinding:
         self.folders.show_notes()
 
     def label_regions(self) -> bool:
-        """Label the lesions' regions now (in place): :func:`.lesion_table.atlas_for_inputs` for the open inputs."""
+        """Label the lesions' regions now (in place): :meth:`.lesion_table.LesionTable.atlas_for` the open inputs."""
         def go() -> None:
-            self.session.set_region_atlas(atlas_for_inputs(self.session.flair, self.session.reference,
-                                                           self._case_folder))
+            self.session.set_region_atlas(self.lesion_table.atlas_for(self.session.flair, self.session.reference,
+                                                                      self._case_folder))
             self._send_lesions()
         return self._guard(go)
+
+    def label_regions_pending(self) -> None:
+        """Start the region labelling that :meth:`_label_regions_later` could not start (no loop was running)."""
+        if getattr(self, "_regions_pending", False):
+            self._label_regions_later()
 
     def _label_regions_later(self) -> None:
         """Label the lesions' regions in a worker thread (a real brain scan is registered to MNI152: seconds); the
         rows get their regions when it is done, if the same inputs are still open. Without a running loop (scripts,
-        in-process tests) nothing starts: call :meth:`label_regions`."""
+        in-process tests) nothing starts: call :meth:`label_regions` (or :meth:`label_regions_pending` once the
+        server runs: the app does for the case it opens at start)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            self._regions_pending = True
             return
+        self._regions_pending = False
         session, flair_node, folder = self.session, self.session.flair_node, self._case_folder
         flair, reference = session.flair, session.reference
 
         async def work() -> None:
             try:
-                atlas = await loop.run_in_executor(None, atlas_for_inputs, flair, reference, folder)
+                atlas = await loop.run_in_executor(None, self.lesion_table.atlas_for, flair, reference, folder)
             except Exception as error:  # the review works without regions; say why
                 log.warning("lesion regions failed: %s", error)
                 with self.state:
