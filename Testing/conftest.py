@@ -1,5 +1,5 @@
 """What the whole suite shares: the phantoms (one of each kind, generated once per session), the MNI brain maps
-they are drawn from, and the per-test time limits.
+they are drawn from, two tiny untrained zoo models, and the per-test time limits.
 
 Helpers that are not fixtures live in modules whose names do not start with ``test_`` (``phantom_cases``,
 ``web_cases``, ``training_cases``, …); test modules import those, never each other.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from model_cases import save_tiny_model
 from phantom_cases import WrittenPhantom, make_phantom
 
 from LesionSegLogic.phantom import BrainMaps, load_brain_maps
@@ -61,3 +62,15 @@ def longitudinal_phantom(phantom_root: Path, brain_maps: BrainMaps) -> WrittenPh
 def small_cord_phantom(phantom_root: Path) -> WrittenPhantom:
     """The ``small_cord`` phantom of :data:`phantom_cases.KINDS` (a small field of view, 2 lesions)."""
     return make_phantom("small_cord", phantom_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model folder ``tiny`` (alone in its zoo folder): an untrained tiny FLAIR model (:mod:`model_cases`)."""
+    return save_tiny_model(tmp_path_factory.mktemp("zoo"), "tiny", ("flair",))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_flair_t2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model folder ``tiny2`` (alone in its zoo folder): an untrained tiny FLAIR + T2 model."""
+    return save_tiny_model(tmp_path_factory.mktemp("zoo"), "tiny2", ("flair", "t2"))

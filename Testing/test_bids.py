@@ -14,7 +14,6 @@ from LesionSegLogic.cli import main
 from LesionSegLogic.errors import InputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import read_image, write_image
-from LesionSegLogic.zoo import ModelCard, save_model
 
 torch.set_num_threads(1)
 
@@ -97,27 +96,15 @@ def test_references_come_from_derivatives_but_never_from_lesionsegs_own(tmp_path
         find_cases(root, ["02"], references=True)
 
 
-@pytest.fixture()
-def tiny_model(tmp_path: Path) -> Path:
-    from LesionSegLogic.models import build_model
-
-    torch.manual_seed(0)
-    params = {"in_channels": 2, "features": [4, 8], "norm": "batch"}
-    card = ModelCard(name="tiny2", architecture="unet3d", architecture_params=params, inputs=("flair", "t2"),
-                     patch_size=(16, 16, 16), loss="dice", recommended_threshold=0.4)  # fmt: skip
-    save_model(build_model("unet3d", **params), card, tmp_path / "zoo" / "tiny2")
-    return tmp_path / "zoo" / "tiny2"
-
-
 def test_predict_bids_writes_a_derivatives_dataset_skips_done_and_survives_a_bad_case(
-    tmp_path: Path, tiny_model: Path, capsys
+    tmp_path: Path, tiny_model_flair_t2: Path, capsys
 ) -> None:
     root = _dataset(tmp_path / "bids")
     bad = root / "sub-02/anat/sub-02_run-2_FLAIR.nii.gz"
     bad.unlink()
     write_image(_head(0).with_array(np.full((18, 24, 20), 7.0, np.float32)), bad)  # constant: refused
     out = root / "derivatives" / "lesionseg"
-    args = ["predict", "--model", str(tiny_model), "--bids", str(root), "--out", str(out), "--device", "cpu",
+    args = ["predict", "--model", str(tiny_model_flair_t2), "--bids", str(root), "--out", str(out), "--device", "cpu",
             "--no-progress"]  # fmt: skip
     assert main(args) == 1
     captured = capsys.readouterr()
@@ -143,10 +130,10 @@ def test_predict_bids_writes_a_derivatives_dataset_skips_done_and_survives_a_bad
     assert "0 predicted, 2 already done, 0 failed" in capsys.readouterr().out
 
 
-def test_predict_bids_refuses_dicom_options_and_a_foreign_output_dataset(tmp_path: Path, tiny_model: Path,
+def test_predict_bids_refuses_dicom_options_and_a_foreign_output_dataset(tmp_path: Path, tiny_model_flair_t2: Path,
                                                                          capsys) -> None:
     root = _dataset(tmp_path / "bids")
-    base = ["predict", "--model", str(tiny_model), "--bids", str(root), "--no-progress"]
+    base = ["predict", "--model", str(tiny_model_flair_t2), "--bids", str(root), "--no-progress"]
     assert main([*base, "--out", str(tmp_path / "o"), "--dicom-seg"]) == 2
     assert "--dicom-seg" in capsys.readouterr().err and not (tmp_path / "o").exists()
     assert main([*base, "--out", str(root)]) == 2  # the raw dataset's own description is not LesionSeg's
@@ -154,14 +141,14 @@ def test_predict_bids_refuses_dicom_options_and_a_foreign_output_dataset(tmp_pat
     assert not list(root.rglob("*desc-lesion*"))
 
 
-def test_evaluate_and_sweep_take_a_bids_cohort(tmp_path: Path, tiny_model: Path, capsys) -> None:
+def test_evaluate_and_sweep_take_a_bids_cohort(tmp_path: Path, tiny_model_flair_t2: Path, capsys) -> None:
     root = _dataset(tmp_path / "bids")
     for rel in ("sub-01/ses-1/anat/sub-01_ses-1", "sub-02/anat/sub-02_run-2"):
         reference = np.zeros((18, 24, 20), np.uint8)
         reference[7:11, 10:14, 8:12] = 1
         grid = read_image(root / f"{rel}_FLAIR.nii.gz")
         write_image(grid.with_array(reference), root / "derivatives" / "manual" / f"{rel}_label-lesion_mask.nii.gz")
-    assert main(["predict", "--model", str(tiny_model), "--bids", str(root), "--participant-label", "01", "02",
+    assert main(["predict", "--model", str(tiny_model_flair_t2), "--bids", str(root), "--participant-label", "01", "02",
                  "--out", str(root / "derivatives" / "lesionseg"), "--device", "cpu", "--no-progress"]) == 0
     capsys.readouterr()
     with pytest.raises(InputError, match="no reference mask"):  # required: every case needs one
@@ -259,14 +246,14 @@ def pydicom_slope(path: Path) -> float:
     return float(pydicom.dcmread(path, stop_before_pixels=True).RescaleSlope)
 
 
-def test_bids_outputs_follow_the_write_policy(tmp_path: Path, tiny_model: Path, capsys) -> None:
+def test_bids_outputs_follow_the_write_policy(tmp_path: Path, tiny_model_flair_t2: Path, capsys) -> None:
     """A partial earlier result is refused (named, bytes kept) unless --force; evaluate --bids claims its files."""
     root = _dataset(tmp_path / "bids")
     out = root / "derivatives" / "lesionseg"
     partial = out / "sub-01" / "ses-1" / "anat" / "sub-01_ses-1_desc-lesion_mask.nii.gz"
     partial.parent.mkdir(parents=True)
     partial.write_bytes(b"earlier")
-    argv = ["predict", "--model", str(tiny_model), "--bids", str(root), "--participant-label", "01", "--out",
+    argv = ["predict", "--model", str(tiny_model_flair_t2), "--bids", str(root), "--participant-label", "01", "--out",
             str(out), "--device", "cpu", "--no-progress"]  # fmt: skip
     assert main(argv) == 1
     err = capsys.readouterr().err

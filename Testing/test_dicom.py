@@ -15,7 +15,6 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.io import read_image, write_image
 from LesionSegLogic.io.dicom import list_series, read_dicom_series
 from LesionSegLogic.io.dicom_write import SeriesOptions, write_dicom_series
-from LesionSegLogic.zoo import ModelCard, save_model
 
 pydicom = pytest.importorskip("pydicom")
 hd = pytest.importorskip("highdicom")
@@ -203,18 +202,6 @@ def test_rounded_positions_pass_but_a_slow_tilt_that_moves_slices_off_the_grid_d
 
 
 # DICOM out --------------------------------------------------------------------------------------------------
-@pytest.fixture()
-def tiny_model(tmp_path: Path) -> Path:
-    from LesionSegLogic.models import build_model
-
-    torch.manual_seed(0)
-    params = {"in_channels": 1, "features": [4, 8], "norm": "batch"}
-    card = ModelCard(name="tiny", architecture="unet3d", architecture_params=params, inputs=("flair",),
-                     patch_size=(16, 16, 16), loss="dice", recommended_threshold=0.5)  # fmt: skip
-    save_model(build_model("unet3d", **params), card, tmp_path / "zoo" / "tiny")
-    return tmp_path / "zoo" / "tiny"
-
-
 def test_predict_writes_a_dicom_seg_and_pmap_that_overlay_the_source_series(tmp_path: Path, tiny_model: Path) -> None:
     _study(tmp_path / "study")
     out = tmp_path / "out"

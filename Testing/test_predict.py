@@ -18,7 +18,7 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.inference import CancelToken
 from LesionSegLogic.io import read_image, write_image
 from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, PredictSettings
-from LesionSegLogic.zoo import ModelCard, save_model
+from LesionSegLogic.zoo import ModelCard
 
 torch.set_num_threads(1)
 
@@ -142,25 +142,6 @@ def test_outputs_never_replace_an_input(tmp_path: Path) -> None:
 
 
 # CLI -------------------------------------------------------------------------------------------------
-@pytest.fixture()
-def tiny_model(tmp_path: Path) -> Path:
-    from LesionSegLogic.models import build_model
-
-    torch.manual_seed(0)
-    params = {"in_channels": 1, "features": [4, 8], "norm": "batch"}
-    card = ModelCard(
-        name="tiny",
-        architecture="unet3d",
-        architecture_params=params,
-        inputs=("flair",),
-        patch_size=(16, 16, 16),
-        loss="dice",
-        recommended_threshold=0.4,
-    )
-    save_model(build_model("unet3d", **params), card, tmp_path / "zoo" / "tiny")
-    return tmp_path / "zoo" / "tiny"
-
-
 def test_cli_single_case(tmp_path: Path, tiny_model: Path, oblique_flair: Path, capsys) -> None:
     code = main(
         [
@@ -258,7 +239,7 @@ def test_cli_cohort_shards_by_rank(tmp_path: Path, tiny_model: Path, monkeypatch
 
 
 def test_cli_models_lists_zoo_and_handles_empty(tmp_path: Path, tiny_model: Path, capsys) -> None:
-    assert main(["models", "--zoo", str(tmp_path / "zoo")]) == 0
+    assert main(["models", "--zoo", str(tiny_model.parent)]) == 0
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.startswith("tiny"))
     assert "dice" in line and "unet3d" in line and "flair" in line and "0.40" in line
