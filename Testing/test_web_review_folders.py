@@ -207,3 +207,25 @@ def test_a_model_run_becomes_map_b_and_map_a_stays(web, folders, model) -> None:
     set_state(web, compare_model="no-such-model")  # refused by the one validator, the choice stays
     assert state.compare_model == "fake-model" and state.message_kind == "error"
     compare.stop()
+
+
+def test_a_review_saved_in_the_page_opens_in_the_desktop_panel(web, folders) -> None:
+    """One format for both faces: the page saves, the desktop presenter (over its own scene) reopens."""
+    from LesionSegLib.headless import make_scene
+    from LesionSegLib.presenter import PanelPresenter
+    from LesionSegLib.session import ReviewSession
+    from LesionSegLib.widget_tests import FakeCard
+
+    state = web.server.state
+    assert web.binding.open_case(str(folders["case"]))
+    set_state(web, threshold=0.44)
+    row = next(r for r in state.lesions if r["kind"] == "reference")
+    web.binding.lesion_table.open(row["id"], row["kind"])
+    web.binding.folders.set_note(state.lesion_focus, "new")
+    assert web.binding.folders.save()
+    scene = make_scene().scene
+    panel = PanelPresenter([FakeCard("dice")], lambda parameters: ReviewSession(scene, parameters=parameters),
+                           lambda: True, lambda s, f: [], print)
+    assert panel.open_review(state.saved_review), panel.view().status
+    assert panel.session.threshold == pytest.approx(0.44) and panel.notes.by_key == web.binding.folders.notes.by_key
+    assert panel.session.metrics["lesion"] == web.session.metrics["lesion"]
