@@ -104,13 +104,20 @@ class TrainedRun:
             architecture_params={"in_channels": len(inputs), **params}, inputs=inputs,
             patch_size=tuple(int(p) for p in patch), task=self.zoo_set.task, anatomy=anatomy, loss=loss,  # type: ignore[arg-type]  # three axes
             loss_params=dict(loss_params) if isinstance(loss_params, dict) else {},
-            target_spacing=config.get("target_spacing"), inference=dict(INFERENCE),
+            target_spacing=_rounded(config.get("target_spacing")), inference=dict(INFERENCE),
             training=self.provenance(), command=f"python scripts/finalise_zoo.py --set {self.zoo_set.name}",
         )  # fmt: skip
         if not self.zoo_set.holds(card):
             raise ModelFileError(f"the card's images {sorted(card.images_needed())} are not those of set "
                                  f"{self.zoo_set.name!r} {sorted(self.zoo_set.images)}", self.folder / TRAIN_FILE)
         return card.validate(self.folder / TRAIN_FILE, require_sha256=False)
+
+
+def _rounded(spacing: Any) -> Any:
+    """A spacing read back from a float32 header (0.6000000238 mm) as the µm it means; anything else unchanged."""
+    if isinstance(spacing, list | tuple) and all(isinstance(v, int | float) for v in spacing):
+        return tuple(round(float(v), 4) for v in spacing)
+    return spacing
 
 
 def read_run(folder: str | PathLike[str]) -> TrainedRun:
