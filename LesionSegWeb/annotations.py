@@ -30,7 +30,7 @@ class SliceViewAnnotation:
     def __init__(self, view: Any) -> None:
         self.view = view
         self.actor = vtk.vtkCornerAnnotation()
-        self.actor.SetMaximumFontSize(14)
+        self.actor.SetMaximumFontSize(13)
         self.actor.SetMinimumFontSize(10)
         self.actor.SetLinearFontScaleFactor(2)
         self.actor.SetNonlinearFontScaleFactor(1)

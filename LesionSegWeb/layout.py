@@ -429,7 +429,8 @@ def _file_picker(binding: ReviewBinding, browser: BrowserBinding) -> None:
 
 def _view_bar(binding: ReviewBinding) -> None:
     """The views' controls in the app bar: the layout (axial large / sagittal large for a cord; follows the opened
-    case's anatomy until picked) and the mouse mode (navigate / window-level drag), :mod:`.view_layouts`."""
+    case's anatomy until picked), the 3-D view with the lesion surfaces, and the mouse mode (navigate /
+    window-level drag), :mod:`.view_layouts`."""
     controls = getattr(binding.viewport, "controls", None)
     if controls is None:
         return
@@ -439,6 +440,9 @@ def _view_bar(binding: ReviewBinding) -> None:
         v.VBtn("{{ item.title }}", v_for="item in view_layouts", key="item.value", value=("item.value",),
                size="small", click=(controls.choose_layout, "[item.value]"),
                raw_attrs=attrs(aria_label_bound="`Layout: ${item.title}`"))
+    v.VBtn("3D", click=(controls.set_3d, "[!show_3d]"), size="small", classes="mr-3", id="toggle-3d",
+           variant=("show_3d ? 'flat' : 'outlined'",),
+           raw_attrs=attrs(aria_label="Lesions in 3D", aria_pressed_bound="String(!!show_3d)"))
     with v.VBtnToggle(model_value=("mouse_mode",), mandatory=True, density="compact", variant="outlined",
                       divided=True, classes="mr-3", id="mouse-mode",
                       raw_attrs=attrs(role="group", aria_label="Mouse mode")):

@@ -5,9 +5,9 @@ spinal cord is read along its length, axial and coronal stacked beside it). The 
 opened FLAIR (:func:`LesionSegLogic.anatomy.guess_anatomy`) until the user picks one in the page; the views are
 the same three slice views in both (switching does not reload anything).
 
-There is no 3-D view: the review's TP/FP/FN segmentation is rebuilt on every slider move, and closed surfaces of
-it would cost a surface extraction per move (the slider must follow the hand, docs/web.md); the slice views show
-every status instead.
+The **3D** switch adds a 3-D view (under or beside the small views) with the lesions as surfaces coloured by
+status, rebuilt when the slider rests (:mod:`.lesions_3d`); off by default (the slider's speed does not depend
+on it).
 
 Mouse modes: **navigate** (trame-slicer's default: drag pans/zooms, wheel pages through slices) and
 **window/level** (left-drag changes the window and level of the shown volume: 3D Slicer's own
@@ -30,28 +30,31 @@ class ViewLayout:
 
     name: str
     title: str
-    build: Callable[[], Any]
+    build: Callable[[bool], Any]  # with the 3-D view or not → a trame-slicer ``Layout``
 
 
-def _one_large(large: str, small: tuple[str, str], large_on_top: bool) -> Any:
-    """``large`` with two thirds of the room, ``small`` sharing the rest: on top of them (brain: the views area
-    beside the panel is about as tall as wide, and an axial slice is square) or beside them (cord: its sagittal
-    slice is long in S-I)."""
+def _one_large(large: str, small: tuple[str, ...], large_on_top: bool, with_3d: bool) -> Any:
+    """``large`` with two thirds of the room, ``small`` (and the 3-D view) sharing the rest: on top of them
+    (brain: the views area beside the panel is about as tall as wide, and an axial slice is square) or beside
+    them (cord: its sagittal slice is long in S-I)."""
     from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 
     views = {"axial": ViewLayoutDefinition.axial_view, "coronal": ViewLayoutDefinition.coronal_view,
-             "sagittal": ViewLayoutDefinition.sagittal_view}
+             "sagittal": ViewLayoutDefinition.sagittal_view, "3d": ViewLayoutDefinition.threed_view}
     outer, inner = ((LayoutDirection.Vertical, LayoutDirection.Horizontal) if large_on_top
                     else (LayoutDirection.Horizontal, LayoutDirection.Vertical))
-    return Layout(outer, [views[large](), Layout(inner, [views[name]() for name in small])], flex_sizes=["2", "1"])
+    names = (*small, "3d") if with_3d else small
+    return Layout(outer, [views[large](), Layout(inner, [views[name]() for name in names])], flex_sizes=["2", "1"])
 
 
 #: The layouts, in the order the page offers them; the first is the default.
 VIEW_LAYOUTS: tuple[ViewLayout, ...] = (
-    ViewLayout("brain", "Axial large", lambda: _one_large("axial", ("coronal", "sagittal"), large_on_top=True)),
+    ViewLayout("brain", "Axial large",
+               lambda with_3d: _one_large("axial", ("coronal", "sagittal"), True, with_3d)),
     ViewLayout("cord", "Sagittal large (cord)",
-               lambda: _one_large("sagittal", ("axial", "coronal"), large_on_top=False)),
+               lambda with_3d: _one_large("sagittal", ("axial", "coronal"), False, with_3d)),
 )
+_WITH_3D = "+3d"  # the id suffix of a layout's variant with the 3-D view
 #: The layout each anatomy of :func:`LesionSegLogic.anatomy.guess_anatomy` opens with.
 LAYOUT_FOR_ANATOMY = {"brain": "brain", "cord": "cord"}
 
@@ -61,25 +64,47 @@ class ViewControls:
     ``mouse_mode``; set by the server only: the page's buttons call :meth:`choose_layout` and
     :meth:`set_mouse_mode`, which check their argument)."""
 
-    def __init__(self, layout_manager: Any, scene: Any, state: Any) -> None:
+    def __init__(self, layout_manager: Any, scene: Any, state: Any, slice_views: Callable[[], list[Any]]) -> None:
         self._manager = layout_manager
         self._scene = scene
         self._state = state
+        self._slice_views = slice_views
         self._chosen_by_user = False
+        self._name = VIEW_LAYOUTS[0].name
+        self.show_3d = False
+        #: called with the 3-D switch's new value (the lesion surfaces follow it)
+        self.on_3d: Callable[[bool], None] | None = None
         for layout in VIEW_LAYOUTS:
-            layout_manager.register_layout(layout.name, layout.build())
+            layout_manager.register_layout(layout.name, layout.build(False))
+            layout_manager.register_layout(f"{layout.name}{_WITH_3D}", layout.build(True))
         state.view_layouts = [{"value": layout.name, "title": layout.title} for layout in VIEW_LAYOUTS]
         state.mouse_modes = list(MOUSE_MODES)
+        state.show_3d = False
         self._set(VIEW_LAYOUTS[0].name)
         self.set_mouse_mode(MOUSE_MODES[0])
 
     @property
     def layout(self) -> str:
-        return str(self._manager.layout_id)
+        """The chosen layout (``brain``/``cord``), with or without the 3-D view."""
+        return self._name
 
     def _set(self, name: str) -> None:
-        self._manager.set_layout(name)
+        self._name = name
+        self._manager.set_layout(f"{name}{_WITH_3D if self.show_3d else ''}")
         self._state.view_layout = name
+
+    def set_3d(self, show: Any) -> bool:
+        """The *3D* switch: the 3-D view with the lesion surfaces (no slice planes: they would hide them), or not."""
+        if not isinstance(show, bool):
+            return False
+        self.show_3d = show
+        for view in self._slice_views():
+            view.set_visible_in_3d(False)  # opaque slice planes would hide the lesions behind them
+        self._set(self._name)
+        self._state.show_3d = show
+        if self.on_3d is not None:
+            self.on_3d(show)
+        return True
 
     def choose_layout(self, name: str) -> bool:
         """The page's layout buttons: use ``name`` from now on (the anatomy of later cases no longer decides)."""

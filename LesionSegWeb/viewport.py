@@ -21,6 +21,7 @@ class SlicerViewport:
         #: layout and mouse mode (``None``: the views as trame-slicer made them)
         self.controls = controls
         self.annotations = SliceAnnotations()
+        self._rest_listeners: list[Callable[[], None]] = []
         for view in self.slice_views():
             # No multisampling for 2-D slices (as in desktop Slicer's slice views): with software OpenGL a
             # 4-sample page-sized axial view took 55 ms to render, 16 ms without (docs/web.md).
@@ -36,8 +37,23 @@ class SlicerViewport:
             lambda view: shows_change(view, changed(), volume_node, segmentations()), throttle=dragging)
 
     def redraw_stale(self) -> None:
-        """Redraw at once the views a drag left behind (the slider was released)."""
+        """Redraw at once the views a drag left behind (the slider was released), then tell the listeners of
+        :meth:`on_rest` (the 3-D lesion surfaces are rebuilt only then)."""
         self._render_gate().catch_up()
+        for listener in self._rest_listeners:
+            listener()
+
+    def fit_3d(self) -> None:
+        """Fit the 3-D views' cameras to what they show (the lesion surfaces)."""
+        for view in self._app.view_manager.get_views():
+            node = view.get_view_node() if hasattr(view, "get_view_node") else None
+            if node is not None and not node.IsA("vtkMRMLSliceNode"):
+                view.fit_view_to_content()
+                view.schedule_render()
+
+    def on_rest(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` each time the slider is released."""
+        self._rest_listeners.append(listener)
 
     def _render_gate(self) -> RenderGate:
         if self._gate is None:

@@ -12,6 +12,9 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.views import SliceViewJumper, direction_letters, slice_labels
+from test_web_state import write_case
+from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 from web_apps import direct_app
 
 from LesionSegLogic.image import Image
@@ -69,6 +72,7 @@ def web(tmp_path_factory) -> ReviewWebApp:
         write_image(Image(array, SPACING, (5.0, -7.0, 3.0), direction), root / name / "flair.nii.gz")
     cord = rng.normal(100, 10, (120, 12, 12)).astype(np.float32)  # 36 × 36 × 240 mm: a cord's field of view
     write_image(Image(cord, (2.0, 3.0, 3.0), (0.0, 0.0, 0.0), np.eye(3)), root / "cord" / "flair.nii.gz")
+    write_case(root / "review")  # FLAIR, reference and probability map
     services = Services(models=lambda: [ModelInfo("m", 0.4)], demos=DemoLibrary(root / "demos", seeds=()))
     app = direct_app(AppConfig(case=root / "lps", allow=(root,), services=services, views="direct"))
     app.root = root
@@ -128,3 +132,47 @@ def test_a_cord_opens_sagittal_large_until_the_user_picks_a_layout(web) -> None:
     assert controls.choose_layout("cord") and not controls.choose_layout("quad")
     assert web.binding.open_case(str(web.root / "lps")) and controls.layout == "cord"  # the user's choice stays
     assert web.server.state.view_layout == "cord"
+
+
+def _pixels(view) -> np.ndarray:
+    """The RGB pixels of an offscreen view, freshly rendered."""
+    view.render_window().SetSize(240, 240)
+    view.render()
+    grab = vtkWindowToImageFilter()
+    grab.SetInput(view.render_window())
+    grab.ReadFrontBufferOff()
+    grab.Update()
+    return vtk_to_numpy(grab.GetOutput().GetPointData().GetScalars())[:, :3].astype(int)
+
+
+def test_the_3d_switch_shows_lesion_surfaces_by_status_rebuilt_when_the_slider_rests(web) -> None:
+    controls, binding, session = web.viewport.controls, web.binding, web.session
+    assert web.binding.open_case(str(web.root / "review")), web.server.state.message
+    surfaces = web.lesion_surfaces
+    assert surfaces.node is None  # nothing built while the 3-D view is off
+    assert controls.set_3d(True) and not controls.set_3d("yes")
+    views = web.slicer_app.view_manager.get_views()
+    assert any(not v.get_view_node().IsA("vtkMRMLSliceNode") for v in views)  # the 3-D view is in the layout
+    node = surfaces.node
+    segmentation = node.GetSegmentation()
+    assert segmentation.ContainsRepresentation("Closed surface")
+    assert not node.GetDisplayNode().GetVisibility2D() and node.GetDisplayNode().GetVisibility3D()
+    names = {segmentation.GetNthSegment(i).GetName(): segmentation.GetNthSegment(i).GetColor()
+             for i in range(segmentation.GetNumberOfSegments())}
+    review_segments = session.review.node.GetSegmentation()
+    assert names == {review_segments.GetNthSegment(i).GetName(): review_segments.GetNthSegment(i).GetColor()
+                     for i in range(review_segments.GetNumberOfSegments())}  # TP/FP/FN, the overlay's colours
+    assert np.array_equal(surfaces._copy.labels, session.review.labels)
+    view = next(v for v in views if not v.get_view_node().IsA("vtkMRMLSliceNode"))
+    rgb = _pixels(view)
+    green = (rgb[:, 1] > rgb[:, 0] + 60) & (rgb[:, 1] > rgb[:, 2] + 60)
+    assert green.sum() > 50  # the TP surfaces are drawn (in their overlay green) in the 3-D view
+    at_rest = session.review.labels
+    binding.threshold_start()
+    binding.slider.change(0.2)  # a drag: the review follows, the surfaces wait
+    assert not np.array_equal(session.review.labels, at_rest)
+    assert np.array_equal(surfaces._copy.labels, at_rest)
+    binding.threshold_end(0.2)  # released: rebuilt
+    assert np.array_equal(surfaces._copy.labels, session.review.labels)
+    assert segmentation.ContainsRepresentation("Closed surface")
+    assert controls.set_3d(False) and not node.GetDisplayNode().GetVisibility()
