@@ -21,8 +21,10 @@ from LesionSegLogic.inference.device import DEVICES
 from LesionSegLogic.inference.fusion import FUSIONS
 from LesionSegLogic.inference.tta import TTAS
 from LesionSegLogic.metrics.rules import PRESETS, RuleName
+from LesionSegLogic.models import available_architectures
 from LesionSegLogic.threshold.result import OVERLAY_MODES, OverlayMode
 from LesionSegLogic.threshold.sweep import OBJECTIVES
+from LesionSegLogic.training.config import OPTIMISERS, SAMPLINGS
 from LesionSegLogic.zoo.card import ModelCard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,9 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], str]] = {
     "overlay modes": (OVERLAY_MODES, "LesionSegLogic/threshold/result.py"),
     "anatomies": (ANATOMIES, "LesionSegLogic/anatomy.py"),
     "sweep objectives": (tuple(OBJECTIVES), "LesionSegLogic/threshold/sweep.py"),
+    "optimisers": (OPTIMISERS, "LesionSegLogic/training/config.py"),
+    "patch samplings": (SAMPLINGS, "LesionSegLogic/training/config.py"),
+    "architectures": (tuple(available_architectures()), "LesionSegLogic/models/registry.py"),
 }
 
 

@@ -40,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--config", help="JSON file with TrainConfig fields (command-line options override it)")
     p.add_argument("--loss", default=None, help="loss name (see `lesionseg losses`)")
     p.add_argument("--loss-param", action="append", type=_kv, default=[], metavar="KEY=VALUE")
-    p.add_argument("--architecture", default=None, choices=["unet3d", "densenet3d"])
+    p.add_argument("--architecture", default=None,
+                   help="network (default: TrainConfig's); an unknown name is refused, with the registry's list")
     p.add_argument(
         "--model-param",
         action="append",
@@ -62,10 +63,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--iterations", type=int, default=None, help="batches per epoch")
     p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--optimiser", choices=["adam", "adadelta"], default=None)
+    p.add_argument("--optimiser", default=None, help="(default: TrainConfig's) another name is refused, with the list")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--patience", type=int, default=None)
-    p.add_argument("--sampling", choices=["lesion", "axis"], default=None)
+    p.add_argument("--sampling", default=None,
+                   help="patch sampling (default: TrainConfig's); another name is refused, with the list")
     p.add_argument("--lesion-share", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--val-every", type=int, default=None, help="whole-image validation every N epochs")
