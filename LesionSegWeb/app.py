@@ -28,6 +28,7 @@ from .compare import SideBySide
 from .editing import AcceptedEditor
 from .files import PathGate
 from .guard import URL_LINE, AccessPolicy
+from .lesions_3d import LesionSurfaces
 from .services import DemoLibrary, Services
 from .state import ReviewBinding
 from .view_layouts import ViewControls
@@ -100,7 +101,8 @@ class ReviewWebApp:
             self._register_views()
             self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
             #: the layouts (axial large; sagittal large for a cord) and the mouse mode (:mod:`.view_layouts`)
-            controls = ViewControls(self.layout_manager, self.slicer_app.scene, self.server.state)
+            controls = ViewControls(self.layout_manager, self.slicer_app.scene, self.server.state,
+                                    lambda: self.viewport.slice_views())
         self.viewport = SlicerViewport(self.slicer_app, controls)
         extra = {} if self.config.engine_factory is None else {"engine_factory": self.config.engine_factory}
         self.session = ReviewSession(self.slicer_app.scene, runner=self.config.services.runner,
@@ -109,6 +111,12 @@ class ReviewWebApp:
         self.binding = ReviewBinding(self.server.state, self.session, self.viewport,
                                      services=self.config.services, gate=self.config.gate(),
                                      export_dir=self.config.out, editor=AcceptedEditor(self.slicer_app))
+        #: the lesions as surfaces in the 3-D view, rebuilt when the slider rests (:mod:`.lesions_3d`)
+        self.lesion_surfaces = LesionSurfaces(self.slicer_app.scene, self.session,
+                                              lambda: self.binding.slider.dragging)
+        controls.on_3d = self.lesion_surfaces.set_enabled
+        self.viewport.on_rest(self.lesion_surfaces.refresh)
+        self.lesion_surfaces.on_new_node = self.viewport.fit_3d
         #: the file picker over the binding's allowed folders (:mod:`.browse`)
         self.browser = BrowserBinding(self.server.state, FolderBrowser(self.binding.gate))
         #: two maps side by side (:mod:`.compare`): a second session over the same volumes, its own axial view
