@@ -449,7 +449,7 @@ def _view_bar(binding: ReviewBinding) -> None:
         v.VBtn("Navigate", value="navigate", size="small", click=(controls.set_mouse_mode, "['navigate']"),
                raw_attrs=attrs(aria_label="Navigate views"))
         v.VBtn("Window/level", value="window_level", size="small",
-               click=(controls.set_mouse_mode, "['window_level']"),
+               click=(controls.set_mouse_mode, "['window_level']"), disabled=("edit_tool && edit_tool !== 'none'",),
                raw_attrs=attrs(aria_label="Window/level drag"))
 
 

@@ -82,6 +82,13 @@ class ViewControls:
         state.show_3d = False
         self._set(VIEW_LAYOUTS[0].name)
         self.set_mouse_mode(MOUSE_MODES[0])
+        # a brush or erase stroke must not also change the window: choosing an edit tool gives the mouse back to
+        # navigation (the page also disables *Window/level* while a tool is on)
+        state.change("edit_tool")(self._on_edit_tool)
+
+    def _on_edit_tool(self, edit_tool: Any = None, **_: Any) -> None:
+        if edit_tool not in (None, "none") and self._state.mouse_mode != MOUSE_MODES[0]:
+            self.set_mouse_mode(MOUSE_MODES[0])
 
     @property
     def layout(self) -> str:

@@ -122,6 +122,15 @@ def test_window_level_drag_changes_the_window_and_its_annotation(web) -> None:
     assert web.viewport.annotations.texts(view)[3] != text_before
     assert f"W {display.GetWindow():.0f}" in web.viewport.annotations.texts(view)[3]
     assert web.viewport.controls.set_mouse_mode("navigate") and not web.viewport.controls.set_mouse_mode("paint")
+    assert web.viewport.controls.set_mouse_mode("window_level")
+    web.server.state.ready()  # change callbacks run from now on (as once the page is served)
+    web.server.state.edit_tool = "brush"  # choosing a brush gives the mouse back to navigation
+    web.server.state.flush()
+    assert web.server.state.mouse_mode == "navigate"
+    interactor_mode = web.slicer_app.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton").GetCurrentInteractionMode()
+    assert interactor_mode != web.slicer_app.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton").AdjustWindowLevel
+    web.server.state.edit_tool = "none"
+    web.server.state.flush()
 
 
 def test_a_cord_opens_sagittal_large_until_the_user_picks_a_layout(web) -> None:
