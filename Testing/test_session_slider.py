@@ -79,7 +79,7 @@ def test_without_a_probability_map_the_slider_does_nothing() -> None:
 def test_hidden_prediction_is_stale_during_a_drag_and_current_once_settled() -> None:
     pytest.importorskip("slicer")
     from LesionSegLib.headless import make_scene
-    from test_session_workflow import make_case, start_session
+    from session_cases import make_case, start_session
 
     session, _ = start_session(make_scene(), make_case())
     slider = ThresholdSlider(session)
@@ -109,7 +109,7 @@ def test_a_random_drag_keeps_segments_and_tables_equal_to_the_engine(seed: int) 
     from LesionSegLib.headless import make_scene
     from LesionSegLib.segmentation import segment_mask
     from LesionSegLib.tables import read_metrics_table, table_column
-    from test_session_workflow import make_case, review_labels, start_session
+    from session_cases import make_case, review_labels, start_session
 
     from LesionSegLogic.threshold import ThresholdEngine
 
@@ -163,7 +163,7 @@ def test_a_random_drag_keeps_segments_and_tables_equal_to_the_engine(seed: int) 
 def test_a_state_read_after_later_moves_is_never_stale() -> None:
     pytest.importorskip("slicer")
     from LesionSegLib.headless import make_scene
-    from test_session_workflow import make_case, start_session
+    from session_cases import make_case, start_session
 
     session, _ = start_session(make_scene(), make_case())
     early = session.set_threshold(0.2)
@@ -190,7 +190,7 @@ def test_without_a_reference_the_prediction_follows_the_live_mask() -> None:
     from LesionSegLib.headless import make_scene
     from LesionSegLib.nodes import add_volume_node
     from LesionSegLib.session import ReviewSession
-    from test_session_workflow import make_case
+    from session_cases import make_case
 
     app = make_scene()
     flair, _, probability = make_case()
@@ -221,7 +221,7 @@ def test_a_drag_then_settle_gives_what_a_direct_set_threshold_gives(path: tuple[
     pytest.importorskip("slicer")
     from LesionSegLib.headless import make_scene
     from LesionSegLib.tables import lesion_rows, read_metrics_table
-    from test_session_workflow import make_case, start_session
+    from session_cases import make_case, start_session
 
     case = make_case()
     dragged, _ = start_session(make_scene(), case)
@@ -257,7 +257,7 @@ def test_the_session_and_the_desktop_status_say_what_the_engine_bounded() -> Non
     from LesionSegLib.presenter import PanelPresenter
     from LesionSegLib.session import ReviewSession
     from LesionSegLib.widget_tests import FakeCard
-    from test_session_workflow import make_case, start_session
+    from session_cases import make_case, start_session
 
     from LesionSegLogic.threshold import ThresholdEngine
 

@@ -15,13 +15,13 @@ slicer = pytest.importorskip("slicer")
 from LesionSegLib.export import export_review  # noqa: E402
 from LesionSegLib.headless import make_scene  # noqa: E402
 from LesionSegLib.nodes import add_volume_node  # noqa: E402
-from LesionSegLib.parameters import PREDICTION_SEGMENTS, ModelChoice, ReviewParameters  # noqa: E402
 from LesionSegLib.plot import CURVE_SERIES  # noqa: E402
 from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
-from LesionSegLib.segmentation import add_mask_segmentation, import_mask, segment_mask  # noqa: E402
-from LesionSegLib.session import ReviewSession, default_engine_factory  # noqa: E402
+from LesionSegLib.segmentation import import_mask, segment_mask  # noqa: E402
+from LesionSegLib.session import ReviewSession  # noqa: E402
 from LesionSegLib.tables import read_metrics_table, table_column  # noqa: E402
 from LesionSegLib.views import RecordingViewController, SliceViewJumper  # noqa: E402
+from session_cases import engine_factory, make_case, review_labels, start_session  # noqa: E402
 
 from LesionSegLogic.errors import FileMissingError, InputError, OutputError  # noqa: E402
 from LesionSegLogic.image import Image  # noqa: E402
@@ -33,33 +33,6 @@ pytestmark = pytest.mark.slicer
 THRESHOLDS = (0.2, 0.45, 0.7)
 
 
-def engine_factory():
-    return default_engine_factory
-
-
-def make_case(seed: int = 3) -> tuple[Image, np.ndarray, np.ndarray]:
-    """Oblique FLAIR-like image, reference lesions, and a probability map with misses and false alarms."""
-    rng = np.random.default_rng(seed)
-    shape = (28, 32, 30)
-    zz, yy, xx = np.indices(shape)
-    reference = np.zeros(shape, bool)
-    probability = rng.random(shape).astype(np.float32) * 0.1
-    centres = [(7, 8, 8, 3.0, 0.9), (8, 22, 20, 2.5, 0.55), (20, 10, 22, 2.0, 0.3), (20, 24, 8, 2.5, 0.0)]
-    for z, y, x, r, peak in centres:
-        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        reference |= d <= r
-        probability = np.maximum(probability, peak * np.clip(1.2 - d / (r + 1), 0, 1)).astype(np.float32)
-    for z, y, x, peak in [(14, 16, 15, 0.65), (22, 28, 26, 0.35)]:  # false alarms
-        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        probability = np.maximum(probability, peak * np.clip(1.2 - d / 3, 0, 1)).astype(np.float32)
-    q, _ = np.linalg.qr(np.array([[0.95, -0.2, 0.1], [0.2, 0.95, 0.1], [-0.1, -0.1, 0.99]]))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    flair = Image((100 + 50 * probability + rng.normal(0, 5, shape)).astype(np.float32),
-                  (1.5, 1.0, 1.1), (-20.0, 15.0, -10.0), q, "flair")
-    return flair, reference, np.clip(probability, 0, 1)
-
-
 @pytest.fixture()
 def case():
     return make_case()
@@ -68,35 +41,6 @@ def case():
 @pytest.fixture()
 def app():
     return make_scene()
-
-
-def start_session(app, case, mode="lesion", views=None):
-    flair, reference, probability = case
-    calls = []
-
-    def fake_predict(request, progress, cancel):
-        calls.append(request)
-        if progress:
-            progress(1.0, "done")
-        return InferenceResult(request.flair.with_array(probability), 0.45, "fake-model")
-
-    session = ReviewSession(app.scene, runner=InProcessRunner(fake_predict), view_controller=views,
-                            parameters=ReviewParameters(mode=mode), engine_factory=engine_factory())
-    flair_node = add_volume_node(app.scene, flair, "FLAIR")
-    reference_node, _ = add_mask_segmentation(app.scene, "Reference", reference, flair_node,
-                                              PREDICTION_SEGMENTS[0])
-    session.set_inputs(flair_node)
-    session.set_reference(reference_node)
-    session.run_inference(ModelChoice("fake"))
-    assert len(calls) == 1 and calls[0].flair.same_grid(flair)
-    return session, flair_node
-
-
-def review_labels(session, flair_node, scene) -> np.ndarray:
-    labels = np.zeros(session.flair.shape, np.uint8)
-    for label, segment_id in session.review.segment_ids.items():
-        labels[segment_mask(session.review.node, segment_id, flair_node, scene)] = label
-    return labels
 
 
 def test_slider_segments_tables_and_plot_hold_the_engines_numbers(app, case) -> None:

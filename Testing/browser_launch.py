@@ -1,0 +1,86 @@
+"""Starting the review web app for the browser tests (no test functions here): Chromium, a free port, waiting for
+the server, and the launcher itself — run as a script, this module serves ``lesionseg app ARGV`` as the command
+line builds it, with one difference: its only model is a slow fake model that honours cancel."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def ensure_chromium() -> None:
+    if not os.path.exists(CHROMIUM):
+        subprocess.run([str(ROOT / "scripts" / "install_browser.sh")], check=False, timeout=600)
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium could not be installed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_server(process: subprocess.Popen, port: int, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"lesionseg app exited with {process.returncode}: {process.stdout.read()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError("lesionseg app did not start listening")
+
+
+#: The slow fake model: this many steps of SLOW_STEP_S seconds (progress after each, cancel checked before each).
+SLOW_STEPS, SLOW_STEP_S = 400, 0.1
+
+
+class SlowModel:
+    """A model run that takes SLOW_STEPS × SLOW_STEP_S seconds, reports progress and honours the CancelToken."""
+
+    def __call__(self, request, progress, cancel):
+        from LesionSegLib.runner import InferenceResult
+
+        from LesionSegLogic.errors import Cancelled
+
+        for step in range(SLOW_STEPS):
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("inference cancelled")
+            if progress:
+                progress(step / SLOW_STEPS, f"patch {step}/{SLOW_STEPS}")
+            time.sleep(SLOW_STEP_S)
+        return InferenceResult(request.flair.with_array(np.full(request.flair.shape, 0.9, np.float32)), 0.5,
+                               "slow-fake")
+
+
+def serve(argv: list[str]) -> None:
+    """``lesionseg app ARGV`` with the slow fake model as the only model (the launcher of this module's server)."""
+    from LesionSegLib.runner import InProcessRunner
+
+    from LesionSegLogic.cli import build_parser
+    from LesionSegWeb.app import AppConfig, ReviewWebApp
+    from LesionSegWeb.services import ModelInfo, Services
+
+    args = build_parser().parse_args(["app", *argv])
+    services = Services(models=lambda: [ModelInfo("slow-fake", 0.5)], runner=InProcessRunner(SlowModel()))
+    config = AppConfig(case=args.case, rule=args.rule, port=args.port, out=args.out, demo_dir=args.demo_dir,
+                       services=services)
+    ReviewWebApp(config).start()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
