@@ -19,7 +19,7 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-import test_web_browser as launcher  # noqa: E402
+import browser_launch as launcher  # noqa: E402
 from test_web_state import write_case  # noqa: E402
 
 from LesionSegWeb.curve import FRAME  # noqa: E402
