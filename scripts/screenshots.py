@@ -1,6 +1,6 @@
 """Screenshots of the review web page for the docs: ``docs/screenshots/review_1600x1000.png`` and
 ``review_1280x800.png``, taken in Chromium (Playwright, the project's browser flags: DEVELOPERS.md) after a demo
-run with the threshold slider moved off the model's recommended value and the views on a missed lesion.
+run with the threshold slider moved off the model's recommended value and the 3-D lesion view on.
 
     python scripts/screenshots.py                       # runs `lesionseg demo` into demo_output/ first if needed
     python scripts/screenshots.py --demo /tmp/demo --threshold 0.6
@@ -148,12 +148,10 @@ def take(url: str, out_dir: Path, threshold: float, profile: Path) -> list[Shot]
             page.goto(url if not shots else url.split("?")[0])  # the cookie holds the secret after the first
             page.locator("#summary").filter(has_text="t = ").wait_for(timeout=180_000)
             _settle(page, threshold)
-            missed = page.get_by_role("button", name="Next missed lesion", exact=False)
-            if missed.count() and missed.first.is_enabled():
-                missed.first.click()  # the views on a missed lesion (blue)
-            else:
-                page.get_by_role("button", name="Jump to reference lesion", exact=False).first.click()
-            page.locator("#message").filter(has_text="lesion").wait_for(timeout=30_000)
+            three_d = page.get_by_role("button", name="Lesions in 3D")
+            if three_d.count() and three_d.get_attribute("aria-pressed") != "true":
+                three_d.click()  # the lesions as surfaces coloured by status, beside the slices
+                page.wait_for_function("() => document.querySelectorAll('img').length >= 4", timeout=60_000)
             _steady_frames(page)
             path = out_dir / f"review_{width}x{height}.png"
             data = small_png(page.screenshot())
