@@ -18,7 +18,7 @@ from LesionSegLogic.defaults import pick_model
 from LesionSegLogic.errors import InputError, ModelFileError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import read_image, write_image
-from LesionSegLogic.metrics.calibration import bin_sums, reliability
+from LesionSegLogic.metrics.calibration import bin_sums, ece_above, reliability
 from LesionSegLogic.models import build_model
 from LesionSegLogic.predictor import Predictor, PredictSettings
 from LesionSegLogic.zoo import CARD_FILE, ModelCard, load_model, save_model
@@ -120,6 +120,13 @@ def test_ece_is_guo_equation_3_over_equal_width_bins() -> None:
         expected += inside.sum() / p.size * abs(ref[inside].mean() - p[inside].mean())
     assert result.ece == pytest.approx(expected, rel=1e-12)
     assert sum(b.count for b in result.bins) == p.size == result.n_voxels
+    bins = result.to_json()["bins"]
+    assert ece_above(bins, 0.0) == pytest.approx(result.ece, rel=1e-12)
+    upper = p >= 0.4  # bins 2..4 only: the same sum over those voxels
+    manual = sum(((p >= b / 5) & ((p < (b + 1) / 5) if b < 4 else (p <= 1))).sum() / upper.sum()
+                 * abs(ref[(p >= b / 5) & ((p < (b + 1) / 5) if b < 4 else (p <= 1))].mean()
+                       - p[(p >= b / 5) & ((p < (b + 1) / 5) if b < 4 else (p <= 1))].mean()) for b in range(2, 5))
+    assert ece_above(bins, 0.4) == pytest.approx(manual, rel=1e-12)
 
 
 def test_a_calibrated_map_has_a_small_ece_and_an_overconfident_one_a_large_one() -> None:

@@ -98,6 +98,19 @@ def from_sums(sums: np.ndarray, voxels: str = "all voxels") -> Reliability:
     return Reliability(ece if total > 0 else None, tuple(bins), int(total), voxels)
 
 
+def ece_above(bins: Sequence[dict[str, float | int | None]], lower: float) -> float | None:
+    """Guo et al. 2017's ECE over the voxels of the bins starting at ``lower`` or above only (the bins as
+    :meth:`Reliability.to_json` writes them): a lesion map's ECE over every voxel is dominated by the background
+    bin [0, 0.1), where nearly all voxels sit and are nearly all right; this one says how well the probabilities a
+    reader sees (and a threshold acts on) are calibrated. ``None`` when those bins are empty."""
+    kept = [b for b in bins if float(b["lower"] or 0.0) >= lower - 1e-12 and b["count"]]
+    total = float(sum(int(b["count"] or 0) for b in kept))
+    if total == 0:
+        return None
+    return float(sum(int(b["count"] or 0) / total * abs(float(b["accuracy"] or 0.0) - float(b["confidence"] or 0.0))
+                     for b in kept))
+
+
 def reliability(probabilities: Sequence[np.ndarray], references: Sequence[np.ndarray],
                 regions: Sequence[np.ndarray | None] | None = None, *, n_bins: int = DEFAULT_BINS,
                 voxels: str = "all voxels") -> Reliability:
@@ -112,4 +125,4 @@ def reliability(probabilities: Sequence[np.ndarray], references: Sequence[np.nda
     return from_sums(sums, voxels)
 
 
-__all__ = ["DEFAULT_BINS", "Reliability", "ReliabilityBin", "bin_sums", "from_sums", "reliability"]
+__all__ = ["DEFAULT_BINS", "Reliability", "ReliabilityBin", "bin_sums", "ece_above", "from_sums", "reliability"]
