@@ -74,8 +74,8 @@ def threshold_subjects(info: dict[str, Any], pool: list[Path], count: int) -> tu
     validation = _names_under(info, ("validation", "val"))
     chosen = [p for p in pool if p.name in validation]
     if chosen:
-        return chosen, ("the run's validation subjects (every other pool subject was trained on; these were never "
-                        "trained on, only used to keep the best-validation checkpoint)")
+        return chosen, ("the run's validation subjects: every other pool subject was trained on; these were never "
+                        "trained on, only used to keep the best-validation checkpoint")
     return pool[-count:], (f"the last {count} pool subjects (train.json does not say which subjects it trained on: "
                            "they may have been seen in training)")
 
@@ -211,6 +211,7 @@ def finalise_runs(job: tuple[Any, ...]) -> list[dict[str, Any]]:
             member.measured = measured
     for item in staged:
         assert item.measured is not None  # every group was measured above
+        item.measured["validation"]["threshold_subjects_chosen_as"] = item.subjects[2]  # today's words for it
         results.append(write_zoo_folder(item.run, item.stage, item.card, item.measured, Path(models_s), start))
     return results
 

@@ -226,7 +226,10 @@ every voxel it is dominated by the background bin [0, 0.1), where nearly all vox
 so it is small for every model; **ECE p≥0.1** is the same sum over the voxels the model gives at least 0.1 (the
 probabilities a reader sees and a threshold acts on), computed from the same bins. The reliability diagrams show
 every bin.
-Rows are sorted by Dice at the recommended threshold.
+Rows are sorted by Dice at the recommended threshold. The cards run on the training grid (`target_spacing`: the
+predictor resamples a thick-slice image onto the grid the network learnt, and the map back), a choice made before
+anything was measured; `scripts/finalise_zoo.py --native-grid --models DIR --work DIR2` measures the same weights on
+each image's own grid for comparison.
 
 The default model of `lesionseg demo`, `lesionseg predict` without `--model`, the web app and the desktop panel is
 picked by `LesionSegLogic.defaults.pick_model` from the images at hand; the default matching rule is
