@@ -5,9 +5,10 @@ review's ``ReviewParameters``, the web app's model list), so the same map gives 
 opens it (issue 15 item 6: ``evaluate`` at 0.5/hussein gave lesion F1 0.13 where the model's own threshold under
 anima gave 0.86).
 
-**Matching rule: anima** (MSSEG 2016 / MSSEG-2, Commowick et al., *Sci Rep* 2018, §11). Every bundled card's
-held-out metrics (``validation.at_0.5`` / ``at_recommended``, written by
-:func:`LesionSegLogic.training.finalise.evaluate_cases` from ``scripts/train_zoo.py``) are lesion-wise under anima,
+**Matching rule: anima** (MSSEG 2016 / MSSEG-2, Commowick et al., *Sci Rep* 2018, §11) — for a model, the rule its
+card was measured under (:func:`card_rule`: Hussein et al. 2023's for the spinal-cord set of the zoo v2, as that
+paper counts cord lesions). Every other bundled card's held-out metrics (``validation.at_0.5`` /
+``at_recommended``, written by ``scripts/finalise_zoo.py``) are lesion-wise under anima,
 and the demo reports with it, so a review or an ``evaluate`` under the default rule reproduces the card's numbers.
 The recommended threshold itself is chosen by the median voxel-wise F1 (Hussein et al. 2023, seed 000;
 :func:`LesionSegLogic.training.finalise.choose_threshold`), which no matching rule changes, so picking the rule the
@@ -200,6 +201,17 @@ def defaults_for_map(
     return MapDefaults(value, source + note, rule_value, rule_source, recorded.model, recommended)
 
 
+def card_rule(card: Any) -> str:
+    """The matching rule a model's lesion-wise numbers are read under: the rule of its card's held-out metrics
+    (``validation.at_recommended.rule``: anima for the brain and new-lesion sets, Hussein et al. 2023's for the
+    cord set) when it is a known rule, else :data:`DEFAULT_RULE`. ``lesionseg predict`` records it in
+    ``summary.json`` (``settings.rule``), so a review of the map opens under it and reproduces the card."""
+    validation = getattr(card, "validation", None)
+    at = validation.get("at_recommended") if isinstance(validation, dict) else None
+    rule = at.get("rule") if isinstance(at, dict) else None
+    return rule if rule in PRESETS else DEFAULT_RULE
+
+
 def _held_out(card: CardLike, metric: str) -> float:
     at = card.validation.get("at_recommended") if isinstance(card.validation, dict) else None
     value = ((at or {}).get("mean") or {}).get(metric) if isinstance(at, dict) else None
@@ -256,6 +268,7 @@ def recommended_model(
 
 
 __all__ = [
-    "DEFAULT_RULE", "FALLBACK_THRESHOLD", "RULE_NAMES", "MapDefaults", "ModelPick", "Recorded", "defaults_for_map",
+    "DEFAULT_RULE", "FALLBACK_THRESHOLD", "RULE_NAMES", "MapDefaults", "ModelPick", "Recorded", "card_rule",
+    "defaults_for_map",
     "pick_model", "read_recorded", "recommended_model",
 ]  # fmt: skip

@@ -41,7 +41,7 @@ import numpy as np
 from torch import nn
 
 from LesionSegLogic.anatomy import ANATOMIES, anatomy_warning
-from LesionSegLogic.defaults import DEFAULT_RULE, PREDICTION_MAPS, RULE_NAMES, SUMMARY_FILE
+from LesionSegLogic.defaults import DEFAULT_RULE, PREDICTION_MAPS, RULE_NAMES, SUMMARY_FILE, card_rule
 from LesionSegLogic.errors import InputError, OutputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.inference import CancelToken, Progress, predict_volume
@@ -69,7 +69,8 @@ WRITE_PHASE = "writing"
 class PredictSettings:
     """How to run a model; ``None`` takes the card's default (``card.inference``, recommended threshold).
 
-    ``rule`` counts the lesions of ``lesions.csv`` (default :data:`LesionSegLogic.defaults.DEFAULT_RULE`);
+    ``rule`` counts the lesions of ``lesions.csv`` (default: the rule the card was measured under,
+    :func:`LesionSegLogic.defaults.card_rule`, else :data:`LesionSegLogic.defaults.DEFAULT_RULE`);
     ``anatomy`` is the user's word on what the image shows (``None``: guessed from its field of view);
     ``ignore_extra_inputs`` drops, with a warning, images the model does not take instead of refusing them.
     """
@@ -95,7 +96,7 @@ class PredictSettings:
         threshold = card.recommended_threshold if self.threshold is None else float(self.threshold)
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be in [0, 1], got {threshold}")
-        rule = DEFAULT_RULE if self.rule is None else self.rule
+        rule = card_rule(card) if self.rule is None else self.rule  # the card's rule, else DEFAULT_RULE
         if rule not in RULE_NAMES:
             raise InputError(f"unknown matching rule {rule!r}; choose one of {list(RULE_NAMES)}")
         if self.anatomy is not None and self.anatomy not in ANATOMIES:

@@ -107,13 +107,20 @@ def test_review_parameters_default_rule_is_the_default() -> None:
 
 
 def test_default_rule_is_the_rule_the_cards_were_measured_with() -> None:
-    """The docstring's reason: every card's held-out metrics are under the default rule, so a review at the
-    recommended threshold reproduces them."""
+    """The docstring's reason: every card's held-out metrics are under its set's rule — the default rule except the
+    cord set (Hussein et al. 2023's) — and a prediction records that rule, so a review at the recommended
+    threshold reproduces them."""
+    from LesionSegLogic.defaults import card_rule
+    from LesionSegLogic.zoo.sets import set_of
+
     cards = [e.card for e in list_models() if e.card is not None]
     assert cards, "the bundled zoo (Resources/Models) is part of the project: none found"
     for card in cards:
-        assert card.validation["at_recommended"]["rule"] == DEFAULT_RULE, card.name
-        assert card.validation["at_0.5"]["rule"] == DEFAULT_RULE, card.name
+        zoo_set = set_of(card)
+        expected = zoo_set.rule if zoo_set is not None and card.format_version >= 2 else DEFAULT_RULE
+        assert card.validation["at_recommended"]["rule"] == expected == card_rule(card), card.name
+        assert card.validation["at_0.5"]["rule"] == expected, card.name
+        assert expected == DEFAULT_RULE or card.anatomy == "cord", card.name
 
 
 # the threshold policy ---------------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def _cord_image(seed=0) -> Image:
 
 @pytest.fixture()
 def t2_only_model(tmp_path: Path) -> Path:
-    card = _card("cord_tiny", inputs=("t2",), anatomy="cord", f1=0.5,
+    card = _card("cord_tiny", inputs=("t2",), anatomy="cord", f1=0.99,  # above every bundled cord model
                  architecture_params=TINY)
     save_model(_tiny(("t2",)), card, tmp_path / "zoo" / "cord_tiny")
     return tmp_path / "zoo" / "cord_tiny"
@@ -328,3 +328,11 @@ def test_the_bundled_v2_zoo_covers_the_four_sets_within_50_mb() -> None:
     assert {s.name for e in entries if (s := set_of(e.card)) is not None} == set(SET_NAMES)
     folder = entries[0].folder.parent
     assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) <= 50_000_000
+
+
+def test_a_prediction_counts_lesions_under_the_rule_its_card_was_measured_with() -> None:
+    cord = ModelCard(name="c", architecture="unet3d", inputs=("t2",), patch_size=(16, 16, 16), anatomy="cord",
+                     validation={"at_recommended": {"rule": "hussein", "mean": {}}})
+    assert PredictSettings().resolved(cord)["rule"] == "hussein"
+    assert PredictSettings(rule="anima").resolved(cord)["rule"] == "anima"  # the user's word wins
+    assert PredictSettings().resolved(_card())["rule"] == "anima"  # no rule on the card: the default
