@@ -186,9 +186,24 @@ class Trainee:
     running: float = 0.0
     running_n: int = 0
     failed: str = ""
+    warm: dict[str, Any] | None = None
 
 
-def _build_trainees(group: Group, recipe: Any, in_channels: int, device: Any) -> list[Trainee]:
+def _warm_start(init: str | None, init_map: dict[str, str], set_name: str, name: str) -> tuple[Path, int] | None:
+    """The weights a model continues from (``--init DIR``: DIR/<set>/<name>, or the model ``--init-map`` names for
+    it, e.g. a failed model warm-started from a sibling) and the iterations already spent on them."""
+    if not init:
+        return None
+    source = init_map.get(f"{set_name}:{name}", name)
+    folder = Path(init) / set_name / source
+    if not (folder / "model.safetensors").is_file():
+        return None
+    done = json.loads((folder / "train.json").read_text()).get("iterations", 0)
+    return folder, int(done)
+
+
+def _build_trainees(group: Group, recipe: Any, in_channels: int, device: Any,
+                    args: dict[str, Any] | None = None) -> list[Trainee]:
     import torch
 
     from LesionSegLogic.losses import build_loss
@@ -201,6 +216,12 @@ def _build_trainees(group: Group, recipe: Any, in_channels: int, device: Any) ->
     for loss_recipe in (r for r in zset.recipes() if r.name in group.losses):
         torch.manual_seed(recipe.seed)  # the same initial weights for every loss (Cabezas & Diez 2024)
         model = build_model("unet3d", in_channels=in_channels, features=list(recipe.features), norm=recipe.norm)
+        warm = _warm_start((args or {}).get("init"), (args or {}).get("init_map", {}), group.set_name,
+                           loss_recipe.name)
+        if warm:
+            from safetensors.torch import load_file
+
+            model.load_state_dict(load_file(str(warm[0] / "model.safetensors")))
         model = model.to(device)
         loss = build_loss(loss_recipe.loss, **loss_recipe.params)
         if loss_recipe.lf1:
@@ -210,7 +231,9 @@ def _build_trainees(group: Group, recipe: Any, in_channels: int, device: Any) ->
         optimiser = (torch.optim.Adadelta(model.parameters(), lr=lr) if loss_recipe.optimiser == "adadelta"
                      else torch.optim.Adam(model.parameters(), lr=lr))
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, mode="min", factor=0.5, patience=3)
-        out.append(Trainee(loss_recipe.name, loss_recipe, model, loss, optimiser, scheduler, curve=[]))
+        trainee = Trainee(loss_recipe.name, loss_recipe, model, loss, optimiser, scheduler, curve=[])
+        trainee.warm = {"from": str(warm[0]), "previous_iterations": warm[1]} if warm else None
+        out.append(trainee)
     return out
 
 
@@ -249,7 +272,7 @@ def run_group(group: Group, args: dict[str, Any], deadline: float) -> None:
     val_stream = PatchStream(val_cases, zset.patch, recipe.batch_size, recipe.seed + 10_000,
                              lesion_share=recipe.lesion_share, jitter=recipe.jitter, augment=False)
     val_batches = [val_stream.next(i) for i in range(N_VAL_BATCHES)]
-    trainees = _build_trainees(group, recipe, len(zset.inputs), device)
+    trainees = _build_trainees(group, recipe, len(zset.inputs), device, args)
     print(f"[{group.label}] ready in {time.time() - t0:.1f} s: {len(train_cases)} train / {len(val_cases)} val "
           f"cases on {device}", flush=True)
     amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -346,7 +369,9 @@ def _write_model(t: Trainee, group: Group, zset: Any, recipe: Any, data_meta: di
         "loss_params": dict(t.recipe.params),
         "lf1_estimator": {"path": "Resources/Models/dice_lf1", "weight": 0.2} if t.recipe.lf1 else None,
         "optimiser": t.recipe.optimiser,
-        "iterations": iterations,
+        "iterations": iterations + (t.warm["previous_iterations"] if t.warm else 0),
+        "iterations_this_run": iterations,
+        "warm_start": t.warm,
         "best_iteration": t.best_iteration,
         "best_validation_loss": None if math.isinf(t.best) else t.best,
         "validation": f"{N_VAL_BATCHES} batches of {recipe.batch_size} lesion-centred patches (seed "
@@ -449,11 +474,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", default=None, help="SET:LOSS names to train (default all 25)")
     p.add_argument("--group-size", type=int, default=5)
     p.add_argument("--no-smoke", action="store_true")
+    p.add_argument("--init", default=None, help="continue from the weights in DIR/<set>/<name> (a previous run's "
+                   "hand-off folder); the iterations recorded add up")
+    p.add_argument("--init-map", nargs="*", default=[], metavar="SET:NAME=SOURCE",
+                   help="warm-start a model from another model of its set, e.g. longitudinal:dice_lf1=hytver")
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     work = a.work or Path(os.environ.get("TMPDIR", "/tmp")) / f"zoo_work_{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
-    args = {"pack": str(a.pack), "device": a.device, "iterations": a.iterations, "work": str(work), "argv": argv}
+    args = {"pack": str(a.pack), "device": a.device, "iterations": a.iterations, "work": str(work), "argv": argv,
+            "init": a.init, "init_map": dict(m.split("=", 1) for m in a.init_map)}
     deadline = start + a.deadline
     if not a.no_smoke:
         smoke_test(args)
