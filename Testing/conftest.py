@@ -2,7 +2,7 @@
 they are drawn from, two tiny untrained zoo models, and the per-test time limits.
 
 Helpers that are not fixtures live in modules whose names do not start with ``test_`` (``phantom_cases``,
-``web_cases``, ``training_cases``, …); test modules import those, never each other.
+``web_cases``, ``training_cases``, …); test modules import those, not each other.
 """
 
 from __future__ import annotations
