@@ -32,9 +32,12 @@ SUBCOMMANDS = (
     "sweep",
     "train",
     "study",
-    "app",
     "report",
 )
+#: The entry-point group through which another installed package adds a subcommand: its value names a module with
+#: ``add_parser(subparsers)`` and ``run(args)``, like the built-in ones. The web app adds ``app`` this way
+#: (``pyproject.toml``), so this Slicer-free library never imports its web face.
+COMMAND_GROUP = "lesionseg.commands"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -53,15 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lesionseg {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in SUBCOMMANDS:
-        module_name = f"{__name__}.{name}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in SUBCOMMANDS
+               if importlib.util.find_spec(f"{__name__}.{name}") is not None]
+    for module in [*modules, *plugin_commands()]:
         sub = module.add_parser(subparsers)
         sub.set_defaults(_run=module.run)
         plain_help(sub)
     return parser
+
+
+def plugin_commands() -> list[Any]:
+    """The modules of the installed :data:`COMMAND_GROUP` entry points, by name. One whose import fails (its
+    package's optional dependencies are missing) is left out, so the other commands still work."""
+    from importlib.metadata import entry_points
+
+    modules = []
+    for point in sorted(entry_points(group=COMMAND_GROUP), key=lambda p: p.name):
+        try:
+            module = point.load()
+        except ImportError:
+            continue
+        if callable(getattr(module, "add_parser", None)) and callable(getattr(module, "run", None)):
+            modules.append(module)
+    return modules
 
 
 #: ``--json JSON_TO_STDOUT`` prints the JSON on stdout instead of writing a file (``evaluate``, ``sweep``)
@@ -82,6 +99,8 @@ def emit_result(data: dict[str, Any], json_target: str | None, table: Callable[[
         write_json(json_target, data)
     if table is not None:
         sys.stdout.write(table(data))
+
+
 _LITERAL = re.compile(r"``(.+?)``", re.S)
 _ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]+?)(?:\s*<[^>]*>)?`")
 _TILDE_TARGET = re.compile(r"^(?:[\w]+\.)+(\w+)$")

@@ -1,7 +1,9 @@
 """``lesionseg app`` — the review workflow in a browser (trame-slicer web app over the same ReviewSession).
 
-The web package (trame, slicer-core) is imported inside :func:`run`, so ``lesionseg --help`` stays fast and
-works where the ``slicer`` extra is not installed.
+The web package registers this subcommand itself: ``pyproject.toml`` names this module in the ``lesionseg.commands``
+entry-point group, which the library's CLI (:func:`LesionSegLogic.cli.plugin_commands`) reads, so the Slicer-free
+library never imports its web face. The app (trame, slicer-core) is imported inside :func:`run`, so
+``lesionseg --help`` stays fast and works where the ``slicer`` extra is not installed.
 """
 
 from __future__ import annotations
