@@ -233,8 +233,8 @@ def test_a_dicom_export_of_nifti_inputs_is_refused_with_a_clear_message(web, all
 
 def test_the_app_command_line_takes_channel_and_scale_with_a_probability_map(tmp_path) -> None:
     from LesionSegLogic.cli import build_parser
-    from LesionSegWeb.cli import _check
     from LesionSegLogic.errors import InputError
+    from LesionSegWeb.cli import _check
 
     parser = build_parser()
     flair = tmp_path / "f.nii.gz"
