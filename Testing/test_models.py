@@ -48,7 +48,7 @@ def test_seed000_and_seed002_unets() -> None:
     gn = big.encoders[1][1]
     assert isinstance(gn, torch.nn.GroupNorm) and gn.num_channels // gn.num_groups == 8
     assert patch_divisor(small) == 4 and patch_divisor(big) == 8
-    # seed 002 reports 2,906,913 parameters for its 32/64/128/256 U-Net: ours is the same order of magnitude
+    # Cabezas & Diez 2024 reports 2,906,913 parameters for its 32/64/128/256 U-Net: ours is the same order of magnitude
     n_big = _n_params(big)
     assert 1.5e6 < n_big < 8e6
     assert _n_params(small) < n_big / 5

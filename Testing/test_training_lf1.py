@@ -1,4 +1,4 @@
-"""Kamraoui's LF1 estimator (seed 003): the lesion-wise F1, balanced pair generation, training, the loss."""
+"""Kamraoui's LF1 estimator (Kamraoui et al. 2021): the lesion-wise F1, balanced pair generation, training, the loss."""
 
 from __future__ import annotations
 

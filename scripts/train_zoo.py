@@ -11,13 +11,13 @@ One command, CPU only, no downloads. Stages (each skips work already done in ``-
 
 1. **phantoms** — brain phantoms (:func:`LesionSegLogic.phantom.generate_case`) at the training spacing,
    cropped to a field of view around the ventricles: a training pool (seeds ``POOL_SEED + i``) split by subject into
-   training / validation / threshold-optimisation sets (seed 000), and a held-out test set generated from
+   training / validation / threshold-optimisation sets (Hussein et al. 2023), and a held-out test set generated from
    seeds never used in training (``TEST_SEED + i``).
-2. **estimator** — Kamraoui's lesion-wise F1 estimator (seed 003) for the ``dice_lf1`` model.
+2. **estimator** — Kamraoui's lesion-wise F1 estimator (Kamraoui et al. 2021) for the ``dice_lf1`` model.
 3. **train** — one model per loss, the same seed, hence the same initial weights and the same batches
-   (seed 002), at most ``--jobs`` trainings at a time with one torch thread each.
+   (Cabezas & Diez 2024), at most ``--jobs`` trainings at a time with one torch thread each.
 4. **measure/export** — recommended threshold by the median voxel-wise F1 on the threshold-optimisation set
-   (seed 000), held-out metrics at 0.5 and at that threshold (anima rule), ``card.json`` and
+   (Hussein et al. 2023), held-out metrics at 0.5 and at that threshold (anima rule), ``card.json`` and
    ``model.safetensors``.
 5. **table** — ``docs/zoo.md`` from the cards (numbers read from the cards, never typed in), with the default
    matching rule and the recommended model (:mod:`LesionSegLogic.defaults`) computed from the same cards.
@@ -51,7 +51,7 @@ ANATOMY = "brain"
 
 # (zoo name, loss name, loss params, optimiser) of every seed loss: derived from the one list of the zoo recipe
 # (LesionSegLogic.training.zoo_recipe.LOSSES: paper defaults where empty; Tversky beta = 0.7 on false negatives is
-# Hashemi's best; Combo is trained with Adadelta, learning rate 1, as in seed 000).
+# Hashemi's best; Combo is trained with Adadelta, learning rate 1, as in Hussein et al. 2023).
 from LesionSegLogic.training.zoo_recipe import LOSSES  # noqa: E402
 
 ZOO: list[tuple[str, str, dict[str, Any], str]] = [(r.name, r.loss, dict(r.params), r.optimiser) for r in LOSSES]
@@ -64,7 +64,7 @@ class Recipe:
     features: tuple[int, ...] = (8, 16, 32)
     patch: tuple[int, int, int] = (32, 32, 32)
     batch_size: int = 4
-    # 1e-3 rather than seed 000's 1e-4: the CPU budget allows a few hundred iterations, not 300 epochs
+    # 1e-3 rather than Hussein et al. 2023's 1e-4: the CPU budget allows a few hundred iterations, not 300 epochs
     adam_lr: float = 1e-3
     epochs: int = 15
     iterations: int = 20
@@ -292,25 +292,26 @@ Regenerate everything (phantoms, LF1 estimator, every model, this table) with on
 ```
 
 Every model: {arch}, inputs {list(card0.inputs)}, patches {list(card0.patch_size)}, the same
-seed ({training.get("seed")}) hence the same initial weights and the same batches (seed 002),
+seed ({training.get("seed")}) hence the same initial weights and the same batches (Cabezas & Diez 2024),
 {training.get("epochs")} epochs of {training.get("iterations_per_epoch")} batches of
 {training.get("batch_size")} patches (the `iterations` column: the models without a suffix share one
 recipe and are directly comparable; `_long` models ran it for more epochs), Adam with learning rate
-{training.get("learning_rate") if training.get("optimiser") == "adam" else 1e-3} (seed 000's 1e-4 is too slow
-for this CPU budget; Adadelta with learning rate 1 for Combo, seed 000), best-validation-loss checkpoint; trained on CPU
+{training.get("learning_rate") if training.get("optimiser") == "adam" else 1e-3} (Hussein et al. 2023's 1e-4 is too slow
+for this CPU budget; Adadelta with learning rate 1 for Combo, Hussein et al. 2023), best-validation-loss checkpoint;
+trained on CPU
 ({training.get("hardware")}).
 Data: {training.get("data")}.
 
 Metrics are means over the held-out test phantoms, voxel-wise (Dice, sensitivity, precision) and lesion-wise
 (anima rule: `lesionseg evaluate --rule anima`), at 0.5 and at each model's **recommended threshold**, chosen
-as the threshold with the highest median voxel-wise F1 on the threshold-optimisation phantoms (seed 000).
+as the threshold with the highest median voxel-wise F1 on the threshold-optimisation phantoms (Hussein et al. 2023).
 Rows are sorted by Dice at the recommended threshold. Zoo size: {size / 1e6:.2f} MB.
 
 {_defaults_text([c for c, _, _ in rows])}
 
 {table}
 {missing_text}
-`dice_lf1` is Dice + 0.2·(1 − LF1̂) with Kamraoui's frozen lesion-wise F1 estimator (seed 003); its
+`dice_lf1` is Dice + 0.2·(1 − LF1̂) with Kamraoui's frozen lesion-wise F1 estimator (Kamraoui et al. 2021); its
 estimator and its held-out accuracy are in `Resources/Models/dice_lf1/lf1_estimator.json`.
 """
     out.write_text(text)

@@ -9,7 +9,8 @@ ACTIVATIONS = ("relu", "leaky_relu")
 
 
 def make_norm(norm: str, channels: int, group_size: int = 8) -> nn.Module:
-    """A 3-D normalisation layer. ``group`` uses groups of ``group_size`` channels (seed 002: groups of 8)."""
+    """A 3-D normalisation layer. ``group`` uses groups of ``group_size`` channels (Cabezas & Diez 2024:
+    groups of 8)."""
     if norm == "batch":
         return nn.BatchNorm3d(channels)
     if norm == "group":

@@ -1,4 +1,4 @@
-"""Patch-wise 3-D DenseNet of Hashemi et al. 2018 (seed 001, section II-A-2, Fig. 2), after Bui et al.'s
+"""Patch-wise 3-D DenseNet of Hashemi et al. 2018 (section II-A-2, Fig. 2), after Bui et al.'s
 3D DenseSeg.
 
 * three initial 3×3×3 convolutional layers;
@@ -48,7 +48,7 @@ class DenseLayer(nn.Module):
 
 
 class DenseNet3D(nn.Module):
-    """Seed 001's patch-wise DenseNet mapping ``(B, in_channels, D, H, W)`` to logits ``(B, 1, D, H, W)``."""
+    """Hashemi et al. 2018's patch-wise DenseNet mapping ``(B, in_channels, D, H, W)`` to logits ``(B, 1, D, H, W)``."""
 
     def __init__(
         self,

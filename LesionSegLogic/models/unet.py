@@ -1,8 +1,8 @@
 """A configurable 3-D U-Net (Çiçek et al. 2016) as used by the seed papers.
 
-* Seed 000 (Hussein et al. 2023): filters 16/32/64, 3×3×3 convolutions, 2×2×2 max-pooling, batch normalisation
+* Hussein et al. 2023: filters 16/32/64, 3×3×3 convolutions, 2×2×2 max-pooling, batch normalisation
   after each convolution → ``UNet3D(features=(16, 32, 64), norm="batch")``.
-* Seed 002 (Cabezas & Diez 2024): filters 32/64/128/256, 3×3×3 kernels, ReLU, group norm with groups of 8
+* Cabezas & Diez 2024: filters 32/64/128/256, 3×3×3 kernels, ReLU, group norm with groups of 8
   channels, max-pooling of size 2 → ``UNet3D(features=(32, 64, 128, 256), norm="group")``.
 
 Each level has ``convs_per_block`` (default 2) conv → norm → activation units; the decoder upsamples with a

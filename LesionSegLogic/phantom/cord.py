@@ -1,4 +1,4 @@
-"""Spinal-cord phantom (seed 000's setting): a cervical/upper-thoracic cord in CSF, vertebrae, discs and soft
+"""Spinal-cord phantom (Hussein et al. 2023's setting): a cervical/upper-thoracic cord in CSF, vertebrae, discs and soft
 tissue, T2-weighted, on a sagittal anisotropic grid (0.6 × 0.6 mm in plane, 2.8 mm slices left–right).
 
 Geometry (LPS mm, superior = +z): the cord centre line runs at x = 0, ``y_c(z) = 6 sin(π (z − z_top) / 240)``

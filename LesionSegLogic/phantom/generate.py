@@ -2,7 +2,8 @@
 
 Everything random comes from ``numpy.random.default_rng(seed)``, passed down; no global RNG is touched.
 
-Longitudinal pairs (seeds 003/004's setting, MSSEG-2): the baseline lesions are placed first (each must also fit
+Longitudinal pairs (Kamraoui et al. 2021/Perera et al. 2025's setting, MSSEG-2): the baseline lesions are placed
+first (each must also fit
 on the follow-up grid); the first ``n_enlarging`` of them grow at follow-up (volume × 1.5–3, same centre), the
 rest are stable; then ``n_new`` new lesions are placed at follow-up only. The head moves by a random rigid
 translation of up to ``max_shift_mm`` per axis between the sessions, both sessions are acquired on the same
@@ -256,7 +257,7 @@ def _assemble(
         },
         "ground_truth": "lesion fraction >= 0.5 on the output grid (PSF-weighted)",
         "contrasts": {
-            "flair.nii.gz": "T2-weighted (a copy of t2.nii.gz: spinal-cord protocols use T2-w, seed 000)"
+            "flair.nii.gz": "T2-weighted (a copy of t2.nii.gz: spinal-cord protocols use T2-w, Hussein et al. 2023)"
             if scene.flair_is_t2 else "FLAIR",
             "t2.nii.gz": "T2-weighted spin echo",
         },

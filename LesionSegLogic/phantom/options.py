@@ -11,7 +11,7 @@ MAX_LESIONS = 500
 
 #: Brain ``anisotropic`` preset: 3 mm axial slices, 0.5 × 0.5 mm in plane (array order z, y, x).
 BRAIN_ANISOTROPIC_SPACING = (3.0, 0.5, 0.5)
-#: Cord default: sagittal slices (x, left–right) of 2.8 mm, 0.6 × 0.6 mm in plane (seed 000's data:
+#: Cord default: sagittal slices (x, left–right) of 2.8 mm, 0.6 × 0.6 mm in plane (Hussein et al. 2023's data:
 #: 0.58 × 0.58 × 2.81 mm), array order (z, y, x).
 CORD_SPACING = (0.6, 0.6, 2.8)
 

@@ -1,5 +1,6 @@
 """Training: data folders and subject-level splits, lesion-centred patch sampling, augmentation, the training
-loop (seeds 000 and 002), Kamraoui's lesion-wise F1 estimator (seed 003) and DDP under ``torchrun``.
+loop (Hussein et al. 2023 and Cabezas & Diez 2024), Kamraoui's lesion-wise F1 estimator (Kamraoui et al. 2021) and
+DDP under ``torchrun``.
 
 Import the submodules directly (``from LesionSegLogic.training.loop import train``); this package imports
 nothing heavy on its own.

@@ -1,4 +1,4 @@
-"""Patch augmentation (seed 000): random mirroring and 90° rotations, optionally an intensity jitter.
+"""Patch augmentation (Hussein et al. 2023): random mirroring and 90° rotations, optionally an intensity jitter.
 
 The same geometric transform is applied to the image (C, z, y, x) and its mask (z, y, x), so they stay
 aligned. A 90° rotation is only drawn in a plane where the patch is square (else it would change the patch

@@ -1,4 +1,4 @@
-"""Reproducible batches: one seed → the same patches, augmentations and order for every loss (seed 002).
+"""Reproducible batches: one seed → the same patches, augmentations and order for every loss (Cabezas & Diez 2024).
 
 The stream owns its :class:`numpy.random.Generator`; nothing else draws from it, so the loss, the model or the
 optimiser cannot change which batches are seen. Its state is saved in checkpoints so a resumed run continues

@@ -1,9 +1,9 @@
 """The training configuration: one dataclass, serialisable to JSON for the checkpoint and the model card.
 
-Defaults follow seed 000 (Hussein et al. 2023): Adam with learning rate 1e-4 (Adadelta with learning rate 1
+Defaults follow Hussein et al. 2023: Adam with learning rate 1e-4 (Adadelta with learning rate 1
 for Combo), the learning rate halved after 15 epochs without validation improvement, the best-validation
 checkpoint kept, batch size 8, mirroring and 90° rotations; ``randomise="domain"`` adds the MONAI domain
-randomisation of :mod:`LesionSegLogic.training.randomise` (issue 12). Seed 002 (Cabezas & Diez 2024): one ``seed`` fixes
+randomisation of :mod:`LesionSegLogic.training.randomise` (issue 12). Cabezas & Diez 2024: one ``seed`` fixes
 the initial weights and the order of the batches whatever the loss.
 """
 
@@ -132,7 +132,7 @@ class TrainConfig:
 
     @property
     def learning_rate(self) -> float:
-        """The initial learning rate: seed 000's 1e-4 for Adam, 1 for Adadelta, unless ``lr`` is set."""
+        """The initial learning rate: Hussein et al. 2023's 1e-4 for Adam, 1 for Adadelta, unless ``lr`` is set."""
         if self.lr is not None:
             return float(self.lr)
         return 1.0 if self.optimiser == "adadelta" else 1e-4

@@ -8,8 +8,8 @@ Two layouts are accepted:
   (``{"cases": [{"case": ..., "flair": ..., "t2": ..., "mask": ...}]}``) in the folder, with paths relative
   to it; any NIfTI (or other ITK-readable) image/mask pairs can be listed this way.
 
-Splits are by subject, never by patch (seed 000 uses separate training, validation, threshold-optimisation and
-test subjects). Every problem with the folder raises a :mod:`LesionSegLogic.errors` error naming the file.
+Splits are by subject, never by patch (Hussein et al. 2023 uses separate training, validation, threshold-optimisation
+and test subjects). Every problem with the folder raises a :mod:`LesionSegLogic.errors` error naming the file.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def discover_cases(
 def split_cases(
     cases: Sequence[Case], fractions: Sequence[float] = (0.6, 0.15, 0.15, 0.1), seed: int = 0
 ) -> Splits:
-    """Subject-level split into train / validation / threshold-optimisation / test (seed 000's four sets).
+    """Subject-level split into train / validation / threshold-optimisation / test (Hussein et al. 2023's four sets).
 
     Shuffles with ``seed`` and gives every split with a non-zero fraction at least one case (training first).
     """

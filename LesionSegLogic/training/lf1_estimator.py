@@ -1,4 +1,4 @@
-"""Kamraoui et al.'s lesion-wise F1 estimator (seed 003, section 2.2) and the loss that uses it.
+"""Kamraoui et al.'s lesion-wise F1 estimator (Kamraoui et al. 2021, section 2.2) and the loss that uses it.
 
 A small CNN — convolutional layers followed by fully connected layers, as in the paper's Fig. 2 — takes a
 (probability map, reference mask) patch pair and predicts the lesion-wise F1 of the prediction. It is trained
@@ -270,7 +270,7 @@ def save_estimator(
         "config": cfg,
         "report": asdict(report),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "description": "Lesion-wise F1 estimator (Kamraoui et al., seed 003) trained on synthetic pairs.",
+        "description": "Lesion-wise F1 estimator (Kamraoui et al., Kamraoui et al. 2021) trained on synthetic pairs.",
     }
     (folder / "lf1_estimator.json").write_text(json.dumps(meta, indent=2))
     return weights

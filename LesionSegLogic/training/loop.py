@@ -1,16 +1,16 @@
-"""The training loop (seeds 000, 002, 003).
+"""The training loop (Hussein et al. 2023, Cabezas & Diez 2024, 003).
 
-* Optimiser: Adam, learning rate 1e-4, or Adadelta with learning rate 1 (seed 000 uses it for Combo).
+* Optimiser: Adam, learning rate 1e-4, or Adadelta with learning rate 1 (Hussein et al. 2023 uses it for Combo).
 * The learning rate is halved after ``patience`` = 15 epochs without improvement of the validation loss, and
-  the checkpoint with the best validation loss is kept (seed 000); training stops at ``max_epochs``. The
+  the checkpoint with the best validation loss is kept (Hussein et al. 2023); training stops at ``max_epochs``. The
   validation loss is computed on a fixed set of validation patches drawn once from the validation subjects.
-* Fair comparisons (seed 002): ``torch.manual_seed(seed)`` immediately before the model is built fixes the
+* Fair comparisons (Cabezas & Diez 2024): ``torch.manual_seed(seed)`` immediately before the model is built fixes the
   initial weights, and the batch stream has its own generator seeded with ``seed``, so every loss sees the
   same initial weights and the same batches.
 * Per epoch, ``log.csv`` records the training loss, the validation loss, and Dice / sensitivity / precision at
   0.5 on the training patches, the validation patches and (every ``val_every`` epochs) the whole validation
-  images reconstructed by :func:`LesionSegLogic.inference.predict_volume` — seed 002 shows patch-level numbers
-  flatter the model, so both are logged.
+  images reconstructed by :func:`LesionSegLogic.inference.predict_volume` — Cabezas & Diez 2024 shows patch-level
+  numbers flatter the model, so both are logged.
 * ``randomise="domain"``: MONAI domain randomisation of every training batch on its device, seeded per batch
   from ``(seed, batch index)`` (:mod:`LesionSegLogic.training.randomise`).
 * Mixed precision (``torch.autocast`` + gradient scaling) on CUDA; a progress bar per epoch (tqdm).
@@ -88,7 +88,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 def build_training_loss(config: TrainConfig, device: torch.device) -> nn.Module:
-    """The configured loss; with ``lf1_estimator`` set, Kamraoui's ``loss + w·(1 − LF1̂)`` (seed 003)."""
+    """The configured loss; with ``lf1_estimator`` set, Kamraoui's ``loss + w·(1 − LF1̂)`` (Kamraoui et al. 2021)."""
     from LesionSegLogic.losses import build_loss
 
     loss = build_loss(config.loss, **config.loss_params)

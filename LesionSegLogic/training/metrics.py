@@ -1,4 +1,4 @@
-"""Running voxel counts for the per-epoch log: Dice, sensitivity and precision at 0.5 (seed 002 logs these
+"""Running voxel counts for the per-epoch log: Dice, sensitivity and precision at 0.5 (Cabezas & Diez 2024 logs these
 for training patches and for whole images). Undefined ratios (no positives) are ``None``."""
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 * **Lesion-centred** (the default): a share ``lesion_share`` of the patches is centred on a random lesion
   voxel moved by a random jitter of up to ``jitter`` × half the patch along each axis, so lesions do not
-  always sit in the middle; the rest are random background patches anywhere in the volume. Seed 001 trains
-  only on patches with lesion voxels, seed 000 on both; the share makes that a parameter.
-* **Along an axis** (seed 000): patches of the full patch size taken along one axis with a fixed overlap
+  always sit in the middle; the rest are random background patches anywhere in the volume. Hashemi et al. 2018 trains
+  only on patches with lesion voxels, Hussein et al. 2023 on both; the share makes that a parameter.
+* **Along an axis** (Hussein et al. 2023): patches of the full patch size taken along one axis with a fixed overlap
   (75 % in the paper), centred on the other axes; every epoch visits them in a shuffled order.
 
 All randomness comes from one :class:`numpy.random.Generator`, so one seed gives the same batches whatever the
-loss (seed 002's fair comparison).
+loss (Cabezas & Diez 2024's fair comparison).
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def axis_patch_starts(
     overlap: float = 0.75,
     centre: Sequence[float] | None = None,
 ) -> list[tuple[int, int, int]]:
-    """Seed 000's patches along ``axis`` with ``overlap`` (0.75 → step of a quarter patch), centred elsewhere.
+    """Hussein et al. 2023's patches along ``axis`` with ``overlap`` (0.75 → step of a quarter patch), centred
+    elsewhere.
 
     The last patch is aligned with the end of the axis so that the whole axis is covered.
     """
@@ -114,7 +115,7 @@ def axis_patch_starts(
 
 
 class AxisSampler:
-    """Cycles through seed 000's overlapping axis patches of every case, reshuffled at each pass."""
+    """Cycles through Hussein et al. 2023's overlapping axis patches of every case, reshuffled at each pass."""
 
     def __init__(
         self, cases: Sequence[LoadedCase], patch: Sequence[int], axis: int = 0, overlap: float = 0.75
