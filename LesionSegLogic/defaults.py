@@ -10,7 +10,7 @@ card was measured under (:func:`card_rule`: Hussein et al. 2023's for the spinal
 paper counts cord lesions). Every other bundled card's held-out metrics (``validation.at_0.5`` /
 ``at_recommended``, written by ``scripts/finalise_zoo.py``) are lesion-wise under anima,
 and the demo reports with it, so a review or an ``evaluate`` under the default rule reproduces the card's numbers.
-The recommended threshold itself is chosen by the median voxel-wise F1 (Hussein et al. 2023, seed 000;
+The recommended threshold itself is chosen by the median voxel-wise F1 (Hussein et al. 2023;
 :func:`LesionSegLogic.training.finalise.choose_threshold`), which no matching rule changes, so picking the rule the
 cards report with costs nothing. (``ThresholdEngine(rule="hussein")`` keeps its library parameter default; the
 user-facing entry points pass :data:`DEFAULT_RULE`.)

@@ -13,7 +13,7 @@
   (``preprocessing.foreground_mask``; used to skip empty windows) and normalise each channel as the card says
   (``zscore-foreground``/``zscore``: ``preprocessing.zscore_normalise`` exactly as in training; ``nyul``: the
   card's landmarks then a z-score; ``none``). Channels are stacked in the card's ``inputs`` order;
-  ``difference`` is normalised FLAIR minus normalised baseline (seed 004).
+  ``difference`` is normalised FLAIR minus normalised baseline (Perera et al. 2025).
 * **predict** — :func:`LesionSegLogic.inference.predict_volume` on the model grid.
 * **export** — the probability resampled (linear) back onto the FLAIR's own grid, so it overlays the input
   exactly; the mask at the card's recommended threshold unless overridden (``p ≥ t``, lesions as the threshold

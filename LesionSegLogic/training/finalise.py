@@ -1,4 +1,4 @@
-"""After training: pick the decision threshold and measure the model on held-out subjects (seed 000).
+"""After training: pick the decision threshold and measure the model on held-out subjects (Hussein et al. 2023).
 
 * ``predict_cases`` reconstructs whole-volume probability maps with
   :func:`LesionSegLogic.inference.predict_volume` (the same path as ``lesionseg predict``).
@@ -84,7 +84,7 @@ def voxel_f1_curve(
 def choose_threshold(
     probabilities: Sequence[np.ndarray], references: Sequence[np.ndarray], step: float = 0.05
 ) -> ThresholdChoice:
-    """Seed 000's rule: the threshold maximising the median voxel-wise F1 over the subjects."""
+    """Hussein et al. 2023's rule: the threshold maximising the median voxel-wise F1 over the subjects."""
     thresholds = [round(float(t), 4) for t in np.arange(step, 1.0 - 1e-9, step)]
     curves = np.array(
         [

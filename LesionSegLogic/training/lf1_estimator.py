@@ -270,7 +270,7 @@ def save_estimator(
         "config": cfg,
         "report": asdict(report),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "description": "Lesion-wise F1 estimator (Kamraoui et al., Kamraoui et al. 2021) trained on synthetic pairs.",
+        "description": "Lesion-wise F1 estimator (Kamraoui et al. 2021) trained on synthetic pairs.",
     }
     (folder / "lf1_estimator.json").write_text(json.dumps(meta, indent=2))
     return weights

@@ -7,7 +7,7 @@ from it by name, so ``scripts/train_zoo.py`` (CPU), ``scripts/zoo_device.py`` (G
 * ``brain_flair`` — FLAIR only, three losses (weighted gradient, Combo, HyTver), the brain data's FLAIR channel;
 * ``cord`` — T2-w cervical cord, the seven losses of Hussein et al. 2023 (BCE, Dice, Combo, GDL, log-cosh Dice,
   Tversky, focal Tversky);
-* ``longitudinal`` — baseline FLAIR, follow-up FLAIR and their difference (Kamraoui et al. 2022; the difference is
+* ``longitudinal`` — baseline FLAIR, follow-up FLAIR and their difference (Kamraoui et al. 2021; the difference is
   computed as the predictor computes it), HyTver and Dice + LF1 (Kamraoui's lesion-wise F1 estimator), reference
   ``new_lesions``.
 

@@ -3,7 +3,7 @@
 A card is data about a model (issue 6): architecture and its parameters, loss and its parameters, the input
 contrasts in channel order, the patch size, the target spacing and normalisation used in training, how it was
 trained, its validation metrics at 0.5 and at its **recommended threshold** (with the objective that picked
-it, e.g. seed 000's median voxel-wise F1 on a threshold-optimisation set), the anatomy it was trained on
+it, e.g. Hussein et al. 2023's median voxel-wise F1 on a threshold-optimisation set), the anatomy it was trained on
 (``"brain"`` or ``"cord"``; default ``"brain"``, what every bundled model saw), the weights file name and its
 sha256, the exact command that produced it, and a plain "demonstration only" note.
 
@@ -45,7 +45,7 @@ SUPPORTED_FORMATS = (1, 2)
 TASK_REFERENCES: dict[str, str] = {"lesions": "lesions", "new_lesions": "new_lesions"}
 TASKS: tuple[str, ...] = tuple(TASK_REFERENCES)
 #: contrast names a card may list as inputs (file stems of the phantom layout); ``difference`` is
-#: follow-up FLAIR minus baseline FLAIR after normalisation (seed 004).
+#: follow-up FLAIR minus baseline FLAIR after normalisation (Perera et al. 2025).
 KNOWN_CONTRASTS = ("flair", "t2", "baseline", "baseline_flair", "difference")
 #: the image each card input is computed from (``flair``/``t2``/``baseline``: the predictor's image roles)
 CONTRAST_IMAGES: dict[str, tuple[str, ...]] = {

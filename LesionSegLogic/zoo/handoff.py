@@ -93,7 +93,7 @@ class TrainedRun:
         loss = str(self.info.get("loss") or config.get("loss") or self.run_name)
         loss_params = self.info.get("loss_params", config.get("loss_params", {}))
         estimator = self.info.get("lf1_estimator") or config.get("lf1_estimator")
-        if estimator:  # Dice + w·(1 − LF1̂) (Kamraoui et al. 2022): named as the v1 zoo and `lesionseg train` name it
+        if estimator:  # Dice + w·(1 − LF1̂) (Kamraoui et al. 2021): named as the v1 zoo and `lesionseg train` name it
             weight = estimator.get("weight") if isinstance(estimator, dict) else config.get("lf1_weight")
             loss, loss_params = f"{loss}+lf1", {"base": loss, "base_params": loss_params, "lf1_weight": weight}
         patch = config.get("patch_size") or self.info.get("patch_size")

@@ -253,7 +253,7 @@ picked by `LesionSegLogic.defaults.pick_model` from the images at hand; the defa
         parts.append("\n".join(text))
     lf1 = sorted(c.name for c in cards if "lf1" in c.loss)
     if lf1:
-        parts.append(f"{', '.join(f'`{n}`' for n in lf1)}: Dice + 0.2·(1 − LF1̂) with Kamraoui et al. 2022's frozen "
+        parts.append(f"{', '.join(f'`{n}`' for n in lf1)}: Dice + 0.2·(1 − LF1̂) with Kamraoui et al. 2021's frozen "
                      "lesion-wise F1 estimator, shipped beside each model (`lf1_estimator.json` + "
                      "`lf1_estimator.safetensors`, with its own held-out accuracy).")
     other = groups.get("other", [])
