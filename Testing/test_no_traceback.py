@@ -210,6 +210,7 @@ def _every_subcommand(corpus: dict[str, Path], tmp: Path) -> dict[str, list[str]
         "train": ["train", str(corpus["root"] / "good"), "--out", str(tmp / "t"), "--lr", "-1"],
         "study": ["study", str(nested), "--out", str(tmp / "s")],
         "app": ["app", "--flair", str(corpus["missing.nii.gz"])],
+        "report": ["report", str(corpus["root"] / "good")],  # a folder without review.json
     }
 
 

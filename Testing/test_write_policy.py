@@ -71,6 +71,20 @@ def _export_onnx(root: Path, case: dict[str, Path]) -> tuple[list[str], list[Pat
     return ["export-onnx", "dice", str(out)], [out / "model.onnx"]
 
 
+def _report(root: Path, case: dict[str, Path]) -> tuple[list[str], list[Path]]:
+    import json
+
+    from LesionSegLogic.review_file import REVIEW_FILE, SavedReview, saved_file
+
+    folder = root / "review"
+    folder.mkdir()
+    review = SavedReview(files={"flair": saved_file(case["flair"], folder)}, threshold=0.5, rule="anima",
+                         mode="lesion")
+    (folder / REVIEW_FILE).write_text(json.dumps(review.document(folder)))
+    out = root / "out" / "report.html"
+    return ["report", str(folder), "--out", str(out), "--regions", "no"], [out]
+
+
 #: every command that writes: (name, build(root, case) -> (argv, earlier results in the way), exit status)
 WRITING_COMMANDS: list[tuple[str, Callable[[Path, dict[str, Path]], tuple[list[str], list[Path]]], int]] = [
     ("montage", _montage, 2),
@@ -82,6 +96,7 @@ WRITING_COMMANDS: list[tuple[str, Callable[[Path, dict[str, Path]], tuple[list[s
     ("sweep --json", _sweep, 2),
     ("demo", _demo, 2),
     ("export-onnx", _export_onnx, 2),
+    ("report", _report, 2),
 ]
 #: writing commands without --force, and why
 NO_FORCE = {"export-onnx": "it refuses any earlier model.onnx/card.json outright: choose another output folder"}
