@@ -78,6 +78,9 @@ def _model(binding: ReviewBinding) -> None:
     _section("Model")
     v.VSelect(v_model=("model",), items=("models",), item_title="title", item_value="value", label="Model",
               density="compact", hide_details=True, no_data_text="no models in the zoo")
+    # which model the one auto-pick chose for the open inputs, and why (issue 12; state.model_reason)
+    html.Div("{{ model_reason }}", id="model-reason", v_show="model_reason",
+             classes="text-caption text-medium-emphasis")
     v.VSelect(v_model=("model_label",), items=("model_labels",), label="Lesion label (nnU-Net dataset)",
               v_show="model_labels.length", density="compact", hide_details=True, classes="mt-1")
     with html.Div(classes="d-flex align-center mt-1"):  # your own model: nnU-Net v2 folder or ONNX (docs/models.md)
