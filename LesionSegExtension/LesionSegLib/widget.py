@@ -104,6 +104,10 @@ class LesionSegPanel(VTKObservationMixin):
             locate_dicom=locate_dicom_file,
         )
         self._model_specs: list[str] = []  # the model box's items, in order: zoo name or added model's path
+        # the model the panel chose itself (the first listed, then the auto-pick for the inputs: issue 12), which
+        # the auto-pick may replace; None once the user chose one in the box
+        self._auto_spec: str | None = None
+        self._choosing = False  # the panel, not the user, is changing the box
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.on_poll)
@@ -220,9 +224,11 @@ class LesionSegPanel(VTKObservationMixin):
             box.addItem(text)
         self._model_specs = [spec for _text, spec in items]
 
-    def _select_model(self, spec: str) -> None:
+    def _select_model(self, spec: str, *, auto: bool = False) -> None:
         """Show the parameter node's model; a model path not listed yet is added again (it was added in an earlier
-        session of this scene); an empty or unknown one becomes the first listed model."""
+        session of this scene); an empty or unknown one becomes the first listed model. ``auto``: the panel's own
+        choice (the auto-pick), which a later auto-pick may replace; so is the first listed model, and the model
+        the panel chose itself before."""
         if spec and spec not in self._model_specs and spec not in self.presenter.cards \
                 and self.presenter.add_model(spec) is not None:
             self._fill_models()
@@ -230,8 +236,14 @@ class LesionSegPanel(VTKObservationMixin):
         index = self._model_specs.index(spec) if spec in self._model_specs else -1
         if index < 0 and box.count > 0:
             index = 0
-        box.currentIndex = index
-        self.on_model(box.currentText)
+        shown = self._model_specs[index] if 0 <= index < len(self._model_specs) else ""
+        self._auto_spec = shown if shown and (auto or shown != spec or spec == self._auto_spec) else None
+        self._choosing = True
+        try:
+            box.currentIndex = index
+            self.on_model(box.currentText)
+        finally:
+            self._choosing = False
         if self._parameter_node is not None and self._parameter_node.model_label:
             self.on_model_label(self._parameter_node.model_label)
 
@@ -241,6 +253,8 @@ class LesionSegPanel(VTKObservationMixin):
         if not 0 <= index < len(self._model_specs):
             return  # the box is being refilled
         spec = self._model_specs[index]
+        if not self._choosing:
+            self._auto_spec = None  # the user's choice: the auto-pick no longer changes the box
         if self._parameter_node is not None and self._parameter_node.model != spec:
             self._parameter_node.model = spec
         self.presenter.select_model(spec)
@@ -405,7 +419,9 @@ class LesionSegPanel(VTKObservationMixin):
         for widget in (ui.saveReviewButton, ui.exportReportButton, ui.noteLesionButton):
             widget.enabled = view.export_enabled  # a review is open
         ui.openReviewButton.enabled = view.inputs_enabled  # not while a model runs
-        ui.modelInfoLabel.text = view.model_info
+        ui.modelInfoLabel.text = view.model_info  # the model's card, then which model the auto-pick chose and why
+        if self._auto_spec is not None and view.auto_model in self._model_specs and view.auto_model != self._auto_spec:
+            self._select_model(view.auto_model, auto=True)  # the user has not chosen a model: the one for the inputs
 
 
 def _show_choices(box, choices, current: str) -> None:

@@ -54,6 +54,20 @@ class FakeCard:
 
 
 @dataclass
+class PickableCard(FakeCard):
+    """A card the auto-pick (``defaults.pick_model``) reads: the images it needs and its held-out lesion F1."""
+
+    f1: float = 0.5
+
+    @property
+    def validation(self) -> dict[str, Any]:
+        return {"at_recommended": {"mean": {"lesion_f1": self.f1}}}
+
+    def images_needed(self) -> frozenset[str]:
+        return frozenset(self.inputs)
+
+
+@dataclass
 class FakeJob:
     """A run that finishes when the test says so (``finish_with``/``fail_with``)."""
 
@@ -338,6 +352,29 @@ class PanelFlowTests(unittest.TestCase):
         self.panel.enter()  # reconnecting the parameter node keeps the list and the choice
         self.assertEqual([box.itemText(i) for i in range(box.count)], ["dice", "tversky"])
         self.assertEqual(box.currentText, "tversky")
+
+    def test_the_auto_picked_model_is_selected_until_the_user_chooses_one(self) -> None:
+        """Issue 12: the box follows the model the auto-pick chooses for the inputs, and the panel says why; once
+        the user chose a model in the box it stays."""
+        self.environment.teardown(self.panel)
+        self.cards = [PickableCard("both", inputs=("flair", "t2"), f1=0.9), PickableCard("flair_only", f1=0.5)]
+        self.panel, self.logic, self.scene = self.environment.build(self)
+        self.ui = self.panel.ui
+        box = self.ui.modelComboBox
+        self.assertEqual(box.currentText, "both")  # no inputs yet: the first listed model
+        self.choose_flair()
+        self.assertEqual((box.currentText, self.panel._parameter_node.model), ("flair_only", "flair_only"))
+        reason = self.panel.presenter.view().auto_model_reason
+        self.assertIn("flair_only", reason)
+        self.assertIn(reason, self.ui.modelInfoLabel.text)
+        t2 = self.environment.add_volume(self.scene, "T2")
+        self.ui.t2Selector.setCurrentNode(t2)
+        self.assertEqual(box.currentText, "both")  # FLAIR + T2: the model that reads both
+        box.currentText = "flair_only"  # the user's choice
+        self.ui.t2Selector.setCurrentNode(None)
+        self.ui.t2Selector.setCurrentNode(t2)
+        self.assertEqual((box.currentText, self.panel._parameter_node.model), ("flair_only", "flair_only"))
+        self.assertEqual(self.errors, [])
 
     def test_apply_cancel_apply(self) -> None:
         self.choose_flair()
