@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from LesionSegLogic.errors import InputError
+
 #: Suggested notes (the faces offer them; any other text is kept as written).
 NOTE_SUGGESTIONS: tuple[str, ...] = ("confirmed", "artefact", "doubtful", "new", "enlarging")
 #: The longest note kept (characters).
@@ -83,17 +85,21 @@ def parse_key(key: str) -> LesionIdentity:
     return LesionIdentity(kind, (r, a, s), int(voxels))
 
 
+class NoteRecordError(InputError, ValueError):
+    """A malformed ``notes`` list of a saved review (a ``ValueError`` too, for callers that catch one)."""
+
+
 def notes_from_record(items: Any) -> dict[str, str]:
-    """``key → note`` from ``review.json``'s list (``ValueError`` when an item is malformed)."""
+    """``key → note`` from ``review.json``'s list (:class:`NoteRecordError` when an item is malformed)."""
     if not isinstance(items, list):
-        raise ValueError("notes must be a list")
+        raise NoteRecordError("\"notes\" must be a list")
     notes = {}
     for item in items:
         if not isinstance(item, dict):
-            raise ValueError("each note must be an object")
+            raise NoteRecordError("each of \"notes\" must be an object")
         centroid = item.get("centroid_ras")
         if not (isinstance(centroid, list) and len(centroid) == 3):
-            raise ValueError("a note's centroid_ras must be three numbers")
+            raise NoteRecordError("a note's \"centroid_ras\" must be three numbers")
         identity = LesionIdentity(str(item.get("kind")), tuple(_tenth(c) for c in centroid),  # type: ignore[arg-type]
                                   int(item.get("voxels")))  # type: ignore[arg-type]  # validated by the caller (read_notes)
         notes[identity.key] = clean_note(item.get("note"))

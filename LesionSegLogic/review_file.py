@@ -118,6 +118,10 @@ def read_review(folder: str | PathLike[str], *, check: bool = True,
                               f"version {REVIEW_FORMAT_VERSION})", path)
     try:
         review = _parse(document, folder)
+    except ReviewFileError:
+        raise
+    except InputError as error:  # a malformed note (lesion_notes.NoteRecordError)
+        raise ReviewFileError(f"saved review is malformed: {error.problem}", path) from None
     except (KeyError, TypeError, ValueError) as error:
         raise ReviewFileError(f"saved review is malformed ({type(error).__name__}: {error})", path) from None
     listed = [*review.files.items(), *([("accepted", review.accepted)] if review.accepted is not None else [])]
@@ -139,19 +143,24 @@ def verify(saved: SavedFile) -> None:
                               f"{saved.sha256[:12]}…); the review cannot be reopened as it was", saved.path)
 
 
+def _malformed(problem: str, folder: Path) -> ReviewFileError:
+    """The one-line error for a ``review.json`` whose content is wrong, naming the file."""
+    return ReviewFileError(f"saved review is malformed: {problem}", folder / REVIEW_FILE)
+
+
 def _file(item: Any, folder: Path) -> SavedFile:
     if not isinstance(item, dict):
-        raise TypeError("a file entry must be an object")
+        raise _malformed("a file entry must be an object", folder)
     stored = bool(item.get("stored"))
     raw = Path(str(item["path"]))
     path = (folder / raw).resolve() if stored else raw
     if stored and not path.is_relative_to(folder):
-        raise ValueError(f"stored file {raw} lies outside the review folder")
+        raise _malformed(f"stored file {raw} lies outside the review folder", folder)
     if not stored and not raw.is_absolute():
-        raise ValueError(f"input path {raw} is not absolute")
+        raise _malformed(f"input path {raw} is not absolute", folder)
     digest = str(item["sha256"])
     if len(digest) != 64:
-        raise ValueError(f"sha256 of {raw} is not 64 hex digits")
+        raise _malformed(f"sha256 of {raw} is not 64 hex digits", folder)
     return SavedFile(path, digest, stored)
 
 
@@ -159,12 +168,13 @@ def _parse(document: dict[str, Any], folder: Path) -> SavedReview:
     files = {role: _file(item, folder) for role, item in dict(document["files"]).items()}
     unknown = set(files) - set(FILE_ROLES)
     if unknown or "flair" not in files:
-        raise ValueError(f"files must hold a flair and only {', '.join(FILE_ROLES)} (got {sorted(files)})")
+        raise _malformed(f"\"files\" must hold a flair and only {', '.join(FILE_ROLES)} (got {sorted(files)})",
+                         folder)
     model = document.get("model") or {}
     accepted = document.get("accepted")
     threshold = float(document["threshold"])
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold {threshold} is outside [0, 1]")
+        raise _malformed(f"threshold {threshold} is outside [0, 1]", folder)
     notes = document.get("notes") or []
     return SavedReview(
         files=files, threshold=threshold, rule=str(document["rule"]), mode=str(document["mode"]),

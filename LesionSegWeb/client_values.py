@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from LesionSegLogic.errors import InputError
+from LesionSegLogic.errors import ConfigError, InputError
 
 #: The longest path a client may type (Linux's PATH_MAX).
 MAX_PATH_CHARS = 4096
@@ -24,6 +24,10 @@ MAX_PATH_CHARS = 4096
 
 class ClientValueError(InputError):
     """A value a client set that the app does not accept (shown in the panel; the value reverts)."""
+
+
+class UnruledHandlerError(ConfigError, ValueError):
+    """A change handler for a state name that has no rule in :data:`CLIENT_VALUES` (a ``ValueError`` too)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,8 @@ class CheckedState:
     def __init__(self, state: Any, handlers: dict[str, Callable[..., Any]], refused: Callable[[str], None]) -> None:
         unknown = set(handlers) - set(CLIENT_VALUES)
         if unknown:
-            raise ValueError(f"handlers for names without a rule: {sorted(unknown)}")
+            raise UnruledHandlerError(f"CheckedState: handlers for client values without a rule in CLIENT_VALUES: "
+                                      f"{', '.join(sorted(unknown))}")
         self.state = state
         self._refused = refused
         self._good = {name: state[name] for name in CLIENT_VALUES}

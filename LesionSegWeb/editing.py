@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .client_values import ClientValueError
+
 #: The tools of the panel's edit toggle, in display order ("none": the mouse moves the views again).
 EDIT_TOOLS: tuple[str, ...] = ("none", "brush", "erase")
 UNDO_LIMIT = 50
+
+
+class EditToolError(ClientValueError, ValueError):
+    """An edit tool that is not one of :data:`EDIT_TOOLS` (a ``ValueError`` too, for callers that catch one)."""
 
 
 class AcceptedEditor:
@@ -36,7 +42,7 @@ class AcceptedEditor:
         from trame_slicer.segmentation import SegmentationEffectErase, SegmentationEffectPaint
 
         if tool not in EDIT_TOOLS:
-            raise ValueError(f"edit tool must be one of {EDIT_TOOLS}, got {tool!r}")
+            raise EditToolError(f"edit tool must be one of {', '.join(EDIT_TOOLS)}, got {tool!r}")
         if tool == "none" or self.node is None:
             self._editor.deactivate_effect()
             return

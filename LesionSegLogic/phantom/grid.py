@@ -22,7 +22,12 @@ import numpy as np
 from scipy import sparse
 from scipy.special import erf
 
+from LesionSegLogic.errors import GeometryError
 from LesionSegLogic.image import Image
+
+
+class GridMismatchError(GeometryError, ValueError):
+    """An array or image that does not fit a phantom grid (a ``ValueError`` too, for callers that catch one)."""
 
 #: Slice-profile edge blur (Gaussian FWHM) as a fraction of the slice thickness.
 SLICE_EDGE_FWHM = 0.3
@@ -41,7 +46,7 @@ class Grid:
 
     def image(self, array: np.ndarray, name: str = "") -> Image:
         if array.shape != tuple(self.shape):
-            raise ValueError(f"array shape {array.shape} does not match the grid {self.shape}")
+            raise GridMismatchError(f"array shape {array.shape} does not match the phantom grid {self.shape}")
         return Image(array, self.spacing, self.origin, self.direction, name)
 
     @property
@@ -131,7 +136,7 @@ def aligned_matrices(
     ``shift_lps`` (mm) translates the object: the output sees ``source`` moved by that vector.
     """
     if not np.allclose(source.direction, grid.direction, atol=1e-6):
-        raise ValueError("separable resampling needs the source and output grids to share their direction")
+        raise GridMismatchError("separable resampling needs the source and output grids to share their direction")
     shift = np.zeros(3) if shift_lps is None else np.asarray(shift_lps, float)
     delta_xyz = np.linalg.solve(source.direction, np.asarray(grid.origin) - np.asarray(source.origin) - shift)
     delta = delta_xyz[::-1]

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.metrics.rules import ANIMA, HUSSEIN
 from LesionSegLogic.zoo.card import TASK_REFERENCES
 
@@ -74,12 +75,19 @@ ZOO_SETS: tuple[ZooSet, ...] = (
 SET_NAMES: tuple[str, ...] = tuple(s.name for s in ZOO_SETS)
 
 
+class UnknownZooSetError(ConfigError, KeyError):
+    """A zoo set name that is not one of :data:`SET_NAMES` (a ``KeyError`` too, for callers that catch one)."""
+
+    def __str__(self) -> str:  # the message, not KeyError's quoted repr of it
+        return str(self.args[0]) if self.args else ""
+
+
 def get_set(name: str) -> ZooSet:
-    """The set called ``name``; ``KeyError`` naming the known sets otherwise."""
+    """The set called ``name``; :class:`UnknownZooSetError` naming the known sets otherwise."""
     for zoo_set in ZOO_SETS:
         if zoo_set.name == name:
             return zoo_set
-    raise KeyError(f"unknown zoo set {name!r}; known: {list(SET_NAMES)}")
+    raise UnknownZooSetError(f"unknown zoo set {name!r}; known: {', '.join(SET_NAMES)}")
 
 
 def set_of(card: Any) -> ZooSet | None:
