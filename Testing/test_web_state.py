@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -19,6 +17,8 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.runner import InferenceResult, InProcessRunner
+from web_apps import direct_app
+from web_cases import synthetic_case, write_case
 
 from LesionSegLogic.errors import Cancelled, InputError, LesionSegError
 from LesionSegLogic.image import Image
@@ -31,36 +31,6 @@ from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
 from LesionSegWeb.state import initial_state
 
 pytestmark = pytest.mark.slicer
-
-
-def synthetic_case(seed: int = 3) -> tuple[Image, np.ndarray, np.ndarray]:
-    """FLAIR-like image, reference lesions and a probability map with a miss and false alarms."""
-    rng = np.random.default_rng(seed)
-    shape = (24, 40, 40)
-    zz, yy, xx = np.indices(shape)
-    reference = np.zeros(shape, bool)
-    probability = rng.random(shape).astype(np.float32) * 0.05
-    for z, y, x, r, peak in [(8, 10, 10, 3.0, 0.9), (8, 28, 28, 2.5, 0.55), (16, 12, 28, 2.5, 0.3),
-                             (16, 30, 10, 2.5, 0.0)]:
-        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        reference |= d <= r
-        probability = np.maximum(probability, peak * np.clip(1.2 - d / (r + 1), 0, 1))
-    for z, y, x, peak in [(12, 20, 20, 0.7), (20, 34, 34, 0.35)]:  # false alarms
-        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        probability = np.maximum(probability, peak * np.clip(1.2 - d / 3, 0, 1))
-    flair = Image((100 + 60 * reference + rng.normal(0, 4, shape)).astype(np.float32), (2.0, 1.0, 1.0),
-                  (-20.0, 15.0, -10.0), np.eye(3), "flair")
-    return flair, reference, np.clip(probability, 0, 1).astype(np.float32)
-
-
-def write_case(folder: Path, with_probability: bool = True) -> Path:
-    flair, reference, probability = synthetic_case()
-    folder.mkdir(parents=True, exist_ok=True)
-    write_image(flair, folder / "flair.nii.gz")
-    write_image(flair.with_array(reference.astype(np.uint8)), folder / "lesions.nii.gz")
-    if with_probability:
-        write_image(flair.with_array(probability), folder / "probability.nii.gz")
-    return folder
 
 
 class FakeModel:
@@ -104,8 +74,8 @@ def web(folders, model) -> ReviewWebApp:
                         demos=DemoLibrary(folders["demo"], seeds=()),
                         stand_in=lambda reference, flair: flair.with_array(probability),
                         runner=InProcessRunner(model))
-    app = ReviewWebApp(AppConfig(case=folders["case"], services=services, views="direct",
-                                 out=folders["root"] / "out"))
+    app = direct_app(AppConfig(case=folders["case"], services=services, views="direct",
+                               out=folders["root"] / "out"))
     app.server.state.ready()
     return app
 
@@ -271,10 +241,10 @@ def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web
     assert renders.get("Coronal", 0) + renders.get("Sagittal", 0) >= 1
 
 
-def test_the_default_model_is_the_recommended_one_for_the_inputs(folders) -> None:
+def test_the_default_model_is_the_recommended_one_for_the_inputs(web) -> None:
     """Issue 15 item 6: the panel selects LesionSegLogic.defaults.recommended_model for the open inputs (the
     best held-out lesion F1 among usable cards), not the first model of the list."""
-    from dataclasses import dataclass, field
+    from dataclasses import dataclass, field, replace
 
     @dataclass
     class Card:
@@ -292,10 +262,15 @@ def test_the_default_model_is_the_recommended_one_for_the_inputs(folders) -> Non
 
     cards = [Card("weak", 0.2), Card("needs-t2", 0.9, frozenset({"flair", "t2"})), Card("strong", 0.7)]
     models = [ModelInfo(c.name, 0.5, card=c) for c in cards]
-    app = ReviewWebApp(AppConfig(case=folders["case"], views="direct", out=folders["root"] / "out-model",
-                                 services=Services(models=lambda: models,
-                                                   demos=DemoLibrary(folders["demo"], seeds=()))))
-    assert app.server.state.model == "strong"  # the case has no T2: the T2 model is not usable
+    services = web.binding.services
+    web.binding.services = replace(services, models=lambda: models)
+    try:
+        web.binding.refresh_models()  # what the app does on start (and again after every open)
+        assert web.server.state.model == "strong"  # the case has no T2: the T2 model is not usable
+    finally:
+        web.binding.services = services
+        web.binding.refresh_models()
+    assert web.server.state.model == "fake-model"
 
 
 def test_latest_value_processes_only_the_newest_of_a_burst() -> None:
@@ -402,11 +377,12 @@ def test_find_case_needs_a_flair(tmp_path) -> None:
         find_case(tmp_path)
 
 
-def test_cli_refuses_a_missing_case_with_one_line(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "LesionSegLogic", "app", "--case", str(tmp_path / "nope")],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+def test_cli_refuses_a_missing_case_with_one_line(tmp_path, capsys) -> None:
+    from LesionSegLogic.cli import main
+
+    assert main(["app", "--case", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "does not exist" in err
 
 
 def test_slider_drag_is_live_and_the_release_syncs_the_hidden_prediction(web) -> None:
@@ -519,26 +495,36 @@ def test_the_page_labels_the_rule_select_and_the_mode_toggle(web) -> None:
 
 
 @pytest.mark.parametrize("given", [None, "hussein", "any-overlap"])
-def test_cli_rule_option_sets_the_initial_rule(folders, given) -> None:
+def test_cli_rule_option_is_parsed(folders, given) -> None:
     from LesionSegLogic.cli import build_parser
     from LesionSegLogic.defaults import DEFAULT_RULE
 
     args = build_parser().parse_args(["app", "--case", str(folders["case"]), *(["--rule", given] if given else [])])
-    rule = given or DEFAULT_RULE
-    assert args.rule == rule
-    config = AppConfig(case=args.case, rule=args.rule, views="direct", out=folders["root"] / "out-rule",
+    assert args.rule == (given or DEFAULT_RULE)
+
+
+def test_the_configured_rule_is_the_initial_rule(folders) -> None:
+    """``AppConfig.rule`` (``lesionseg app --rule``) reaches the session, the panel and the metrics; a rule that is
+    not the default, so the test could fail (the module's app starts with the default)."""
+    from LesionSegLogic.defaults import DEFAULT_RULE
+
+    rule = "any-overlap"
+    assert rule != DEFAULT_RULE
+    config = AppConfig(case=folders["case"], rule=rule, views="direct", out=folders["root"] / "out-rule",
                        services=Services(models=lambda: [ModelInfo("fake-model", 0.4)],
                                          demos=DemoLibrary(folders["demo"], seeds=())))
-    app = ReviewWebApp(config)
+    app = direct_app(config)
     assert app.session.parameters.rule == rule and app.server.state.rule == rule
     expected = rule_engine_at(app, 0.4, rule)
     assert app.session.metrics["lesion"] == expected.metrics["lesion"]
 
 
-def test_cli_refuses_an_unknown_rule(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "LesionSegLogic", "app", "--rule", "nearest"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "invalid choice" in result.stderr
+def test_cli_refuses_an_unknown_rule(capsys) -> None:
+    from LesionSegLogic.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["app", "--rule", "nearest"])
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------------------------
