@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from LesionSegLogic.phantom import generate_case, load_brain_maps
+from LesionSegLogic.phantom import generate_case
 from LesionSegLogic.phantom.generate import build_scene
 from LesionSegLogic.phantom.lesions import rasterize
 from LesionSegLogic.phantom.options import PhantomOptions
@@ -17,8 +17,8 @@ CROP = {"fov_mm": (50.0, 80.0, 80.0), "n_lesions": 6}
 
 
 @pytest.fixture(scope="module")
-def maps():
-    return load_brain_maps()
+def maps(brain_maps):
+    return brain_maps  # loaded once per session (conftest.py)
 
 
 @pytest.fixture(scope="module")

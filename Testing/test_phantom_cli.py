@@ -8,10 +8,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from phantom_cases import KINDS
 from scipy import ndimage
 
 from LesionSegLogic.cli import main
-from LesionSegLogic.phantom import generate_case, load_brain_maps
+from LesionSegLogic.phantom import generate_case
 from LesionSegLogic.phantom.cord import SEGMENT_MM
 from LesionSegLogic.phantom.generate import build_scene
 from LesionSegLogic.phantom.options import PhantomOptions
@@ -21,8 +22,8 @@ FAST = ["--spacing", "3", "--fov", "60,90,90", "--lesions", "5"]
 
 
 @pytest.fixture(scope="module")
-def maps():
-    return load_brain_maps()
+def maps(brain_maps):
+    return brain_maps  # loaded once per session (conftest.py)
 
 
 def _geometry_agrees(path) -> None:
@@ -63,13 +64,12 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys) -> None:
     assert "--cases" in capsys.readouterr().err
 
 
-def test_longitudinal_new_lesions_are_exact(maps) -> None:
-    case = generate_case(11, maps=maps, longitudinal=True, spacing=(2.0, 2.0, 2.0), fov_mm=(60, 100, 100),
-                         n_lesions=8, n_new=3, n_enlarging=2)
+def test_longitudinal_new_lesions_are_exact(longitudinal_phantom) -> None:
+    case = longitudinal_phantom.case
     assert case.baseline_flair is not None and case.new_lesions is not None
     assert case.baseline_flair.same_grid(case.flair) and case.new_lesions.same_grid(case.flair)
     new_ids = [r.id for r in case.records if r.status == "new"]
-    assert len(new_ids) == 3
+    assert len(new_ids) == KINDS["longitudinal"].options["n_new"]
     expected = np.isin(case.lesion_labels.array, new_ids)
     assert np.array_equal(case.new_lesions.array > 0, expected)
     # new lesions are absent from the baseline ground truth; enlarging ones grew

@@ -24,10 +24,8 @@ CORD = {"anatomy": "cord", "fov_mm": (60.0, 30.0, 20.0)}
 
 
 @pytest.fixture(scope="module")
-def maps():
-    from LesionSegLogic.phantom import load_brain_maps
-
-    return load_brain_maps()
+def maps(brain_maps):
+    return brain_maps  # loaded once per session (conftest.py)
 
 
 def test_field_strength_changes_relaxation_and_the_images() -> None:
