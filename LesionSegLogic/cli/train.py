@@ -178,12 +178,13 @@ def run(args: argparse.Namespace) -> int:
     if args.lf1_estimator_only:
         from dataclasses import asdict
 
+        from LesionSegLogic.jsonfile import json_text
         from LesionSegLogic.training.lf1_estimator import save_estimator, train_estimator
 
         n_test = max(100, args.pairs // 5)
         model, report = train_estimator(n_train=args.pairs, n_test=n_test, seed=args.seed or 0)
         save_estimator(model, report, args.out)
-        print(json.dumps(asdict(report), indent=2))
+        print(json_text(asdict(report)), end="")
         return 0
     if not args.data and not args.config:
         raise InputError("a data folder is required (or --lf1-estimator-only)")

@@ -150,8 +150,10 @@ def write_case(case: PhantomCase, folder: str | os.PathLike[str]) -> Path:
 
     The whole case is written into one staging folder beside ``folder`` (the one atomic writer,
     :mod:`LesionSegLogic.io.write`), then renamed to ``folder`` (or, when ``folder`` exists, its files moved in,
-    ``phantom.json`` last): a failure (a full disk, a signal) leaves no partial case and no temporary file.
-    Whether an existing case may be replaced is the caller's decision (``lesionseg phantom --force``).
+    ``phantom.json`` removed first and moved in last, as :func:`LesionSegLogic.io.write.staged_outputs` does): a
+    failure (a full disk, a signal) leaves no partial case and no temporary file. (``staged_outputs`` itself does
+    not fit: it makes the case folder before writing, and a failed first write would leave it empty.) Whether an
+    existing case may be replaced is the caller's decision (``lesionseg phantom --force``).
     """
     from LesionSegLogic.io.write import staged_file, write_image, write_json
 
@@ -164,6 +166,7 @@ def write_case(case: PhantomCase, folder: str | os.PathLike[str]) -> Path:
         if not out.exists():
             os.rename(staging, out)
         else:
+            (out / CASE_JSON).unlink(missing_ok=True)  # the case is incomplete until the new phantom.json lands
             for name in names:
                 os.replace(staging / name, out / name)
     return out

@@ -9,7 +9,6 @@ the initial weights and the order of the batches whatever the loss.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -153,4 +152,7 @@ class TrainConfig:
         return cls(**d)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        """Write the configuration as JSON atomically (the one writer, :func:`LesionSegLogic.io.write.write_json`)."""
+        from LesionSegLogic.io.write import write_json
+
+        write_json(path, self.to_dict(), what="training configuration")

@@ -29,6 +29,7 @@ from scipy import ndimage
 from torch import nn
 
 from LesionSegLogic.errors import ModelFileError
+from LesionSegLogic.io.write import staged_file, write_json
 
 _STRUCTURE = np.ones((3, 3, 3), bool)
 
@@ -264,7 +265,8 @@ def save_estimator(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / "lf1_estimator.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, weights)
+    with staged_file(weights, what="estimator weights") as staged:  # atomic, as every writer (io.write)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(staged))
     cfg = asdict(config or EstimatorConfig())
     meta = {
         "config": cfg,
@@ -272,7 +274,7 @@ def save_estimator(
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "description": "Lesion-wise F1 estimator (Kamraoui et al. 2021) trained on synthetic pairs.",
     }
-    (folder / "lf1_estimator.json").write_text(json.dumps(meta, indent=2))
+    write_json(folder / "lf1_estimator.json", meta, what="estimator description")
     return weights
 
 
