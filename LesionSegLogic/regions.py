@@ -53,6 +53,7 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.io.convert import to_sitk
 from LesionSegLogic.phantom.anatomy import BrainMaps, mni_coordinates, nifti_to_image
 from LesionSegLogic.phantom.brain import REGIONS as BRAIN_REGIONS
+from LesionSegLogic.phantom.brain import infratentorial_mni
 from LesionSegLogic.phantom.case import CASE_JSON
 
 SPINAL_CORD = "spinal_cord"
@@ -76,13 +77,6 @@ MapsLoader = Callable[[], BrainMaps]
 
 class RegistrationError(InputError):
     """The image could not be registered to the MNI152 template (its regions cannot be labelled)."""
-
-
-def infratentorial_mni(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Brainstem and cerebellum below the tentorium at MNI (RAS mm) coordinates: the posterior fossa below
-    z = −18 mm behind y = −38 mm, and the brainstem column (|x| ≤ 14, −45 < y < −12, z < −10) — the box the phantom
-    generator (:class:`LesionSegLogic.phantom.brain.BrainScene`) draws infratentorial lesions in."""
-    return ((z < -18) & (y < -38)) | ((np.abs(x) <= 14) & (y > -45) & (y < -12) & (z < -10))
 
 
 @dataclass(frozen=True)

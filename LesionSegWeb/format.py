@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-from LesionSegLib.tables import LesionRow
 
 #: (group, key, label) of the metrics table, in display order.
 METRIC_LABELS: tuple[tuple[str, str, str], ...] = (
@@ -70,12 +68,3 @@ def summary_line(
         f" · lesion F1 {number(_get(metrics, 'lesion', 'f1'), 2)}"
         f" · Dice {number(_get(metrics, 'voxel', 'dice'), 2)}"
     )
-
-
-def lesion_items(rows: Iterable[LesionRow]) -> list[dict[str, Any]]:
-    """Rows of the lesion table (``id`` and ``kind`` — predicted/reference — are what a click sends back)."""
-    return [
-        {"id": int(r.id), "kind": getattr(r, "kind", "") or "predicted", "status": r.status,
-         "volume": number(r.volume_mm3, 1), "pmax": number(r.max_probability, 2)}
-        for r in rows
-    ]

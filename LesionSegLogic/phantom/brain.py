@@ -84,6 +84,13 @@ def _sample(image_array: np.ndarray, maps: BrainMaps, points: np.ndarray, shift:
     return ndimage.map_coordinates(image_array, index.T, order=1, mode="constant", cval=0.0)
 
 
+def infratentorial_mni(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Brainstem and cerebellum below the tentorium at MNI (RAS mm) coordinates: the posterior fossa below
+    z = −18 mm behind y = −38 mm, and the brainstem column (|x| ≤ 14, −45 < y < −12, z < −10) — the box
+    :class:`BrainScene` draws infratentorial lesions in, and the one :mod:`LesionSegLogic.regions` labels them by."""
+    return ((z < -18) & (y < -38)) | ((np.abs(x) <= 14) & (y > -45) & (y < -12) & (z < -10))
+
+
 @dataclass(frozen=True)
 class BrainScene:
     """The anatomy, the output grid and where lesions of each class may be centred."""
@@ -98,7 +105,7 @@ class BrainScene:
         x, y, z = mni_coordinates(maps.grid)
         wm = maps.wm.array
         vd, cd = maps.ventricle_distance.array, maps.cortex_distance.array
-        infra = ((z < -18) & (y < -38)) | ((np.abs(x) <= 14) & (y > -45) & (y < -12) & (z < -10))
+        infra = infratentorial_mni(x, y, z)
         masks = {
             "periventricular": (wm >= 0.5) & (vd >= 1.5) & (vd <= 6.0) & ~infra,
             "juxtacortical": (wm >= 0.5) & (cd >= 1.0) & (cd <= 3.0) & (vd > 10.0) & ~infra,
