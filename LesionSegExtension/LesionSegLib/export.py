@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from LesionSegLogic.metrics.report import CENTROID_COLUMNS
 from LesionSegLogic.provenance import InputFile, model_record, provenance, recorded_model
 
 from .plot import CURVE_SERIES, Curve
-from .tables import metrics_items
+from .tables import LesionRow, metrics_items
 
 
 @dataclass(frozen=True)
@@ -203,18 +203,33 @@ def metrics_csv(metrics: dict) -> str:
     return buffer.getvalue()
 
 
-#: the lesions CSV's columns: centroids in RAS mm under the one CSV convention's names
-LESIONS_CSV_COLUMNS = ("id", "kind", "status", "volume_mm3", *CENTROID_COLUMNS, "max_probability")
+def _centroid_cell(axis: int) -> Callable[[LesionRow], str]:
+    return lambda row: _cell(row.centroid_ras[axis])
 
 
-def lesions_csv(rows) -> str:
+#: the lesions CSV's columns and each one's cell from a :class:`.tables.LesionRow` (what the lesion table shows):
+#: centroids in RAS mm under the one CSV convention's names; ``region`` the McDonald 2017 region name of
+#: :data:`LesionSegLogic.regions.REGIONS` (empty until the region atlas labelled the lesion)
+LESIONS_CSV_CELLS: dict[str, Callable[[LesionRow], str]] = {
+    "id": lambda row: _cell(row.id),
+    "kind": lambda row: row.kind,
+    "status": lambda row: row.status,
+    "volume_mm3": lambda row: _cell(row.volume_mm3),
+    **{column: _centroid_cell(axis) for axis, column in enumerate(CENTROID_COLUMNS)},
+    "max_probability": lambda row: _cell(row.max_probability),
+    "mean_probability": lambda row: _cell(row.mean_probability),
+    "region": lambda row: row.region,
+}
+LESIONS_CSV_COLUMNS: tuple[str, ...] = tuple(LESIONS_CSV_CELLS)
+
+
+def lesions_csv(rows: Iterable[LesionRow]) -> str:
     """One row per lesion (:data:`LESIONS_CSV_COLUMNS`); ``centroid_ras`` of the session's rows is RAS already."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LESIONS_CSV_COLUMNS)
     for row in rows:
-        writer.writerow([_cell(row.id), row.kind, row.status, _cell(row.volume_mm3), *map(_cell, row.centroid_ras),
-                         _cell(row.max_probability)])
+        writer.writerow([cell(row) for cell in LESIONS_CSV_CELLS.values()])
     return buffer.getvalue()
 
 
