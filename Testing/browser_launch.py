@@ -1,14 +1,19 @@
 """Starting the review web app for the browser tests (no test functions here): Chromium, a free port, waiting for
-the server, and the launcher itself — run as a script, this module serves ``lesionseg app ARGV`` as the command
-line builds it, with one difference: its only model is a slow fake model that honours cancel."""
+the server, the app with its page open in Chromium (:func:`app_in_chromium`), and the launcher itself — run as a
+script, this module serves ``lesionseg app ARGV`` as the command line builds it, with one difference: its only
+model is a slow fake model that honours cancel."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,56 @@ def wait_for_server(process: subprocess.Popen, port: int, timeout_s: float = 90.
                 return
         time.sleep(0.2)
     raise TimeoutError("lesionseg app did not start listening")
+
+
+@dataclass(frozen=True)
+class ServedPage:
+    """The app this module serves (its process and the address it printed, with the per-launch secret) and a
+    Chromium page open on it."""
+
+    url: str
+    process: subprocess.Popen
+    page: object  # playwright.sync_api.Page
+
+
+@contextmanager
+def app_in_chromium(case: Path, root: Path, viewport: tuple[int, int], *app_args: str) -> Iterator[ServedPage]:
+    """``lesionseg app --case CASE --out ROOT/out APP_ARGS`` served by this module (a free port, run from ROOT)
+    and opened in headless Chromium (a profile under ROOT, removed after) at VIEWPORT (width, height), once the
+    page shows the case's metrics; the app is stopped when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    from LesionSegWeb.guard import printed_url
+
+    ensure_chromium()
+    port = free_port()
+    command = [sys.executable, __file__, "--case", str(case), "--port", str(port), "--out", str(root / "out"),
+               *app_args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+    profile = root / "chromium-profile"
+    try:
+        wait_for_server(process, port)
+        url = printed_url(process.stdout)  # the address with the per-launch secret, as the app prints it
+        if url is None:
+            raise RuntimeError("lesionseg app printed no address")
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                viewport={"width": viewport[0], "height": viewport[1]})
+            try:
+                page = context.new_page()
+                page.goto(url)
+                page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
+                yield ServedPage(url, process, page)
+            finally:
+                context.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 #: The slow fake model: this many steps of SLOW_STEP_S seconds (progress after each, cancel checked before each).

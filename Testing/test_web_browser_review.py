@@ -1,71 +1,42 @@
 """Saved reviews, the report and two maps side by side in a real browser (Chromium through Playwright), driven as a
 person would: keyboard on the sliders, clicks on rows, buttons and fields. The app is ``lesionseg app --case`` as
-in test_web_browser.py (its launcher). Screenshots go to the test's folder (``SCREENSHOTS`` to keep them)."""
+served by browser_launch.py. Screenshots go to the test's folder (``SCREENSHOTS`` to keep them)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, ensure_chromium, free_port, wait_for_server  # noqa: E402
-from test_web_state import write_case  # noqa: E402
+from browser_launch import app_in_chromium
+from web_cases import write_case
 
-from LesionSegLogic.io import read_image, write_image  # noqa: E402
-from LesionSegWeb.guard import printed_url  # noqa: E402
+from LesionSegLogic.io import read_image, write_image
 
-#: heavy: the app's start and three page flows take about a minute on the shared 2-core machine (the same flows run
-#: in-process in test_web_review_folders.py, in the default suite)
-pytestmark = [pytest.mark.browser, pytest.mark.slicer, pytest.mark.heavy]
-LAUNCHER = Path(__file__).with_name("test_web_browser.py")
+pytestmark = [pytest.mark.browser, pytest.mark.slicer]
 WAIT = 30_000
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    ensure_chromium()
+    """One app and one Chromium page for the module's three flows (they run in order on the same page)."""
     root = tmp_path_factory.mktemp("browser-review")
     case = write_case(root / "cases" / "case-a")
     first = read_image(case / "probability.nii.gz", role="probability")
     write_image(first.with_array(first.array ** 2), case / "probability_b.nii.gz")  # map B: a sharper map
-    port = free_port()
-    command = [sys.executable, str(LAUNCHER), "--case", str(case), "--port", str(port), "--out", str(root / "out")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
-    try:
-        wait_for_server(process, port)
-        url = printed_url(process.stdout)
-        assert url is not None
-        yield {"url": url, "root": root, "case": case}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with app_in_chromium(case, root, (1600, 1000)) as app:
+        yield {"page": app.page, "root": root, "case": case}
 
 
 @pytest.fixture(scope="module")
 def page(served):
-    with playwright_api.sync_playwright() as pw:
-        profile = served["root"] / "chromium-profile"
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1600, "height": 1000})
-        page = context.new_page()
-        page.goto(served["url"])
-        page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
-        yield page
-        context.close()
-        shutil.rmtree(profile, ignore_errors=True)
+    return served["page"]
 
 
 def shot(page, served, name: str) -> Path:
@@ -162,7 +133,3 @@ def test_two_maps_side_by_side_with_independent_sliders(page, served) -> None:
     shot(page, served, "side_by_side")
     page.get_by_role("button", name="Stop comparing").click()
     page.locator("#compare-panel").wait_for(state="hidden", timeout=WAIT)
-
-
-if __name__ == "__main__":
-    subprocess.run([sys.executable, str(LAUNCHER), *sys.argv[1:]], check=False)

@@ -8,9 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,21 +15,20 @@ import pytest
 
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 Image = pytest.importorskip("PIL.Image")
 
-import test_web_browser as browser  # noqa: E402
-from test_web_state import synthetic_case  # noqa: E402
+from browser_launch import app_in_chromium  # noqa: E402
+from web_cases import synthetic_case  # noqa: E402
 
 from LesionSegLogic.image import Image as Volume  # noqa: E402
 from LesionSegLogic.io import write_image  # noqa: E402
-from LesionSegWeb.guard import printed_url  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slicer]
 
 
 def write_wide_cord_case(folder: Path) -> Path:
-    """The synthetic case of test_web_state on a wider grid (3 mm in plane: 120 × 120 mm, so zooming onto a lesion
+    """The synthetic case of web_cases on a wider grid (3 mm in plane: 120 × 120 mm, so zooming onto a lesion
     is visible) with a ``phantom.json`` saying it is a cord phantom (regions: spinal cord, its level)."""
     flair, reference, probability = synthetic_case()
     grid = Volume(flair.array, (2.0, 3.0, 3.0), (-60.0, -60.0, -24.0), np.eye(3), "flair")
@@ -47,31 +43,10 @@ def write_wide_cord_case(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    browser.ensure_chromium()
     root = tmp_path_factory.mktemp("browser-table")
     case = write_wide_cord_case(root / "cases" / "cord-wide")
-    port = browser.free_port()
-    command = [sys.executable, browser.__file__, "--case", str(case), "--port", str(port), "--out", str(root / "out")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
-    try:
-        browser.wait_for_server(process, port)
-        url = printed_url(process.stdout)
-        with playwright_api.sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                str(root / "profile"), executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS, headless=True,
-                viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            page.goto(url)
-            page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
-            yield page
-            context.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(root / "profile", ignore_errors=True)
+    with app_in_chromium(case, root, (1280, 800)) as app:
+        yield app.page
 
 
 def rows(page) -> list[list[str]]:
