@@ -56,6 +56,7 @@ class ServedPage:
     Chromium page open on it."""
 
     url: str
+    port: int
     process: subprocess.Popen
     page: object  # playwright.sync_api.Page
 
@@ -88,7 +89,7 @@ def app_in_chromium(case: Path, root: Path, viewport: tuple[int, int], *app_args
                 page = context.new_page()
                 page.goto(url)
                 page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
-                yield ServedPage(url, process, page)
+                yield ServedPage(url, port, process, page)
             finally:
                 context.close()
     finally:

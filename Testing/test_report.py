@@ -18,7 +18,7 @@ from LesionSegLib.parameters import ReviewParameters  # noqa: E402
 from LesionSegLib.review_report import export_report  # noqa: E402
 from LesionSegLib.saved_review import lesion_keys, save_review  # noqa: E402
 from LesionSegLib.session import ReviewSession  # noqa: E402
-from test_web_state import synthetic_case, write_case  # noqa: E402
+from web_cases import synthetic_case, write_case  # noqa: E402
 
 from LesionSegLogic.cli import main  # noqa: E402
 from LesionSegLogic.provenance import file_sha256  # noqa: E402

@@ -17,7 +17,7 @@ from LesionSegLib.runner import InferenceResult, InProcessRunner  # noqa: E402
 from LesionSegLib.saved_review import lesion_keys, open_review, save_review  # noqa: E402
 from LesionSegLib.segmentation import merged_mask  # noqa: E402
 from LesionSegLib.session import ReviewSession  # noqa: E402
-from test_web_state import synthetic_case, write_case  # noqa: E402
+from web_cases import synthetic_case, write_case  # noqa: E402
 
 from LesionSegLogic.errors import FileMissingError, OutputError  # noqa: E402
 from LesionSegLogic.io import write_image  # noqa: E402

@@ -1,6 +1,6 @@
 """The web app in a real browser (Chromium through Playwright): the app is started as ``lesionseg app`` builds it
 (same ``AppConfig`` from the same command line), with one difference: its model list is a slow fake model that
-honours cancel (``browser_launch.py`` run as a script; this file run as a script is the same launcher). The page
+honours cancel (``browser_launch.py`` run as a script, :func:`browser_launch.app_in_chromium`). The page
 is driven with the keyboard and the mouse — slider, metrics text, overlay frames, lesion rows, run + cancel,
 accept, failed opens, demo, bad paths, export.
 """
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -19,53 +16,27 @@ import pytest
 
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-import browser_launch  # noqa: E402
-from browser_launch import CHROMIUM, CHROMIUM_ARGS, ensure_chromium, free_port, serve, wait_for_server  # noqa: E402
-from web_cases import write_case  # noqa: E402
-
-from LesionSegWeb.guard import printed_url  # noqa: E402
+from browser_launch import app_in_chromium
+from web_cases import write_case
 
 pytestmark = [pytest.mark.browser, pytest.mark.slicer]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    ensure_chromium()
     root = tmp_path_factory.mktemp("browser")
     case = write_case(root / "cases" / "case-a")
     write_case(root / "demos" / "demo-a")
-    port = free_port()
-    command = [sys.executable, browser_launch.__file__, "--case", str(case), "--port", str(port),
-               "--demo-dir", str(root / "demos"), "--out", str(root / "out")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
-    try:
-        wait_for_server(process, port)
-        url = printed_url(process.stdout)  # the address with the per-launch secret, as the app prints it
-        assert url is not None and f":{port}/?token=" in url
-        yield {"url": url, "root": root, "process": process}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with app_in_chromium(case, root, (1500, 950), "--demo-dir", str(root / "demos")) as app:
+        assert f":{app.port}/?token=" in app.url  # the address with the per-launch secret, as the app prints it
+        yield {"url": app.url, "root": root, "process": app.process, "page": app.page}
 
 
 @pytest.fixture(scope="module")
 def page(served):
-    with playwright_api.sync_playwright() as pw:
-        profile = served["root"] / "chromium-profile"
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1500, "height": 950})
-        page = context.new_page()
-        page.goto(served["url"])
-        page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
-        yield page
-        context.close()
-        shutil.rmtree(profile, ignore_errors=True)
+    return served["page"]
 
 
 def summary(page) -> str:
@@ -352,7 +323,3 @@ def test_export_writes_the_review(page, served) -> None:
     assert (folder / "lesionseg_metrics.json").is_file()
     assert (folder / "lesionseg_prediction.seg.nrrd").is_file()
     assert served["process"].poll() is None
-
-
-if __name__ == "__main__":  # the launcher other browser test modules start (browser_launch.py is the same)
-    serve(sys.argv[1:])

@@ -13,16 +13,30 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-import test_web_state as shared
 from LesionSegLib.saved_review import numbered
 from LesionSegLib.segmentation import merged_mask
-from test_web_state import set_state, write_case
+from web_apps import FakeModel, case_folders, fake_model_app, set_state
+from web_cases import synthetic_case, write_case
 
 from LesionSegLogic.review_file import REVIEW_FILE
 
 pytestmark = pytest.mark.slicer
-#: the state tests' module-scoped app (a case folder, a fake model), one per module
-folders, model, web = shared.folders, shared.model, shared.web
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    return case_folders(tmp_path_factory.mktemp("web-review"))
+
+
+@pytest.fixture(scope="module")
+def model() -> FakeModel:
+    return FakeModel()
+
+
+@pytest.fixture(scope="module")
+def web(folders, model):
+    """The state tests' app (web_apps.fake_model_app): a case folder, a fake model."""
+    return fake_model_app(folders, model)
 
 
 def snapshot(app) -> dict:
@@ -181,7 +195,7 @@ def test_compare_refuses_a_map_outside_the_allowed_folders_or_on_another_grid(we
     assert web.binding.open_case(str(folders["case"]))
     outside = write_case(tmp_path / "other") / "probability.nii.gz"
     assert not compare.start(str(outside)) and "outside the folders" in state.message and not state.comparing
-    flair, _, probability = shared.synthetic_case()
+    flair, _, probability = synthetic_case()
     small = Image(probability[:, :, :20].copy(), flair.spacing, flair.origin, flair.direction, "small")
     write_image(small, folders["case"] / "probability_small.nii.gz")
     assert not compare.start(str(folders["case"] / "probability_small.nii.gz"))
@@ -202,7 +216,7 @@ def test_a_model_run_becomes_map_b_and_map_a_stays(web, folders, model) -> None:
     b = compare.session
     assert state.comparing and state.compare_name == "fake-model" and not state.compare_running
     assert b.threshold == pytest.approx(0.4)  # the model's recommended threshold
-    assert np.array_equal(b.probability.array, shared.synthetic_case()[2])
+    assert np.array_equal(b.probability.array, synthetic_case()[2])
     assert (web.session.threshold, state.summary, web.session.probability) == before  # map A untouched
     set_state(web, compare_model="no-such-model")  # refused by the one validator, the choice stays
     assert state.compare_model == "fake-model" and state.message_kind == "error"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,10 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from LesionSegLib.runner import InferenceResult, InProcessRunner
-from web_apps import direct_app
+from web_apps import FakeModel, case_folders, direct_app, fake_model_app, set_state
 from web_cases import synthetic_case, write_case
 
-from LesionSegLogic.errors import Cancelled, InputError, LesionSegError
+from LesionSegLogic.errors import InputError, LesionSegError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import write_image
 from LesionSegLogic.threshold import ThresholdEngine
@@ -33,33 +31,9 @@ from LesionSegWeb.state import initial_state
 pytestmark = pytest.mark.slicer
 
 
-class FakeModel:
-    """Runner stand-in: reports progress, honours cancel, returns the synthetic probability map."""
-
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.release = threading.Event()
-        self.progress: list[float] = []
-        self.warnings: list[str] = []
-
-    def __call__(self, request, progress, cancel) -> InferenceResult:
-        self.started.set()
-        for step in range(4):
-            if progress:
-                progress(step / 4, f"patch {step}")
-            self.progress.append(step / 4)
-        while not self.release.wait(0.01):
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled("inference cancelled")
-        return InferenceResult(request.flair.with_array(synthetic_case()[2]), 0.4, "fake-model",
-                               {"warnings": list(self.warnings)})
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("web")
-    return {"root": root, "case": write_case(root / "cases" / "case-a"),
-            "demo": root / "demos", "demo_case": write_case(root / "demos" / "demo-a", with_probability=False)}
+    return case_folders(tmp_path_factory.mktemp("web"))
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +43,7 @@ def model() -> FakeModel:
 
 @pytest.fixture(scope="module")
 def web(folders, model) -> ReviewWebApp:
-    probability = synthetic_case()[2]
-    services = Services(models=lambda: [ModelInfo("fake-model", 0.4)],
-                        demos=DemoLibrary(folders["demo"], seeds=()),
-                        stand_in=lambda reference, flair: flair.with_array(probability),
-                        runner=InProcessRunner(model))
-    app = direct_app(AppConfig(case=folders["case"], services=services, views="direct",
-                               out=folders["root"] / "out"))
-    app.server.state.ready()
-    return app
-
-
-def set_state(app: ReviewWebApp, **values) -> None:
-    app.server.state.update(values)
-    app.server.state.flush()
+    return fake_model_app(folders, model)
 
 
 def engine_at(app: ReviewWebApp, t: float):
