@@ -14,10 +14,11 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.runner import InferenceResult, InProcessRunner
+from web_apps import direct_app
 from web_cases import synthetic_case, write_case
 
 from LesionSegLogic.threshold import ThresholdEngine
-from LesionSegWeb.app import AppConfig, ReviewWebApp
+from LesionSegWeb.app import AppConfig
 from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
 
 pytestmark = [pytest.mark.slicer, pytest.mark.heavy]  # a web app of its own: ~18 s (its views take 11 s)
@@ -35,8 +36,8 @@ def test_a_threshold_below_the_floor_runs_in_a_worker_while_the_page_answers(tmp
                         stand_in=lambda reference, flair: flair.with_array(probability),
                         runner=InProcessRunner(lambda r, p, c: InferenceResult(r.flair.with_array(probability), 0.4,
                                                                                "fake-model")))
-    app = ReviewWebApp(AppConfig(case=write_case(tmp_path / "case"), services=services, views="direct",
-                                 out=tmp_path / "out"))
+    app = direct_app(AppConfig(case=write_case(tmp_path / "case"), services=services, views="direct",
+                               out=tmp_path / "out"))
     app.server.state.ready()
     session, binding, state = app.session, app.binding, app.server.state
     session._engine_factory = capped_engine

@@ -16,6 +16,7 @@ pytest.importorskip("nnunetv2")
 
 import nnunet_folder_fixture as fx
 from LesionSegLib.runner import InProcessRunner
+from web_apps import direct_app, set_state
 
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import write_image
@@ -59,15 +60,10 @@ def allowed(tmp_path_factory) -> dict[str, Path]:
 def web(allowed, tmp_path_factory) -> ReviewWebApp:
     services = Services(models=lambda: [ModelInfo("fake-zoo-model", 0.4)], runner=InProcessRunner())
     out = tmp_path_factory.mktemp("out")
-    app = ReviewWebApp(AppConfig(flair=allowed["flair"], t2=allowed["t2"], reference=allowed["lesions"],
-                                 allow=(allowed["root"],), services=services, views="direct", out=out))
+    app = direct_app(AppConfig(flair=allowed["flair"], t2=allowed["t2"], reference=allowed["lesions"],
+                               allow=(allowed["root"],), services=services, views="direct", out=out))
     app.server.state.ready()
     return app
-
-
-def set_state(app: ReviewWebApp, **values) -> None:
-    app.server.state.update(values)
-    app.server.state.flush()
 
 
 def _library_probability(spec: Path, case: dict[str, Path], label: str | None = None) -> np.ndarray:
@@ -256,8 +252,8 @@ def test_an_app_started_with_channel_opens_the_softmax_it_was_given(allowed, tmp
     affine = nib.load(str(allowed["flair"])).affine
     softmax = np.transpose(np.stack([1 - lesion, lesion], axis=-1), (2, 1, 0, 3))
     nib.save(nib.Nifti1Image(softmax, affine), str(allowed["root"] / "softmax_cli.nii.gz"))
-    app = ReviewWebApp(AppConfig(flair=allowed["flair"], probability=allowed["root"] / "softmax_cli.nii.gz",
-                                 probability_channel=1, services=Services(models=lambda: [ModelInfo("m", 0.4)]),
-                                 views="direct", out=tmp_path))
+    app = direct_app(AppConfig(flair=allowed["flair"], probability=allowed["root"] / "softmax_cli.nii.gz",
+                               probability_channel=1, services=Services(models=lambda: [ModelInfo("m", 0.4)]),
+                               views="direct", out=tmp_path))
     assert app.server.state.has_probability, app.server.state.message
     np.testing.assert_allclose(app.session.probability.array, lesion, atol=1e-6)

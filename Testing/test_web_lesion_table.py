@@ -13,7 +13,8 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from test_web_state import write_case
+from web_apps import direct_app, set_state
+from web_cases import write_case
 
 from LesionSegWeb.app import AppConfig, ReviewWebApp
 from LesionSegWeb.services import ModelInfo, Services
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slicer
 
 
 def write_cord_case(folder: Path) -> Path:
-    """The synthetic case of test_web_state with a ``phantom.json`` that says it is a spinal-cord phantom (the
+    """The synthetic case of web_cases with a ``phantom.json`` that says it is a spinal-cord phantom (the
     region atlas is then the cord's: every lesion "spinal cord" with its position along the cord)."""
     write_case(folder)
     (folder / "phantom.json").write_text(json.dumps({"format": "lesionseg-phantom/1", "anatomy": "cord",
@@ -35,14 +36,9 @@ def web(tmp_path_factory) -> ReviewWebApp:
     root = tmp_path_factory.mktemp("web-table")
     case = write_cord_case(root / "cases" / "cord-a")
     services = Services(models=lambda: [ModelInfo("fake-model", 0.4)])
-    app = ReviewWebApp(AppConfig(case=case, services=services, views="direct", out=root / "out"))
+    app = direct_app(AppConfig(case=case, services=services, views="direct", out=root / "out"))
     app.server.state.ready()
     return app
-
-
-def set_state(app: ReviewWebApp, **values) -> None:
-    app.server.state.update(values)
-    app.server.state.flush()
 
 
 def volumes(state) -> list[float]:
