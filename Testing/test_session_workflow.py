@@ -203,7 +203,7 @@ def test_outputs_land_in_the_inputs_study(app, case) -> None:
 
 
 @pytest.mark.heavy  # the same self-test runs with a real zoo model in the default suite below
-def test_module_self_test_workflow_on_a_phantom(app) -> None:
+def test_module_self_test_workflow_on_a_phantom(app, brain_maps) -> None:
     """The code Slicer's LesionSegTest runs, with an injected runner (a smoothed truth as 'probability')."""
     from LesionSegLib.selftest import run_review_self_test
     from scipy import ndimage
@@ -213,7 +213,7 @@ def test_module_self_test_workflow_on_a_phantom(app) -> None:
         smooth = ndimage.gaussian_filter(truth.astype(np.float32), 1.0)
         return InferenceResult(request.flair.with_array(smooth / max(smooth.max(), 1e-6)), 0.5, "fake")
 
-    report = run_review_self_test(app.scene, runner=InProcessRunner(fake_predict), model="fake")
+    report = run_review_self_test(app.scene, runner=InProcessRunner(fake_predict), model="fake", maps=brain_maps)
     assert set(report) == {0.3, 0.5, 0.7}
 
 
@@ -234,9 +234,9 @@ def test_offscreen_snapshot_shows_the_overlay_colours(app, case, tmp_path) -> No
     assert green.sum() > 0  # true-positive voxels are drawn in green over the grey FLAIR
 
 
-def test_review_with_a_bundled_zoo_model(app) -> None:
+def test_review_with_a_bundled_zoo_model(app, brain_maps) -> None:
     """Real inference: the zoo's "dice" model through the library predictor, in process."""
     from LesionSegLib.selftest import run_review_self_test
 
-    report = run_review_self_test(app.scene, runner=InProcessRunner(), model="dice")
+    report = run_review_self_test(app.scene, runner=InProcessRunner(), model="dice", maps=brain_maps)
     assert len(report) == 3

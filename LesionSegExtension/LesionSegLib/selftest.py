@@ -3,6 +3,8 @@ the same code: phantom → nodes → inference → threshold moves → segments 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from LesionSegLogic.errors import LesionSegError
@@ -12,17 +14,23 @@ from .parameters import ModelChoice
 from .runner import InferenceRunner, InProcessRunner
 from .session import ReviewSession
 
+if TYPE_CHECKING:
+    from LesionSegLogic.phantom import BrainMaps
+
 
 def run_review_self_test(scene, runner: InferenceRunner | None = None, model: str | None = None,
-                         seed: int = 7) -> dict:
-    """Run the review workflow on a small phantom; raises ``AssertionError`` when something is off."""
+                         seed: int = 7, maps: BrainMaps | None = None) -> dict:
+    """Run the review workflow on a small phantom; raises ``AssertionError`` when something is off.
+
+    ``maps``: the MNI brain maps the phantom is drawn from, when the caller has them loaded already (a test
+    session's); by default the phantom generator loads them."""
     from .dependencies import require_dependencies  # installs (in Slicer) or checks what follows needs
 
     require_dependencies()
     from LesionSegLogic.phantom import generate_case
     from LesionSegLogic.zoo.catalog import list_cards
 
-    case = generate_case(seed, fov_mm=(40, 60, 60), spacing=(2.0, 2.0, 2.0), n_lesions=6)
+    case = generate_case(seed, fov_mm=(40, 60, 60), spacing=(2.0, 2.0, 2.0), n_lesions=6, maps=maps)
     if model is None:
         cards = list_cards()
         if not cards and runner is None:
