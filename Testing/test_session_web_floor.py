@@ -21,7 +21,7 @@ from LesionSegLogic.threshold import ThresholdEngine
 from LesionSegWeb.app import AppConfig
 from LesionSegWeb.services import DemoLibrary, ModelInfo, Services
 
-pytestmark = [pytest.mark.slicer, pytest.mark.heavy]  # a web app of its own: ~18 s (its views take 11 s)
+pytestmark = pytest.mark.slicer  # a web app of its own, built with direct_app: the test itself ~1.4 s (was 4.4 s)
 
 
 def capped_engine(probability, spacing, reference=None, rule="hussein"):
