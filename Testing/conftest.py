@@ -7,6 +7,8 @@ Helpers that are not fixtures live in modules whose names do not start with ``te
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         limits = [seconds for mark, seconds in MARK_TIMEOUTS_S.items() if item.get_closest_marker(mark)]
         if limits:
             item.add_marker(pytest.mark.timeout(max(limits)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for the session (its setting restored at the end), as the suite has run since a dozen
+    modules each set it when imported: the suite runs on 2-core machines where tests also start DataLoader
+    workers, DDP ranks and CLI subprocesses next to the pytest process.
+
+    Set at the first test, after collection, when a collected module has imported torch (every module that uses
+    torch at import, directly or through LesionSegLogic's training, models or predictor); a session that imports
+    no torch does not pay its import (3-5 s) for this."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

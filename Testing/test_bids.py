@@ -7,15 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from LesionSegLogic.bids import BidsName, find_cases
 from LesionSegLogic.cli import main
 from LesionSegLogic.errors import InputError
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import read_image, write_image
-
-torch.set_num_threads(1)
 
 
 def _head(seed: int, shape=(18, 24, 20)) -> Image:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from LesionSegLogic.cli import main
 from LesionSegLogic.errors import GeometryError, InputError, OutputError
@@ -18,7 +17,6 @@ from LesionSegLogic.io.dicom_write import SeriesOptions, write_dicom_series
 
 pydicom = pytest.importorskip("pydicom")
 hd = pytest.importorskip("highdicom")
-torch.set_num_threads(1)
 
 
 def _rotation(a_deg: float, b_deg: float) -> np.ndarray:

@@ -26,8 +26,6 @@ from LesionSegLogic.inference.fold import fold_batchnorm
 from LesionSegLogic.inference.fusion import bspline, profile
 from LesionSegLogic.inference.windows import padding_for
 
-torch.set_num_threads(1)
-
 
 class Constant(nn.Module):
     def __init__(self, logit: float) -> None:

@@ -9,8 +9,6 @@ from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.models import available_architectures, build_model, patch_divisor
 from LesionSegLogic.models.registry import SEED_ARCHITECTURES, ArchitectureError
 
-torch.set_num_threads(1)
-
 
 def _n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import LesionSegLogic.memory as memory
 from LesionSegLogic.cli import evaluate as evaluate_cli
@@ -274,7 +273,6 @@ def bad_zoo(corpus, tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("name", sorted(BAD_CARDS))
 def test_predict_with_each_bad_card_is_one_line(bad_zoo, corpus, name, small_machine, tmp_path, capsys) -> None:
-    torch.set_num_threads(1)
     card = bad_zoo / name
     _assert_one_line_error(["predict", "--model", str(card), "--flair", str(corpus["flair"]), "--out",
                             str(tmp_path / "out"), "--device", "cpu", "--no-progress"], capsys, str(card))
@@ -330,7 +328,6 @@ def test_train_refuses_absurd_options_before_reading_data(data_folder, name, sma
 
 @pytest.mark.heavy
 def test_train_diverging_stops_naming_the_epoch(data_folder, tmp_path, capsys) -> None:
-    torch.set_num_threads(1)
     _assert_one_line_error(["train", str(data_folder), "--out", str(tmp_path / "run"), "--no-progress", "--lr", "1e30",
                             "--epochs", "2", "--iterations", "2", "--batch-size", "1", "--patch", "16", "16", "16",
                             "--model-param", "features=[2,4]"], capsys, "at epoch 1", "lower the learning rate")

@@ -20,8 +20,6 @@ from LesionSegLogic.io import read_image, write_image
 from LesionSegLogic.predictor import OUTPUT_FILES, Predictor, PredictSettings
 from LesionSegLogic.zoo import ModelCard
 
-torch.set_num_threads(1)
-
 
 class Bright(nn.Module):
     """Logit = 4·(x − 2): probability ≈ 1 only where the normalised FLAIR is far above the brain's mean."""

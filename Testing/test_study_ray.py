@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from study_cases import make_study_data, tiny_config
 
 from LesionSegLogic.study import LocalExecutor, RayExecutor, make_executor, run_study
@@ -16,7 +15,6 @@ pytestmark = pytest.mark.heavy
 
 def test_ray_executor_runs_the_jobs_of_a_local_run(tmp_path):
     ray = pytest.importorskip("ray")  # here, not at module level: the default suite collects this module too
-    torch.set_num_threads(1)
     data = make_study_data(tmp_path / "data")
     config = tiny_config(data, seeds=[0], losses=[{"name": "bce"}, {"name": "dice"}])
     assert isinstance(make_executor("ray"), RayExecutor)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from study_cases import make_study_data, tiny_config
 
 from LesionSegLogic.io import read_image
@@ -14,8 +13,6 @@ from LesionSegLogic.study import LocalExecutor, run_study
 from LesionSegLogic.study.job import DONE_FILE
 from LesionSegLogic.threshold import ThresholdEngine
 from LesionSegLogic.zoo.card import ModelCard
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,6 @@ from LesionSegLogic.training.lf1_estimator import (
     train_estimator,
 )
 
-torch.set_num_threads(1)
-
 
 def test_lesion_f1_counts_lesions_not_voxels():
     ref = np.zeros((20, 20, 20), bool)

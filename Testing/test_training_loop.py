@@ -12,8 +12,6 @@ from LesionSegLogic.errors import FileMissingError, InputError
 from LesionSegLogic.training.config import TrainConfig
 from LesionSegLogic.training.loop import LOG_COLUMNS, initial_model, train
 
-torch.set_num_threads(1)
-
 
 def _config(tmp_path, data, **kw) -> TrainConfig:
     base = dict(

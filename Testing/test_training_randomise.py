@@ -11,7 +11,6 @@ from LesionSegLogic.training.config import TrainConfig, TrainConfigError
 from LesionSegLogic.training.loop import train
 from LesionSegLogic.training.randomise import DomainRandomisation, Randomiser, batch_seed
 
-torch.set_num_threads(1)
 PATCH = (16, 16, 16)
 INTENSITY = ("bias", "gamma", "rician", "gaussian", "blur", "thick")
 

@@ -25,7 +25,6 @@ from LesionSegLogic.zoo import CARD_FILE, ModelCard, load_model, save_model
 from LesionSegLogic.zoo.card import TASKS
 from LesionSegLogic.zoo.sets import SET_NAMES, ZOO_SETS, get_set, set_of
 
-torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"in_channels": 1, "features": [4, 8], "norm": "batch"}
 
