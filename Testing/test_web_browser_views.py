@@ -1,29 +1,25 @@
 """The page at a laptop's size in a real browser (Chromium through Playwright): slider, summary, lesion table and
 curve in sight together at 1280 × 800 and 1600 × 1000 without scrolling, a click on the curve moves the slider,
-window/level by drag, the file picker by clicking. The app is the one ``lesionseg app`` builds (launched as in
-test_web_browser.py). The default suite runs the 1280 × 800 checks; the 1600 × 1000 size and the picker are
+window/level by drag, the file picker by clicking. The app is the one ``lesionseg app`` builds (served by
+browser_launch.app_in_chromium). The default suite runs the 1280 × 800 checks; the 1600 × 1000 size and the picker are
 `heavy` (the module's cost is the app's start)."""
 
 from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-import browser_launch as launcher  # noqa: E402
-from test_web_state import write_case  # noqa: E402
+from browser_launch import app_in_chromium
+from web_cases import write_case
 
-from LesionSegWeb.curve import FRAME  # noqa: E402
-from LesionSegWeb.guard import printed_url  # noqa: E402
+from LesionSegWeb.curve import FRAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slicer]
 
@@ -33,34 +29,11 @@ READING_SET = {"slider": "#threshold-slider", "summary": "#summary", "lesion tab
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    launcher.ensure_chromium()
     root = tmp_path_factory.mktemp("views-browser")
     case = write_case(root / "cases" / "case-a")
-    port = launcher.free_port()
-    process = subprocess.Popen([sys.executable, launcher.__file__, "--case", str(case), "--port", str(port),
-                                "--demo-dir", str(root / "demos"), "--out", str(root / "out")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
-    try:
-        launcher.wait_for_server(process, port)
-        url = printed_url(process.stdout)
-        with playwright_api.sync_playwright() as pw:
-            profile = root / "chromium-profile"
-            context = pw.chromium.launch_persistent_context(
-                str(profile), executable_path=launcher.CHROMIUM, args=launcher.CHROMIUM_ARGS, headless=True,
-                viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            page.goto(url)
-            page.locator("#summary").filter(has_text="t = ").wait_for(timeout=60_000)
-            page.root = root
-            yield page
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with app_in_chromium(case, root, (1280, 800), "--demo-dir", str(root / "demos")) as app:
+        app.page.root = root
+        yield app.page
 
 
 @pytest.mark.parametrize("size", [(1280, 800), pytest.param((1600, 1000), marks=pytest.mark.heavy)])

@@ -12,10 +12,10 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.views import SliceViewJumper, direction_letters, slice_labels
-from test_web_state import write_case
 from vtkmodules.util.numpy_support import vtk_to_numpy
 from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 from web_apps import direct_app
+from web_cases import write_case
 
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import write_image
