@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from LesionSegWeb.headless import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def ensure_chromium() -> None:
@@ -30,12 +29,6 @@ def ensure_chromium() -> None:
         subprocess.run([str(ROOT / "scripts" / "install_browser.sh")], check=False, timeout=600)
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium could not be installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_server(process: subprocess.Popen, port: int, timeout_s: float = 90.0) -> None:
@@ -93,11 +86,7 @@ def app_in_chromium(case: Path, root: Path, viewport: tuple[int, int], *app_args
             finally:
                 context.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         shutil.rmtree(profile, ignore_errors=True)
 
 

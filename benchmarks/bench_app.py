@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from LesionSegWeb.headless import CHROMIUM, CHROMIUM_ARGS, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def make_case(folder: Path, fov_mm: tuple[float, float, float] | None) -> Path:
@@ -56,12 +56,6 @@ def make_case(folder: Path, fov_mm: tuple[float, float, float] | None) -> Path:
     write_image(case.lesions, folder / "lesions.nii.gz")
     write_image(case.flair.with_array(probability.astype(np.float32)), folder / "probability.nii.gz")
     return folder
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -195,7 +189,7 @@ def browser_run(url: str, moves: int, screenshot: Path | None,
 
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
             viewport={"width": 1500, "height": 950})
         page = context.new_page()
         start = time.perf_counter()

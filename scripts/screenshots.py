@@ -16,7 +16,6 @@ import argparse
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from LesionSegWeb.headless import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SIZES: tuple[tuple[int, int], ...] = ((1600, 1000), (1280, 800))
 MAX_BYTES = 300 * 1024
 URL_LINE = "LesionSeg review: open "  # LesionSegWeb.guard.URL_LINE (not imported: the app runs in its own process)
@@ -55,19 +53,13 @@ def demo_case(demo: Path) -> Path:
     return demo
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_app(demo: Path, out: Path) -> tuple[subprocess.Popen, str]:
     """``lesionseg app`` on the demo (as ``make app``), and the address it printed (with its secret)."""
     case, prediction = demo / "case", demo / "prediction"
     command = [sys.executable, "-m", "LesionSegLogic", "app", "--flair", str(case / "flair.nii.gz"),
                "--t2", str(case / "t2.nii.gz"), "--reference", str(case / "lesions.nii.gz"),
                "--probability", str(prediction / "probability.nii.gz"), "--rule", "anima",
-               "--port", str(_free_port()), "--out", str(out)]
+               "--port", str(free_port()), "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     deadline = time.monotonic() + 180
     for line in process.stdout:  # type: ignore[union-attr]
@@ -177,11 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         shots = take(url, args.out, args.threshold, work / "chromium-profile")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         shutil.rmtree(work, ignore_errors=True)
     for shot in shots:
         print(f"{shot.path.relative_to(ROOT) if shot.path.is_relative_to(ROOT) else shot.path}: "
