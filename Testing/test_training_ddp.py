@@ -81,14 +81,6 @@ def test_ddp_two_gloo_processes_average_gradients(tmp_path):
     torch.testing.assert_close(r0["grad"], (grads[0] + grads[1]) / 2, rtol=1e-4, atol=1e-6)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.heavy
 def test_lesionseg_train_under_torchrun(tmp_path):
     from training_cases import make_dataset  # pytest puts Testing/ on sys.path
