@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from LesionSegWeb.guard import URL_LINE
 from LesionSegWeb.headless import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES: tuple[tuple[int, int], ...] = ((1600, 1000), (1280, 800))
 MAX_BYTES = 300 * 1024
-URL_LINE = "LesionSeg review: open "  # LesionSegWeb.guard.URL_LINE (not imported: the app runs in its own process)
 
 
 @dataclass(frozen=True)
