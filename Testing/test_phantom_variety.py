@@ -16,7 +16,7 @@ from LesionSegLogic.errors import ConfigError
 from LesionSegLogic.phantom import generate_case
 from LesionSegLogic.phantom.brain import CONFLUENT
 from LesionSegLogic.phantom.options import PhantomOptions
-from LesionSegLogic.phantom.presets import PRESETS, SHIFTED, TRAIN
+from LesionSegLogic.phantom.presets import PRESETS, SHIFTED, TRAIN, TUNE
 from LesionSegLogic.phantom.protocol import PROTOCOL_RANGES, resolve_protocol, tissue_at
 from LesionSegLogic.phantom.signal import CSF, WM, Flair, SpinEcho, tissue_signal
 
@@ -108,7 +108,7 @@ def test_options_are_validated_with_one_line_errors() -> None:
 
 
 def test_presets_share_no_acquisition_setting() -> None:
-    assert set(PRESETS) == {"train", "shifted"}
+    assert set(PRESETS) == {"train", "tune", "shifted"}
     assert TRAIN.field_strength != SHIFTED.field_strength
     assert TRAIN.snr_range[1] <= SHIFTED.snr_range[0] or SHIFTED.snr_range[1] <= TRAIN.snr_range[0]
     assert TRAIN.bias_range[1] < SHIFTED.bias_range[0]
@@ -118,6 +118,25 @@ def test_presets_share_no_acquisition_setting() -> None:
     free = [TRAIN.options("brain", i).n_lesions for i in range(20)]
     assert free.count(0) == 2 and SHIFTED.options("brain", 9).n_lesions is None
     assert SHIFTED.options("brain", 0).spacing != SHIFTED.options("brain", 1).spacing
+
+
+def _disjoint(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[1] <= b[0] or b[1] <= a[0]
+
+
+def test_tune_setting_keeps_the_test_held_out_and_differs_from_train() -> None:
+    """The threshold-optimisation setting (Hussein et al. 2023) shares no acquisition value with the test's."""
+    assert TUNE.field_strength == TRAIN.field_strength != SHIFTED.field_strength
+    assert _disjoint(TUNE.snr_range, SHIFTED.snr_range) and _disjoint(TUNE.bias_range, SHIFTED.bias_range)
+    assert TUNE.bias_range[1] < SHIFTED.bias_range[0]
+    for anatomy in ("brain", "cord"):
+        assert not set(TUNE.spacings[anatomy]) & set(SHIFTED.spacings[anatomy])
+        assert not set(TUNE.spacings[anatomy]) & set(TRAIN.spacings[anatomy])
+    cord_thickness = [s[2] for s in (TRAIN.spacings["cord"][0], TUNE.spacings["cord"][0], SHIFTED.spacings["cord"][0])]
+    assert cord_thickness == sorted(cord_thickness) and len(set(cord_thickness)) == 3  # x: the sagittal slice axis
+    assert TUNE.snr_range != TRAIN.snr_range and TUNE.bias_range != TRAIN.bias_range
+    assert TRAIN.confluent < TUNE.confluent != SHIFTED.confluent and TUNE.lesion_free_every == 0
+    assert TUNE.options("brain", 0).spacing != TUNE.options("brain", 1).spacing
 
 
 def test_cli_preset_and_flags(tmp_path) -> None:

@@ -4,9 +4,10 @@
     .venv/bin/python scripts/zoo_data.py generate            # resumable: skips cases whose phantom.json exists
     .venv/bin/python scripts/zoo_data.py pack                # -> .zoo_pack/<set>.npz + .zoo_pack/manifest.json
 
-**Sets** (:data:`SETS`), each ``DATA/<set>/{pool,test}/phantomNNNN`` phantom case folders: ``pool`` with the
-``train`` generator setting (training + validation), ``test`` with the ``shifted`` setting (held-out acquisition,
-never trained on; :mod:`LesionSegLogic.phantom.presets`):
+**Sets** (:data:`SETS`), each ``DATA/<set>/{pool,tune,test}/phantomNNNN`` phantom case folders (:data:`SPLITS`):
+``pool`` with the ``train`` generator setting (training + validation), ``tune`` with the ``tune`` setting (the
+threshold-optimisation set of Hussein et al. 2023, never trained on), ``test`` with the ``shifted`` setting (held-out
+acquisition, never trained or tuned on; :mod:`LesionSegLogic.phantom.presets`):
 
 * ``brain`` — FLAIR + T2 (also the data of the FLAIR-only models), 1.5 mm grid, a 96×128×128 mm field of view
   around the ventricles (as ``scripts/train_zoo.py``);
@@ -50,7 +51,7 @@ CROP_MARGIN = 4
 
 @dataclass(frozen=True)
 class DataSet:
-    """One zoo data set: anatomy, longitudinal or not, case counts and the series seeds of pool and test."""
+    """One zoo data set: anatomy, longitudinal or not, case counts and the series seeds of pool, tune and test."""
 
     name: str
     anatomy: str
@@ -59,6 +60,8 @@ class DataSet:
     n_test: int
     pool_seed: int
     test_seed: int
+    n_tune: int
+    tune_seed: int
     #: the images packed per case (file stems), and the mask
     images: tuple[str, ...]
     mask: str
@@ -70,9 +73,10 @@ class DataSet:
 SETS: dict[str, DataSet] = {
     s.name: s
     for s in (
-        DataSet("brain", "brain", False, 40, 8, 1200, 9200, ("flair", "t2"), "lesions"),
-        DataSet("cord", "cord", False, 30, 8, 1300, 9300, ("t2",), "lesions"),
-        DataSet("longitudinal", "brain", True, 30, 8, 1400, 9400, ("baseline_flair", "flair"), "new_lesions"),
+        DataSet("brain", "brain", False, 40, 8, 1200, 9200, 8, 5200, ("flair", "t2"), "lesions"),
+        DataSet("cord", "cord", False, 30, 8, 1300, 9300, 6, 5300, ("t2",), "lesions"),
+        DataSet("longitudinal", "brain", True, 30, 8, 1400, 9400, 6, 5400, ("baseline_flair", "flair"),
+                "new_lesions"),
     )
 }
 
@@ -87,11 +91,9 @@ def _generate_job(job: tuple[str, str, int, str]) -> str:
 
     torch.set_num_threads(1)
     from LesionSegLogic.phantom import case_seed, generate_case, write_case
-    from LesionSegLogic.phantom.presets import SHIFTED, TRAIN
-
     dataset = SETS[set_name]
-    setting = TRAIN if split == "pool" else SHIFTED
-    series = dataset.pool_seed if split == "pool" else dataset.test_seed
+    setting = split_setting(split)
+    series = getattr(dataset, f"{split}_seed")
     fov = dataset.fov_mm()
     options = setting.options(dataset.anatomy, index, **({"fov_mm": fov} if fov else {}))
     maps = _maps() if dataset.anatomy == "brain" else None
@@ -113,7 +115,16 @@ def _maps() -> Any:
     return _MAPS[0]
 
 
-SPLITS = ("pool", "test")
+#: split → the name of its generator setting (:data:`LesionSegLogic.phantom.presets.PRESETS`)
+SPLIT_SETTINGS: dict[str, str] = {"pool": "train", "tune": "tune", "test": "shifted"}
+SPLITS = tuple(SPLIT_SETTINGS)
+
+
+def split_setting(split: str) -> Any:
+    """The :class:`~LesionSegLogic.phantom.presets.GeneratorSetting` a split is generated with."""
+    from LesionSegLogic.phantom.presets import PRESETS
+
+    return PRESETS[SPLIT_SETTINGS[split]]
 
 
 def generation_order(sets: list[str], splits: tuple[str, ...] = SPLITS) -> list[tuple[str, str, int]]:
@@ -138,13 +149,11 @@ def generate(data: Path, sets: list[str], jobs: int, splits: tuple[str, ...] = S
 
 
 def write_settings(data: Path, sets: list[str]) -> None:
-    """``DATA/settings.json``: the sets, their seeds and the two generator settings (read by the pack)."""
-    from LesionSegLogic.phantom.presets import SHIFTED, TRAIN
-
+    """``DATA/settings.json``: the sets, their seeds and the generator setting of each split (read by the pack)."""
     out = {
         "sets": {s: {**SETS[s].__dict__, "fov_mm": SETS[s].fov_mm()} for s in sets},
         "seed_rule": "case i of a split uses LesionSegLogic.phantom.case_seed(series seed, i)",
-        "generator_settings": {"pool": TRAIN.to_json(), "test": SHIFTED.to_json()},
+        "generator_settings": {split: split_setting(split).to_json() for split in SPLITS},
     }
     (data / "settings.json").write_text(json.dumps(out, indent=1))
 

@@ -1,11 +1,20 @@
-"""The two named generator settings of the model zoo: ``train`` (what training draws from) and ``shifted``
-(held-out acquisition settings never used in training).
+"""The three named generator settings of the model zoo: ``train`` (what training draws from), ``tune`` (the
+threshold-optimisation set) and ``shifted`` (held-out acquisition settings never used in training or tuning).
 
 Held-out evaluation on new seeds alone measures little: a model meets the same contrasts, noise and resolution it
 was trained on. The ``shifted`` setting changes the acquisition instead — the other field strength (1.5 T relaxation
 times and 1.5 T TR/TE/TI), thick slices (brain 1×1×3 and 0.9×0.9×5 mm; cord 0.7×0.7×3.5 mm), lower SNR, a stronger
 bias field and confluent periventricular lesions — so its numbers say how a model copes with a protocol it never
-saw. Every value lives here and nowhere else; ``scripts/zoo_data.py`` and ``lesionseg phantom --preset`` read it.
+saw.
+
+The ``tune`` setting is the threshold-optimisation set of Hussein et al. 2023: the recommended threshold of a card is
+chosen on it, never on the training setting, so that it transfers beyond the training acquisition. It spans
+acquisitions between ``train`` and ``shifted`` yet shares no acquisition value with ``shifted`` (the test stays held
+out): 3 T (the test's 1.5 T stays unseen), brain 2×1×1 and 4×1.2×1.2 mm slices, cord 0.6×0.6×3.2 mm, SNR 15–22
+(the test's 10–15 below it), bias amplitude 0.15–0.24 (the test's 0.25–0.35 above it), 15 % of brain lesions
+confluent, no lesion-free cases.
+
+Every value lives here and nowhere else; ``scripts/zoo_data.py`` and ``lesionseg phantom --preset`` read it.
 """
 
 from __future__ import annotations
@@ -84,5 +93,20 @@ SHIFTED = GeneratorSetting(
     lesion_free_every=0,
 )
 
+TUNE = GeneratorSetting(
+    name="tune",
+    description="threshold-optimisation set (Hussein et al. 2023), between train and shifted but sharing no value "
+    "with shifted: 3 T, TR/TE/TI drawn per case from 3 T clinical ranges; brain 2×1×1 mm and 4×1.2×1.2 mm axial "
+    "slices (alternating), cord 0.6×0.6×3.2 mm sagittal; SNR 15–22; bias amplitude 0.15–0.24; brain: 15 % of "
+    "lesions confluent periventricular; no lesion-free cases",
+    field_strength=3.0,
+    draw_protocol=True,
+    spacings={"brain": ((2.0, 1.0, 1.0), (4.0, 1.2, 1.2)), "cord": ((CORD_SPACING[0], CORD_SPACING[1], 3.2),)},
+    snr_range=(15.0, 22.0),
+    bias_range=(0.15, 0.24),
+    confluent=0.15,
+    lesion_free_every=0,
+)
+
 #: Every named setting, by name (the one vocabulary of ``--preset``).
-PRESETS: dict[str, GeneratorSetting] = {s.name: s for s in (TRAIN, SHIFTED)}
+PRESETS: dict[str, GeneratorSetting] = {s.name: s for s in (TRAIN, TUNE, SHIFTED)}
