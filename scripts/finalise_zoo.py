@@ -7,15 +7,19 @@ For every run ``RUNS/<set>/<name>/{model.safetensors, train.json}`` (:mod:`Lesio
 
 1. its card (set, task, anatomy, inputs, training provenance from ``train.json``) and weights are staged in
    ``--work`` and loaded the way users load them (:class:`LesionSegLogic.predictor.Predictor`);
-2. :func:`LesionSegLogic.zoo.measure.measure`: sliding-window maps of the set's threshold-optimisation subjects
-   (pool subjects the run did not train or validate on) → recommended threshold by the median voxel-wise F1
-   (Hussein et al. 2023); maps of the shifted test subjects ``DATA/<set>/test`` → held-out metrics at 0.5 and at
-   that threshold under the set's rule, and the calibration (ECE + reliability bins);
+2. :func:`LesionSegLogic.zoo.measure.measure`: sliding-window maps of the set's threshold-optimisation subjects →
+   recommended threshold by the median voxel-wise F1 (Hussein et al. 2023); maps of the shifted test subjects
+   ``DATA/<set>/test`` → held-out metrics at 0.5 and at that threshold under the set's rule, and the calibration
+   (ECE + reliability bins). The threshold-optimisation subjects (``--threshold-split``, :func:`choose_subjects`)
+   are the set's threshold-optimisation set ``DATA/<set>/tune`` (generator setting ``tune``: never trained on, and
+   sharing no acquisition value with the test set) when it exists; otherwise, or with ``--threshold-split pool``,
+   pool subjects the run did not train on (:func:`threshold_subjects`);
 3. ``--models/<zoo name>/{card.json, model.safetensors}`` (names: :meth:`LesionSegLogic.zoo.sets.ZooSet.model_name`).
 
 Then ``docs/zoo.md`` and ``docs/zoo_reliability_<set>.png`` are written from the cards in ``--models``
 (:mod:`LesionSegLogic.zoo.report`). ``--replace-v1`` removes the format-1 cards (the v1 zoo) once the v2 models are
-in. Resumable: a measured run (``--work/<name>/measured.json`` for the same weights) is not measured again. At most
+in. Resumable: a measured run (``--work/<name>/measured.json`` for the same weights, inference settings and
+threshold-optimisation subjects) is not measured again. At most
 ``--jobs`` runs at a time, one torch thread each; progress on stdout.
 """
 
@@ -34,6 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # zoo_data: the splits' generator settings
 
 MEASURED = "measured.json"
 #: the whole bundled zoo must stay below this (issue 12)
@@ -42,6 +47,8 @@ ZOO_LIMIT_BYTES = 50_000_000
 DEFAULT_THRESHOLD_SUBJECTS = 4
 #: keys under which a train.json may list the subjects a run trained or validated on
 _USED_KEYS = ("train", "training", "validation", "val")
+#: ``--threshold-split`` choices: the set's threshold-optimisation set (``DATA/<set>/tune``), or the training pool
+THRESHOLD_SPLITS = ("tune", "pool")
 
 
 def _names_under(value: Any, keys: tuple[str, ...]) -> set[str]:
@@ -78,6 +85,35 @@ def threshold_subjects(info: dict[str, Any], pool: list[Path], count: int) -> tu
                         "trained on, only used to keep the best-validation checkpoint")
     return pool[-count:], (f"the last {count} pool subjects (train.json does not say which subjects it trained on: "
                            "they may have been seen in training)")
+
+
+def choose_subjects(info: dict[str, Any], data: Path, split: str, count: int) -> tuple[list[Path], str]:
+    """The threshold-optimisation subjects of a run of the set in ``data`` and how they were chosen: with ``split``
+    ``"tune"``, the cases of ``data/tune`` (generator setting ``tune``) when there are any; otherwise (or with
+    ``"pool"``) :func:`threshold_subjects` of the training pool."""
+    from LesionSegLogic.phantom.presets import TUNE
+
+    tune = _cases(data / "tune") if split == "tune" else []
+    if tune:
+        return tune, (f"the threshold-optimisation set (generator setting `{TUNE.name}`, never trained on, sharing "
+                      f"no acquisition value with the shifted test set: {len(tune)} subjects, DATA/<set>/tune)")
+    return threshold_subjects(info, _cases(data / "pool"), count)
+
+
+def subject_names(folders: tuple[Path, ...] | list[Path]) -> list[str]:
+    """``split/case`` names (``tune/phantom0003``): case names alone repeat across splits."""
+    return [f"{f.parent.name}/{f.name}" for f in folders]
+
+
+def threshold_setting(folders: tuple[Path, ...] | list[Path]) -> dict[str, str]:
+    """The split the threshold-optimisation subjects come from and its generator setting (name, description)."""
+    from zoo_data import SPLIT_SETTINGS, split_setting
+
+    split = folders[0].parent.name
+    if split not in SPLIT_SETTINGS:
+        return {"split": split}
+    setting = split_setting(split)
+    return {"split": split, "name": setting.name, "description": setting.description}
 
 
 def _cases(folder: Path) -> list[Path]:
@@ -137,10 +173,12 @@ def estimator_files(run, models: Path) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in ESTIMATOR_FILES if (folder / name).is_file()}
 
 
-def _measured_key(card) -> dict[str, Any]:
-    """What a measurement depends on: the weights and how the card runs them (resume only when all are equal)."""
+def _measured_key(card, tuning: tuple[Path, ...] | list[Path]) -> dict[str, Any]:
+    """What a measurement depends on: the weights, how the card runs them and the threshold-optimisation subjects
+    (resume only when all are equal)."""
     key = {"weights_sha256": card.weights_sha256, "target_spacing": card.target_spacing,
-           "inference": card.inference, "patch_size": card.patch_size, "inputs": card.inputs}
+           "inference": card.inference, "patch_size": card.patch_size, "inputs": card.inputs,
+           "threshold_subjects": subject_names(tuning)}
     return json.loads(json.dumps(key))  # as read back from measured.json (tuples become lists)
 
 
@@ -161,6 +199,7 @@ def finalise_runs(job: tuple[Any, ...]) -> list[dict[str, Any]]:
     write their zoo folders; one summary line's facts (or ``error``) per run."""
     run_dirs, data_s, work_s, models_s, count, *rest = job
     native = bool(rest and rest[0])
+    split = rest[1] if len(rest) > 1 else THRESHOLD_SPLITS[0]
     import torch
 
     torch.set_num_threads(1)
@@ -178,7 +217,7 @@ def finalise_runs(job: tuple[Any, ...]) -> list[dict[str, Any]]:
             data = Path(data_s) / run.zoo_set.data
             pool, test = _cases(data / "pool"), _cases(data / "test")
             stage, card = stage_run(run, Path(work_s), pool, native)
-            tuning, how = threshold_subjects(run.info, pool, count)
+            tuning, how = choose_subjects(run.info, data, split, count)
             if not tuning or not test:
                 raise LesionSegError(f"no threshold ({len(tuning)}) or test ({len(test)}) subjects in {data}")
         except LesionSegError as error:
@@ -186,8 +225,8 @@ def finalise_runs(job: tuple[Any, ...]) -> list[dict[str, Any]]:
             continue
         measured_path = stage / MEASURED
         measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
-        staged.append(Staged(run, stage, card, measured if measured.get("card") == _measured_key(card) else None,
-                             (tuple(tuning), tuple(test), how)))
+        fresh = measured.get("card") == _measured_key(card, tuning)
+        staged.append(Staged(run, stage, card, measured if fresh else None, (tuple(tuning), tuple(test), how)))
     groups: dict[tuple[Any, ...], list[Staged]] = {}
     for item in staged:
         if item.measured is None:
@@ -205,7 +244,8 @@ def finalise_runs(job: tuple[Any, ...]) -> list[dict[str, Any]]:
         for member, measured in zip(members, measure(predictors, tuning, test, zoo_set, progress=progress),
                                     strict=True):
             measured["validation"]["threshold_subjects_chosen_as"] = how
-            measured["card"] = _measured_key(member.card)
+            measured["validation"]["threshold_setting"] = threshold_setting(tuning)
+            measured["card"] = _measured_key(member.card, tuning)
             measured["measure_seconds"] = round((time.time() - start) / len(members), 1)
             (member.stage / MEASURED).write_text(json.dumps(measured, indent=1))
             member.measured = measured
@@ -306,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", nargs="*", choices=SET_NAMES, dest="sets", help="only these sets (default: all)")
     p.add_argument("--only", nargs="*", help="only these run names (e.g. dice) or zoo names (e.g. cord_dice)")
     p.add_argument("--jobs", type=int, default=2, help="runs measured at a time (one torch thread each)")
-    p.add_argument("--threshold-subjects", type=int, default=DEFAULT_THRESHOLD_SUBJECTS)
+    p.add_argument("--threshold-split", choices=THRESHOLD_SPLITS, default=THRESHOLD_SPLITS[0],
+                   help="choose each recommended threshold on DATA/<set>/tune (the threshold-optimisation set, "
+                        "generator setting `tune`; the pool when a set has none) or on the training pool")
+    p.add_argument("--threshold-subjects", type=int, default=DEFAULT_THRESHOLD_SUBJECTS,
+                   help="pool subjects used when a run's train.json does not say which it trained on")
     p.add_argument("--docs-only", action="store_true", help="only rewrite docs/zoo.md and the pictures")
     p.add_argument("--native-grid", action="store_true",
                    help="cards without target_spacing (each image predicted on its own grid), to compare with the "
@@ -321,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [r for r in find_runs(args.runs, tuple(args.sets) if args.sets else None)
                 if not args.only or r.name in args.only or get_set(r.parent.name).model_name(r.name) in args.only]
         print(f"{len(runs)} run(s) to finalise from {args.runs}", flush=True)
-        jobs = [(chunk, args.data, str(work), str(models), args.threshold_subjects, args.native_grid)
+        jobs = [(chunk, args.data, str(work), str(models), args.threshold_subjects, args.native_grid,
+                 args.threshold_split)
                 for chunk in chunks(runs, max(1, args.jobs))]
         failed = 0
         with ProcessPoolExecutor(max(1, args.jobs), mp_context=get_context("spawn")) as pool:

@@ -121,7 +121,7 @@ def measure(predictors: Any, threshold_folders: Sequence[Path], test_folders: Se
             "recommended_threshold": choice.threshold,
             "threshold_objective": choice.objective,
             "validation": {
-                "held_out": "shifted test set (generator settings never used in training)",
+                "held_out": "shifted test set (generator settings never used in training or for the threshold)",
                 "rule": zoo_set.rule,
                 "reference": f"{zoo_set.reference}.nii.gz",
                 "at_0.5": _evaluate(test, 0.5, zoo_set.rule),

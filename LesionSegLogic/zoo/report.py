@@ -150,7 +150,37 @@ def provenance_text(cards: Sequence[ModelCard]) -> str:
         parts.append(f"threshold-optimisation subjects: {len(held_out.get('threshold', []))} "
                      f"({cards[0].validation.get('threshold_subjects_chosen_as', '')}); held-out test subjects "
                      f"(shifted setting): {len(held_out.get('test', []))}")
+    for setting in threshold_settings(cards):
+        if setting.get("description") and setting.get("split") not in settings:
+            parts.append(f"data generator, threshold-optimisation set {setting['split']} (setting "
+                         f"`{setting.get('name', setting['split'])}`): {setting['description']}")
     return "\n".join(f"- {p}" for p in parts)
+
+
+def threshold_settings(cards: Sequence[ModelCard]) -> list[dict[str, str]]:
+    """The distinct generator settings the cards' thresholds were chosen on (``validation.threshold_setting``,
+    written by ``scripts/finalise_zoo.py``); empty for cards that do not record one."""
+    found: list[dict[str, str]] = []
+    for c in cards:
+        setting = (c.validation or {}).get("threshold_setting")
+        if isinstance(setting, dict) and setting not in found:
+            found.append(setting)
+    return found
+
+
+def threshold_sentence(cards: Sequence[ModelCard]) -> str:
+    """How the recommended thresholds were chosen, in words true of every card: on the ``tune`` setting's
+    threshold-optimisation set when every card says so, else on held-out subjects named per set."""
+    settings = threshold_settings(cards)
+    names = {s.get("name") for s in settings}
+    recorded = all(isinstance((c.validation or {}).get("threshold_setting"), dict) for c in cards)
+    if cards and recorded and len(names) == 1 and names != {"train"}:
+        name = next(iter(names))
+        return (f"over each set's **threshold-optimisation set** (`DATA/<set>/tune`, generator setting `{name}`: "
+                "never trained on, between the training and the test acquisitions and sharing no acquisition value "
+                "with the shifted test set; see the data lines of each set)")
+    return ("over the threshold-optimisation subjects named in each set's provenance (where they come from the "
+            "training pool, they share its acquisition setting, and the threshold may not transfer to the test set)")
 
 
 def _compact(value: Any, limit: int = 400) -> str:
@@ -215,10 +245,10 @@ Four sets (`LesionSegLogic.zoo.sets`): every card states its `task` (lesions / n
 **How the numbers are made** (`scripts/finalise_zoo.py`, `LesionSegLogic.zoo.measure`): every probability map
 comes from the project's predictor with the card's inference settings (sliding windows, Gaussian fusion, the
 card's normalisation — what `lesionseg predict` does). The **recommended threshold** is the one with the highest
-median voxel-wise F1 over the threshold-optimisation subjects of the set's training pool (Hussein et al. 2023; the
-same rule for every set: it picks a voxel-wise operating point, which no lesion-matching rule changes). The
-**held-out metrics** are means over the **shifted test set** — phantoms drawn with generator settings never used
-in training (see the data line of each set) — at 0.5 and at the recommended threshold; lesion-wise under the
+median voxel-wise F1 {threshold_sentence(cards)} (Hussein et al. 2023; the same rule for every set: it picks a
+voxel-wise operating point, which no lesion-matching rule changes). The **held-out metrics** are means over the
+**shifted test set** — phantoms drawn with generator settings never used in training or for the threshold (see the
+data line of each set) — at 0.5 and at the recommended threshold; lesion-wise under the
 set's rule (anima for brain and new lesions, Hussein for the cord); new lesions against `new_lesions.nii.gz`.
 **ECE** is the expected calibration error (Guo et al. 2017, eq. 3) over ten equal-width bins of the lesion
 probability, on the test subjects' voxels inside the foreground mask (`LesionSegLogic.metrics.calibration`). Over
@@ -263,4 +293,4 @@ picked by `LesionSegLogic.defaults.pick_model` from the images at hand; the defa
 
 
 __all__ = ["REGENERATE", "TARGETS", "Target", "grouped", "iterations", "provenance_text", "reliability_figure",
-           "set_table", "targets_text", "zoo_markdown"]
+           "set_table", "targets_text", "threshold_sentence", "threshold_settings", "zoo_markdown"]
