@@ -84,6 +84,23 @@ def test_rasterize_matches_a_fine_grid_count(maps) -> None:
         assert raster.fraction[local] == pytest.approx(fine, abs=0.08)
 
 
+@pytest.mark.parametrize("roughness", [0.0, 0.25, 0.45])
+def test_inside_test_is_the_level_test_everywhere_also_in_the_perturbation_band(roughness: float) -> None:
+    """:meth:`LesionShape.inside` skips the sines where the blob distance decides: it must agree with
+    ``level ≤ 1`` at every point, most of all in the band the perturbation can move across the border."""
+    from LesionSegLogic.phantom.lesions import random_shape
+
+    rng = np.random.default_rng(int(roughness * 100))
+    for _ in range(5):
+        shape = random_shape(rng, rng.normal(size=3) * 10, float(rng.uniform(5, 500)), roughness=roughness)
+        points = shape.centre + rng.normal(size=(20000, 3)) * shape.extent / 1.5
+        level = shape.level(points)
+        width = max(roughness, 0.05)
+        band = (level > 1 - width) & (level < 1 + width)
+        assert band.sum() > 500 and (level <= 1).any() and (level > 1).any()
+        np.testing.assert_array_equal(shape.inside(points), level <= 1.0)
+
+
 def test_flair_contrast(small_case, maps) -> None:
     case = small_case
     scene = build_scene("brain", PhantomOptions(**SMALL), maps)
@@ -112,6 +129,23 @@ def test_geometry_is_the_mni_template(maps, small_case) -> None:
     np.testing.assert_allclose(image.direction, maps.grid.direction)
     # MNI RAS (0, 0, 0) is the LPS origin: the template's voxel (x=98, y=134, z=72)
     np.testing.assert_allclose(maps.grid.index_to_physical(np.array([72, 134, 98]))[0], [0, 0, 0], atol=1e-6)
+
+
+def test_maps_read_without_nilearn_datasets_equal_nilearns_own(maps) -> None:
+    """The templates are read from nilearn's data folder without importing ``nilearn.datasets`` (scikit-learn,
+    pandas): voxel for voxel and in geometry they are what ``nilearn.datasets.load_mni152_*(resolution=1)`` give."""
+    from nilearn import datasets
+
+    from LesionSegLogic.phantom.anatomy import mni152_1mm, nifti_to_image
+
+    loaders = {"t1": datasets.load_mni152_template, "gm": datasets.load_mni152_gm_template,
+               "wm": datasets.load_mni152_wm_template}
+    for kind, load in loaders.items():
+        ours, theirs = mni152_1mm(kind), nifti_to_image(load(resolution=1))
+        assert ours.array.dtype == theirs.array.dtype and np.array_equal(ours.array, theirs.array), kind
+        assert ours.same_grid(theirs, tolerance=0.0), kind
+    mask = nifti_to_image(datasets.load_mni152_brain_mask(resolution=1))
+    assert np.array_equal(maps.brain.array, mask.array > 0.5)
 
 
 def test_lesion_statistics_over_seeds(maps) -> None:

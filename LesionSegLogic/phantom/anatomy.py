@@ -1,10 +1,10 @@
 """Brain anatomy of the phantom: the MNI152 2009 tissue maps that ship inside the ``nilearn`` wheel.
 
 ``nilearn.datasets.load_mni152_template/gm_template/wm_template/brain_mask`` (ICBM 2009a nonlinear symmetric,
-1 mm, 197×233×189) are read from the wheel's own data folder — nothing is downloaded. CSF = brain mask − GM − WM
-(clipped to [0, 1]). The lateral ventricles (plus the third ventricle) are the deep CSF: CSF fraction ≥ 0.5,
-≥ 15 mm inside the brain, within a central box of MNI space that excludes the midline fissure above the corpus
-callosum and the basal cisterns, keeping connected components of ≥ 300 mm³.
+1 mm, 197×233×189) are read from the wheel's own data folder (:func:`mni152_1mm`) — nothing is downloaded.
+CSF = brain mask − GM − WM (clipped to [0, 1]). The lateral ventricles (plus the third ventricle) are the deep
+CSF: CSF fraction ≥ 0.5, ≥ 15 mm inside the brain, within a central box of MNI space that excludes the midline
+fissure above the corpus callosum and the basal cisterns, keeping connected components of ≥ 300 mm³.
 
 Arrays are converted to the project's convention — ``(z, y, x)`` with the ITK/LPS geometry derived from the
 NIfTI affine — so the phantom's images have the template's exact physical positions.
@@ -56,14 +56,46 @@ def _readonly(image: Image) -> Image:
     return image
 
 
-def load_brain_maps() -> BrainMaps:
-    """Load the bundled MNI152 maps (1 mm) and derive CSF, ventricles and distance maps (≈ 3 s)."""
-    from nilearn import datasets
+#: The MNI152 2009a 1 mm files in the nilearn wheel's data folder (``nilearn.datasets.struct``'s ``MNI152_FILE_PATH``,
+#: ``GM_MNI152_FILE_PATH``, ``WM_MNI152_FILE_PATH``).
+MNI152_FILES = {
+    "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+    "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
+    "wm": "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz",
+}
+#: ``nilearn.datasets.load_mni152_brain_mask``'s default threshold on the [0, 1]-scaled T1 template
+BRAIN_MASK_THRESHOLD = 0.2
 
-    gm = nifti_to_image(datasets.load_mni152_gm_template(resolution=1))
-    wm = nifti_to_image(datasets.load_mni152_wm_template(resolution=1))
-    brain_img = nifti_to_image(datasets.load_mni152_brain_mask(resolution=1))
-    brain = brain_img.array > 0.5
+
+def mni152_1mm(kind: str) -> Image:
+    """The 1 mm MNI152 ``kind`` map (``"t1"``, ``"gm"`` or ``"wm"``) as ``nilearn.datasets.load_mni152_template`` /
+    ``_gm_template`` / ``_wm_template(resolution=1)`` return it — float32 scaled to a maximum of 1 — read with nibabel
+    from the nilearn wheel's data folder. Importing ``nilearn.datasets`` imports scikit-learn and pandas (≈ 3.5 s of a
+    4 s map load); ``Testing/test_phantom.py`` checks the maps equal nilearn's own."""
+    import importlib.util
+    from pathlib import Path
+
+    import nibabel as nib
+
+    from LesionSegLogic.errors import FileMissingError
+
+    spec = importlib.util.find_spec("nilearn")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(folders[0] if folders else ".") / "datasets" / "data" / MNI152_FILES[kind]
+    if not path.is_file():
+        raise FileMissingError("the MNI152 template that ships in the nilearn wheel is missing "
+                               "(pip install nilearn)", path)
+    nifti = nib.Nifti1Image.from_filename(path)
+    data = np.asanyarray(nifti.dataobj).astype("float32")  # nilearn's get_data + typecast
+    data /= data.max()
+    return nifti_to_image(nib.Nifti1Image(data, nifti.affine))
+
+
+def load_brain_maps() -> BrainMaps:
+    """Load the bundled MNI152 maps (1 mm) and derive CSF, ventricles and distance maps (≈ 4 s)."""
+    gm = mni152_1mm("gm")
+    wm = mni152_1mm("wm")
+    brain = mni152_1mm("t1").array > BRAIN_MASK_THRESHOLD
     gm_a = np.where(brain, gm.array, 0).astype(np.float32)
     wm_a = np.where(brain, wm.array, 0).astype(np.float32)
     total = gm_a + wm_a
