@@ -1,6 +1,8 @@
 # The two commands of the README are `make demo` and `make test`; each sets up what it needs itself.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest workers of `make test` (pytest-xdist; CI has 2 cores); `--dist loadfile` keeps a module's tests, and so its
+# module-scoped fixtures (a web app, a Chromium page), in one worker. JOBS=0 runs the suite in this process.
 JOBS ?= 2
 
 .PHONY: demo app test test-heavy fuzz bench lint setup setup-test
@@ -26,7 +28,7 @@ app: setup
 test: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
 
 test-heavy: setup-test
 	$(PY) -m pytest -q -m heavy
