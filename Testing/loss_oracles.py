@@ -176,18 +176,7 @@ REFERENCE = {
     "weighted_gradient": weighted_gradient,
 }
 
-#: Losses whose value depends on the pooling option.
-POOLED = {
-    "dice",
-    "generalized_dice",
-    "tversky",
-    "focal_tversky",
-    "log_cosh_dice",
-    "combo",
-    "dice_ce",
-    "dice_focal",
-    "unified_focal",
-    "asymmetric_unified_focal",
-    "hytver",
-    "weighted_gradient",
-}
+#: Losses without a pooling option: the per-voxel cross-entropies.
+VOXELWISE = {"bce", "weighted_bce", "focal"}
+#: Losses whose value depends on the pooling option: every other reference.
+POOLED = set(REFERENCE) - VOXELWISE
