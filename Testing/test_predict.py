@@ -187,20 +187,15 @@ def _cohort(root: Path) -> None:
     (root / "case9" / "flair.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
 
 
+def _cohort_args(model: Path, tmp_path: Path) -> list[str]:
+    """``lesionseg predict`` over the cohort ``tmp_path/cases`` into ``tmp_path/out`` on the CPU, quietly."""
+    cases, out = str(tmp_path / "cases"), str(tmp_path / "out")
+    return ["predict", "--model", str(model), "--cases", cases, "--out", out, "--device", "cpu", "--no-progress"]
+
+
 def test_cli_cohort_skips_done_and_survives_a_bad_case(tmp_path: Path, tiny_model: Path, capsys) -> None:
     _cohort(tmp_path / "cases")
-    args = [
-        "predict",
-        "--model",
-        str(tiny_model),
-        "--cases",
-        str(tmp_path / "cases"),
-        "--out",
-        str(tmp_path / "out"),
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
+    args = _cohort_args(tiny_model, tmp_path)
     assert main(args) == 1
     out = capsys.readouterr()
     assert "3 predicted, 0 already done, 1 failed" in out.out and "case9" in out.err
@@ -216,23 +211,7 @@ def test_cli_cohort_shards_by_rank(tmp_path: Path, tiny_model: Path, monkeypatch
         write_image(Image(_head(seed=i)), tmp_path / "cases" / f"c{i}" / "flair.nii.gz")
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert (
-        main(
-            [
-                "predict",
-                "--model",
-                str(tiny_model),
-                "--cases",
-                str(tmp_path / "cases"),
-                "--out",
-                str(tmp_path / "out"),
-                "--device",
-                "cpu",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(_cohort_args(tiny_model, tmp_path)) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c1", "c3"]
 
 
