@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.metrics.evaluate import evaluate
 from LesionSegLogic.metrics.rules import PRESETS
 from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_PREDICTED, OVERLAY_TP, ThresholdEngine
+from LesionSegLogic.threshold.forest import MergeForest
 from LesionSegLogic.threshold.naive import naive_at
 from LesionSegLogic.threshold.sweep import best_threshold, sweep_cohort, threshold_grid
 from LesionSegLogic.threshold.synthetic import synthetic_probability
@@ -169,21 +171,32 @@ def test_cli_evaluate_and_sweep(tmp_path, capsys):
     assert "is not on the grid" in capsys.readouterr().err
 
 
-def test_prefix_components_by_pointer_jumping_equal_the_forest_components():
-    """The engine's components of a rank prefix (rooted forest, pointer jumping) are the connected components of
-    the merge forest's edges active in that prefix (``MergeForest.components``), for every prefix length."""
-    from LesionSegLogic.threshold.engine import _prefix_components, _rooted_parents
+def _random_forests(
+    rng: np.random.Generator, trials: int, sizes: tuple[int, int]
+) -> Iterator[tuple[int, np.ndarray, MergeForest, np.ndarray]]:
+    """``(trial, p, forest, rooted parents)`` of random smoothed maps (edge lengths in ``sizes``; every third one
+    rounded to 2 decimals for ties), random connectivity and floor."""
+    from LesionSegLogic.threshold.engine import _rooted_parents
     from LesionSegLogic.threshold.forest import build_forest
 
-    rng = np.random.default_rng(7)
-    for trial in range(60):
-        shape = tuple(int(v) for v in rng.integers(1, 10, 3))
+    for trial in range(trials):
+        shape = tuple(int(v) for v in rng.integers(*sizes, 3))
         p = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0, 2))
         if trial % 3 == 0:
             p = np.round(p, 2)  # ties
         structure = ndimage.generate_binary_structure(3, int(rng.integers(1, 4)))
         forest = build_forest(p, float(np.quantile(p, rng.uniform(0, 0.9))), structure)
         parent = _rooted_parents(forest)
+        yield trial, p, forest, parent
+
+
+def test_prefix_components_by_pointer_jumping_equal_the_forest_components():
+    """The engine's components of a rank prefix (rooted forest, pointer jumping) are the connected components of
+    the merge forest's edges active in that prefix (``MergeForest.components``), for every prefix length."""
+    from LesionSegLogic.threshold.engine import _prefix_components
+
+    rng = np.random.default_rng(7)
+    for _, _, forest, parent in _random_forests(rng, 60, sizes=(1, 10)):
         for k in range(forest.flat.size + 1):
             n_expected, expected = forest.components(k)
             n_got, got = _prefix_components(parent, k)
@@ -194,26 +207,18 @@ def test_prefix_components_by_pointer_jumping_equal_the_forest_components():
 def test_components_grown_from_a_shorter_prefix_equal_those_computed_afresh():
     """What a slider move down in t does (``state_at(t, previous=...)``): the labels and tops grown from any shorter
     prefix are exactly those of the whole-prefix pointer jumping, and the engine's states agree."""
-    from LesionSegLogic.threshold.engine import _grown_components, _prefix_tops, _rooted_parents
-    from LesionSegLogic.threshold.forest import build_forest
+    from LesionSegLogic.threshold.engine import _grown_components, _prefix_tops
 
     rng = np.random.default_rng(11)
-    for trial in range(40):
-        shape = tuple(int(v) for v in rng.integers(2, 12, 3))
-        p = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0, 2))
-        if trial % 3 == 0:
-            p = np.round(p, 2)  # ties
-        structure = ndimage.generate_binary_structure(3, int(rng.integers(1, 4)))
-        forest = build_forest(p, float(np.quantile(p, rng.uniform(0, 0.9))), structure)
-        parent = _rooted_parents(forest)
+    for trial, p, forest, parent in _random_forests(rng, 40, sizes=(2, 12)):
         n = forest.flat.size
         for _ in range(12):
             k0, k1 = sorted(int(v) for v in rng.integers(1, n + 1, 2))
             labels0, roots0 = _prefix_tops(parent, k0)
             grown, roots = _grown_components(parent, labels0, roots0, k1)
             fresh, fresh_roots = _prefix_tops(parent, k1)
-            assert np.array_equal(grown, fresh) and np.array_equal(roots, fresh_roots), (trial, k0, k1)
-    ref = rng.random(shape) > 0.7
+            assert np.array_equal(grown, fresh) and np.array_equal(roots, fresh_roots), (trial, p.shape, k0, k1)
+    ref = rng.random(p.shape) > 0.7
     engine = ThresholdEngine(p, (1.0, 1.0, 1.0), ref, "anima")
     for t0, t1 in ((0.9, 0.2), (0.6, 0.55), (0.5, 0.5)):
         grown_state = engine.state_at(t1, previous=engine.state_at(t0))
