@@ -15,8 +15,7 @@ from LesionSegLib.parameters import ReviewParameters
 from LesionSegLib.session import ReviewSession
 from LesionSegLib.views import SliceViewJumper
 from overlay_cases import constructed_case
-from vtkmodules.util.numpy_support import vtk_to_numpy
-from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+from view_pixels import rendered_rgb
 
 from LesionSegLogic.image import Image
 from LesionSegLogic.threshold import OVERLAY_FN
@@ -55,18 +54,6 @@ def review():
     return session, view, flair_node, lesions
 
 
-def rendered(view) -> np.ndarray:
-    """RGB pixels (row 0 at the bottom, as the slice view's XY coordinates)."""
-    view.render()
-    grab = vtkWindowToImageFilter()
-    grab.SetInput(view.render_window())
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    image = grab.GetOutput()
-    width, height, _ = image.GetDimensions()
-    return vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)[:, :, :3].astype(int)
-
-
 def voxel_under_pixels(view, flair_node, shape: tuple[int, int]) -> np.ndarray:
     """(height, width, 3) (z, y, x) voxel index whose cell contains each pixel's centre."""
     xy_to_ras = np.array([[view.get_view_node().GetXYToRAS().GetElement(r, c) for c in range(4)] for r in range(4)])
@@ -85,7 +72,7 @@ def test_every_missed_lesion_renders_blue_in_its_axial_slice(review) -> None:
     blue_fraction = {}
     for row in missed:
         session.jump_to_lesion(row.id, "reference")
-        pixels = rendered(view)
+        pixels = rendered_rgb(view)
         voxel = voxel_under_pixels(view, flair_node, pixels.shape[:2])
         inside = np.all((voxel >= 0) & (voxel < np.array(state.overlay.shape)), axis=-1)
         name = "ABCD"[row.id - 1]  # reference ids run in raster order

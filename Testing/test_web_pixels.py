@@ -9,8 +9,7 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from vtkmodules.util.numpy_support import vtk_to_numpy
-from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+from view_pixels import rendered_rgb
 from web_apps import direct_app
 from web_cases import write_case
 
@@ -41,15 +40,7 @@ def web(tmp_path_factory) -> ReviewWebApp:
 
 def axial_pixels(app: ReviewWebApp) -> np.ndarray:
     view = next(v for v in app.viewport.slice_views() if v.get_orientation() == "Axial")
-    window = view.render_window()
-    view.render()
-    grab = vtkWindowToImageFilter()
-    grab.SetInput(window)
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    image = grab.GetOutput()
-    width, height, _ = image.GetDimensions()
-    return vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)[::-1, :, :3]
+    return rendered_rgb(view)[::-1]
 
 
 def engine_label_at_centre(app: ReviewWebApp, row: dict) -> int:
@@ -61,7 +52,7 @@ def engine_label_at_centre(app: ReviewWebApp, row: dict) -> int:
 
 def centre_colour(app: ReviewWebApp, row: dict) -> np.ndarray:
     app.binding.jump(row["id"], row["kind"])
-    pixels = axial_pixels(app).astype(int)
+    pixels = axial_pixels(app)
     h, w, _ = pixels.shape
     return pixels[h // 2 - 1: h // 2 + 2, w // 2 - 1: w // 2 + 2].reshape(-1, 3).mean(axis=0)
 
@@ -114,7 +105,7 @@ def test_overlay_redraws_when_only_the_threshold_moves(web) -> None:
     web.binding.jump(row["id"], row["kind"])  # the last time the views move
 
     def centre() -> np.ndarray:
-        pixels = axial_pixels(web).astype(int)
+        pixels = axial_pixels(web)
         h, w, _ = pixels.shape
         return pixels[h // 2 - 1: h // 2 + 2, w // 2 - 1: w // 2 + 2].reshape(-1, 3).mean(axis=0)
 

@@ -15,6 +15,7 @@ pytest.importorskip("trame_slicer")
 
 from LesionSegLib.saved_review import numbered
 from LesionSegLib.segmentation import merged_mask
+from view_pixels import rendered_rgb
 from web_apps import FakeModel, case_folders, fake_model_app, set_state
 from web_cases import synthetic_case, write_case
 
@@ -114,19 +115,9 @@ def test_a_note_for_a_lesion_that_is_not_there_is_refused(web, folders) -> None:
 # ---------------------------------------------------------------------------------------------- side by side
 def centre_colour(view) -> np.ndarray:
     """The mean RGB of the 4 × 4 pixels at the centre of a slice view rendered at 240 × 240."""
-    from vtkmodules.util.numpy_support import vtk_to_numpy
-    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
-
     view.render_window().SetSize(240, 240)
     view.interactor().InvokeEvent("WindowResizeEvent")
-    view.render()
-    grab = vtkWindowToImageFilter()
-    grab.SetInput(view.render_window())
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    image = grab.GetOutput()
-    width, height, _ = image.GetDimensions()
-    pixels = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)[::-1, :, :3]
+    pixels = rendered_rgb(view)[::-1]
     return pixels[118:122, 118:122].reshape(-1, 3).mean(axis=0)
 
 

@@ -12,8 +12,7 @@ pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
 from LesionSegLib.views import SliceViewJumper, direction_letters, slice_labels
-from vtkmodules.util.numpy_support import vtk_to_numpy
-from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+from view_pixels import rendered_rgb
 from web_apps import direct_app
 from web_cases import write_case
 
@@ -144,14 +143,9 @@ def test_a_cord_opens_sagittal_large_until_the_user_picks_a_layout(web) -> None:
 
 
 def _pixels(view) -> np.ndarray:
-    """The RGB pixels of an offscreen view, freshly rendered."""
+    """The RGB pixels of an offscreen view at 240 × 240, freshly rendered, one row per pixel."""
     view.render_window().SetSize(240, 240)
-    view.render()
-    grab = vtkWindowToImageFilter()
-    grab.SetInput(view.render_window())
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    return vtk_to_numpy(grab.GetOutput().GetPointData().GetScalars())[:, :3].astype(int)
+    return rendered_rgb(view).reshape(-1, 3)
 
 
 def test_the_3d_switch_shows_lesion_surfaces_by_status_rebuilt_when_the_slider_rests(web) -> None:
