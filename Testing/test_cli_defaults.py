@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_cases import SPACING, over_segmented_case, write_map_and_reference
 
 from LesionSegLogic.cli import main
 from LesionSegLogic.defaults import DEFAULT_RULE, FALLBACK_THRESHOLD
@@ -15,25 +16,9 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.io import write_image
 from LesionSegLogic.threshold import ThresholdEngine
 
-SPACING = (2.0, 1.0, 1.0)
-
-
-def _case(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Reference lesions of several sizes and a probability map that over-segments them at low thresholds."""
-    rng = np.random.default_rng(seed)
-    ref = np.zeros((16, 40, 40), bool)
-    for z, y, x, r in ((4, 8, 8, 1), (8, 20, 24, 3), (10, 30, 10, 2), (12, 32, 32, 1)):
-        ref[z - 1 : z + 2, y - r : y + r + 1, x - r : x + r + 1] = True
-    from scipy import ndimage
-
-    blur = ndimage.gaussian_filter(ref.astype(float), (0.6, 1.5, 1.5))
-    p = np.clip(0.9 * blur / blur.max() + 0.35 * rng.random(ref.shape) ** 4, 0, 1).astype(np.float32)
-    return p, ref
-
 
 def _write(folder: Path, p: np.ndarray, ref: np.ndarray, summary: dict | None) -> tuple[Path, Path]:
-    prob = write_image(Image(p, spacing=SPACING), folder / "probability.nii.gz", dtype=np.float32)
-    ref_path = write_image(Image(ref.astype(np.uint8), spacing=SPACING), folder / "ref.nii.gz", dtype=np.uint8)
+    prob, ref_path = write_map_and_reference(folder, p, ref)
     if summary is not None:
         (folder / "summary.json").write_text(json.dumps(summary))
     return prob, ref_path
@@ -49,7 +34,7 @@ def _summary(threshold: float, rule: str | None, model: str = "strong") -> dict:
 
 
 def test_evaluate_reads_the_summary_beside_the_map(tmp_path: Path, capsys) -> None:
-    p, ref = _case()
+    p, ref = over_segmented_case()
     prob, ref_path = _write(tmp_path, p, ref, _summary(0.75, "any-overlap"))
     assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--no-surface", "--json", "-"]) == 0
     out = capsys.readouterr()
@@ -64,7 +49,7 @@ def test_evaluate_reads_the_summary_beside_the_map(tmp_path: Path, capsys) -> No
 
 
 def test_evaluate_user_values_win_and_fallback_says_so(tmp_path: Path, capsys) -> None:
-    p, ref = _case()
+    p, ref = over_segmented_case()
     prob, ref_path = _write(tmp_path / "rec", p, ref, _summary(0.75, "any-overlap"))
     assert main(["evaluate", "--prob", str(prob), "--ref", str(ref_path), "--threshold", "0.3", "--rule", "hussein",
                  "--no-surface", "--json", "-"]) == 0
@@ -82,7 +67,7 @@ def test_evaluate_user_values_win_and_fallback_says_so(tmp_path: Path, capsys) -
 
 
 def test_evaluate_a_mask_takes_the_rule_beside_it(tmp_path: Path, capsys) -> None:
-    p, ref = _case()
+    p, ref = over_segmented_case()
     _, ref_path = _write(tmp_path, p, ref, _summary(0.6, "any-overlap"))
     mask = write_image(Image((p >= 0.6).astype(np.uint8), spacing=SPACING), tmp_path / "mask.nii.gz", dtype=np.uint8)
     assert main(["evaluate", "--mask", str(mask), "--ref", str(ref_path), "--no-surface", "--json", "-"]) == 0
@@ -95,7 +80,7 @@ def test_evaluate_a_mask_takes_the_rule_beside_it(tmp_path: Path, capsys) -> Non
 def test_sweep_rule_from_the_summaries(tmp_path: Path, capsys) -> None:
     maps, refs = [], []
     for i, rule in enumerate(("any-overlap", "any-overlap")):
-        p, ref = _case(i)
+        p, ref = over_segmented_case(i)
         prob, ref_path = _write(tmp_path / f"s{i}", p, ref, _summary(0.5 + 0.1 * i, rule, model=f"m{i}"))
         maps.append(str(prob))
         refs.append(str(ref_path))
@@ -125,7 +110,7 @@ def test_predict_then_evaluate_uses_the_models_threshold(tmp_path: Path, capsys)
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return 3.0 * (x[:, :1] - 1.0)
 
-    p, ref = _case()
+    p, ref = over_segmented_case()
     flair = write_image(Image(p * 100 + 10, spacing=SPACING), tmp_path / "in" / "flair.nii.gz")
     ref_path = write_image(Image(ref.astype(np.uint8), spacing=SPACING), tmp_path / "in" / "ref.nii.gz",
                            dtype=np.uint8)

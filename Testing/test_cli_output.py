@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_cases import SPACING, over_segmented_case, write_map_and_reference
 
 from LesionSegLogic.cli import build_parser, main, plain_text
 from LesionSegLogic.cli.progress import PredictProgress, WindowEta
@@ -21,22 +22,12 @@ from LesionSegLogic.cli.text_tables import ratio
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import write_image
 
-SPACING = (2.0, 1.0, 1.0)
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _case(folder: Path, seed: int) -> tuple[str, str]:
-    """A probability map that over-segments four reference lesions at low thresholds, and the reference."""
-    from scipy import ndimage
-
-    rng = np.random.default_rng(seed)
-    ref = np.zeros((16, 40, 40), bool)
-    for z, y, x, r in ((4, 8, 8, 1), (8, 20, 24, 3), (10, 30, 10, 2), (12, 32, 32, 1)):
-        ref[z - 1 : z + 2, y - r : y + r + 1, x - r : x + r + 1] = True
-    blur = ndimage.gaussian_filter(ref.astype(float), (0.6, 1.5, 1.5))
-    p = np.clip(0.9 * blur / blur.max() + 0.35 * rng.random(ref.shape) ** 4, 0, 1).astype(np.float32)
-    prob = write_image(Image(p, spacing=SPACING), folder / "probability.nii.gz", dtype=np.float32)
-    reference = write_image(Image(ref.astype(np.uint8), spacing=SPACING), folder / "ref.nii.gz", dtype=np.uint8)
+    """The paths of :func:`cli_cases.over_segmented_case` written to ``folder``."""
+    prob, reference = write_map_and_reference(folder, *over_segmented_case(seed))
     return str(prob), str(reference)
 
 
