@@ -23,6 +23,9 @@ import torch
 CHANNELS = {"0": "T2", "1": "FLAIR"}
 LABELS = {"background": 0, "lesion": 1}
 PATCH = [16, 16, 16]
+#: Spacing (mm, z y x; not the plans' 2 mm: nnU-Net resamples there and back) and origin of the test images.
+CASE_SPACING = (2.5, 1.8, 1.8)
+CASE_ORIGIN = (10.0, -20.0, 5.0)
 ARCHITECTURE = {
     "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
     "arch_kwargs": {
@@ -59,6 +62,20 @@ def plans(n_channels: int = 2, dataset_name: str = "Dataset990_LesionSegTest") -
             "architecture": json.loads(json.dumps(ARCHITECTURE)), "batch_dice": False,
         }},
     }  # fmt: skip
+
+
+def head_arrays(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(FLAIR, T2)`` voxels of a small ellipsoid head (14 × 22 × 22, float32) with a bright block in each; the
+    test images put them at :data:`CASE_SPACING` and :data:`CASE_ORIGIN`."""
+    rng = np.random.default_rng(seed)
+    shape = (14, 22, 22)
+    z, y, x = np.indices(shape)
+    head = ((z - 7) / 6) ** 2 + ((y - 11) / 10) ** 2 + ((x - 11) / 10) ** 2 <= 1
+    flair = np.where(head, 100 + 8 * rng.standard_normal(shape), 1.0).astype(np.float32)
+    flair[5:9, 8:12, 12:16] = 300.0
+    t2 = np.where(head, 150 + 8 * rng.standard_normal(shape), 1.0).astype(np.float32)
+    t2[6:9, 12:16, 6:10] = 320.0
+    return flair, t2
 
 
 def dataset(channels: dict[str, str] | None = None, labels: dict[str, Any] | None = None) -> dict[str, Any]:

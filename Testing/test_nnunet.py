@@ -29,22 +29,14 @@ from LesionSegLogic.external.nnunet_folder import NnUNetFolder
 from LesionSegLogic.image import Image
 from LesionSegLogic.io import read_image, write_image
 
-SPACING = (2.5, 1.8, 1.8)  # not the plans' 2 mm: nnU-Net resamples there and back
-
 
 def _case(root: Path, seed: int = 0) -> dict[str, Path]:
-    rng = np.random.default_rng(seed)
-    shape = (14, 22, 22)
-    z, y, x = np.indices(shape)
-    head = ((z - 7) / 6) ** 2 + ((y - 11) / 10) ** 2 + ((x - 11) / 10) ** 2 <= 1
-    flair = np.where(head, 100 + 8 * rng.standard_normal(shape), 1.0).astype(np.float32)
-    flair[5:9, 8:12, 12:16] = 300.0
-    t2 = np.where(head, 150 + 8 * rng.standard_normal(shape), 1.0).astype(np.float32)
-    t2[6:9, 12:16, 6:10] = 320.0
+    flair, t2 = fx.head_arrays(seed)
     direction = np.array([[1.0, 0, 0], [0, 0.8, -0.6], [0, 0.6, 0.8]])
     out = {}
     for name, array in (("flair", flair), ("t2", t2)):
-        out[name] = write_image(Image(array, SPACING, (10.0, -20.0, 5.0), direction), root / f"{name}.nii.gz")
+        image = Image(array, fx.CASE_SPACING, fx.CASE_ORIGIN, direction)
+        out[name] = write_image(image, root / f"{name}.nii.gz")
     return out
 
 

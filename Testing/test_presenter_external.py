@@ -27,17 +27,10 @@ from LesionSegLogic.image import Image
 from LesionSegLogic.predictor import Predictor, PredictSettings
 
 pytestmark = pytest.mark.slicer
-SPACING = (2.5, 1.8, 1.8)
 
 
 def _flair(seed: int = 0) -> Image:
-    rng = np.random.default_rng(seed)
-    shape = (14, 22, 22)
-    z, y, x = np.indices(shape)
-    head = ((z - 7) / 6) ** 2 + ((y - 11) / 10) ** 2 + ((x - 11) / 10) ** 2 <= 1
-    array = np.where(head, 100 + 8 * rng.standard_normal(shape), 1.0).astype(np.float32)
-    array[5:9, 8:12, 12:16] = 300.0
-    return Image(array, SPACING, (10.0, -20.0, 5.0))
+    return Image(fx.head_arrays(seed)[0], fx.CASE_SPACING, fx.CASE_ORIGIN)
 
 
 class LibraryRunner:
