@@ -95,8 +95,8 @@ def choose_subjects(info: dict[str, Any], data: Path, split: str, count: int) ->
 
     tune = _cases(data / "tune") if split == "tune" else []
     if tune:
-        return tune, (f"the threshold-optimisation set (generator setting `{TUNE.name}`, never trained on, sharing "
-                      f"no acquisition value with the shifted test set: {len(tune)} subjects, DATA/<set>/tune)")
+        return tune, (f"the threshold-optimisation set DATA/<set>/tune: generator setting `{TUNE.name}`, never "
+                      "trained on, sharing no acquisition value with the shifted test set")
     return threshold_subjects(info, _cases(data / "pool"), count)
 
 

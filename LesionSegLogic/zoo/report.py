@@ -152,8 +152,8 @@ def provenance_text(cards: Sequence[ModelCard]) -> str:
                      f"(shifted setting): {len(held_out.get('test', []))}")
     for setting in threshold_settings(cards):
         if setting.get("description") and setting.get("split") not in settings:
-            parts.append(f"data generator, threshold-optimisation set {setting['split']} (setting "
-                         f"`{setting.get('name', setting['split'])}`): {setting['description']}")
+            parts.append(f"data generator, {setting['split']} (setting `{setting.get('name', setting['split'])}`): "
+                         f"{setting['description']}")
     return "\n".join(f"- {p}" for p in parts)
 
 
@@ -169,18 +169,25 @@ def threshold_settings(cards: Sequence[ModelCard]) -> list[dict[str, str]]:
 
 
 def threshold_sentence(cards: Sequence[ModelCard]) -> str:
-    """How the recommended thresholds were chosen, in words true of every card: on the ``tune`` setting's
-    threshold-optimisation set when every card says so, else on held-out subjects named per set."""
+    """Where the recommended thresholds were chosen, in words true of every card (wrapped for ``docs/zoo.md``): a
+    threshold-optimisation set of its own when every card records one drawn with a setting other than ``train``,
+    else the subjects named in each set's provenance."""
+    import textwrap
+
     settings = threshold_settings(cards)
     names = {s.get("name") for s in settings}
+    splits = {s.get("split") for s in settings}
     recorded = all(isinstance((c.validation or {}).get("threshold_setting"), dict) for c in cards)
     if cards and recorded and len(names) == 1 and names != {"train"}:
-        name = next(iter(names))
-        return (f"over each set's **threshold-optimisation set** (`DATA/<set>/tune`, generator setting `{name}`: "
-                "never trained on, between the training and the test acquisitions and sharing no acquisition value "
-                "with the shifted test set; see the data lines of each set)")
-    return ("over the threshold-optimisation subjects named in each set's provenance (where they come from the "
-            "training pool, they share its acquisition setting, and the threshold may not transfer to the test set)")
+        text = (f"The threshold-optimisation subjects are a set of their own, `DATA/<set>/{next(iter(splits))}`, "
+                f"drawn with the generator setting `{next(iter(names))}`: never trained on, between the training "
+                "and the test acquisitions, and sharing no acquisition value with the shifted test set (see each "
+                "set's data lines).")
+    else:
+        text = ("The threshold-optimisation subjects are named in each set's provenance; where they come from the "
+                "training pool they share its acquisition setting, and the threshold may not transfer to the test "
+                "set.")
+    return textwrap.fill(text, width=116)
 
 
 def _compact(value: Any, limit: int = 400) -> str:
@@ -245,11 +252,13 @@ Four sets (`LesionSegLogic.zoo.sets`): every card states its `task` (lesions / n
 **How the numbers are made** (`scripts/finalise_zoo.py`, `LesionSegLogic.zoo.measure`): every probability map
 comes from the project's predictor with the card's inference settings (sliding windows, Gaussian fusion, the
 card's normalisation — what `lesionseg predict` does). The **recommended threshold** is the one with the highest
-median voxel-wise F1 {threshold_sentence(cards)} (Hussein et al. 2023; the same rule for every set: it picks a
-voxel-wise operating point, which no lesion-matching rule changes). The **held-out metrics** are means over the
-**shifted test set** — phantoms drawn with generator settings never used in training or for the threshold (see the
-data line of each set) — at 0.5 and at the recommended threshold; lesion-wise under the
-set's rule (anima for brain and new lesions, Hussein for the cord); new lesions against `new_lesions.nii.gz`.
+median voxel-wise F1 over the set's threshold-optimisation subjects (Hussein et al. 2023; the same rule for every
+set: it picks a voxel-wise operating point, which no lesion-matching rule changes).
+{threshold_sentence(cards)}
+The **held-out metrics** are means over the **shifted test set** — phantoms drawn with generator settings never
+used in training or for the threshold (see the data line of each set) — at 0.5 and at the recommended threshold;
+lesion-wise under the set's rule (anima for brain and new lesions, Hussein for the cord); new lesions against
+`new_lesions.nii.gz`.
 **ECE** is the expected calibration error (Guo et al. 2017, eq. 3) over ten equal-width bins of the lesion
 probability, on the test subjects' voxels inside the foreground mask (`LesionSegLogic.metrics.calibration`). Over
 every voxel it is dominated by the background bin [0, 0.1), where nearly all voxels sit and nearly all are right,
