@@ -1,4 +1,4 @@
-"""Small builders shared by the I/O tests (no test functions here)."""
+"""Small image builders shared by the I/O, DICOM, BIDS and prediction tests (no test functions here)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,28 @@ from LesionSegLogic.image import Image
 def oblique_direction(angles_deg: tuple[float, float, float] = (12.0, -25.0, 37.0)) -> np.ndarray:
     """A proper rotation (det +1) that is not axis-aligned."""
     return Rotation.from_euler("xyz", angles_deg, degrees=True).as_matrix()
+
+
+def rotation_zx(a_deg: float, b_deg: float) -> np.ndarray:
+    """``Rz(a) @ Rx(b)``: a proper rotation about z by ``a`` degrees after one about x by ``b``."""
+    a, b = np.deg2rad(a_deg), np.deg2rad(b_deg)
+    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    return rz @ rx
+
+
+def noisy_head(
+    shape: tuple[int, int, int], radii: tuple[int, int, int], bright: tuple[slice, slice, slice], seed: int = 0
+) -> np.ndarray:
+    """A head-like float64 volume: an ellipsoid centred in the box (semi-axes ``radii`` voxels) of 100 + 5·N(0, 1)
+    on a 2·|N(0, 1)| background, and a block ``bright`` of 400 (a lesion-like blob)."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    c = np.array(shape) / 2
+    head = ((z - c[0]) / radii[0]) ** 2 + ((y - c[1]) / radii[1]) ** 2 + ((x - c[2]) / radii[2]) ** 2 <= 1
+    a = np.where(head, 100 + 5 * rng.standard_normal(shape), 2 * np.abs(rng.standard_normal(shape)))
+    a[bright] = 400.0
+    return a
 
 
 def random_image(

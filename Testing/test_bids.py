@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_builders import noisy_head
 
 from LesionSegLogic.bids import BidsName, find_cases
 from LesionSegLogic.cli import main
@@ -16,12 +17,7 @@ from LesionSegLogic.io import read_image, write_image
 
 
 def _head(seed: int, shape=(18, 24, 20)) -> Image:
-    rng = np.random.default_rng(seed)
-    z, y, x = np.indices(shape)
-    c = np.array(shape) / 2
-    head = ((z - c[0]) / 7) ** 2 + ((y - c[1]) / 10) ** 2 + ((x - c[2]) / 8) ** 2 <= 1
-    a = np.where(head, 100 + 5 * rng.standard_normal(shape), 2 * np.abs(rng.standard_normal(shape)))
-    a[7:11, 10:14, 8:12] = 400.0
+    a = noisy_head(shape, (7, 10, 8), np.s_[7:11, 10:14, 8:12], seed)
     return Image(a.astype(np.float32), (1.3, 1.0, 1.1), (float(seed), -5.0, 3.0))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_builders import noisy_head, rotation_zx
 
 from LesionSegLogic.cli import main
 from LesionSegLogic.errors import GeometryError, InputError, OutputError
@@ -19,33 +20,20 @@ pydicom = pytest.importorskip("pydicom")
 hd = pytest.importorskip("highdicom")
 
 
-def _rotation(a_deg: float, b_deg: float) -> np.ndarray:
-    a, b = np.deg2rad(a_deg), np.deg2rad(b_deg)
-    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    return rz @ rx
-
-
 @pytest.fixture(scope="module")
 def oblique_cord(small_cord_phantom) -> Image:
     """The session's small cord phantom as a scanner stores it (integer intensities), on an oblique grid."""
     flair = small_cord_phantom.case.flair
-    return Image(np.round(flair.array).astype(np.float32), flair.spacing, flair.origin, _rotation(25, -10) @
+    return Image(np.round(flair.array).astype(np.float32), flair.spacing, flair.origin, rotation_zx(25, -10) @
                  flair.direction, "")  # fmt: skip
 
 
 def _head(shape=(20, 28, 24), seed=0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    z, y, x = np.indices(shape)
-    c = np.array(shape) / 2
-    head = ((z - c[0]) / 8) ** 2 + ((y - c[1]) / 12) ** 2 + ((x - c[2]) / 10) ** 2 <= 1
-    a = np.where(head, 100 + 5 * rng.standard_normal(shape), 2 * np.abs(rng.standard_normal(shape)))
-    a[8:13, 12:17, 10:15] = 400.0
-    return np.round(a).astype(np.float32)
+    return np.round(noisy_head(shape, (8, 12, 10), np.s_[8:13, 12:17, 10:15], seed)).astype(np.float32)
 
 
 def _head_image() -> Image:
-    return Image(_head(), spacing=(1.5, 1.0, 0.9), origin=(12.0, -30.0, 7.5), direction=_rotation(20, -15))
+    return Image(_head(), spacing=(1.5, 1.0, 0.9), origin=(12.0, -30.0, 7.5), direction=rotation_zx(20, -15))
 
 
 # DICOM in ---------------------------------------------------------------------------------------------------

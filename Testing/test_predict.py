@@ -10,6 +10,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from image_builders import noisy_head, rotation_zx
 from torch import nn
 
 from LesionSegLogic.cli import main
@@ -28,22 +29,10 @@ class Bright(nn.Module):
         return 4.0 * (x[:, :1] - 2.0)
 
 
-def _oblique_direction() -> np.ndarray:
-    a, b = np.deg2rad(20), np.deg2rad(-15)
-    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    return rz @ rx
-
-
 def _head(shape=(28, 36, 32), blob=(14, 20, 12), seed=0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    z, y, x = np.indices(shape)
-    c = np.array(shape) / 2
-    head = ((z - c[0]) / 11) ** 2 + ((y - c[1]) / 15) ** 2 + ((x - c[2]) / 13) ** 2 <= 1
-    a = np.where(head, 100 + 5 * rng.standard_normal(shape), 2 * np.abs(rng.standard_normal(shape)))
     bz, by, bx = blob
-    a[bz - 3 : bz + 3, by - 3 : by + 3, bx - 3 : bx + 3] = 400.0
-    return a.astype(np.float32)
+    bright = np.s_[bz - 3 : bz + 3, by - 3 : by + 3, bx - 3 : bx + 3]
+    return noisy_head(shape, (11, 15, 13), bright, seed).astype(np.float32)
 
 
 def _card(**kw) -> ModelCard:
@@ -61,7 +50,7 @@ def _card(**kw) -> ModelCard:
 
 @pytest.fixture()
 def oblique_flair(tmp_path: Path) -> Path:
-    image = Image(_head(), spacing=(1.2, 1.0, 0.9), origin=(10.0, -20.0, 5.0), direction=_oblique_direction())
+    image = Image(_head(), spacing=(1.2, 1.0, 0.9), origin=(10.0, -20.0, 5.0), direction=rotation_zx(20, -15))
     return write_image(image, tmp_path / "in" / "flair.nii.gz")
 
 
