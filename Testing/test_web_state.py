@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("slicer")
 pytest.importorskip("trame_slicer")
 
-from web_apps import FakeModel, case_folders, direct_app, fake_model_app, set_state
+from web_apps import FakeModel, case_folders, direct_app, fake_model_app, render_requests, set_state
 from web_cases import synthetic_case, write_case
 
 from LesionSegLogic.errors import InputError, LesionSegError
@@ -181,16 +181,9 @@ def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web
     axial = next(v for v in web.viewport.slice_views() if v.get_orientation() == "Axial")
     bottom = node_ijk_to_ras(session.flair_node) @ np.array([0.0, 0.0, 0.0, 1.0])
     axial.get_view_node().SetSliceOffset(float(bottom[2]))  # the first slice: no lesion, no change there
-    renders: dict[str, int] = {}
-    views = web.slicer_app.view_manager.get_views()
-    for view in views:
-        name = view.get_orientation() if hasattr(view, "get_orientation") else "3D"
-        view.render = lambda name=name: renders.__setitem__(name, renders.get(name, 0) + 1)
-    try:
-        set_state(web, threshold=0.3)
-    finally:
-        for view in views:
-            del view.render
+    before = render_requests(web)
+    set_state(web, threshold=0.3)
+    renders = {name: count - before[name] for name, count in render_requests(web).items()}
     box = getattr(session.state, "changed_bbox", tuple(slice(0, n) for n in session.flair.shape))
     corners = box_corners_ras(box, node_ijk_to_ras(session.flair_node))
     for view in web.viewport.slice_views():

@@ -4,7 +4,9 @@ An app with ``views="direct"`` (offscreen views, no browser) renders a view sync
 of its displayable managers. Building the app and opening its case asks about 540 times, for pictures of a scene
 still being filled that nobody looks at: 537 renders, 3.4 s of a 4.5 s build under cProfile (2026-11-30, load
 about 4), in every test module that builds an app. :func:`direct_app` holds those requests while the app is built
-and then renders each view once, so the first picture a test sees is the one a finished build shows.
+and then renders each view once, so the first picture a test sees is the one a finished build shows; after that
+its views count their render requests instead of rendering (:func:`render_requests`), and a test that looks at a
+view renders it (:mod:`view_pixels`).
 
 Also the in-process state tests' app (test_web_state, test_web_review_folders, one per module): the synthetic case
 of :mod:`web_cases` in a case folder and a demo folder, a fake model that can be held and cancelled, and
@@ -42,7 +44,35 @@ def direct_app(config: AppConfig) -> ReviewWebApp:
         DirectRendering.schedule_render = schedule_render
     for view in app.slicer_app.view_manager.get_views():
         view.render()
+        _note_requests(view)
     return app
+
+
+def render_requests(app: ReviewWebApp) -> dict[str, int]:
+    """How many render requests each view of a :func:`direct_app` app made since it was built (by orientation;
+    ``"3D"`` for the 3-D view): what the page's renderer would draw (one frame per request burst)."""
+    return {_name(view): getattr(view, REQUESTS, 0) for view in app.slicer_app.view_manager.get_views()}
+
+
+#: the attribute of a direct app's view that counts its render requests (:func:`render_requests`)
+REQUESTS = "lesionseg_render_requests"
+
+
+def _name(view) -> str:
+    return view.get_orientation() if hasattr(view, "get_orientation") else "3D"
+
+
+def _note_requests(view) -> None:
+    """After the build a direct view's render requests are counted, not rendered: in a test nobody looks at the
+    picture a request would draw (hundreds per opened case, most of a web module's time); a test that looks
+    renders the view itself (:func:`view_pixels.rendered_rgb`). The request still passes the app's render gate,
+    which decides whether it reaches the view's strategy (the ``DirectRendering`` instance, also when wrapped)."""
+    strategy = getattr(view, "_scheduled_render", None)  # trame-slicer has no public getter for it
+    direct = getattr(strategy, "inner", strategy)
+    if not isinstance(direct, DirectRendering):
+        return
+    setattr(view, REQUESTS, 0)
+    direct.schedule_render = lambda: setattr(view, REQUESTS, getattr(view, REQUESTS) + 1)  # type: ignore[method-assign]
 
 
 class FakeModel:
