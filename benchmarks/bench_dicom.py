@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from timing import median_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,15 +30,6 @@ from LesionSegLogic.io import read_image, write_image
 from LesionSegLogic.io.dicom import read_dicom_series
 from LesionSegLogic.io.dicom_seg import build_segmentation, save_dataset
 from LesionSegLogic.io.dicom_write import write_dicom_series
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -6,15 +6,13 @@ the machines are shared). The NIfTI integrity scan (complete gzip stream, NaN co
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from timing import median_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -24,15 +22,6 @@ from LesionSegLogic.preprocessing import foreground_mask, zscore_normalise
 
 SHAPE = (160, 192, 160)  # ~ 1 mm brain FLAIR
 REPEATS = 5
-
-
-def median_time(fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -45,18 +34,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for ext in (".nii.gz", ".nii", ".nrrd", ".mha"):
             path = write_image(image, Path(folder) / f"bench{ext}")
-            base = median_time(lambda p=path: sitk.GetArrayFromImage(sitk.ReadImage(str(p))))
-            ours = median_time(lambda p=path: read_image(p))
+            base = median_time(lambda p=path: sitk.GetArrayFromImage(sitk.ReadImage(str(p))), REPEATS)
+            ours = median_time(lambda p=path: read_image(p), REPEATS)
             rows.append((f"read {ext}  (baseline sitk.ReadImage)", base, ours))
         itk_image = sitk.GetImageFromArray(array)
         target = Path(folder) / "w.nii.gz"
-        base = median_time(lambda: sitk.WriteImage(itk_image, str(target), True))
-        ours = median_time(lambda: write_image(image, Path(folder) / "w2.nii.gz"))
+        base = median_time(lambda: sitk.WriteImage(itk_image, str(target), True), REPEATS)
+        ours = median_time(lambda: write_image(image, Path(folder) / "w2.nii.gz"), REPEATS)
         rows.append(("write .nii.gz (baseline sitk.WriteImage)", base, ours))
-    base = median_time(lambda: (array - array.mean()) / array.std())
-    ours = median_time(lambda: zscore_normalise(array, head))
+    base = median_time(lambda: (array - array.mean()) / array.std(), REPEATS)
+    ours = median_time(lambda: zscore_normalise(array, head), REPEATS)
     rows.append(("zscore in mask (baseline global z-score)", base, ours))
-    ours = median_time(lambda: foreground_mask(array))
+    ours = median_time(lambda: foreground_mask(array), REPEATS)
     rows.append(("foreground_mask (baseline global z-score)", base, ours))
     print(f"volume {SHAPE} float32, median of {REPEATS}")
     print(f"{'operation':<44} {'baseline s':>10} {'ours s':>8} {'ratio':>6}")
