@@ -181,6 +181,16 @@ def mouse_drag(page, start: float, end: float, seconds: float = 1.5, hz: float =
     return analyse_drag(page.evaluate("() => window.__probe"), start, end, stop_ms)
 
 
+def seconds_to_first_frame(page, url: str, summary: str) -> float:
+    """Open ``url`` in ``page``; seconds until the slice image has a source and the summary reads ``summary``."""
+    start = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function("() => { const i = document.querySelector('img'); return i && i.src; }",
+                           timeout=120_000)
+    page.locator("#summary").filter(has_text=summary).wait_for(timeout=120_000)
+    return time.perf_counter() - start
+
+
 def browser_run(url: str, moves: int, screenshot: Path | None,
                 ) -> tuple[list[float], list[float], float, list[DragResult], float, str]:
     """(keyboard step latencies in s and their thresholds, seconds until the first frame, the mouse drags,
@@ -192,12 +202,7 @@ def browser_run(url: str, moves: int, screenshot: Path | None,
             profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
             viewport={"width": 1500, "height": 950})
         page = context.new_page()
-        start = time.perf_counter()
-        page.goto(url)
-        page.wait_for_function("() => { const i = document.querySelector('img'); return i && i.src; }",
-                               timeout=120_000)
-        page.locator("#summary").filter(has_text="t = ").wait_for(timeout=120_000)
-        first_frame = time.perf_counter() - start
+        first_frame = seconds_to_first_frame(page, url, "t = ")
         slider = page.get_by_role("slider", name="Decision threshold")
         slider.focus()
         latencies, targets = [], []
@@ -216,12 +221,7 @@ def browser_run(url: str, moves: int, screenshot: Path | None,
         drags = [mouse_drag(page, 0.6, 0.3), mouse_drag(page, 0.3, 0.7), mouse_drag(page, 0.3, 0.3)]
         lesions_at_low = page.get_by_role("heading", name=re.compile("Lesions")).inner_text()
         second = context.new_page()  # a page opened while the review rests at t = 0.30 (many lesion rows)
-        begin = time.perf_counter()
-        second.goto(url)
-        second.wait_for_function("() => { const i = document.querySelector('img'); return i && i.src; }",
-                                 timeout=120_000)
-        second.locator("#summary").filter(has_text="t = 0.30").wait_for(timeout=120_000)
-        first_frame_low = time.perf_counter() - begin
+        first_frame_low = seconds_to_first_frame(second, url, "t = 0.30")
         second.close()
         if screenshot is not None:
             track = page.locator("#threshold-row .v-slider-track").bounding_box()
