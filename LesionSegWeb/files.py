@@ -58,13 +58,7 @@ class PathGate:
 
     def file(self, raw: str | Path, what: str = "file") -> Path:
         """The resolved path of an existing file the app may read; raises a clear ``InputError`` otherwise."""
-        text = _path_text(raw, what)
-        path = Path(text).expanduser().resolve()
-        if not self.allows(path):
-            allowed = ", ".join(str(r) for r in self.roots) or "none"
-            raise OutsideAllowedError(
-                f"{what} is outside the folders this app may read (allowed: {allowed}); "
-                "start `lesionseg app` with --allow DIR to add one", text)
+        text, path = self._inside(raw, what)
         if not path.exists():
             raise FileMissingError(f"{what} does not exist", text)
         if not path.is_file():
@@ -89,18 +83,24 @@ class PathGate:
         ``.onnx``), resolved, must lie in them; a clear error otherwise, or when it is not such a model."""
         from LesionSegLogic.external.model_entry import describe_model, model_files
 
-        text = _path_text(raw, "model")
-        path = Path(text).expanduser().resolve()
-        if not self.allows(path):
-            allowed = ", ".join(str(r) for r in self.roots) or "none"
-            raise OutsideAllowedError(
-                f"model is outside the folders this app may read (allowed: {allowed}); start `lesionseg app` with "
-                "--allow DIR to add the folder that holds it", text)
+        text, path = self._inside(raw, "model")
         if not path.exists():
             raise FileMissingError("model does not exist", text)
         entry = describe_model(path)
         self._check_inside(model_files(entry), "model", path)
         return entry
+
+    def _inside(self, raw: str | Path, what: str) -> tuple[str, Path]:
+        """The typed path and its resolution, which must lie in the allowed folders: an ``OutsideAllowedError`` that
+        names them and the ``--allow`` option otherwise."""
+        text = _path_text(raw, what)
+        path = Path(text).expanduser().resolve()
+        if not self.allows(path):
+            allowed = ", ".join(str(r) for r in self.roots) or "none"
+            raise OutsideAllowedError(
+                f"{what} is outside the folders this app may read (allowed: {allowed}); start `lesionseg app` with "
+                "--allow DIR to add the folder that holds it", text)
+        return text, path
 
     def _check_inside(self, paths: Iterable[Path], what: str, where: Path) -> None:
         for inner in paths:
@@ -126,10 +126,7 @@ class PathGate:
                     f"{what}'s data file {data} is outside the folders this app may read", path)
 
     def folder(self, raw: str | Path, what: str = "case folder") -> Path:
-        text = _path_text(raw, what)
-        path = Path(text).expanduser().resolve()
-        if not self.allows(path):
-            raise OutsideAllowedError(f"{what} is outside the folders this app may read", text)
+        text, path = self._inside(raw, what)
         if not path.is_dir():
             raise FileMissingError(f"{what} is not a folder", text)
         return path
