@@ -29,6 +29,17 @@ CHUNK_BYTES = 1 << 23
 _FLOAT_TYPES = {16: "f4", 64: "f8"}
 
 
+#: Header length → each field's struct format and byte offset, in a NIfTI-1 (348 bytes) and a NIfTI-2 (540 bytes)
+#: header (nifti1.h, nifti2.h): datatype + bitpix, dim[8], vox_offset, pixdim[8], qform_code + sform_code,
+#: quatern_b … qoffset_z, srow_x/y/z.
+_LAYOUTS: dict[int, dict[str, tuple[str, int]]] = {
+    348: {"datatype_bitpix": ("hh", 70), "dim": ("8h", 40), "vox_offset": ("f", 108), "pixdim": ("8f", 76),
+          "qform_sform_codes": ("hh", 252), "quatern": ("6f", 256), "srow": ("12f", 280)},
+    540: {"datatype_bitpix": ("hh", 12), "dim": ("8q", 16), "vox_offset": ("q", 168), "pixdim": ("8d", 104),
+          "qform_sform_codes": ("ii", 344), "quatern": ("6d", 352), "srow": ("12d", 400)},
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class NiftiScan:
     """What the scan found: pixel bytes read and the number of NaN/inf values (float datatypes only)."""
@@ -99,42 +110,35 @@ def scan_nifti(path: Path) -> NiftiScan:
 
 def _header_size(first: bytes, path: Path) -> int:
     for order in "<>":
-        if len(first) == 4 and struct.unpack(order + "i", first)[0] in (348, 540):
+        if len(first) == 4 and struct.unpack(order + "i", first)[0] in _LAYOUTS:
             return int(struct.unpack(order + "i", first)[0])
     raise CorruptFileError("not a NIfTI-1/2 file (bad header size field)", path)
 
 
-def _parse(head: bytes, path: Path) -> _Header:
+def _fields(head: bytes, path: Path) -> tuple[str, dict[str, tuple]]:
+    """The byte order (``<``/``>``, the one whose ``sizeof_hdr`` reads as the header's length) and the fields of
+    :data:`_LAYOUTS` of a complete NIfTI-1 or NIfTI-2 header."""
+    layout = _LAYOUTS.get(len(head))
     for order in "<>":
-        if len(head) == 348 and struct.unpack(order + "i", head[:4])[0] == 348:
-            datatype, bitpix = struct.unpack(order + "hh", head[70:74])
-            dims = struct.unpack(order + "8h", head[40:56])
-            vox_offset = struct.unpack(order + "f", head[108:112])[0]
-            pixdim = struct.unpack(order + "8f", head[76:108])
-            codes = struct.unpack(order + "hh", head[252:256])
-            quatern = struct.unpack(order + "6f", head[256:280])
-            srow = struct.unpack(order + "12f", head[280:328])
-            break
-        if len(head) == 540 and struct.unpack(order + "i", head[:4])[0] == 540:
-            datatype, bitpix = struct.unpack(order + "hh", head[12:16])
-            dims = struct.unpack(order + "8q", head[16:80])
-            vox_offset = struct.unpack(order + "q", head[168:176])[0]
-            pixdim = struct.unpack(order + "8d", head[104:168])
-            codes = struct.unpack(order + "ii", head[344:352])
-            quatern = struct.unpack(order + "6d", head[352:400])
-            srow = struct.unpack(order + "12d", head[400:496])
-            break
-    else:
-        raise CorruptFileError("truncated NIfTI header", path)
+        if layout is not None and struct.unpack_from(order + "i", head)[0] == len(head):
+            return order, {name: struct.unpack_from(order + fmt, head, at) for name, (fmt, at) in layout.items()}
+    raise CorruptFileError("truncated NIfTI header", path)
+
+
+def _parse(head: bytes, path: Path) -> _Header:
+    order, fields = _fields(head, path)
+    datatype, bitpix = fields["datatype_bitpix"]
+    dims, vox_offset = fields["dim"], fields["vox_offset"][0]
     ndim = int(dims[0])
     if not 1 <= ndim <= 7 or any(int(d) < 1 for d in dims[1 : ndim + 1]):
         raise CorruptFileError(f"invalid dimensions {tuple(dims)}", path)
     if not np.isfinite(vox_offset) or not 0 <= vox_offset < 2**40:
         raise CorruptFileError(f"invalid data offset {vox_offset}", path)
     voxels = int(np.prod([int(d) for d in dims[1 : ndim + 1]], dtype=object))
+    qform_code, sform_code = fields["qform_sform_codes"]
     return _Header(
-        order, int(datatype), int(bitpix), voxels, int(vox_offset), pixdim, int(codes[0]), int(codes[1]),
-        quatern, srow,
+        order, int(datatype), int(bitpix), voxels, int(vox_offset), fields["pixdim"], int(qform_code), int(sform_code),
+        fields["quatern"], fields["srow"],
     )
 
 
