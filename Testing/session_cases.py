@@ -10,6 +10,7 @@ from LesionSegLib.parameters import PREDICTION_SEGMENTS, ModelChoice, ReviewPara
 from LesionSegLib.runner import InferenceResult, InProcessRunner
 from LesionSegLib.segmentation import add_mask_segmentation, segment_mask
 from LesionSegLib.session import ReviewSession, default_engine_factory
+from web_cases import balls_and_cones
 
 from LesionSegLogic.image import Image
 
@@ -22,17 +23,8 @@ def make_case(seed: int = 3) -> tuple[Image, np.ndarray, np.ndarray]:
     """Oblique FLAIR-like image, reference lesions, and a probability map with misses and false alarms."""
     rng = np.random.default_rng(seed)
     shape = (28, 32, 30)
-    zz, yy, xx = np.indices(shape)
-    reference = np.zeros(shape, bool)
-    probability = rng.random(shape).astype(np.float32) * 0.1
-    centres = [(7, 8, 8, 3.0, 0.9), (8, 22, 20, 2.5, 0.55), (20, 10, 22, 2.0, 0.3), (20, 24, 8, 2.5, 0.0)]
-    for z, y, x, r, peak in centres:
-        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        reference |= d <= r
-        probability = np.maximum(probability, peak * np.clip(1.2 - d / (r + 1), 0, 1)).astype(np.float32)
-    for z, y, x, peak in [(14, 16, 15, 0.65), (22, 28, 26, 0.35)]:  # false alarms
-        d = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        probability = np.maximum(probability, peak * np.clip(1.2 - d / 3, 0, 1)).astype(np.float32)
+    lesions = [(7, 8, 8, 3.0, 0.9), (8, 22, 20, 2.5, 0.55), (20, 10, 22, 2.0, 0.3), (20, 24, 8, 2.5, 0.0)]
+    reference, probability = balls_and_cones(rng, shape, 0.1, lesions, [(14, 16, 15, 0.65), (22, 28, 26, 0.35)])
     q, _ = np.linalg.qr(np.array([[0.95, -0.2, 0.1], [0.2, 0.95, 0.1], [-0.1, -0.1, 0.99]]))
     if np.linalg.det(q) < 0:
         q[:, 0] *= -1
