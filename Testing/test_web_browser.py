@@ -7,7 +7,6 @@ accept, failed opens, demo, bad paths, export.
 
 from __future__ import annotations
 
-import io
 import re
 import time
 
@@ -19,6 +18,7 @@ pytest.importorskip("trame_slicer")
 pytest.importorskip("playwright.sync_api")
 
 from browser_launch import app_in_chromium
+from page_actions import mouse_stroke, shown_pixels
 from web_cases import write_case
 
 pytestmark = [pytest.mark.browser, pytest.mark.slicer]
@@ -153,19 +153,7 @@ def drag_slider(page, by: float) -> None:
     track = page.locator("#threshold-row .v-slider-track").bounding_box()
     value = float(page.get_by_role("slider", name="Decision threshold").get_attribute("aria-valuenow"))
     x, y = track["x"] + value * track["width"], track["y"] + track["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for i in range(1, 11):
-        page.mouse.move(x + by * track["width"] * i / 10, y)
-        page.wait_for_timeout(16)
-    page.mouse.up()
-
-
-def axial_pixels(page) -> np.ndarray:
-    """RGB pixels of the axial view as the browser shows them."""
-    from PIL import Image as PILImage
-
-    return np.asarray(PILImage.open(io.BytesIO(page.locator("img").first.screenshot())).convert("RGB"), dtype=int)
+    mouse_stroke(page, x, y, (by * track["width"] / 10, 0.0), moves=10, pause_ms=16)
 
 
 def changed_pixels(a: np.ndarray, b: np.ndarray) -> int:
@@ -175,10 +163,10 @@ def changed_pixels(a: np.ndarray, b: np.ndarray) -> int:
 def steady_axial(page, timeout_s: float = 30.0) -> np.ndarray:
     """The axial view once it stops changing (two looks 0.5 s apart agree): late frames have landed."""
     deadline = time.monotonic() + timeout_s
-    last = axial_pixels(page)
+    last = shown_pixels(page)
     while time.monotonic() < deadline:
         page.wait_for_timeout(500)
-        now = axial_pixels(page)
+        now = shown_pixels(page)
         if changed_pixels(now, last) == 0:
             return now
         last = now
@@ -189,7 +177,7 @@ def wait_for_axial(page, condition, timeout_s: float = 30.0) -> bool:
     """Whether the axial view comes to meet ``condition(pixels)`` within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if condition(axial_pixels(page)):
+        if condition(shown_pixels(page)):
             return True
         page.wait_for_timeout(250)
     return False
@@ -256,12 +244,7 @@ def test_brush_and_undo_on_the_accepted_segmentation_then_rescore(page) -> None:
     group.get_by_role("button", name="Brush tool").click()
     box = page.locator("img").first.bounding_box()
     x, y = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.3  # away from the lesions
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for i in range(1, 16):
-        page.mouse.move(x + 4 * i, y + 2 * i)
-        page.wait_for_timeout(30)
-    page.mouse.up()
+    mouse_stroke(page, x, y, (4, 2), moves=15, pause_ms=30)
     undo = page.get_by_role("button", name="Undo edit")
     page.wait_for_function("() => !document.querySelector('[aria-label=\"Undo edit\"]').disabled",
                            timeout=20_000)

@@ -6,10 +6,8 @@ browser_launch.app_in_chromium). The default suite runs the 1280 × 800 checks; 
 
 from __future__ import annotations
 
-import io
 import re
 
-import numpy as np
 import pytest
 
 pytest.importorskip("slicer")
@@ -17,6 +15,7 @@ pytest.importorskip("trame_slicer")
 pytest.importorskip("playwright.sync_api")
 
 from browser_launch import app_in_chromium
+from page_actions import mouse_stroke, shown_pixels
 from web_cases import write_case
 
 from LesionSegWeb.curve import FRAME
@@ -71,30 +70,19 @@ def test_clicking_the_curve_sets_the_threshold(page) -> None:
     assert page.locator("#curve-legend").inner_text().count("Lesion") >= 2
 
 
-def _pixels(page) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    return np.asarray(PILImage.open(io.BytesIO(page.locator("img").first.screenshot())).convert("L"), dtype=float)
-
-
 def test_window_level_drag_changes_the_window(page) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
     image = page.locator("img").first
     before_src = image.get_attribute("src")
-    before = _pixels(page)
+    before = shown_pixels(page, "L")
     page.get_by_role("button", name="Window/level drag").click()
     box = image.bounding_box()
     x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for step in range(1, 16):
-        page.mouse.move(x + 8 * step, y + 5 * step)
-        page.wait_for_timeout(20)
-    page.mouse.up()
+    mouse_stroke(page, x, y, (8, 5), moves=15, pause_ms=20)
     page.wait_for_function("(old) => document.querySelector('img').getAttribute('src') !== old", arg=before_src,
                            timeout=20_000)
     page.wait_for_timeout(500)
-    after = _pixels(page)
+    after = shown_pixels(page, "L")
     assert after.shape == before.shape
     assert abs(after.std() - before.std()) > 3 or abs(after.mean() - before.mean()) > 3  # new window/level
     page.get_by_role("button", name="Navigate views").click()
