@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from LesionSegLogic.errors import ConfigError
+from LesionSegLogic.jsonfile import json_ready
 from LesionSegLogic.training.randomise import RANDOMISATIONS
 from LesionSegLogic.zoo.card import MAX_PATCH, MAX_TARGET_SPACING, MIN_TARGET_SPACING
 
@@ -137,11 +138,9 @@ class TrainConfig:
         return 1.0 if self.optimiser == "adadelta" else 1e-4
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return d
+        """The configuration as plain JSON data, by the one policy of LesionSeg's JSON (tuples → lists;
+        :func:`LesionSegLogic.jsonfile.json_ready`)."""
+        return dict(json_ready(asdict(self)))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
