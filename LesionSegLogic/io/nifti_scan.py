@@ -70,12 +70,9 @@ def check_nifti_header(path: Path) -> None:
     quaternion/offset and the sform rows.
     """
     try:
-        with open(path, "rb") as raw:
-            compressed = raw.read(2) == b"\x1f\x8b"
-        stream = cast(BinaryIO, gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
+        stream, _ = _open(path)
         with stream:
-            first = stream.read(4)
-            header = _parse(first + stream.read(_header_size(first, path) - 4), path)
+            header, _ = _read_header(stream, path)
     except (OSError, EOFError, zlib.error) as error:
         raise CorruptFileError(f"damaged compressed data ({error})", path) from None
     if not all(np.isfinite(header.pixdim[1:4])):
@@ -89,13 +86,9 @@ def check_nifti_header(path: Path) -> None:
 def scan_nifti(path: Path) -> NiftiScan:
     """Stream the pixel data of the NIfTI file ``path``; :class:`CorruptFileError` when it is truncated."""
     try:
-        with open(path, "rb") as raw:
-            compressed = raw.read(2) == b"\x1f\x8b"
-        stream = cast(BinaryIO, gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
+        stream, compressed = _open(path)
         with stream:
-            first = stream.read(4)
-            size = _header_size(first, path)
-            header = _parse(first + stream.read(size - 4), path)
+            header, size = _read_header(stream, path)
             if header.vox_offset < size:
                 raise CorruptFileError(f"data offset {header.vox_offset} lies inside the header", path)
             _skip(stream, header.vox_offset - size, path)
@@ -106,6 +99,20 @@ def scan_nifti(path: Path) -> NiftiScan:
             return scan
     except (OSError, EOFError, zlib.error) as error:
         raise CorruptFileError(f"damaged compressed data ({error})", path) from None
+
+
+def _open(path: Path) -> tuple[BinaryIO, bool]:
+    """The file's bytes as a stream (decompressed when it starts with the gzip magic) and whether it is gzipped."""
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    return cast(BinaryIO, gzip.open(path, "rb") if compressed else open(path, "rb")), compressed
+
+
+def _read_header(stream: BinaryIO, path: Path) -> tuple[_Header, int]:
+    """The header at the start of ``stream``, parsed, and its size in bytes (348 or 540)."""
+    first = stream.read(4)
+    size = _header_size(first, path)
+    return _parse(first + stream.read(size - 4), path), size
 
 
 def _header_size(first: bytes, path: Path) -> int:
