@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # pytest workers of `make test` (pytest-xdist; CI has 2 cores); `--dist loadfile` keeps a module's tests, and so its
-# module-scoped fixtures (a web app, a Chromium page), in one worker. JOBS=0 runs the suite in this process.
+# module-scoped fixtures (a web app, a Chromium page), in one worker; modules go out in the order Testing/conftest.py
+# puts them (the Chromium ones first), not xdist's (most tests first). JOBS=0 runs the suite in this process.
 JOBS ?= 2
 
 .PHONY: demo app test test-heavy fuzz bench lint setup setup-test
@@ -28,7 +29,7 @@ app: setup
 test: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 test-heavy: setup-test
 	$(PY) -m pytest -q -m heavy

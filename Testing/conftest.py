@@ -23,6 +23,11 @@ MARK_TIMEOUTS_S = {"heavy": 900, "fuzz": 1800}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The modules that drive Chromium take the longest (an app process, a browser, a person's pace): first, so that
+    # under `make test`'s workers (pytest-xdist, one module at a time, in this order) none is left to run alone at
+    # the end. Otherwise the collection order.
+    browser_modules = {item.path for item in items if item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.path not in browser_modules)
     for item in items:
         if item.get_closest_marker("timeout") is not None:
             continue

@@ -306,6 +306,25 @@ def test_threshold_subjects_are_never_trained_on() -> None:
     assert [p.name for p in threshold_subjects({}, pool, 2)[0]] == ["p4", "p5"]
 
 
+def test_thresholds_come_from_the_tune_set_when_there_is_one_and_pool_is_a_choice(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from finalise_zoo import choose_subjects
+
+    for split, names in (("pool", ("p0", "p1", "p2")), ("tune", ("t0", "t1"))):
+        for name in names:
+            (tmp_path / split / name).mkdir(parents=True)
+            (tmp_path / split / name / "phantom.json").write_text("{}")
+    (tmp_path / "tune" / "not-a-case").mkdir()  # no phantom.json: not a subject
+    info = {"data": {"train": ["p0"], "validation": ["p1"]}}
+    tune, how = choose_subjects(info, tmp_path, "tune", 2)
+    assert [p.name for p in tune] == ["t0", "t1"] and "`tune`" in how
+    pool, how = choose_subjects(info, tmp_path, "pool", 2)  # --threshold-split pool: the old rule
+    assert [p.name for p in pool] == ["p2"] and "neither trained" in how
+    for case in (tmp_path / "tune").iterdir():
+        (case / "phantom.json").unlink(missing_ok=True)
+    assert [p.name for p in choose_subjects(info, tmp_path, "tune", 2)[0]] == ["p2"]  # no tune set: the pool rule
+
+
 def test_pick_for_images_reads_the_anatomy_and_names_what_no_model_takes(tmp_path, t2_only_model) -> None:
     from LesionSegLogic.zoo.autopick import image_anatomy, pick_for_images
 

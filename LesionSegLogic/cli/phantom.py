@@ -72,8 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--confluent", type=float, default=0.0,
                         help="brain: share (0-1) of lesions drawn as confluent periventricular clusters")
     parser.add_argument("--preset", choices=sorted(PRESETS),
-                        help="a named generator setting of the zoo (train: what models train on; shifted: held-out "
-                             "acquisition); replaces the acquisition options above, --fov/--lesions still apply")
+                        help="a named generator setting of the zoo (" + "; ".join(
+                            f"{name}: {PRESETS[name].role}" for name in sorted(PRESETS)) + "); replaces the "
+                        "acquisition options above, --fov/--lesions still apply (docs/phantom.md lists the values)")
     parser.add_argument("--first-case", type=int, default=0, help="index of the first case (to extend a series)")
     parser.add_argument("--dicom", action="store_true",
                         help="also write each case's images as DICOM series (flair_dicom/, t2_dicom/, one study)")

@@ -32,6 +32,7 @@ class GeneratorSetting:
     """Ranges the phantoms of one setting draw from; case ``index`` cycles through ``spacings``."""
 
     name: str
+    role: str  #: what the zoo uses it for, in a few words (``lesionseg phantom --help``)
     description: str
     field_strength: float
     draw_protocol: bool
@@ -68,6 +69,7 @@ BRAIN_TRAIN_SPACING: Spacing = (1.5, 1.5, 1.5)
 
 TRAIN = GeneratorSetting(
     name="train",
+    role="what the zoo's models train on",
     description="3 T, TR/TE/TI drawn per case from 3 T clinical ranges; brain 1.5 mm isotropic, cord 0.6×0.6×2.8 mm "
     "sagittal; SNR 16–40; bias amplitude 0–0.2; no confluent lesions; every 10th case lesion-free",
     field_strength=3.0,
@@ -81,6 +83,7 @@ TRAIN = GeneratorSetting(
 
 SHIFTED = GeneratorSetting(
     name="shifted",
+    role="the held-out test acquisition, never used in training or for a threshold",
     description="1.5 T (1.5 T relaxation times, TR/TE/TI drawn from 1.5 T ranges); brain 1×1×3 mm and 0.9×0.9×5 mm "
     "axial slices (alternating), cord 0.7×0.7×3.5 mm sagittal; SNR 10–15; bias amplitude 0.25–0.35; brain: 30 % "
     "of lesions confluent periventricular; no lesion-free cases",
@@ -95,6 +98,7 @@ SHIFTED = GeneratorSetting(
 
 TUNE = GeneratorSetting(
     name="tune",
+    role="the threshold-optimisation set",
     description="threshold-optimisation set (Hussein et al. 2023), between train and shifted but sharing no value "
     "with shifted: 3 T, TR/TE/TI drawn per case from 3 T clinical ranges; brain 2×1×1 mm and 4×1.2×1.2 mm axial "
     "slices (alternating), cord 0.6×0.6×3.2 mm sagittal; SNR 15–22; bias amplitude 0.15–0.24; brain: 15 % of "
