@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from LesionSegLogic.errors import Cancelled, ConfigError, InputError, OutputError
-from LesionSegLogic.io.write import staged_file, write_text
+from LesionSegLogic.io.write import staged_file, write_json, write_text
 from LesionSegLogic.models import build_model
 from LesionSegLogic.training import ddp
 from LesionSegLogic.training.batches import BatchStream
@@ -222,8 +222,8 @@ def train(
             with log_path.open(newline="") as fh:
                 history = [r for r in csv.DictReader(fh) if int(r["epoch"]) < start_epoch]
     elif is_main:
-        write_text(out / config_name, json.dumps(config.to_dict(), indent=2))
-        write_text(out / splits_name, json.dumps(splits.names(), indent=2))
+        write_json(out / config_name, config.to_dict(), what="training configuration")
+        write_json(out / splits_name, splits.names(), what="training splits")
         write_text(log_path, ",".join(LOG_COLUMNS) + "\r\n")  # csv.writer's line ending, as the rows appended
 
     for epoch in range(start_epoch, config.max_epochs + 1):

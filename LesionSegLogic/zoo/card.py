@@ -219,11 +219,10 @@ class ModelCard:
 
     # JSON -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for key, value in d.items():
-            if isinstance(value, tuple):
-                d[key] = list(value)
-        return d
+        """The card as JSON data, by the one JSON policy (:func:`LesionSegLogic.jsonfile.json_ready`)."""
+        from LesionSegLogic.jsonfile import json_ready
+
+        return json_ready(asdict(self))
 
     @classmethod
     def from_dict(cls, data: Any, path: str | PathLike[str] | None = None) -> ModelCard:
