@@ -272,7 +272,10 @@ each image's own grid for comparison.
 
 The default model of `lesionseg demo`, `lesionseg predict` without `--model`, the web app and the desktop panel is
 picked by `LesionSegLogic.defaults.pick_model` from the images at hand; the default matching rule is
-**{DEFAULT_RULE}**."""]
+**{DEFAULT_RULE}**.
+
+Where a target below is not met, [zoo_limits.md](zoo_limits.md) says what limited it and the GPU recipe that
+continues these runs."""]
     for zoo_set in ZOO_SETS:
         group = groups.get(zoo_set.name, [])
         parts.append(f"## {zoo_set.title} (`{zoo_set.name}`: task {zoo_set.task}, anatomy {zoo_set.anatomy}, "
