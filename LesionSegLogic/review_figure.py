@@ -2,8 +2,9 @@
 
 This is the non-interactive twin of the review panel (Slicer module, web app): the same
 :class:`~LesionSegLogic.threshold.ThresholdEngine` gives the overlay at the chosen threshold and the curves
-(lesion F1, voxel Dice, lesion sensitivity and precision vs threshold) from ``engine.sweep``. Colours are the
-panel's: TP green, FP red, FN blue, drawn from the engine's overlay, so the picture follows the overlay rule
+(lesion F1, voxel Dice, lesion sensitivity and precision vs threshold, styled by
+:mod:`LesionSegLogic.curve_style` as in every face) from ``engine.sweep``. Overlay colours are the panel's: TP
+green, FP red, FN blue, drawn from the engine's overlay, so the picture follows the overlay rule
 (``docs/metrics.md``): every voxel of a missed reference lesion is blue, even where a predicted lesion covers it.
 Uses ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state).
 """
@@ -11,11 +12,13 @@ Uses ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from LesionSegLogic.curve_style import CURRENT_MARKER_COLOR, CURVE_SERIES_STYLE, X_AXIS_TITLE, Y_AXIS_TITLE, hex_color
 from LesionSegLogic.image import Image
 from LesionSegLogic.montage import _oriented, _plane, _window, save_figure
 from LesionSegLogic.threshold import OVERLAY_FN, OVERLAY_FP, OVERLAY_PREDICTED, OVERLAY_TP, ThresholdEngine
@@ -30,14 +33,6 @@ OVERLAY_COLOURS = {
 
 #: The picture's legend line.
 LEGEND = "lesion-wise: TP green · FP red · FN blue (a missed lesion stays blue where a prediction covers it)"
-
-CURVES = (
-    ("lesion F1", ("lesion", "f1"), "#f0a020"),
-    ("voxel Dice", ("voxel", "dice"), "#e040e0"),
-    ("lesion sensitivity", ("lesion", "sensitivity"), "#40a0ff"),
-    ("lesion precision", ("lesion", "precision"), "#60d060"),
-)
-
 
 def _rgba(overlay: np.ndarray) -> np.ndarray:
     rgba = np.zeros(overlay.shape + (4,), dtype=float)
@@ -132,19 +127,30 @@ def _head_box(flair: Image, axis: int, level: float) -> tuple[slice, slice]:
             slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
 
 
+def plot_curve_series(ax: Any, thresholds: Any, curves: Sequence[dict[str, Any]]) -> None:
+    """The threshold curve's series on matplotlib axes, as every face draws them
+    (:data:`LesionSegLogic.curve_style.CURVE_SERIES_STYLE`: labels, colours, dash patterns); ``curves`` are the
+    metric dictionaries of ``engine.sweep`` at ``thresholds`` (an undefined value is a gap)."""
+    for series in CURVE_SERIES_STYLE:
+        values = [np.nan if m[series.group][series.key] is None else m[series.group][series.key] for m in curves]
+        line = ax.plot(thresholds, values, label=series.label, color=series.hex, linewidth=1.6)[0]
+        if series.dash:  # SVG stroke-dasharray "on,off,…" → matplotlib's on/off sequence
+            line.set_dashes([float(x) for x in series.dash.split(",")])
+
+
 def _plot_curves(ax: Any, thresholds: np.ndarray, curves: list[dict[str, Any]], threshold: float) -> None:
-    ax.set_facecolor("#111111")
-    for label, (group, key), colour in CURVES:
-        values = [np.nan if m[group][key] is None else m[group][key] for m in curves]
-        ax.plot(thresholds, values, label=label, color=colour, linewidth=1.5)
-    ax.axvline(threshold, color="white", linestyle="--", linewidth=1)
+    """The curve on a light panel, as the web page and the desktop plot show it (:mod:`LesionSegLogic.curve_style`)."""
+    ax.set_facecolor("white")
+    plot_curve_series(ax, thresholds, curves)
+    ax.axvline(threshold, color=hex_color(CURRENT_MARKER_COLOR), linestyle="--", linewidth=1)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("decision threshold", color="white", fontsize=8)
+    ax.set_xlabel(X_AXIS_TITLE, color="white", fontsize=8)
+    ax.set_ylabel(Y_AXIS_TITLE, color="white", fontsize=8)
     ax.tick_params(colors="white", labelsize=7)
     for spine in ax.spines.values():
         spine.set_color("#777777")
-    ax.legend(fontsize=7, loc="lower left", facecolor="#222222", labelcolor="white", edgecolor="#555555")
+    ax.legend(fontsize=7, loc="lower left", facecolor="white", labelcolor="black", edgecolor="#999999")
     ax.set_title("threshold curve", color="white", fontsize=9)
 
 

@@ -97,3 +97,23 @@ def test_demo_picks_the_card_with_the_best_held_out_lesion_f1(monkeypatch):
     assert demo.best_zoo_model() == "b"
     monkeypatch.setattr("LesionSegLogic.zoo.list_models", lambda: [])
     assert demo.best_zoo_model() is None
+
+
+def test_the_static_curve_draws_the_series_every_face_draws() -> None:
+    """The picture's and the report's curve take names, colours and dashes from curve_style (none of them the
+    overlay's green, red or blue), as the web page and the desktop plot do."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    from LesionSegLogic.curve_style import CURVE_SERIES_STYLE
+    from LesionSegLogic.review_figure import plot_curve_series
+
+    curves = [{"lesion": {"f1": 0.5, "sensitivity": 0.6, "precision": None}, "voxel": {"dice": 0.4}}] * 3
+    axes = Figure().add_subplot(1, 1, 1)
+    plot_curve_series(axes, [0.2, 0.5, 0.8], curves)
+    lines = axes.get_lines()
+    assert [line.get_label() for line in lines] == [s.label for s in CURVE_SERIES_STYLE]
+    for line, series in zip(lines, CURVE_SERIES_STYLE, strict=True):
+        assert np.allclose(to_rgb(line.get_color()), series.color, atol=1 / 255)
+        assert (line.get_linestyle() == "-") == (not series.dash)
+    assert np.isnan(lines[[s.key for s in CURVE_SERIES_STYLE].index("precision")].get_ydata()).all()

@@ -2,7 +2,8 @@
 TP/FP/FN picture (:func:`LesionSegLogic.review_figure.render_review`, reused) and the threshold curve.
 
 Colours are the review's (:data:`LesionSegLogic.review_figure.OVERLAY_COLOURS`: TP green, FP red, FN blue, a
-prediction without reference yellow); the curve's series are :data:`LesionSegLogic.review_figure.CURVES`.
+prediction without reference yellow); the curve is drawn as every face draws it (:mod:`LesionSegLogic.curve_style`,
+:func:`LesionSegLogic.review_figure.plot_curve_series`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from LesionSegLogic.curve_style import (
+    CURRENT_MARKER_COLOR,
+    RECOMMENDED_MARKER_COLOR,
+    X_AXIS_TITLE,
+    Y_AXIS_TITLE,
+    hex_color,
+)
 from LesionSegLogic.montage import _oriented, _plane, _window
 from LesionSegLogic.report.data import ReportData
-from LesionSegLogic.review_figure import CURVES, _rgba, render_review
+from LesionSegLogic.review_figure import _rgba, plot_curve_series, render_review
 
 #: how many key slices the report shows
 KEY_SLICES = 3
@@ -86,17 +94,16 @@ def curve_png(data: ReportData) -> bytes | None:
     figure = Figure(figsize=(6.4, 3.8), facecolor="white")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
-    for label, (group, key), colour in CURVES:
-        values = [np.nan if m[group][key] is None else m[group][key] for m in data.curve_metrics]
-        axes.plot(data.curve_thresholds, values, label=label, color=colour, linewidth=1.6)
-    axes.axvline(data.threshold, color="#222222", linestyle="--", linewidth=1, label=f"threshold {data.threshold:.2f}")
+    plot_curve_series(axes, data.curve_thresholds, data.curve_metrics)
+    axes.axvline(data.threshold, color=hex_color(CURRENT_MARKER_COLOR), linestyle="--", linewidth=1,
+                 label=f"threshold {data.threshold:.2f}")
     if data.recommended_threshold is not None:
-        axes.axvline(data.recommended_threshold, color="#777777", linestyle=":", linewidth=1.2,
-                     label=f"recommended {data.recommended_threshold:.2f}")
+        axes.axvline(data.recommended_threshold, color=hex_color(RECOMMENDED_MARKER_COLOR), linestyle=":",
+                     linewidth=1.2, label=f"recommended {data.recommended_threshold:.2f}")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.02)
-    axes.set_xlabel("decision threshold")
-    axes.set_ylabel("score")
+    axes.set_xlabel(X_AXIS_TITLE)
+    axes.set_ylabel(Y_AXIS_TITLE)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="lower center", ncol=3)
     figure.tight_layout()
