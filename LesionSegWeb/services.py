@@ -83,22 +83,13 @@ def zoo_models() -> list[ModelInfo]:
     return models
 
 
-def _as_image(value: Any, like: Image | None, name: str) -> Image:
-    if isinstance(value, Image):
-        return value
-    if like is None:
-        raise LesionSegError(f"the phantom returned {name} without geometry")
-    return like.with_array(np.asarray(value), name=name)
-
-
-def phantom_case(seed: int) -> DemoCase:
-    """A phantom brain case made on the fly by ``LesionSegLogic.phantom.generate_case`` (deterministic; slow:
-    tens of seconds, so :class:`DemoLibrary` keeps what it generated)."""
+def phantom_case(seed: int, folder: Path) -> DemoCase:
+    """The phantom brain case of ``seed`` (``LesionSegLogic.phantom.generate_case``: deterministic, seconds), written
+    into ``folder`` as ``lesionseg phantom`` writes a case — the images and ``phantom.json``, so the lesion regions
+    come from the generator's own anatomy, not from registering the FLAIR to MNI152 — and read back from there."""
     phantom = _module("LesionSegLogic.phantom", "the phantom generator")
-    case = phantom.generate_case(seed)
-    flair = _as_image(case.flair, None, "flair")
-    return DemoCase(f"phantom-{seed:03d}", flair, _as_image(case.lesions, flair, "lesions"),
-                    _as_image(case.t2, flair, "t2"))
+    phantom.write_case(phantom.generate_case(seed), folder)
+    return read_demo(folder)
 
 
 def read_demo(folder: Path) -> DemoCase:
@@ -137,9 +128,7 @@ class DemoLibrary:
         seeds = {f"phantom-{s:03d}": s for s in self.seeds}
         if name not in seeds:
             raise LesionSegError(f"no demo case called {name!r}")
-        case = phantom_case(seeds[name])
-        _write_demo(case, folder)
-        return case
+        return phantom_case(seeds[name], folder)
 
 
 def _has_flair(folder: Path) -> bool:
@@ -148,16 +137,6 @@ def _has_flair(folder: Path) -> bool:
     except LesionSegError:
         return False
     return True
-
-
-def _write_demo(case: DemoCase, folder: Path) -> None:
-    from LesionSegLogic.io import write_image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    write_image(case.flair, folder / "flair.nii.gz")
-    write_image(case.reference, folder / "lesions.nii.gz")
-    if case.t2 is not None:
-        write_image(case.t2, folder / "t2.nii.gz")
 
 
 def stand_in_probability(reference: np.ndarray, flair: Image, seed: int = 0) -> Image:

@@ -256,6 +256,31 @@ def test_demo_case_loads_with_a_stand_in_probability(web) -> None:
     assert state.summary.startswith("t = 0.50")
 
 
+def test_a_generated_demo_is_written_as_a_phantom_case_whose_regions_need_no_registration(
+        tmp_path, monkeypatch, brain_maps) -> None:
+    """A demo seed not on disk yet is generated and written with its phantom.json (as `lesionseg phantom` writes a
+    case), so its lesion regions come from the generator's anatomy; the next start reads it back."""
+    from LesionSegLogic import phantom
+    from LesionSegLogic.regions import atlas_for_case
+    from LesionSegWeb.services import DemoLibrary
+
+    generate = phantom.generate_case
+    monkeypatch.setattr(phantom, "generate_case",  # a small crop of the same generator, for speed
+                        lambda seed: generate(seed, maps=brain_maps, fov_mm=(40.0, 60.0, 60.0), n_lesions=4))
+    library = DemoLibrary(tmp_path / "demos", seeds=(5,))
+    assert library.names() == ["phantom-005"]
+    case = library.load("phantom-005")
+    folder = tmp_path / "demos" / "phantom-005"
+    assert (folder / "phantom.json").is_file() and case.name == "phantom-005"
+    assert case.flair.same_grid(case.reference) and case.t2 is not None
+    atlas = atlas_for_case(case.flair, reference=case.reference.array > 0, folder=folder,
+                           maps_loader=lambda: brain_maps)
+    assert atlas.method.startswith("phantom anatomy")
+    monkeypatch.setattr(phantom, "generate_case", None)  # read back, not generated again
+    again = library.load("phantom-005")
+    assert np.array_equal(again.reference.array, case.reference.array)
+
+
 def test_run_model_reports_progress_and_lands_in_the_session(web, model) -> None:
     model.release.set()
     seen: list[float] = []
