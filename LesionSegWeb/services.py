@@ -141,14 +141,10 @@ def _has_flair(folder: Path) -> bool:
 
 def stand_in_probability(reference: np.ndarray, flair: Image, seed: int = 0) -> Image:
     """A model-free probability map made from the reference (``LesionSegLogic.threshold.synthetic``)."""
-    synthetic = _module("LesionSegLogic.threshold.synthetic", "the stand-in probability map")
-    make = getattr(synthetic, "synthetic_probability", None) or synthetic.probability_from_mask
-    try:
-        result = make(np.asarray(reference, dtype=bool), spacing=flair.spacing, seed=seed)
-    except TypeError:
-        result = make(np.asarray(reference, dtype=bool))
-    array = result.array if isinstance(result, Image) else np.asarray(result)
-    return flair.with_array(np.clip(array.astype(np.float32), 0.0, 1.0), name="stand-in probability")
+    from LesionSegLogic.threshold.synthetic import synthetic_probability
+
+    array = synthetic_probability(np.asarray(reference, dtype=bool), spacing=flair.spacing, seed=seed)
+    return flair.with_array(np.clip(array, 0.0, 1.0).astype(np.float32), name="stand-in probability")
 
 
 def export_review(session: Any, out_dir: Path, *, dicom_seg: bool = False, dicom_pmap: bool = False) -> Path:

@@ -511,7 +511,7 @@ class ReviewBinding:
         ``False``: nothing to do ahead (the forest serves it, it is prepared, or no loop runs: scripts and
         in-process tests compute in place)."""
         engine, mode = self.session.engine, self.session.parameters.mode
-        if engine is None or not hasattr(engine, "prepare") or not engine.needs_full_pass(threshold) \
+        if engine is None or not engine.needs_full_pass(threshold) \
                 or engine.is_prepared(threshold, mode):
             return False
         try:
@@ -538,14 +538,9 @@ class ReviewBinding:
         return True
 
     def _changed_box(self) -> Any:
-        """The (z, y, x) box of voxels the last update changed (``ReviewState.changed_bbox``; the whole grid when
-        the session does not say)."""
+        """The (z, y, x) box of voxels the last update changed (``ReviewState.changed_bbox``; ``None``: nothing)."""
         review = self.session.state
-        if review is None:
-            return None
-        if hasattr(review, "changed_bbox"):
-            return review.changed_bbox
-        return tuple(slice(0, n) for n in self.session.flair.shape)
+        return None if review is None else review.changed_bbox
 
     def threshold_start(self) -> None:
         """The slider's ``start`` event: a drag begins."""

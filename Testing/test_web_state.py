@@ -184,7 +184,7 @@ def test_a_threshold_update_redraws_once_only_the_views_that_show_the_change(web
     before = render_requests(web)
     set_state(web, threshold=0.3)
     renders = {name: count - before[name] for name, count in render_requests(web).items()}
-    box = getattr(session.state, "changed_bbox", tuple(slice(0, n) for n in session.flair.shape))
+    box = session.state.changed_bbox
     corners = box_corners_ras(box, node_ijk_to_ras(session.flair_node))
     for view in web.viewport.slice_views():
         matrix = view.get_view_node().GetSliceToRAS()
