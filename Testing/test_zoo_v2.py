@@ -354,3 +354,27 @@ def test_a_prediction_counts_lesions_under_the_rule_its_card_was_measured_with()
     assert PredictSettings().resolved(cord)["rule"] == "hussein"
     assert PredictSettings(rule="anima").resolved(cord)["rule"] == "anima"  # the user's word wins
     assert PredictSettings().resolved(_card())["rule"] == "anima"  # no rule on the card: the default
+
+
+def test_the_grid_is_chosen_on_the_tune_subjects_and_recorded() -> None:
+    from LesionSegLogic.errors import ModelFileError
+    from LesionSegLogic.zoo.grid_choice import NATIVE, TRAINING, choose_grid, tune_score
+
+    training = ModelCard.from_json(ROOT / "Resources" / "Models" / "cord_dice" / CARD_FILE)
+    curve = training.validation["threshold_curve"]
+
+    def native_with(score_shift: float) -> ModelCard:
+        scores = [s + score_shift for s in curve["median_voxel_f1"]]
+        return training.with_updates(target_spacing=None, validation={
+            **training.validation, "threshold_curve": {**curve, "median_voxel_f1": scores}})
+
+    better = choose_grid(training, native_with(0.05))
+    assert better.grid == NATIVE and better.card.target_spacing is None
+    assert better.scores[NATIVE] == pytest.approx(tune_score(training) + 0.05)
+    record = better.card.validation["grid"]
+    assert record["chosen"] == NATIVE and record["training_target_spacing"] == list(training.target_spacing)
+    assert choose_grid(training, native_with(0.0)).grid == TRAINING  # a tie keeps the training grid
+    worse = choose_grid(training, native_with(-0.05))
+    assert worse.grid == TRAINING and worse.card.target_spacing == training.target_spacing
+    with pytest.raises(ModelFileError, match="different weights"):
+        choose_grid(training, native_with(0.05).with_updates(weights_sha256="0" * 64))

@@ -334,6 +334,32 @@ def write_docs(models: Path, docs: Path, runs: str, data: str) -> Path:
     return docs
 
 
+def choose_grids(models: Path, native: Path) -> list[str]:
+    """Per model of ``models`` that ``native`` (a ``--native-grid --models NATIVE`` run: the same weights measured
+    on each image's own grid) also holds: keep the card of the grid with the higher median voxel-wise F1 on the
+    threshold-optimisation subjects (:func:`LesionSegLogic.zoo.grid_choice.choose_grid`; the test set plays no
+    part), its choice recorded in ``validation["grid"]``. One line per model."""
+    from LesionSegLogic.zoo import load_model
+    from LesionSegLogic.zoo.card import CARD_FILE, ModelCard
+    from LesionSegLogic.zoo.grid_choice import choose_grid
+
+    lines = []
+    for path in sorted(models.glob(f"*/{CARD_FILE}")):
+        other = native / path.parent.name / CARD_FILE
+        if not other.is_file():
+            continue
+        training = ModelCard.from_json(path)
+        if training.target_spacing is None:  # chosen before (or never had a training grid): finalise again first
+            lines.append(f"{path.parent.name}: already on its own grid, left as it is")
+            continue
+        choice = choose_grid(training, ModelCard.from_json(other))
+        choice.card.validate(path).to_json(path)
+        load_model(path.parent)  # the card and the weights load as users load them
+        lines.append(f"{path.parent.name}: {choice.grid} grid (tune median voxel F1 "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in choice.scores.items()) + ")")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from LesionSegLogic.zoo.sets import SET_NAMES
 
@@ -356,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="cards without target_spacing (each image predicted on its own grid), to compare with the "
                         "default: the training grid")
     p.add_argument("--replace-v1", action="store_true", help="remove the v1 (format-1) cards after finalising")
+    p.add_argument("--choose-grid", metavar="NATIVE_MODELS",
+                   help="a --native-grid run's --models folder: per model keep the grid with the higher median "
+                        "voxel-wise F1 on the threshold-optimisation subjects (LesionSegLogic.zoo.grid_choice)")
     args = p.parse_args(argv)
     from LesionSegLogic.zoo.handoff import find_runs
     from LesionSegLogic.zoo.sets import get_set
@@ -380,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
                           f"lesion F1 {_fmt(res['f1'])}, ECE {_fmt(res['ece'])} ({res['seconds']:.0f} s)", flush=True)
         if args.replace_v1 and not failed:
             print("removed v1 models:", ", ".join(remove_v1(models)) or "none", flush=True)
+    if args.choose_grid:
+        for line in choose_grids(models, Path(args.choose_grid)):
+            print(line, flush=True)
     print(f"wrote {write_docs(models, Path(args.docs), args.runs, args.data)}", flush=True)
     size = sum(p.stat().st_size for p in models.rglob("*") if p.is_file())
     verdict = "" if size <= ZOO_LIMIT_BYTES else " — TOO LARGE"

@@ -190,6 +190,29 @@ def threshold_sentence(cards: Sequence[ModelCard]) -> str:
     return textwrap.fill(text, width=116)
 
 
+def grid_sentence(cards: Sequence[ModelCard]) -> str:
+    """Which grid the cards run on and how that was chosen, true of every card (wrapped for ``docs/zoo.md``)."""
+    import textwrap
+
+    chosen = [((c.validation or {}).get("grid") or {}).get("chosen") for c in cards]
+    training = ("the training grid (`target_spacing`: the predictor resamples a thick-slice image onto the grid the "
+                "network learnt, and the map back)")
+    if cards and all(chosen):
+        own = [c.name for c, g in zip(cards, chosen, strict=True) if g == "native"]
+        text = (f"Each card runs on the grid chosen on the threshold-optimisation subjects "
+                f"(`LesionSegLogic.zoo.grid_choice`, the test set plays no part): {training}, or each image's own "
+                "grid, whichever gives the higher median voxel-wise F1 there at its recommended threshold. "
+                f"{len(own)} of {len(cards)} run on their images' own grid"
+                + (f" ({', '.join(f'`{n}`' for n in sorted(own))})" if own else "")
+                + ". `scripts/finalise_zoo.py --native-grid --models DIR --work DIR2` measures the models on the "
+                "images' own grids, `--choose-grid DIR` makes the choice.")
+    else:
+        text = (f"The cards run on {training}; `scripts/finalise_zoo.py --native-grid --models DIR --work DIR2` "
+                "measures the same weights on each image's own grid and `--choose-grid DIR` keeps, per model, the "
+                "grid with the higher median voxel-wise F1 on the threshold-optimisation subjects.")
+    return textwrap.fill(text, width=116)
+
+
 def _compact(value: Any, limit: int = 400) -> str:
     import json
 
@@ -265,10 +288,8 @@ every voxel it is dominated by the background bin [0, 0.1), where nearly all vox
 so it is small for every model; **ECE p≥0.1** is the same sum over the voxels the model gives at least 0.1 (the
 probabilities a reader sees and a threshold acts on), computed from the same bins. The reliability diagrams show
 every bin.
-Rows are sorted by Dice at the recommended threshold. The cards run on the training grid (`target_spacing`: the
-predictor resamples a thick-slice image onto the grid the network learnt, and the map back), a choice made before
-anything was measured; `scripts/finalise_zoo.py --native-grid --models DIR --work DIR2` measures the same weights on
-each image's own grid for comparison.
+Rows are sorted by Dice at the recommended threshold.
+{grid_sentence(cards)}
 
 The default model of `lesionseg demo`, `lesionseg predict` without `--model`, the web app and the desktop panel is
 picked by `LesionSegLogic.defaults.pick_model` from the images at hand; the default matching rule is
