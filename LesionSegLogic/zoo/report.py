@@ -208,8 +208,9 @@ def grid_sentence(cards: Sequence[ModelCard]) -> str:
                 "images' own grids, `--choose-grid DIR` makes the choice.")
     else:
         text = (f"The cards run on {training}; `scripts/finalise_zoo.py --native-grid --models DIR --work DIR2` "
-                "measures the same weights on each image's own grid and `--choose-grid DIR` keeps, per model, the "
-                "grid with the higher median voxel-wise F1 on the threshold-optimisation subjects.")
+                "measures the same weights on each image's own grid and `--choose-grid DIR` would keep, per model, "
+                "the grid with the higher median voxel-wise F1 on the threshold-optimisation subjects (tried, not "
+                "adopted: [zoo_limits.md](zoo_limits.md)).")
     return textwrap.fill(text, width=116)
 
 
