@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from LesionSegWeb.headless import CHROMIUM, CHROMIUM_ARGS, free_port
+from LesionSegWeb.headless import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -314,8 +314,7 @@ def main() -> int:
                 url, args.moves, args.screenshot)
             rss, peak = rss_mib(server.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop_process(server, timeout_s=20)
         load_after = os.getloadavg()
         shape = __import__("nibabel").load(str(files["flair"])).shape
         baseline_start = cli_help_seconds()
