@@ -77,12 +77,17 @@ class TrainedRun:
 
     def provenance(self) -> dict[str, Any]:
         """The card's ``training`` block: commit, configuration, data (generator settings, seeds, subjects),
-        iterations, device, wall time, best validation loss, loss curve, weights dtype."""
+        iterations, device, wall time, best validation loss, loss curve, weights dtype; for a run continued from an
+        earlier one, ``warm_start`` (where from, its iterations, device, wall time, commit) and the iterations of
+        this run."""
         out = {field: self.get(field) for field in _ALIASES}
         out["config"] = self.config
         out["set"] = self.zoo_set.name
         out["run"] = self.run_name
         out["trainer_task"] = self.info.get("task")  # the trainer's word; the card's task is the set's
+        if isinstance(self.info.get("warm_start"), dict):  # continued from an earlier run (`zoo_device.py --init`)
+            out["warm_start"] = self.info["warm_start"]
+            out["iterations_this_run"] = self.info.get("iterations_this_run")
         return out
 
     def card(self) -> ModelCard:

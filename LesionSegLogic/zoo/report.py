@@ -134,6 +134,14 @@ def provenance_text(cards: Sequence[ModelCard]) -> str:
         found = values(key)
         if found:
             parts.append(f"{label}: {'; '.join(found)}")
+    for card in cards:
+        warm = card.training.get("warm_start")
+        if isinstance(warm, dict):
+            parts.append(f"`{card.name}` continued on {card.training.get('device')} for "
+                         f"{card.training.get('iterations_this_run')} iterations "
+                         f"({card.training.get('wall_seconds')} s) from its run of {warm.get('previous_iterations')} "
+                         f"iterations on {warm.get('previous_device', 'an earlier device')} "
+                         f"({warm.get('previous_wall_seconds')} s, commit {str(warm.get('previous_commit'))[:7]})")
     data: list[dict[str, Any]] = [d for c in cards if isinstance(d := c.training.get("data"), dict)]
     subjects = (data[0].get("subjects") if data else None) or {}
     if isinstance(subjects, dict) and subjects:
