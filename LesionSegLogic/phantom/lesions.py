@@ -21,7 +21,8 @@ import numpy as np
 
 from LesionSegLogic.phantom.grid import Grid, grid_psf
 
-#: where the blob distance alone decides inside/outside, it must clear the perturbation's bounds by this much
+#: relative margin against rounding wherever a bound decides without the lesion's own test: the blob distance against
+#: the perturbation's bounds (:meth:`LesionShape.unit_inside`), the ball that pre-filters points (:func:`rasterize`)
 _DECIDED_MARGIN = 1e-9
 
 #: A predicate on (N, 3) LPS points: where lesion tissue may be (e.g. white matter, inside the cord).
@@ -226,7 +227,7 @@ def rasterize(
     ky, kx = wy.size, wx.size
     # the ball that holds the lesion pre-filters the points of a sub-plane: |plane + u·step − centre|² expanded in u
     # (slightly widened against rounding: a point it lets through is decided by the lesion's own test)
-    reach2 = shape.extent**2 * (1.0 + 1e-9)
+    reach2 = shape.extent**2 * (1.0 + _DECIDED_MARGIN)
     relative = plane - shape.centre
     relative2 = np.einsum("ij,ij->i", relative, relative)
     along = 2.0 * (relative @ steps[0])
